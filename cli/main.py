@@ -1,0 +1,312 @@
+"""The ``govern`` command: parse, call the engine, render, exit.
+
+Exit codes: 0 pass · 1 denied (or a failed Rego test) · 2 bad input (spec, evidence, policy,
+option) · 3 govern could not decide (an evaluation or collection error). Never a pass on error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from collections.abc import Callable
+from enum import Enum
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+
+from govern.engine import __version__
+from govern.engine.errors import ConfigError, GovernError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+app = typer.Typer(
+    name="govern",
+    help=(
+        "Policy-as-code governance for ML models.\n\n"
+        "Describe a model in a YAML spec, gather evidence about it, and let Rego policies decide "
+        "whether it may be registered, deployed or must be rolled back.\n\n"
+        "Start with:  govern validate spec.yaml  ·  govern check spec.yaml --evidence evidence.json  ·  govern test"
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class StageOption(str, Enum):
+    register = "register"
+    deploy = "deploy"
+    rollback = "rollback"
+
+
+class FormatOption(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class BackendOption(str, Enum):
+    embedded = "embedded"
+
+
+def _stderr(message: str, style: str = "bold red") -> None:
+    from rich.console import Console
+
+    Console(stderr=True, highlight=False, soft_wrap=True).print(message, style=style, markup=False)
+
+
+def _handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Map engine errors to exit codes with a one-paragraph message; no tracebacks."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except GovernError as exc:
+            kind = "error" if exc.exit_code == 2 else "evaluation error"
+            _stderr(f"{kind}: {exc}")
+            raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if os.environ.get("GOVERN_DEBUG"):
+                raise
+            _stderr(
+                f"internal error: {type(exc).__name__}: {exc}. No decision was made (exit 3). "
+                "Re-run with GOVERN_DEBUG=1 for a traceback and report it."
+            )
+            raise typer.Exit(3) from None
+
+    return wrapper
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"govern {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Policy-as-code governance for ML models."""
+
+
+def _write(text: str, output: Path | None) -> None:
+    """Write to ``output`` atomically (temp file + rename), or to stdout."""
+    if output is None:
+        sys.stdout.write(text)
+        return
+    import tempfile
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _as_of(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"--as-of {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _policy_sources(paths: list[Path] | None, v0: bool) -> list[Any]:
+    from govern.engine.spec import PolicySource, RegoVersion
+
+    version = RegoVersion.V0 if v0 else RegoVersion.V1
+    return [PolicySource(path=p.resolve(), rego_version=version) for p in paths or []]
+
+
+@app.command()
+@_handle_errors
+def check(
+    spec: Annotated[Path, typer.Argument(help="The model spec (YAML).", show_default=False)],
+    evidence: Annotated[
+        Path | None,
+        typer.Option("--evidence", "-e", help="An evidence document (JSON) written by `govern collect` or by hand."),
+    ] = None,
+    stage: Annotated[
+        StageOption | None,
+        typer.Option("--stage", "-s", help="Decide for this stage. Default: the stage recorded in the evidence."),
+    ] = None,
+    output_format: Annotated[FormatOption, typer.Option("--format", "-o", help="Output format.")] = FormatOption.text,
+    output: Annotated[Path | None, typer.Option("--output", help="Write the output to FILE (atomically).")] = None,
+    fail_on_warn: Annotated[bool, typer.Option("--fail-on-warn", help="Exit 1 on warnings too.")] = False,
+    no_fail: Annotated[
+        bool, typer.Option("--no-fail", help="Exit 0 even when denied (errors still exit 3).")
+    ] = False,
+    policies: Annotated[
+        list[Path] | None,
+        typer.Option("--policies", "-p", help="Extra policy folder or file (repeatable), besides the spec's own."),
+    ] = None,
+    v0_compatible: Annotated[
+        bool, typer.Option("--v0-compatible", help="Read the --policies files as Rego v0 (`deny[msg] { … }`).")
+    ] = False,
+    no_builtin: Annotated[bool, typer.Option("--no-builtin", help="Do not apply the built-in policy library.")] = False,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", help="Override a policy parameter: key.path=value (JSON value). Repeatable."),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Judge waiver expiry as of this date (YYYY-MM-DD). Default: today.")
+    ] = None,
+    backend: Annotated[BackendOption, typer.Option("--backend", help="Policy engine.")] = BackendOption.embedded,
+    color: Annotated[bool | None, typer.Option("--color/--no-color", help="Colour the text output.")] = None,
+) -> None:
+    """Evaluate the policies against a model's evidence and print the decision.
+
+    Exit 0 when the model passes (warnings allowed unless --fail-on-warn), 1 when a policy
+    denies it, 2 on bad input, 3 when no decision could be reached.
+
+    Example:  govern check examples/adult-income/spec.yaml -e examples/adult-income/evidence.json
+    """
+    from govern.engine.backends import create_backend
+    from govern.engine.check import Checker
+    from govern.engine.evidence import load_evidence
+    from govern.engine.formats import Format, RenderOptions, render
+    from govern.engine.params import parse_param_override
+    from govern.engine.policyset import load_policy_set
+    from govern.engine.spec import Stage, load_spec
+
+    overrides = [parse_param_override(p) for p in param or []]
+    today = _as_of(as_of)
+    model_spec = load_spec(spec)
+    if evidence is None:
+        raise ConfigError(
+            "collecting evidence from MLflow is not available in this version; pass --evidence FILE",
+            hint="write one by hand from schemas/evidence.schema.json or use the example's",
+        )
+    document = load_evidence(evidence)
+    policy_set = load_policy_set(
+        model_spec, _policy_sources(policies, v0_compatible), builtin=not no_builtin
+    )
+    with create_backend(backend.value) as engine:
+        checker = Checker.for_spec(model_spec, policy_set, engine, overrides)
+        decision = checker.decide(document, Stage(stage.value) if stage else None, today)
+    use_color = color if color is not None else (output is None and sys.stdout.isatty())
+    width = 120 if output is not None or not sys.stdout.isatty() else max(100, _terminal_width())
+    text = render(Format(output_format.value), decision, RenderOptions(color=use_color, width=width))
+    _write(text, output)
+    raise typer.Exit(decision.exit_code(fail_on_warn=fail_on_warn, no_fail=no_fail))
+
+
+def _terminal_width() -> int:
+    import shutil
+
+    return shutil.get_terminal_size((120, 40)).columns
+
+
+@app.command()
+@_handle_errors
+def validate(
+    specs: Annotated[list[Path], typer.Argument(help="Model spec files.", show_default=False)],
+) -> None:
+    """Validate model specs against the schema, without evaluating any policy.
+
+    Prints one line per spec; exits 2 if any is invalid, naming the file, line and field.
+    """
+    from govern.engine.errors import InputError
+    from govern.engine.spec import load_spec
+
+    bad = 0
+    for path in specs:
+        try:
+            spec = load_spec(path)
+        except InputError as exc:
+            bad += 1
+            _stderr(f"invalid: {exc}")
+            continue
+        typer.echo(f"valid: {path} ({spec.name}, risk tier {spec.risk_tier.value}, {len(spec.waivers)} waivers)")
+    raise typer.Exit(2 if bad else 0)
+
+
+@app.command("test")
+@_handle_errors
+def test_command(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Policy folders or files. Default: the built-in library's own tests.", show_default=False),
+    ] = None,
+    run: Annotated[str | None, typer.Option("--run", "-r", help="Only tests whose path matches this regex.")] = None,
+    v0_compatible: Annotated[bool, typer.Option("--v0-compatible", help="Read the files as Rego v0.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print every test, not only failures.")] = False,
+    backend: Annotated[BackendOption, typer.Option("--backend", help="Policy engine.")] = BackendOption.embedded,
+) -> None:
+    """Run Rego unit tests (rules named test_*), like `opa test`.
+
+    The built-in library (govern.lib and the packs) is loaded beside your files, so your
+    policies may import data.govern.lib. Exits 1 if any test fails or errors, 0 otherwise.
+    """
+    import re
+
+    from govern.engine.backends import create_backend
+    from govern.engine.policyset import builtin_modules, modules_from_path
+    from govern.engine.rego_tests import TestOutcome, TestResult, run_tests
+    from govern.engine.spec import RegoVersion
+
+    if run is not None:
+        try:
+            re.compile(run)
+        except re.error as exc:
+            raise ConfigError(f"--run {run!r} is not a valid regular expression: {exc}") from None
+    if paths:
+        version = RegoVersion.V0 if v0_compatible else RegoVersion.V1
+        modules = builtin_modules()
+        for path in paths:
+            modules.extend(modules_from_path(path.resolve(), version, include_tests=True))
+    else:
+        modules = builtin_modules(include_tests=True)
+
+    def show(result: TestResult) -> None:
+        if result.outcome is TestOutcome.PASS and not verbose:
+            return
+        label = {TestOutcome.PASS: "PASS", TestOutcome.FAIL: "FAIL", TestOutcome.ERROR: "ERROR"}[result.outcome]
+        detail = f": {result.message}" if result.message else ""
+        typer.echo(f"{label} data.{result.package}.{result.name} ({result.file}:{result.line}) {result.seconds * 1000:.1f}ms{detail}")
+
+    with create_backend(backend.value) as engine:
+        report = run_tests(modules, engine, run=run, on_result=show)
+    passed, failed, errored = (report.count(o) for o in TestOutcome)
+    if not report.results:
+        typer.echo("no test_* rules found")
+        raise typer.Exit(1)
+    typer.echo("-" * 60)
+    typer.echo(f"{passed} passed, {failed + errored} failed" + (f" ({errored} errors)" if errored else ""))
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
+def version() -> None:
+    """Print govern's version and its policy engine's."""
+    from importlib import metadata
+
+    try:
+        regorus = metadata.version("gordon-to-regorus")
+    except metadata.PackageNotFoundError:
+        regorus = "not installed"
+    typer.echo(f"govern {__version__}\nregorus {regorus} (embedded backend)\npython {sys.version.split()[0]}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""Policy backends: one interface (``base.Backend``), one module per implementation."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import assert_never
+
+from ..errors import ConfigError
+from .base import UNDEFINED, Backend, PackageValues, Undefined
+
+__all__ = ["UNDEFINED", "Backend", "BackendName", "PackageValues", "Undefined", "create_backend"]
+
+
+class BackendName(str, Enum):
+    EMBEDDED = "embedded"
+
+
+def create_backend(name: str) -> Backend:
+    """A backend by name; an unknown name is a configuration error, never a silent default."""
+    try:
+        choice = BackendName(name)
+    except ValueError:
+        options = ", ".join(b.value for b in BackendName)
+        raise ConfigError(f"unknown backend {name!r}; choose one of: {options}") from None
+    if choice is BackendName.EMBEDDED:
+        from .embedded import EmbeddedBackend
+
+        return EmbeddedBackend()
+    assert_never(choice)

@@ -1,0 +1,90 @@
+"""The policy backend interface: load a policy set with its data once, then evaluate inputs.
+
+A backend knows Rego and nothing of models: it returns raw rule values per package, and
+``govern.engine.check`` turns them into a decision. Implementations live one per module
+(``embedded`` for regorus, ``fake`` for unit tests) and wrap their library's errors into
+:class:`~govern.engine.errors.PolicyLoadError` (at load) or
+:class:`~govern.engine.errors.BackendError` (at evaluation).
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar, Final
+
+from ..errors import Location
+from ..policyset import PolicySet
+
+__all__ = ["UNDEFINED", "Backend", "PackageValues", "Undefined", "split_engine_error"]
+
+
+class Undefined:
+    """The value of a Rego rule that is undefined for an input."""
+
+    _instance: Undefined | None = None
+
+    def __new__(cls) -> Undefined:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNDEFINED"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNDEFINED: Final = Undefined()
+
+#: package name → {rule name → value}; a rule absent from the mapping is undefined.
+PackageValues = dict[str, dict[str, Any]]
+
+
+class Backend(ABC):
+    """One Rego engine. ``load`` once per policy set and data; ``evaluate`` many times."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def version(self) -> str:
+        """The backend and engine version, as recorded in decisions."""
+
+    @abstractmethod
+    def load(self, policy_set: PolicySet, data: Mapping[str, Any]) -> None:
+        """Compile ``policy_set`` with ``data`` as ``data``. Raises PolicyLoadError with file and line."""
+
+    @abstractmethod
+    def evaluate(self, input_doc: Mapping[str, Any], packages: tuple[str, ...]) -> PackageValues:
+        """Every rule value of ``packages`` for ``input_doc``. Raises BackendError on any failure."""
+
+    @abstractmethod
+    def evaluate_rule(self, input_doc: Mapping[str, Any] | None, path: str) -> Any:
+        """One rule's value (``UNDEFINED`` when undefined). Raises BackendError on any failure."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources."""
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+_LOCATION_RE = re.compile(r"-->\s*(?P<file>.+?):(?P<line>\d+):(?P<col>\d+)")
+
+
+def split_engine_error(text: str) -> tuple[str, Location | None]:
+    """Reduce a multi-line engine diagnostic to one sentence and its location."""
+    match = _LOCATION_RE.search(text)
+    location = Location(match.group("file"), int(match.group("line"))) if match else None
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    message = next((line[len("error:") :].strip() for line in lines if line.startswith("error:")), None)
+    if message is None:
+        message = lines[-1] if lines else "unknown engine error"
+    if match:
+        message = f"{message} (column {match.group('col')})"
+    return message, location

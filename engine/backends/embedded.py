@@ -1,0 +1,156 @@
+"""The embedded backend: regorus (PyPI ``gordon-to-regorus``), in process, no server.
+
+At load the v1 modules are compiled with ``regorus.Program.compile_from_modules``, which
+rejects unsafe variables and unknown functions before any input is seen; v0 modules (which
+that compiler does not accept) are probed once with an empty input for the same errors.
+Evaluation uses the regorus interpreter, which raises on runtime errors (a conflicting
+complete rule, a failing builtin) where the compiled VM would return nothing: govern fails
+closed, so it evaluates with the engine that reports errors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from importlib import metadata
+from typing import Any, ClassVar
+
+from ..errors import BackendError, PolicyLoadError
+from ..policyset import PolicyModule, PolicySet
+from ..spec import RegoVersion
+from .base import UNDEFINED, Backend, PackageValues, split_engine_error
+
+__all__ = ["EmbeddedBackend", "import_regorus"]
+
+_STATIC_MARKERS = ("unsafe", "could not find function", "unknown function", "undefined function")
+
+
+def import_regorus() -> Any:
+    """Import regorus without Rust backtraces appended to every error message."""
+    os.environ.setdefault("RUST_LIB_BACKTRACE", "0")
+    os.environ["RUST_LIB_BACKTRACE"] = "0"
+    import regorus
+
+    return regorus
+
+
+def _load_error(exc: BaseException, module: PolicyModule | None = None) -> PolicyLoadError:
+    message, location = split_engine_error(str(exc))
+    if location is None and module is not None:
+        from ..errors import Location
+
+        location = Location(module.path)
+    return PolicyLoadError(message, location)
+
+
+class EmbeddedBackend(Backend):
+    """regorus in process. The policy set is parsed and checked once per ``load``."""
+
+    name: ClassVar[str] = "embedded"
+
+    def __init__(self) -> None:
+        self._regorus = import_regorus()
+        self._engine: Any = None
+        self._roots: dict[str, list[str]] = {}
+
+    def version(self) -> str:
+        try:
+            return f"regorus {metadata.version('gordon-to-regorus')}"
+        except metadata.PackageNotFoundError:  # pragma: no cover - installed some other way
+            return "regorus (unknown version)"
+
+    def load(self, policy_set: PolicySet, data: Mapping[str, Any]) -> None:
+        data_json = json.dumps(data)
+        self._compile_check(policy_set, data_json)
+        engine = self._regorus.Engine()
+        for module in policy_set.modules:
+            engine.set_rego_v0(module.rego_version is RegoVersion.V0)
+            try:
+                engine.add_policy(module.path, module.text)
+            except Exception as exc:  # regorus raises RuntimeError/ValueError with a diagnostic
+                raise _load_error(exc, module) from None
+        engine.set_rego_v0(False)
+        try:
+            engine.add_data_json(data_json)
+        except Exception as exc:
+            raise PolicyLoadError(f"the policy data was rejected: {split_engine_error(str(exc))[0]}") from None
+        self._probe_v0(engine, policy_set)
+        self._engine = engine
+        roots: dict[str, list[str]] = {}
+        for package in policy_set.packages:
+            roots.setdefault(package.split(".")[0], []).append(package)
+        self._roots = roots
+
+    def _compile_check(self, policy_set: PolicySet, data_json: str) -> None:
+        v1 = [m for m in policy_set.modules if m.rego_version is RegoVersion.V1]
+        entry_points = [rule.path for m in v1 for rule in m.rules]
+        entry_points += [f"data.{m.package}.{name}" for m in v1 for name, _ in m.tests]
+        if not v1 or not entry_points:
+            return
+        try:
+            self._regorus.Program.compile_from_modules(
+                data_json, [(m.path, m.text) for m in v1], sorted(set(entry_points))
+            )
+        except Exception as exc:
+            raise _load_error(exc) from None
+
+    def _probe_v0(self, engine: Any, policy_set: PolicySet) -> None:
+        probe = [m for m in policy_set.modules if m.rego_version is RegoVersion.V0]
+        if not probe:
+            return
+        engine.set_input_json("{}")
+        for module in probe:
+            paths = [r.path for r in module.rules] + [f"data.{module.package}.{t}" for t, _ in module.tests]
+            for path in paths:
+                try:
+                    engine.eval_rule_as_json(path)
+                except Exception as exc:
+                    if any(marker in str(exc) for marker in _STATIC_MARKERS):
+                        raise _load_error(exc, module) from None
+
+    def _require(self) -> Any:
+        if self._engine is None:
+            raise BackendError("the embedded backend was used before a policy set was loaded")
+        return self._engine
+
+    def evaluate(self, input_doc: Mapping[str, Any], packages: tuple[str, ...]) -> PackageValues:
+        engine = self._require()
+        try:
+            engine.set_input_json(json.dumps(input_doc))
+        except Exception as exc:
+            raise BackendError(f"the input was rejected by the engine: {split_engine_error(str(exc))[0]}") from None
+        wanted = set(packages)
+        out: PackageValues = {}
+        for root, members in self._roots.items():
+            if not wanted.intersection(members):
+                continue
+            try:
+                raw = engine.eval_query_as_json(f"data.{root}")
+            except Exception as exc:
+                message, location = split_engine_error(str(exc))
+                where = f" at {location}" if location else ""
+                raise BackendError(f"evaluation failed{where}: {message}") from None
+            results = json.loads(raw).get("result") or []
+            tree = results[0]["expressions"][0]["value"] if results else {}
+            for package in members:
+                if package not in wanted:
+                    continue
+                node: Any = tree
+                for part in package.split(".")[1:]:
+                    node = node.get(part, {}) if isinstance(node, dict) else {}
+                out[package] = node if isinstance(node, dict) else {}
+        return out
+
+    def evaluate_rule(self, input_doc: Mapping[str, Any] | None, path: str) -> Any:
+        engine = self._require()
+        try:
+            if input_doc is not None:
+                engine.set_input_json(json.dumps(input_doc))
+            raw = engine.eval_rule_as_json(path)
+        except Exception as exc:
+            message, location = split_engine_error(str(exc))
+            where = f" at {location}" if location else ""
+            raise BackendError(f"{path} failed{where}: {message}") from None
+        value = json.loads(raw)
+        return UNDEFINED if value == "<undefined>" else value

@@ -1,0 +1,237 @@
+"""Decisions: one result per rule, a summary, and the exit code that follows from them.
+
+These are the values every formatter renders and every gate acts on. They serialize to the
+shape of ``schemas/decision.schema.json`` with :meth:`Decision.to_dict`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from .policyset import Severity
+from .spec import Stage
+
+__all__ = [
+    "EXIT_DENIED",
+    "EXIT_ERROR",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "Decision",
+    "Outcome",
+    "Result",
+    "RuleResult",
+    "Summary",
+    "Violation",
+    "WaiverStatus",
+    "WaiverUse",
+]
+
+EXIT_OK = 0
+EXIT_DENIED = 1
+EXIT_USAGE = 2
+EXIT_ERROR = 3
+
+
+class Outcome(str, Enum):
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"
+
+
+class Result(str, Enum):
+    """What one rule said. Ordered from most to least urgent by :data:`RESULT_ORDER`."""
+
+    ERROR = "error"
+    FAIL = "fail"
+    WARN = "warn"
+    WAIVED = "waived"
+    PASS = "pass"
+    SKIP = "skip"
+
+
+RESULT_ORDER = {r: i for i, r in enumerate(Result)}
+
+
+class WaiverStatus(str, Enum):
+    APPLIED = "applied"  # turned a failure or warning into "waived"
+    EXPIRED = "expired"  # void: past its expiry date; the failure stands
+    UNUSED = "unused"  # the rule did not fail, so there was nothing to waive
+    NOT_THIS_STAGE = "not_this_stage"  # limited to other stages
+    UNKNOWN_RULE = "unknown_rule"  # names no rule of the policy set
+    REFUSED = "refused"  # the rule errored: an error is never waived
+
+
+@dataclass(frozen=True)
+class WaiverUse:
+    rule: str
+    approver: str
+    expires: dt.date
+    reason: str
+    ticket: str | None
+    status: WaiverStatus
+    days_left: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "approver": self.approver,
+            "expires": self.expires.isoformat(),
+            "reason": self.reason,
+            "ticket": self.ticket,
+            "status": self.status.value,
+            "days_left": self.days_left,
+        }
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One object a rule produced: its message and the evidence values that decided it."""
+
+    message: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"msg": self.message, **dict(self.details)}
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    rule_id: str
+    package: str
+    rule: str
+    result: Result
+    severity: Severity
+    message: str
+    controls: tuple[str, ...] = ()
+    title: str | None = None
+    description: str | None = None
+    violations: tuple[Violation, ...] = ()
+    waiver: WaiverUse | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule_id": self.rule_id,
+            "package": self.package,
+            "rule": self.rule,
+            "title": self.title,
+            "result": self.result.value,
+            "severity": self.severity.value,
+            "message": self.message,
+            "controls": list(self.controls),
+            "violations": [v.to_dict() for v in self.violations],
+            "waiver": self.waiver.to_dict() if self.waiver else None,
+        }
+
+
+@dataclass(frozen=True)
+class Summary:
+    total: int
+    passed: int
+    failed: int
+    warned: int
+    waived: int
+    skipped: int
+    errored: int
+
+    @classmethod
+    def of(cls, results: Iterable[RuleResult]) -> Summary:
+        counts = Counter(r.result for r in results)
+        return cls(
+            total=sum(counts.values()),
+            passed=counts[Result.PASS],
+            failed=counts[Result.FAIL],
+            warned=counts[Result.WARN],
+            waived=counts[Result.WAIVED],
+            skipped=counts[Result.SKIP],
+            errored=counts[Result.ERROR],
+        )
+
+    @property
+    def outcome(self) -> Outcome:
+        if self.errored:
+            return Outcome.ERROR
+        if self.failed:
+            return Outcome.FAIL
+        return Outcome.PASS
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "total": self.total,
+            "pass": self.passed,
+            "fail": self.failed,
+            "warn": self.warned,
+            "waived": self.waived,
+            "skip": self.skipped,
+            "error": self.errored,
+        }
+
+
+@dataclass(frozen=True)
+class Decision:
+    decision_id: str
+    timestamp: str
+    spec: Mapping[str, Any]
+    model: Mapping[str, Any]
+    stage: Stage
+    results: tuple[RuleResult, ...]
+    policy_digest: str
+    params_digest: str
+    evidence_digest: str
+    backend: str
+    backend_version: str
+    engine_version: str
+    as_of: dt.date
+    waivers: tuple[WaiverUse, ...] = ()
+    errors: tuple[str, ...] = ()
+
+    @property
+    def summary(self) -> Summary:
+        return Summary.of(self.results)
+
+    @property
+    def outcome(self) -> Outcome:
+        if self.errors:
+            return Outcome.ERROR
+        return self.summary.outcome
+
+    def exit_code(self, *, fail_on_warn: bool = False, no_fail: bool = False) -> int:
+        """0 pass, 1 denied, 3 error. An error is never downgraded, not even by ``no_fail``."""
+        outcome = self.outcome
+        if outcome is Outcome.ERROR:
+            return EXIT_ERROR
+        if no_fail:
+            return EXIT_OK
+        if outcome is Outcome.FAIL or (fail_on_warn and self.summary.warned):
+            return EXIT_DENIED
+        return EXIT_OK
+
+    def sorted_results(self) -> list[RuleResult]:
+        """Most urgent first (errors, failures, warnings, waived, passes, skips), then by id."""
+        return sorted(self.results, key=lambda r: (RESULT_ORDER[r.result], r.rule_id))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "apiVersion": "govern/v1",
+            "kind": "Decision",
+            "decision_id": self.decision_id,
+            "timestamp": self.timestamp,
+            "as_of": self.as_of.isoformat(),
+            "spec": dict(self.spec),
+            "model": dict(self.model),
+            "stage": self.stage.value,
+            "outcome": self.outcome.value,
+            "summary": self.summary.to_dict(),
+            "results": [r.to_dict() for r in self.sorted_results()],
+            "waivers": [w.to_dict() for w in self.waivers],
+            "errors": list(self.errors),
+            "policy_digest": self.policy_digest,
+            "params_digest": self.params_digest,
+            "evidence_digest": self.evidence_digest,
+            "backend": {"name": self.backend, "version": self.backend_version},
+            "engine_version": self.engine_version,
+        }

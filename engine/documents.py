@@ -1,0 +1,237 @@
+"""Strict loading of YAML and JSON documents, with a line for every field.
+
+Specs and evidence are user input, so this loader is stricter than ``yaml.safe_load``:
+
+* bytes must be UTF-8 (the error names the line of the first bad byte);
+* duplicate keys are errors, not "last one wins";
+* keys are strings; NaN, infinities and numbers beyond 1e300 are rejected;
+* anchors and aliases are allowed, but the expanded document is bounded (an alias bomb
+  is an error, not an out-of-memory);
+* YAML timestamps stay strings (``expires: 2027-01-01`` is the string the user wrote).
+
+Every value's line is recorded against its field path, so schema errors can name the line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from .errors import InputError, Location
+
+__all__ = ["Document", "FieldPath", "format_path", "load_document", "parse_document"]
+
+FieldPath = tuple[str | int, ...]
+
+MAX_NODES = 200_000
+MAX_BYTES = 64 * 1024 * 1024
+MAX_ABS_NUMBER = 1e300
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def format_path(path: FieldPath) -> str:
+    """``("fairness", "thresholds", 0)`` → ``fairness.thresholds[0]``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out or "(document root)"
+
+
+@dataclass
+class Document:
+    """A parsed document: its value, where it came from, and the line of every field."""
+
+    value: Any
+    source: str
+    lines: dict[FieldPath, int] = field(default_factory=dict)
+    sha256: str = ""
+
+    def line_of(self, path: FieldPath) -> int | None:
+        """The line of ``path``, or of its nearest ancestor that has one."""
+        for cut in range(len(path), -1, -1):
+            line = self.lines.get(tuple(path[:cut]))
+            if line is not None:
+                return line
+        return None
+
+    def location(self, path: FieldPath) -> Location:
+        return Location(self.source, self.line_of(path), format_path(path) if path else None)
+
+
+class _Builder:
+    """Turns a composed YAML node graph into plain values, checking as it goes."""
+
+    def __init__(self, source: str, error: Callable[..., InputError]) -> None:
+        self.source = source
+        self.error = error
+        self.lines: dict[FieldPath, int] = {}
+        self.nodes = 0
+        self.constructor = yaml.SafeLoader("")
+
+    def fail(self, node: Node, message: str, path: FieldPath) -> InputError:
+        return self.error(message, Location(self.source, node.start_mark.line + 1, format_path(path)))
+
+    def build(self, node: Node, path: FieldPath) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise self.fail(
+                node,
+                f"the document expands to more than {MAX_NODES:,} values; "
+                "refusing it (an alias bomb, or far too large for a spec)",
+                path,
+            )
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        assert isinstance(node, ScalarNode)
+        return self._scalar(node, path)
+
+    def _mapping(self, node: MappingNode, path: FieldPath) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                raise self.fail(key_node, "YAML merge keys ('<<') are not supported; write the keys out", path)
+            if not isinstance(key_node, ScalarNode):
+                raise self.fail(key_node, "a mapping key must be a plain string", path)
+            key = self._scalar(key_node, path)
+            if not isinstance(key, str):
+                key = key_node.value  # `1:` or `true:` as a key: keep what the user wrote
+            child = (*path, key)
+            if key in out:
+                first = self.lines.get(child)
+                raise self.fail(key_node, f"duplicate key '{key}' (first defined on line {first})", child)
+            self.lines[child] = key_node.start_mark.line + 1
+            out[key] = self.build(value_node, child)
+        return out
+
+    def _scalar(self, node: ScalarNode, path: FieldPath) -> Any:
+        if node.tag == _TIMESTAMP_TAG:
+            return node.value
+        try:
+            value = self.constructor.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            raise self.fail(node, f"invalid value {node.value!r}: {exc}", path) from None
+        if isinstance(value, float) and (not math.isfinite(value) or abs(value) > MAX_ABS_NUMBER):
+            raise self.fail(node, f"the number {node.value!r} is not finite or too large", path)
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**63 - 1:
+            raise self.fail(node, f"the integer {node.value!r} does not fit in 64 bits", path)
+        if isinstance(value, bytes | set | tuple):
+            raise self.fail(node, f"unsupported YAML type {node.tag}", path)
+        return value
+
+
+def _decode(raw: bytes, source: str, error: Callable[..., InputError]) -> str:
+    if len(raw) > MAX_BYTES:
+        raise error(f"the file is {len(raw):,} bytes; the limit is {MAX_BYTES:,}", Location(source))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise error(
+            f"the file is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
+            Location(source, line),
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key '{key}'")
+        out[key] = value
+    return out
+
+
+def parse_document(
+    raw: bytes, source: str, error: Callable[..., InputError], *, json_fast_path: bool = False
+) -> Document:
+    """Parse YAML (or JSON, which is YAML) bytes into a :class:`Document`.
+
+    With ``json_fast_path`` a JSON document is parsed by the json module without line
+    tracking; lines are recovered only if a later error needs them (see :func:`with_lines`).
+    """
+    import hashlib
+
+    digest = hashlib.sha256(raw).hexdigest()
+    text = _decode(raw, source, error)
+    if json_fast_path and text.lstrip().startswith(("{", "[")):
+        try:
+            value = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_pairs)
+        except (ValueError, RecursionError) as exc:
+            line = getattr(exc, "lineno", None)
+            message = getattr(exc, "msg", None) or str(exc)
+            raise error(f"invalid JSON: {message}", Location(source, line)) from None
+        _check_json_numbers(value, source, error, ())
+        return Document(value=value, source=source, lines={}, sha256=digest)
+    builder = _Builder(source, error)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise error(f"invalid YAML: {problem}", Location(source, line)) from None
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise error(f"invalid YAML: {exc}", Location(source)) from None
+    if node is None:
+        raise error("the document is empty", Location(source, 1))
+    value = builder.build(node, ())
+    return Document(value=value, source=source, lines=builder.lines, sha256=digest)
+
+
+def _check_json_numbers(value: Any, source: str, error: Callable[..., InputError], path: FieldPath) -> None:
+    stack: list[tuple[Any, FieldPath]] = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, dict):
+            stack.extend((v, (*where, k)) for k, v in item.items())
+        elif isinstance(item, list):
+            stack.extend((v, (*where, i)) for i, v in enumerate(item))
+        elif isinstance(item, float) and (not math.isfinite(item) or abs(item) > MAX_ABS_NUMBER):
+            raise error(f"the number {item!r} is not finite or too large", Location(source, None, format_path(where)))
+        elif isinstance(item, int) and not isinstance(item, bool) and abs(item) > 2**63 - 1:
+            raise error("an integer does not fit in 64 bits", Location(source, None, format_path(where)))
+
+
+def with_lines(doc: Document, raw: bytes, error: Callable[..., InputError]) -> Document:
+    """Recover line numbers for a document parsed on the JSON fast path (used on errors)."""
+    if doc.lines:
+        return doc
+    try:
+        slow = parse_document(raw, doc.source, error)
+    except InputError:
+        return doc
+    doc.lines = slow.lines
+    return doc
+
+
+def load_document(path: Path, error: Callable[..., InputError], *, json_fast_path: bool = False) -> tuple[Document, bytes]:
+    """Read and parse ``path``; a missing or unreadable file is an input error."""
+    source = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise error("no such file", Location(source)) from None
+    except IsADirectoryError:
+        raise error("is a directory, not a file", Location(source)) from None
+    except OSError as exc:
+        raise error(f"cannot read the file: {exc.strerror}", Location(source)) from None
+    return parse_document(raw, source, error, json_fast_path=json_fast_path), raw

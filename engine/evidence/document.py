@@ -1,0 +1,59 @@
+"""Evidence documents on disk: load, validate against schemas/evidence.schema.json."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..documents import Document, load_document, parse_document, with_lines
+from ..errors import EvidenceError
+from ..schemas import Schema, validate
+
+__all__ = ["SECTIONS", "EvidenceDocument", "canonical_digest", "evidence_from_value", "load_evidence"]
+
+#: Sections every evidence document has; each is an object or null with a reason in `missing`.
+SECTIONS = ("model", "run", "champion", "fairness", "explanations", "data", "live")
+
+
+def canonical_digest(value: Any) -> str:
+    """sha256 of the canonical JSON form (sorted keys, no spaces): stable across key order."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class EvidenceDocument:
+    value: dict[str, Any]
+    source: str
+
+    @property
+    def model_name(self) -> str | None:
+        spec = self.value.get("spec") or {}
+        name = (spec.get("metadata") or {}).get("name")
+        return str(name) if name is not None else None
+
+
+def _validated(doc: Document, raw: bytes | None) -> EvidenceDocument:
+    if not isinstance(doc.value, dict):
+        raise EvidenceError("an evidence document must be a JSON object", doc.location(()))
+    relocate = (lambda d: with_lines(d, raw, EvidenceError)) if raw is not None else None
+    validate(doc, Schema.EVIDENCE, EvidenceError, relocate=relocate)
+    return EvidenceDocument(value=doc.value, source=doc.source)
+
+
+def load_evidence(path: Path) -> EvidenceDocument:
+    """Load and validate an evidence file (JSON, or YAML for hand-written fixtures)."""
+    doc, raw = load_document(path, EvidenceError, json_fast_path=True)
+    return _validated(doc, raw)
+
+
+def evidence_from_value(value: Any, source: str = "<evidence>") -> EvidenceDocument:
+    """Validate an in-memory evidence document (from a collector or a test)."""
+    if not isinstance(value, dict):
+        raise EvidenceError("an evidence document must be a JSON object")
+    raw = json.dumps(value).encode("utf-8")
+    doc = parse_document(raw, source, EvidenceError, json_fast_path=True)
+    return _validated(doc, raw)

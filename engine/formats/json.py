@@ -1,0 +1,13 @@
+"""JSON: the decision document, valid against schemas/decision.schema.json."""
+
+from __future__ import annotations
+
+import json
+
+from ..decision import Decision
+
+__all__ = ["render"]
+
+
+def render(decision: Decision) -> str:
+    return json.dumps(decision.to_dict(), indent=2, ensure_ascii=False) + "\n"

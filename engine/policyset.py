@@ -1,0 +1,332 @@
+"""Policy sets: which Rego files apply, what each rule is (from its ``# METADATA``), and a digest.
+
+The embedded engines cannot read OPA annotations from inside Rego, so govern parses the
+``# METADATA`` YAML blocks itself. A rule is attributable by name (``deny_<name>``,
+``warn_<name>``, conftest style) and carries the ``custom`` block of its annotation:
+``id``, ``severity``, ``stages`` and ``controls``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+from importlib import resources
+from importlib.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError, Location, PolicyLoadError
+from .spec import ModelSpec, PolicySource, RegoVersion, Stage
+
+__all__ = [
+    "BUILTIN_PACKS",
+    "PolicyModule",
+    "PolicySet",
+    "RuleKind",
+    "RuleMeta",
+    "Severity",
+    "builtin_modules",
+    "load_policy_set",
+    "modules_from_path",
+]
+
+BUILTIN_PACKS = ("metrics", "champion", "fairness", "explainability", "lineage", "documentation", "data", "live")
+_ALWAYS = ("lib",)
+_PACKAGE_RE = re.compile(r"^package\s+([A-Za-z_][\w.]*)", re.MULTILINE)
+_RULE_RE = re.compile(r"^(deny|warn|violation)(_[A-Za-z0-9_]+)?(?=[\s\[{:=]|$)")
+_TEST_RE = re.compile(r"^(test_[A-Za-z0-9_]+)\b")
+_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")
+
+
+class Severity(str, Enum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+
+class RuleKind(str, Enum):
+    DENY = "deny"
+    WARN = "warn"
+
+
+@dataclass(frozen=True)
+class RuleMeta:
+    """One rule: where it is and what its annotation says."""
+
+    id: str
+    package: str
+    name: str
+    kind: RuleKind
+    severity: Severity
+    stages: frozenset[Stage]
+    controls: tuple[str, ...]
+    title: str | None
+    description: str | None
+    file: str
+    line: int
+    annotated: bool
+
+    @property
+    def path(self) -> str:
+        return f"data.{self.package}.{self.name}"
+
+
+@dataclass(frozen=True)
+class PolicyModule:
+    """One Rego file."""
+
+    path: str
+    text: str
+    rego_version: RegoVersion
+    package: str
+    is_test: bool
+    builtin: bool
+    rules: tuple[RuleMeta, ...] = ()
+    tests: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    """The modules that apply to a decision, their rules, and the digest of both."""
+
+    modules: tuple[PolicyModule, ...]
+    digest: str
+    rules: tuple[RuleMeta, ...] = field(default=())
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        return tuple(sorted({m.package for m in self.modules if not m.is_test}))
+
+    def rule_by_id(self) -> dict[str, RuleMeta]:
+        return {r.id: r for r in self.rules}
+
+
+def _annotation_blocks(lines: list[str]) -> Iterator[tuple[int, dict[str, Any], int]]:
+    """Yield (line of '# METADATA', parsed YAML, index of the annotated line)."""
+    i = 0
+    while i < len(lines):
+        if lines[i].strip() == "# METADATA":
+            start = i
+            body: list[str] = []
+            i += 1
+            while i < len(lines) and lines[i].lstrip().startswith("#"):
+                text = lines[i].lstrip()[1:]
+                body.append(text[1:] if text.startswith(" ") else text)
+                i += 1
+            yield start, {"__body__": "\n".join(body)}, i
+        else:
+            i += 1
+
+
+def _parse_annotation(body: str, file: str, line: int) -> dict[str, Any]:
+    try:
+        value = yaml.safe_load(body) if body.strip() else {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = line + 1 + mark.line if mark is not None else line
+        raise PolicyLoadError(f"the # METADATA block is not valid YAML: {exc}", Location(file, at)) from None
+    if not isinstance(value, dict):
+        raise PolicyLoadError("the # METADATA block must be a YAML mapping", Location(file, line))
+    return value
+
+
+def _rule_meta(
+    name: str, package: str, file: str, line: int, annotation: dict[str, Any] | None, ann_line: int
+) -> RuleMeta:
+    kind = RuleKind.WARN if name.startswith("warn") else RuleKind.DENY
+    custom = (annotation or {}).get("custom") or {}
+    where = Location(file, ann_line)
+    if not isinstance(custom, dict):
+        raise PolicyLoadError("'custom' in # METADATA must be a mapping", where)
+    rule_id = custom.get("id", f"{package}.{name}")
+    if not isinstance(rule_id, str) or not _ID_RE.match(rule_id):
+        raise PolicyLoadError(f"custom.id {rule_id!r} must be a string of letters, digits, '.', '_', ':' or '-'", where)
+    default_severity = "medium" if kind is RuleKind.WARN else "high"
+    try:
+        severity = Severity(str(custom.get("severity", default_severity)).lower())
+    except ValueError:
+        options = ", ".join(s.value for s in Severity)
+        raise PolicyLoadError(f"custom.severity {custom.get('severity')!r} is not one of {options}", where) from None
+    raw_stages = custom.get("stages", [s.value for s in Stage])
+    if isinstance(raw_stages, str):
+        raw_stages = [raw_stages]
+    try:
+        stages = frozenset(Stage(s) for s in raw_stages)
+    except (ValueError, TypeError):
+        raise PolicyLoadError(
+            f"custom.stages {raw_stages!r} must be a list of register, deploy, rollback", where
+        ) from None
+    controls = custom.get("controls", [])
+    if not isinstance(controls, list) or not all(isinstance(c, str) for c in controls):
+        raise PolicyLoadError("custom.controls must be a list of strings", where)
+    title = (annotation or {}).get("title")
+    description = (annotation or {}).get("description")
+    return RuleMeta(
+        id=rule_id,
+        package=package,
+        name=name,
+        kind=kind,
+        severity=severity,
+        stages=stages,
+        controls=tuple(controls),
+        title=str(title) if title is not None else None,
+        description=" ".join(str(description).split()) if description is not None else None,
+        file=file,
+        line=line,
+        annotated=annotation is not None,
+    )
+
+
+def parse_module(path: str, text: str, rego_version: RegoVersion, *, builtin: bool) -> PolicyModule:
+    """Read a module's package, its deny/warn rules with their annotations, and its tests."""
+    stripped = "\n".join(line.split("#", 1)[0] if not line.lstrip().startswith("#") else "" for line in text.splitlines())
+    match = _PACKAGE_RE.search(stripped)
+    if match is None:
+        raise PolicyLoadError("no 'package' declaration", Location(path, 1))
+    package = match.group(1)
+    lines = text.splitlines()
+    annotations: dict[int, tuple[dict[str, Any], int]] = {}
+    for start, block, target in _annotation_blocks(lines):
+        parsed = _parse_annotation(block["__body__"], path, start + 1)
+        if parsed.get("scope") in ("package", "subpackages", "document"):
+            continue
+        annotations[target] = (parsed, start + 1)
+    rules: dict[str, RuleMeta] = {}
+    tests: list[tuple[str, int]] = []
+    for index, line in enumerate(lines):
+        rule_match = _RULE_RE.match(line)
+        if rule_match:
+            name = rule_match.group(1) + (rule_match.group(2) or "")
+            annotation = annotations.get(index)
+            if name in rules:
+                if annotation is not None and not rules[name].annotated:
+                    rules[name] = _rule_meta(name, package, path, index + 1, annotation[0], annotation[1])
+                continue
+            ann, ann_line = annotation if annotation else (None, index + 1)
+            rules[name] = _rule_meta(name, package, path, index + 1, ann, ann_line)
+            continue
+        test_match = _TEST_RE.match(line)
+        if test_match and test_match.group(1) not in {t for t, _ in tests}:
+            tests.append((test_match.group(1), index + 1))
+    is_test = path.endswith("_test.rego")
+    return PolicyModule(
+        path=path,
+        text=text,
+        rego_version=rego_version,
+        package=package,
+        is_test=is_test,
+        builtin=builtin,
+        rules=tuple(rules.values()) if not is_test else (),
+        tests=tuple(tests),
+    )
+
+
+def _read_text(data: bytes, path: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise PolicyLoadError("the policy file is not valid UTF-8", Location(path, line)) from None
+
+
+def _walk(node: Traversable, prefix: str) -> Iterator[tuple[str, Traversable]]:
+    for child in sorted(node.iterdir(), key=lambda c: c.name):
+        name = f"{prefix}/{child.name}"
+        if child.is_dir():
+            yield from _walk(child, name)
+        elif child.name.endswith(".rego"):
+            yield name, child
+
+
+def builtin_modules(packs: Iterable[str] | None = None, *, include_tests: bool = False) -> list[PolicyModule]:
+    """The shipped policy library, read through importlib.resources (works from a wheel)."""
+    wanted = list(packs) if packs is not None else list(BUILTIN_PACKS)
+    unknown = [p for p in wanted if p not in BUILTIN_PACKS]
+    if unknown:
+        raise ConfigError(f"unknown policy pack {unknown[0]!r}; the packs are {', '.join(BUILTIN_PACKS)}")
+    root = resources.files("govern.policies")
+    modules = []
+    for pack in (*_ALWAYS, *wanted):
+        folder = root.joinpath(pack)
+        if not folder.is_dir():
+            raise ConfigError(f"the built-in pack {pack!r} is missing from this installation")
+        for name, item in _walk(folder, f"govern/policies/{pack}"):
+            if name.endswith("_test.rego") and not include_tests:
+                continue
+            modules.append(parse_module(name, _read_text(item.read_bytes(), name), RegoVersion.V1, builtin=True))
+    return modules
+
+
+def modules_from_path(
+    path: Path, rego_version: RegoVersion = RegoVersion.V1, *, include_tests: bool = False
+) -> list[PolicyModule]:
+    """Every ``.rego`` file in a folder (recursively) or the one file named."""
+    if not path.exists():
+        raise ConfigError(f"policy path {path} does not exist")
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*.rego") if p.is_file())
+    if path.is_dir() and not files:
+        raise ConfigError(f"policy folder {path} holds no .rego files")
+    modules = []
+    for file in files:
+        if file.name.endswith("_test.rego") and not include_tests:
+            continue
+        display = str(file)
+        try:
+            raw = file.read_bytes()
+        except OSError as exc:
+            raise PolicyLoadError(f"cannot read: {exc.strerror}", Location(display)) from None
+        modules.append(parse_module(display, _read_text(raw, display), rego_version, builtin=False))
+    return modules
+
+
+def _digest(modules: Iterable[PolicyModule]) -> str:
+    h = hashlib.sha256()
+    for module in sorted(modules, key=lambda m: m.path):
+        h.update(f"{module.path}\0{module.rego_version.value}\0{module.sha256}\n".encode())
+    return "sha256:" + h.hexdigest()
+
+
+def make_policy_set(modules: list[PolicyModule]) -> PolicySet:
+    """Check rule ids are unique and packages do not collide, then seal the set."""
+    seen: dict[str, RuleMeta] = {}
+    rules: list[RuleMeta] = []
+    for module in modules:
+        for rule in module.rules:
+            other = seen.get(rule.id)
+            if other is not None and (other.package, other.name) != (rule.package, rule.name):
+                raise PolicyLoadError(
+                    f"rule id {rule.id} is used twice (also by {other.path} at {other.file}:{other.line})",
+                    Location(rule.file, rule.line),
+                )
+            if other is None:
+                seen[rule.id] = rule
+                rules.append(rule)
+    return PolicySet(modules=tuple(modules), digest=_digest(modules), rules=tuple(rules))
+
+
+def load_policy_set(
+    spec: ModelSpec | None,
+    extra: Iterable[PolicySource] = (),
+    *,
+    builtin: bool = True,
+    include_tests: bool = False,
+) -> PolicySet:
+    """The built-in packs the spec selects, plus the spec's policy paths, plus ``extra``."""
+    modules: list[PolicyModule] = []
+    if builtin:
+        modules.extend(builtin_modules(spec.packs if spec else None, include_tests=include_tests))
+    sources = [*(spec.policy_sources if spec else ()), *extra]
+    for source in sources:
+        modules.extend(modules_from_path(source.path, source.rego_version, include_tests=include_tests))
+    return make_policy_set(modules)

@@ -1,0 +1,98 @@
+"""The JSON Schemas shipped with govern, and validation that names file, line and field."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from enum import Enum
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from .documents import Document, FieldPath, format_path
+from .errors import InputError
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
+
+__all__ = ["Schema", "load_schema", "validate", "validation_errors"]
+
+MAX_REPORTED = 5
+
+
+class Schema(Enum):
+    MODEL_SPEC = "model-spec.schema.json"
+    EVIDENCE = "evidence.schema.json"
+    DECISION = "decision.schema.json"
+
+
+@cache
+def load_schema(schema: Schema) -> dict[str, Any]:
+    text = resources.files("govern.schemas").joinpath(schema.value).read_text(encoding="utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+@cache
+def _validator(schema: Schema) -> Validator:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(load_schema(schema), format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def _describe(error: Any) -> tuple[FieldPath, str]:
+    """A short message and the path it concerns, for one jsonschema error."""
+    path: FieldPath = tuple(error.absolute_path)
+    validator = error.validator
+    if validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
+        if extra:
+            hint = f"; allowed: {', '.join(allowed)}" if allowed else ""
+            return (*path, extra[0]), f"unknown field '{extra[0]}'{hint}"
+    if validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return path, f"missing required field '{missing}'"
+    if validator == "enum":
+        options = ", ".join(repr(v) for v in error.validator_value)
+        return path, f"{error.instance!r} is not one of {options}"
+    if validator == "const":
+        return path, f"must be {error.validator_value!r}, not {error.instance!r}"
+    if validator in ("oneOf", "anyOf") and error.context:
+        best = min(error.context, key=lambda e: len(list(e.absolute_path)))
+        sub_path, sub_msg = _describe(best)
+        return sub_path, sub_msg
+    if validator == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return path, f"expected {expected}, got {type(error.instance).__name__} {error.instance!r}"[:300]
+    return path, error.message[:300]
+
+
+def validation_errors(doc: Document, schema: Schema) -> list[tuple[FieldPath, str]]:
+    """Every problem with ``doc`` against ``schema``, in document order."""
+    errors = list(_validator(schema).iter_errors(doc.value))
+    described = [_describe(e) for e in errors]
+    described.sort(key=lambda item: (doc.line_of(item[0]) or 0, format_path(item[0])))
+    return described
+
+
+def validate(
+    doc: Document,
+    schema: Schema,
+    error: Callable[..., InputError],
+    relocate: Callable[[Document], Document] | None = None,
+) -> None:
+    """Raise ``error`` naming the first problem (and counting the rest) if ``doc`` is invalid."""
+    problems = validation_errors(doc, schema)
+    if not problems:
+        return
+    if relocate is not None:
+        doc = relocate(doc)
+        problems.sort(key=lambda item: (doc.line_of(item[0]) or 0, format_path(item[0])))
+    path, message = problems[0]
+    more = len(problems) - 1
+    if more:
+        others = "; ".join(f"{format_path(p)}: {m}" for p, m in problems[1:MAX_REPORTED])
+        message += f" (and {more} more: {others}{' …' if more >= MAX_REPORTED else ''})"
+    raise error(message, doc.location(path))

@@ -1,0 +1,177 @@
+"""Model specs: load, validate against schemas/model-spec.schema.json, normalize."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from .documents import Document, load_document
+from .errors import SpecError
+from .schemas import Schema, validate
+
+__all__ = ["ModelSpec", "PolicySource", "RegoVersion", "RiskTier", "Stage", "Waiver", "load_spec", "spec_from_document"]
+
+
+class Stage(str, Enum):
+    """Where in a model's life a decision is taken."""
+
+    REGISTER = "register"
+    DEPLOY = "deploy"
+    ROLLBACK = "rollback"
+
+
+class RiskTier(str, Enum):
+    """EU AI Act risk categories."""
+
+    MINIMAL = "minimal"
+    LIMITED = "limited"
+    HIGH = "high"
+    UNACCEPTABLE = "unacceptable"
+
+
+class RegoVersion(str, Enum):
+    V0 = "v0"
+    V1 = "v1"
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """An approved, time-boxed exception to one rule."""
+
+    rule: str
+    reason: str
+    approver: str
+    expires: dt.date
+    stages: tuple[Stage, ...] | None
+    ticket: str | None
+    line: int | None
+
+    def applies_to(self, stage: Stage) -> bool:
+        return self.stages is None or stage in self.stages
+
+    def expired(self, today: dt.date) -> bool:
+        """A waiver is valid through its expiry date and void the day after."""
+        return today > self.expires
+
+
+@dataclass(frozen=True)
+class PolicySource:
+    """An extra policy folder or file named by the spec."""
+
+    path: Path
+    rego_version: RegoVersion
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A validated model spec. ``data`` is the normalized document (it becomes ``input.spec``)."""
+
+    data: dict[str, Any]
+    source: str
+    sha256: str
+    waivers: tuple[Waiver, ...]
+    policy_sources: tuple[PolicySource, ...]
+    packs: tuple[str, ...] | None
+
+    @property
+    def name(self) -> str:
+        return str(self.data["metadata"]["name"])
+
+    @property
+    def risk_tier(self) -> RiskTier:
+        return RiskTier(self.data["metadata"]["risk_tier"])
+
+    @property
+    def model_ref(self) -> dict[str, Any]:
+        """The model reference as the decision records it."""
+        model = self.data.get("model", {})
+        registered = model.get("registered") or {}
+        run = model.get("run") or {}
+        return {
+            "name": registered.get("name"),
+            "version": str(registered["version"]) if "version" in registered else None,
+            "alias": registered.get("alias"),
+            "run_id": run.get("run_id"),
+        }
+
+    @property
+    def params_overrides(self) -> dict[str, Any]:
+        return dict(self.data.get("policies", {}).get("params", {}))
+
+
+def _normalize(value: dict[str, Any]) -> dict[str, Any]:
+    data = copy.deepcopy(value)
+    model = data.get("model", {})
+    if "run" in model:
+        model["run"].setdefault("artifact_path", "model")
+    if "registered" in model and "version" in model["registered"]:
+        model["registered"]["version"] = str(model["registered"]["version"])
+    champion = data.get("requirements", {}).get("champion")
+    if champion is not None:
+        champion.setdefault("alias", "champion")
+        champion.setdefault("higher_is_better", True)
+        champion.setdefault("max_regression", 0)
+    data.setdefault("intended_use", {}).setdefault("out_of_scope", [])
+    data.setdefault("waivers", [])
+    return data
+
+
+def spec_from_document(doc: Document, base_dir: Path | None = None) -> ModelSpec:
+    """Validate a parsed document as a model spec."""
+    validate(doc, Schema.MODEL_SPEC, SpecError)
+    value: dict[str, Any] = doc.value
+    registered = value["model"].get("registered")
+    if registered is not None and "version" in registered and "alias" in registered:
+        raise SpecError(
+            "give either a version or an alias for a registered model, not both",
+            doc.location(("model", "registered")),
+        )
+    waivers = []
+    for i, raw in enumerate(value.get("waivers", [])):
+        try:
+            expires = dt.date.fromisoformat(raw["expires"])
+        except ValueError:
+            raise SpecError(
+                f"'{raw['expires']}' is not a calendar date (YYYY-MM-DD)", doc.location(("waivers", i, "expires"))
+            ) from None
+        stages = tuple(Stage(s) for s in raw["stages"]) if "stages" in raw else None
+        waivers.append(
+            Waiver(
+                rule=raw["rule"],
+                reason=" ".join(raw["reason"].split()),
+                approver=raw["approver"],
+                expires=expires,
+                stages=stages,
+                ticket=raw.get("ticket"),
+                line=doc.line_of(("waivers", i)),
+            )
+        )
+    base = base_dir if base_dir is not None else Path(doc.source).parent
+    sources = []
+    policies = value.get("policies", {})
+    for entry in policies.get("paths", []):
+        if isinstance(entry, str):
+            entry = {"path": entry}
+        version = RegoVersion(entry.get("rego_version", "v1"))
+        sources.append(PolicySource(path=(base / entry["path"]).resolve(), rego_version=version))
+    packs = tuple(policies["packs"]) if "packs" in policies else None
+    return ModelSpec(
+        data=_normalize(value),
+        source=doc.source,
+        sha256=doc.sha256,
+        waivers=tuple(waivers),
+        policy_sources=tuple(sources),
+        packs=packs,
+    )
+
+
+def load_spec(path: Path) -> ModelSpec:
+    """Load and validate a spec file. Raises :class:`SpecError` naming file, line and field."""
+    doc, _ = load_document(path, SpecError)
+    if not isinstance(doc.value, dict):
+        raise SpecError("a model spec must be a YAML mapping", doc.location(()))
+    return spec_from_document(doc)

@@ -1,0 +1,62 @@
+"""Waivers: approved, time-boxed exceptions, applied after evaluation.
+
+A waiver turns a ``fail`` or ``warn`` of its rule into ``waived`` while it is in force (through
+its expiry date, for the stages it names). An expired waiver is void and says so in the result;
+a waiver never turns an ``error`` into anything else: govern fails closed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import replace
+
+from .decision import Result, RuleResult, WaiverStatus, WaiverUse
+from .spec import Stage, Waiver
+
+__all__ = ["apply_waivers"]
+
+
+def _use(waiver: Waiver, status: WaiverStatus, today: dt.date) -> WaiverUse:
+    return WaiverUse(
+        rule=waiver.rule,
+        approver=waiver.approver,
+        expires=waiver.expires,
+        reason=waiver.reason,
+        ticket=waiver.ticket,
+        status=status,
+        days_left=(waiver.expires - today).days,
+    )
+
+
+def apply_waivers(
+    results: Iterable[RuleResult], waivers: Iterable[Waiver], stage: Stage, today: dt.date
+) -> tuple[list[RuleResult], list[WaiverUse]]:
+    """Apply ``waivers`` to ``results`` as of ``today``; report what became of each waiver."""
+    out = list(results)
+    index = {r.rule_id: i for i, r in enumerate(out)}
+    uses: list[WaiverUse] = []
+    for waiver in waivers:
+        position = index.get(waiver.rule)
+        if position is None:
+            uses.append(_use(waiver, WaiverStatus.UNKNOWN_RULE, today))
+            continue
+        result = out[position]
+        if not waiver.applies_to(stage):
+            uses.append(_use(waiver, WaiverStatus.NOT_THIS_STAGE, today))
+            continue
+        if result.result is Result.ERROR:
+            uses.append(_use(waiver, WaiverStatus.REFUSED, today))
+            continue
+        if result.result not in (Result.FAIL, Result.WARN):
+            uses.append(_use(waiver, WaiverStatus.UNUSED, today))
+            continue
+        if waiver.expired(today):
+            use = _use(waiver, WaiverStatus.EXPIRED, today)
+            note = f"waiver by {waiver.approver} expired on {waiver.expires.isoformat()} and is void"
+            out[position] = replace(result, message=f"{result.message} ({note})", waiver=use)
+        else:
+            use = _use(waiver, WaiverStatus.APPLIED, today)
+            out[position] = replace(result, result=Result.WAIVED, waiver=use)
+        uses.append(use)
+    return out, uses
