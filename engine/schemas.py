@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Callable
 from enum import Enum
@@ -48,7 +49,8 @@ def _describe(error: Any) -> tuple[FieldPath, str]:
         allowed = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
         if extra:
-            hint = f"; allowed: {', '.join(allowed)}" if allowed else ""
+            close = difflib.get_close_matches(extra[0], allowed, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else (f"; allowed: {', '.join(allowed)}" if allowed else "")
             return (*path, extra[0]), f"unknown field '{extra[0]}'{hint}"
     if validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
@@ -73,8 +75,14 @@ def validation_errors(doc: Document, schema: Schema) -> list[tuple[FieldPath, st
     """Every problem with ``doc`` against ``schema``, in document order."""
     errors = list(_validator(schema).iter_errors(doc.value))
     described = [_describe(e) for e in errors]
-    described.sort(key=lambda item: (doc.line_of(item[0]) or 0, format_path(item[0])))
+    described.sort(key=lambda item: _order(doc, item))
     return described
+
+
+def _order(doc: Document, item: tuple[FieldPath, str]) -> tuple[int, int, str]:
+    """Unknown fields first (a typo also makes a required field 'missing'), then by line."""
+    path, message = item
+    return (0 if message.startswith("unknown field") else 1, doc.line_of(path) or 0, format_path(path))
 
 
 def validate(
@@ -89,7 +97,7 @@ def validate(
         return
     if relocate is not None:
         doc = relocate(doc)
-        problems.sort(key=lambda item: (doc.line_of(item[0]) or 0, format_path(item[0])))
+        problems.sort(key=lambda item: _order(doc, item))
     path, message = problems[0]
     more = len(problems) - 1
     if more:

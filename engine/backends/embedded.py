@@ -23,6 +23,7 @@ from .base import UNDEFINED, Backend, PackageValues, split_engine_error
 
 __all__ = ["EmbeddedBackend", "import_regorus"]
 
+_UNSUPPORTED = "not supported by the compiler"
 _STATIC_MARKERS = ("unsafe", "could not find function", "unknown function", "undefined function")
 
 
@@ -62,7 +63,7 @@ class EmbeddedBackend(Backend):
 
     def load(self, policy_set: PolicySet, data: Mapping[str, Any]) -> None:
         data_json = json.dumps(data)
-        self._compile_check(policy_set, data_json)
+        compiled = self._compile_check(policy_set, data_json)
         engine = self._regorus.Engine()
         for module in policy_set.modules:
             engine.set_rego_v0(module.rego_version is RegoVersion.V0)
@@ -75,34 +76,39 @@ class EmbeddedBackend(Backend):
             engine.add_data_json(data_json)
         except Exception as exc:
             raise PolicyLoadError(f"the policy data was rejected: {split_engine_error(str(exc))[0]}") from None
-        self._probe_v0(engine, policy_set)
+        self._probe(engine, policy_set, probe_v1=not compiled)
         self._engine = engine
         roots: dict[str, list[str]] = {}
         for package in policy_set.packages:
             roots.setdefault(package.split(".")[0], []).append(package)
         self._roots = roots
 
-    def _compile_check(self, policy_set: PolicySet, data_json: str) -> None:
-        v1 = [m for m in policy_set.modules if m.rego_version is RegoVersion.V1]
-        entry_points = [rule.path for m in v1 for rule in m.rules]
-        entry_points += [f"data.{m.package}.{name}" for m in v1 for name, _ in m.tests]
+    def _compile_check(self, policy_set: PolicySet, data_json: str) -> bool:
+        """Compile the v1 policy modules; False when the compiler cannot take them (then probe)."""
+        v1 = [m for m in policy_set.modules if m.rego_version is RegoVersion.V1 and not m.is_test]
+        entry_points = sorted({rule.path for m in v1 for rule in m.rules})
         if not v1 or not entry_points:
-            return
+            return True
         try:
-            self._regorus.Program.compile_from_modules(
-                data_json, [(m.path, m.text) for m in v1], sorted(set(entry_points))
-            )
+            self._regorus.Program.compile_from_modules(data_json, [(m.path, m.text) for m in v1], entry_points)
         except Exception as exc:
+            if _UNSUPPORTED in str(exc):
+                return False  # e.g. `with` outside tests: valid Rego the compiler does not cover yet
             raise _load_error(exc) from None
+        return True
 
-    def _probe_v0(self, engine: Any, policy_set: PolicySet) -> None:
-        probe = [m for m in policy_set.modules if m.rego_version is RegoVersion.V0]
+    def _probe(self, engine: Any, policy_set: PolicySet, *, probe_v1: bool) -> None:
+        """Evaluate the rules the compiler did not check once, to surface static errors at load."""
+        probe = [
+            m
+            for m in policy_set.modules
+            if not m.is_test and (m.rego_version is RegoVersion.V0 or probe_v1)
+        ]
         if not probe:
             return
         engine.set_input_json("{}")
         for module in probe:
-            paths = [r.path for r in module.rules] + [f"data.{module.package}.{t}" for t, _ in module.tests]
-            for path in paths:
+            for path in (r.path for r in module.rules):
                 try:
                     engine.eval_rule_as_json(path)
                 except Exception as exc:

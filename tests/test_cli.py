@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from jsonschema import Draft202012Validator
+
+from govern.engine.schemas import Schema, load_schema
+
+from .conftest import EVIDENCE, SPEC, run_govern
+
+CHECK = ("check", str(SPEC), "--evidence", str(EVIDENCE), "--as-of", "2026-11-27")
+
+
+def test_check_text_passes_and_shows_the_waivers() -> None:
+    run = run_govern(*CHECK)
+    assert run.code == 0, run.stderr
+    assert "GOV-FAIR-001" in run.stdout
+    assert "WAIVED" in run.stdout
+    assert "waived by jane.doe@example.com" in run.stdout
+    assert "2027-06-30" in run.stdout
+    assert run.stdout.index("WAIVED") < run.stdout.index("PASS")  # failures and waivers first
+    assert "PASS  " in run.stdout.splitlines()[-2] or "PASS" in run.stdout.splitlines()[-2]
+
+
+def test_check_json_is_valid_against_the_decision_schema() -> None:
+    run = run_govern(*CHECK, "--format", "json")
+    assert run.code == 0, run.stderr
+    decision = json.loads(run.stdout)
+    errors = list(Draft202012Validator(load_schema(Schema.DECISION)).iter_errors(decision))
+    assert not errors, errors[0].message
+    assert decision["outcome"] == "pass"
+    assert decision["summary"]["waived"] == 2
+    assert decision["backend"]["name"] == "embedded"
+    assert decision["results"][0]["result"] == "waived"
+
+
+def test_expired_waiver_exits_1() -> None:
+    run = run_govern("check", str(SPEC), "--evidence", str(EVIDENCE), "--as-of", "2027-07-01")
+    assert run.code == 1
+    assert "expired" in run.stdout
+
+
+def test_no_fail_and_fail_on_warn(tmp_path: Path) -> None:
+    assert run_govern(*CHECK[:4], "--as-of", "2027-07-01", "--no-fail").code == 0
+    # a team policy that only warns
+    policy = tmp_path / "team.rego"
+    policy.write_text(
+        "package team\n\n# METADATA\n# custom:\n#   id: TEAM-W-1\n#   severity: low\n"
+        'warn_always contains {"msg": "heads up"} if true\n'
+    )
+    assert run_govern(*CHECK, "--policies", str(tmp_path)).code == 0
+    run = run_govern(*CHECK, "--policies", str(tmp_path), "--fail-on-warn")
+    assert run.code == 1
+    assert "TEAM-W-1" in run.stdout
+
+
+def test_output_file_is_written_atomically(tmp_path: Path) -> None:
+    out = tmp_path / "reports" / "decision.json"
+    run = run_govern(*CHECK, "--format", "json", "--output", str(out))
+    assert run.code == 0
+    assert run.stdout == ""
+    assert json.loads(out.read_text())["kind"] == "Decision"
+    assert [p.name for p in out.parent.iterdir()] == ["decision.json"]
+
+
+def test_v0_policies_load_when_declared(tmp_path: Path) -> None:
+    policy = tmp_path / "legacy.rego"
+    policy.write_text('package legacy\n\ndeny[msg] {\n  input.run.metrics.accuracy < 0.99\n  msg := "too weak"\n}\n')
+    run = run_govern(*CHECK, "--policies", str(tmp_path), "--v0-compatible")
+    assert run.code == 1, run.stderr
+    assert "legacy.deny" in run.stdout and "too weak" in run.stdout
+    run = run_govern(*CHECK, "--policies", str(tmp_path))
+    assert run.code == 2
+    assert "legacy.rego:3" in run.stderr
+
+
+def test_validate() -> None:
+    run = run_govern("validate", str(SPEC))
+    assert run.code == 0
+    assert "valid:" in run.stdout
+
+
+def test_check_without_evidence_says_what_to_do() -> None:
+    run = run_govern("check", str(SPEC))
+    assert run.code == 2
+    assert "--evidence" in run.stderr
+
+
+def test_builtin_rego_tests_pass_through_govern_test() -> None:
+    run = run_govern("test")
+    assert run.code == 0, run.stdout + run.stderr
+    last = run.stdout.strip().splitlines()[-1]
+    passed = int(last.split()[0])
+    assert passed >= 50
+    assert " 0 failed" in last
+
+
+def test_govern_test_reports_a_failing_team_test(tmp_path: Path) -> None:
+    (tmp_path / "team.rego").write_text(
+        'package team\n\ndeny_low contains {"msg": "low"} if input.x < data.govern.lib_missing\n'
+    )
+    (tmp_path / "team_test.rego").write_text(
+        "package team_test\n\nimport data.team\n\n"
+        "test_fires if count(team.deny_low) == 1 with input as {\"x\": 0}\n"
+        "test_passes if count(team.deny_low) == 0 with input as {\"x\": 5}\n"
+    )
+    run = run_govern("test", str(tmp_path), "-v")
+    assert run.code == 1
+    assert "FAIL data.team_test.test_fires" in run.stdout
+    assert "PASS data.team_test.test_passes" in run.stdout
+    assert run.stdout.strip().endswith("1 passed, 1 failed")
+
+
+def test_help_teaches() -> None:
+    run = run_govern("check", "--help")
+    assert run.code == 0
+    for word in ("--evidence", "--stage", "--fail-on-warn", "--as-of", "Exit 0"):
+        assert word in run.stdout
