@@ -10,7 +10,7 @@ import datetime as dt
 import os
 import sys
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
@@ -29,7 +29,8 @@ app = typer.Typer(
         "Policy-as-code governance for ML models.\n\n"
         "Describe a model in a YAML spec, gather evidence about it, and let Rego policies decide "
         "whether it may be registered, deployed or must be rolled back.\n\n"
-        "Start with:  govern validate spec.yaml  ·  govern check spec.yaml --evidence evidence.json  ·  govern test"
+        "Start with:  govern validate spec.yaml  ·  "
+        "govern check spec.yaml --evidence evidence.json  ·  govern test"
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -38,18 +39,18 @@ app = typer.Typer(
 )
 
 
-class StageOption(str, Enum):
+class StageOption(StrEnum):
     register = "register"
     deploy = "deploy"
     rollback = "rollback"
 
 
-class FormatOption(str, Enum):
+class FormatOption(StrEnum):
     text = "text"
     json = "json"
 
 
-class BackendOption(str, Enum):
+class BackendOption(StrEnum):
     embedded = "embedded"
 
 
@@ -93,7 +94,10 @@ def _version_callback(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version and exit.")
+        bool,
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
+        ),
     ] = False,
 ) -> None:
     """Policy-as-code governance for ML models."""
@@ -139,34 +143,50 @@ def check(
     spec: Annotated[Path, typer.Argument(help="The model spec (YAML).", show_default=False)],
     evidence: Annotated[
         Path | None,
-        typer.Option("--evidence", "-e", help="An evidence document (JSON) written by `govern collect` or by hand."),
+        typer.Option(
+            "--evidence", "-e", help="An evidence document (JSON) written by `govern collect` or by hand."
+        ),
     ] = None,
     stage: Annotated[
         StageOption | None,
-        typer.Option("--stage", "-s", help="Decide for this stage. Default: the stage recorded in the evidence."),
+        typer.Option(
+            "--stage", "-s", help="Decide for this stage. Default: the stage recorded in the evidence."
+        ),
     ] = None,
-    output_format: Annotated[FormatOption, typer.Option("--format", "-o", help="Output format.")] = FormatOption.text,
-    output: Annotated[Path | None, typer.Option("--output", help="Write the output to FILE (atomically).")] = None,
+    output_format: Annotated[
+        FormatOption, typer.Option("--format", "-o", help="Output format.")
+    ] = FormatOption.text,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Write the output to FILE (atomically).")
+    ] = None,
     fail_on_warn: Annotated[bool, typer.Option("--fail-on-warn", help="Exit 1 on warnings too.")] = False,
     no_fail: Annotated[
         bool, typer.Option("--no-fail", help="Exit 0 even when denied (errors still exit 3).")
     ] = False,
     policies: Annotated[
         list[Path] | None,
-        typer.Option("--policies", "-p", help="Extra policy folder or file (repeatable), besides the spec's own."),
+        typer.Option(
+            "--policies", "-p", help="Extra policy folder or file (repeatable), besides the spec's own."
+        ),
     ] = None,
     v0_compatible: Annotated[
-        bool, typer.Option("--v0-compatible", help="Read the --policies files as Rego v0 (`deny[msg] { … }`).")
+        bool,
+        typer.Option("--v0-compatible", help="Read the --policies files as Rego v0 (`deny[msg] { … }`)."),
     ] = False,
-    no_builtin: Annotated[bool, typer.Option("--no-builtin", help="Do not apply the built-in policy library.")] = False,
+    no_builtin: Annotated[
+        bool, typer.Option("--no-builtin", help="Do not apply the built-in policy library.")
+    ] = False,
     param: Annotated[
         list[str] | None,
         typer.Option("--param", help="Override a policy parameter: key.path=value (JSON value). Repeatable."),
     ] = None,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="Judge waiver expiry as of this date (YYYY-MM-DD). Default: today.")
+        str | None,
+        typer.Option("--as-of", help="Judge waiver expiry as of this date (YYYY-MM-DD). Default: today."),
     ] = None,
-    backend: Annotated[BackendOption, typer.Option("--backend", help="Policy engine.")] = BackendOption.embedded,
+    backend: Annotated[
+        BackendOption, typer.Option("--backend", help="Policy engine.")
+    ] = BackendOption.embedded,
     color: Annotated[bool | None, typer.Option("--color/--no-color", help="Colour the text output.")] = None,
 ) -> None:
     """Evaluate the policies against a model's evidence and print the decision.
@@ -193,9 +213,7 @@ def check(
             hint="write one by hand from schemas/evidence.schema.json or use the example's",
         )
     document = load_evidence(evidence)
-    policy_set = load_policy_set(
-        model_spec, _policy_sources(policies, v0_compatible), builtin=not no_builtin
-    )
+    policy_set = load_policy_set(model_spec, _policy_sources(policies, v0_compatible), builtin=not no_builtin)
     with create_backend(backend.value) as engine:
         checker = Checker.for_spec(model_spec, policy_set, engine, overrides)
         decision = checker.decide(document, Stage(stage.value) if stage else None, today)
@@ -232,21 +250,33 @@ def validate(
             bad += 1
             _stderr(f"invalid: {exc}")
             continue
-        typer.echo(f"valid: {path} ({spec.name}, risk tier {spec.risk_tier.value}, {len(spec.waivers)} waivers)")
+        typer.echo(
+            f"valid: {path} ({spec.name}, risk tier {spec.risk_tier.value}, {len(spec.waivers)} waivers)"
+        )
     raise typer.Exit(2 if bad else 0)
 
 
 @app.command("test")
 @_handle_errors
-def test_command(
+def run_rego_tests(
     paths: Annotated[
         list[Path] | None,
-        typer.Argument(help="Policy folders or files. Default: the built-in library's own tests.", show_default=False),
+        typer.Argument(
+            help="Policy folders or files. Default: the built-in library's own tests.", show_default=False
+        ),
     ] = None,
-    run: Annotated[str | None, typer.Option("--run", "-r", help="Only tests whose path matches this regex.")] = None,
-    v0_compatible: Annotated[bool, typer.Option("--v0-compatible", help="Read the files as Rego v0.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print every test, not only failures.")] = False,
-    backend: Annotated[BackendOption, typer.Option("--backend", help="Policy engine.")] = BackendOption.embedded,
+    run: Annotated[
+        str | None, typer.Option("--run", "-r", help="Only tests whose path matches this regex.")
+    ] = None,
+    v0_compatible: Annotated[
+        bool, typer.Option("--v0-compatible", help="Read the files as Rego v0.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Print every test, not only failures.")
+    ] = False,
+    backend: Annotated[
+        BackendOption, typer.Option("--backend", help="Policy engine.")
+    ] = BackendOption.embedded,
 ) -> None:
     """Run Rego unit tests (rules named test_*), like `opa test`.
 
@@ -276,9 +306,14 @@ def test_command(
     def show(result: TestResult) -> None:
         if result.outcome is TestOutcome.PASS and not verbose:
             return
-        label = {TestOutcome.PASS: "PASS", TestOutcome.FAIL: "FAIL", TestOutcome.ERROR: "ERROR"}[result.outcome]
+        label = {TestOutcome.PASS: "PASS", TestOutcome.FAIL: "FAIL", TestOutcome.ERROR: "ERROR"}[
+            result.outcome
+        ]
         detail = f": {result.message}" if result.message else ""
-        typer.echo(f"{label} data.{result.package}.{result.name} ({result.file}:{result.line}) {result.seconds * 1000:.1f}ms{detail}")
+        where = f"{result.file}:{result.line}"
+        typer.echo(
+            f"{label} data.{result.package}.{result.name} ({where}) {result.seconds * 1000:.1f}ms{detail}"
+        )
 
     with create_backend(backend.value) as engine:
         report = run_tests(modules, engine, run=run, on_result=show)

@@ -164,7 +164,9 @@ class PreparedInput:
 class Checker:
     """A spec's policy set loaded into a backend, ready to decide on evidence."""
 
-    def __init__(self, spec: ModelSpec, policy_set: PolicySet, backend: Backend, params: Mapping[str, Any]) -> None:
+    def __init__(
+        self, spec: ModelSpec, policy_set: PolicySet, backend: Backend, params: Mapping[str, Any]
+    ) -> None:
         self.spec = spec
         self.policy_set = policy_set
         self.backend = backend
@@ -205,7 +207,9 @@ class Checker:
             return self._evaluate_each(value, stage, str(exc))
         return rule_results(self.policy_set.rules, values, stage), []
 
-    def _evaluate_each(self, value: Mapping[str, Any], stage: Stage, first: str) -> tuple[list[RuleResult], list[str]]:
+    def _evaluate_each(
+        self, value: Mapping[str, Any], stage: Stage, first: str
+    ) -> tuple[list[RuleResult], list[str]]:
         """After an engine error, evaluate rule by rule to say which rules failed to evaluate."""
         results: list[RuleResult] = []
         errors = [first]

@@ -10,7 +10,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from .policyset import Severity
@@ -37,13 +37,13 @@ EXIT_USAGE = 2
 EXIT_ERROR = 3
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     PASS = "pass"
     FAIL = "fail"
     ERROR = "error"
 
 
-class Result(str, Enum):
+class Result(StrEnum):
     """What one rule said. Ordered from most to least urgent by :data:`RESULT_ORDER`."""
 
     ERROR = "error"
@@ -57,7 +57,7 @@ class Result(str, Enum):
 RESULT_ORDER = {r: i for i, r in enumerate(Result)}
 
 
-class WaiverStatus(str, Enum):
+class WaiverStatus(StrEnum):
     APPLIED = "applied"  # turned a failure or warning into "waived"
     EXPIRED = "expired"  # void: past its expiry date; the failure stands
     UNUSED = "unused"  # the rule did not fail, so there was nothing to waive

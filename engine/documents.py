@@ -103,7 +103,9 @@ class _Builder:
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE_TAG:
-                raise self.fail(key_node, "YAML merge keys ('<<') are not supported; write the keys out", path)
+                raise self.fail(
+                    key_node, "YAML merge keys ('<<') are not supported; write the keys out", path
+                )
             if not isinstance(key_node, ScalarNode):
                 raise self.fail(key_node, "a mapping key must be a plain string", path)
             key = self._scalar(key_node, path)
@@ -206,7 +208,9 @@ def _check_json_numbers(value: Any, source: str, error: Callable[..., InputError
         elif isinstance(item, list):
             stack.extend((v, (*where, i)) for i, v in enumerate(item))
         elif isinstance(item, float) and (not math.isfinite(item) or abs(item) > MAX_ABS_NUMBER):
-            raise error(f"the number {item!r} is not finite or too large", Location(source, None, format_path(where)))
+            raise error(
+                f"the number {item!r} is not finite or too large", Location(source, None, format_path(where))
+            )
         elif isinstance(item, int) and not isinstance(item, bool) and abs(item) > 2**63 - 1:
             raise error("an integer does not fit in 64 bits", Location(source, None, format_path(where)))
 
@@ -223,7 +227,9 @@ def with_lines(doc: Document, raw: bytes, error: Callable[..., InputError]) -> D
     return doc
 
 
-def load_document(path: Path, error: Callable[..., InputError], *, json_fast_path: bool = False) -> tuple[Document, bytes]:
+def load_document(
+    path: Path, error: Callable[..., InputError], *, json_fast_path: bool = False
+) -> tuple[Document, bytes]:
     """Read and parse ``path``; a missing or unreadable file is an input error."""
     source = str(path)
     try:

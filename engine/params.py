@@ -65,7 +65,10 @@ def _from_spec(spec: ModelSpec) -> dict[str, Any]:
         out["data"] = req["data_quality"]
     fairness = data.get("fairness")
     if fairness is not None:
-        out["fairness"] = {"sensitive_features": fairness["sensitive_features"], **fairness.get("thresholds", {})}
+        out["fairness"] = {
+            "sensitive_features": fairness["sensitive_features"],
+            **fairness.get("thresholds", {}),
+        }
     explain = data.get("explainability")
     if explain is not None:
         out["explainability"] = {"required": True, **{k: v for k, v in explain.items() if k != "sample_size"}}
@@ -73,7 +76,10 @@ def _from_spec(spec: ModelSpec) -> dict[str, Any]:
 
 
 def parse_param_override(text: str) -> dict[str, Any]:
-    """``fairness.min_group_size=50`` → ``{"fairness": {"min_group_size": 50}}`` (value is JSON or a string)."""
+    """``fairness.min_group_size=50`` → ``{"fairness": {"min_group_size": 50}}``.
+
+    The value is read as JSON when it parses, else kept as a string.
+    """
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise ConfigError(f"--param {text!r} must look like key.path=value")

@@ -12,7 +12,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
@@ -35,7 +35,16 @@ __all__ = [
     "modules_from_path",
 ]
 
-BUILTIN_PACKS = ("metrics", "champion", "fairness", "explainability", "lineage", "documentation", "data", "live")
+BUILTIN_PACKS = (
+    "metrics",
+    "champion",
+    "fairness",
+    "explainability",
+    "lineage",
+    "documentation",
+    "data",
+    "live",
+)
 _ALWAYS = ("lib",)
 _PACKAGE_RE = re.compile(r"^package\s+([A-Za-z_][\w.]*)", re.MULTILINE)
 _RULE_RE = re.compile(r"^(deny|warn|violation)(_[A-Za-z0-9_]+)?(?=[\s\[{:=]|$)")
@@ -43,7 +52,7 @@ _TEST_RE = re.compile(r"^(test_[A-Za-z0-9_]+)\b")
 _ID_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     CRITICAL = "critical"
     HIGH = "high"
     MEDIUM = "medium"
@@ -51,7 +60,7 @@ class Severity(str, Enum):
     INFO = "info"
 
 
-class RuleKind(str, Enum):
+class RuleKind(StrEnum):
     DENY = "deny"
     WARN = "warn"
 
@@ -151,13 +160,17 @@ def _rule_meta(
         raise PolicyLoadError("'custom' in # METADATA must be a mapping", where)
     rule_id = custom.get("id", f"{package}.{name}")
     if not isinstance(rule_id, str) or not _ID_RE.match(rule_id):
-        raise PolicyLoadError(f"custom.id {rule_id!r} must be a string of letters, digits, '.', '_', ':' or '-'", where)
+        raise PolicyLoadError(
+            f"custom.id {rule_id!r} must be a string of letters, digits, '.', '_', ':' or '-'", where
+        )
     default_severity = "medium" if kind is RuleKind.WARN else "high"
     try:
         severity = Severity(str(custom.get("severity", default_severity)).lower())
     except ValueError:
         options = ", ".join(s.value for s in Severity)
-        raise PolicyLoadError(f"custom.severity {custom.get('severity')!r} is not one of {options}", where) from None
+        raise PolicyLoadError(
+            f"custom.severity {custom.get('severity')!r} is not one of {options}", where
+        ) from None
     raw_stages = custom.get("stages", [s.value for s in Stage])
     if isinstance(raw_stages, str):
         raw_stages = [raw_stages]
@@ -190,7 +203,9 @@ def _rule_meta(
 
 def parse_module(path: str, text: str, rego_version: RegoVersion, *, builtin: bool) -> PolicyModule:
     """Read a module's package, its deny/warn rules with their annotations, and its tests."""
-    stripped = "\n".join(line.split("#", 1)[0] if not line.lstrip().startswith("#") else "" for line in text.splitlines())
+    stripped = "\n".join(
+        line.split("#", 1)[0] if not line.lstrip().startswith("#") else "" for line in text.splitlines()
+    )
     match = _PACKAGE_RE.search(stripped)
     if match is None:
         raise PolicyLoadError("no 'package' declaration", Location(path, 1))
@@ -264,7 +279,9 @@ def builtin_modules(packs: Iterable[str] | None = None, *, include_tests: bool =
         for name, item in _walk(folder, f"govern/policies/{pack}"):
             if name.endswith("_test.rego") and not include_tests:
                 continue
-            modules.append(parse_module(name, _read_text(item.read_bytes(), name), RegoVersion.V1, builtin=True))
+            modules.append(
+                parse_module(name, _read_text(item.read_bytes(), name), RegoVersion.V1, builtin=True)
+            )
     return modules
 
 

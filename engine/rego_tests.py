@@ -11,7 +11,7 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from .backends import UNDEFINED, Backend
@@ -21,7 +21,7 @@ from .policyset import PolicyModule, make_policy_set
 __all__ = ["TestOutcome", "TestReport", "TestResult", "run_tests"]
 
 
-class TestOutcome(str, Enum):
+class TestOutcome(StrEnum):
     __test__ = False
 
     PASS = "pass"

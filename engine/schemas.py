@@ -50,7 +50,11 @@ def _describe(error: Any) -> tuple[FieldPath, str]:
         extra = sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
         if extra:
             close = difflib.get_close_matches(extra[0], allowed, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else (f"; allowed: {', '.join(allowed)}" if allowed else "")
+            hint = (
+                f" (did you mean '{close[0]}'?)"
+                if close
+                else (f"; allowed: {', '.join(allowed)}" if allowed else "")
+            )
             return (*path, extra[0]), f"unknown field '{extra[0]}'{hint}"
     if validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message

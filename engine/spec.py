@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +13,19 @@ from .documents import Document, load_document
 from .errors import SpecError
 from .schemas import Schema, validate
 
-__all__ = ["ModelSpec", "PolicySource", "RegoVersion", "RiskTier", "Stage", "Waiver", "load_spec", "spec_from_document"]
+__all__ = [
+    "ModelSpec",
+    "PolicySource",
+    "RegoVersion",
+    "RiskTier",
+    "Stage",
+    "Waiver",
+    "load_spec",
+    "spec_from_document",
+]
 
 
-class Stage(str, Enum):
+class Stage(StrEnum):
     """Where in a model's life a decision is taken."""
 
     REGISTER = "register"
@@ -24,7 +33,7 @@ class Stage(str, Enum):
     ROLLBACK = "rollback"
 
 
-class RiskTier(str, Enum):
+class RiskTier(StrEnum):
     """EU AI Act risk categories."""
 
     MINIMAL = "minimal"
@@ -33,7 +42,7 @@ class RiskTier(str, Enum):
     UNACCEPTABLE = "unacceptable"
 
 
-class RegoVersion(str, Enum):
+class RegoVersion(StrEnum):
     V0 = "v0"
     V1 = "v1"
 
@@ -136,7 +145,8 @@ def spec_from_document(doc: Document, base_dir: Path | None = None) -> ModelSpec
             expires = dt.date.fromisoformat(raw["expires"])
         except ValueError:
             raise SpecError(
-                f"'{raw['expires']}' is not a calendar date (YYYY-MM-DD)", doc.location(("waivers", i, "expires"))
+                f"'{raw['expires']}' is not a calendar date (YYYY-MM-DD)",
+                doc.location(("waivers", i, "expires")),
             ) from None
         stages = tuple(Stage(s) for s in raw["stages"]) if "stages" in raw else None
         waivers.append(
@@ -153,9 +163,8 @@ def spec_from_document(doc: Document, base_dir: Path | None = None) -> ModelSpec
     base = base_dir if base_dir is not None else Path(doc.source).parent
     sources = []
     policies = value.get("policies", {})
-    for entry in policies.get("paths", []):
-        if isinstance(entry, str):
-            entry = {"path": entry}
+    for raw_entry in policies.get("paths", []):
+        entry = {"path": raw_entry} if isinstance(raw_entry, str) else raw_entry
         version = RegoVersion(entry.get("rego_version", "v1"))
         sources.append(PolicySource(path=(base / entry["path"]).resolve(), rego_version=version))
     packs = tuple(policies["packs"]) if "packs" in policies else None

@@ -94,7 +94,8 @@ def test_stage_override_and_evidence_digest(embedded, example_evidence) -> None:
     doc = evidence_from_value(example_evidence)
     deploy = embedded.decide(doc, today=TODAY)
     register = embedded.decide(doc, stage=Stage.REGISTER, today=TODAY)
-    assert deploy.stage is Stage.DEPLOY and register.stage is Stage.REGISTER
+    assert deploy.stage is Stage.DEPLOY
+    assert register.stage is Stage.REGISTER
     assert by_id(register)["GOV-CHAMP-001"].result is Result.SKIP
     assert deploy.evidence_digest != register.evidence_digest
     again = embedded.decide(doc, today=TODAY)
@@ -127,7 +128,8 @@ def test_engine_error_is_an_error_decision_never_a_pass(spec, example_evidence) 
     assert decision.exit_code() == EXIT_ERROR
     assert decision.exit_code(no_fail=True) == EXIT_ERROR
     errored = {r.rule_id for r in decision.results if r.result is Result.ERROR}
-    assert errored and all(i.startswith("GOV-FAIR") for i in errored)
+    assert errored
+    assert all(i.startswith("GOV-FAIR") for i in errored)
     # a waiver never turns an error into a pass
     assert by_id(decision)["GOV-FAIR-001"].result is Result.ERROR
 
@@ -140,8 +142,10 @@ def test_results_with_their_own_ids_are_attributed(spec, example_evidence) -> No
 
     decision = fake_checker(spec, handler).decide(evidence_from_value(example_evidence), today=TODAY)
     results = by_id(decision)
-    assert results["TEAM-001"].result is Result.FAIL and results["TEAM-001"].message == "a"
-    assert results["GOV-PERF-001"].result is Result.FAIL and results["GOV-PERF-001"].message == "b"
+    assert results["TEAM-001"].result is Result.FAIL
+    assert results["TEAM-001"].message == "a"
+    assert results["GOV-PERF-001"].result is Result.FAIL
+    assert results["GOV-PERF-001"].message == "b"
 
 
 def test_warnings_and_fail_on_warn(spec, example_evidence) -> None:  # type: ignore[no-untyped-def]

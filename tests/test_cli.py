@@ -66,10 +66,13 @@ def test_output_file_is_written_atomically(tmp_path: Path) -> None:
 
 def test_v0_policies_load_when_declared(tmp_path: Path) -> None:
     policy = tmp_path / "legacy.rego"
-    policy.write_text('package legacy\n\ndeny[msg] {\n  input.run.metrics.accuracy < 0.99\n  msg := "too weak"\n}\n')
+    policy.write_text(
+        'package legacy\n\ndeny[msg] {\n  input.run.metrics.accuracy < 0.99\n  msg := "too weak"\n}\n'
+    )
     run = run_govern(*CHECK, "--policies", str(tmp_path), "--v0-compatible")
     assert run.code == 1, run.stderr
-    assert "legacy.deny" in run.stdout and "too weak" in run.stdout
+    assert "legacy.deny" in run.stdout
+    assert "too weak" in run.stdout
     run = run_govern(*CHECK, "--policies", str(tmp_path))
     assert run.code == 2
     assert "legacy.rego:3" in run.stderr
@@ -102,8 +105,8 @@ def test_govern_test_reports_a_failing_team_test(tmp_path: Path) -> None:
     )
     (tmp_path / "team_test.rego").write_text(
         "package team_test\n\nimport data.team\n\n"
-        "test_fires if count(team.deny_low) == 1 with input as {\"x\": 0}\n"
-        "test_passes if count(team.deny_low) == 0 with input as {\"x\": 5}\n"
+        'test_fires if count(team.deny_low) == 1 with input as {"x": 0}\n'
+        'test_passes if count(team.deny_low) == 0 with input as {"x": 5}\n'
     )
     run = run_govern("test", str(tmp_path), "-v")
     assert run.code == 1

@@ -54,7 +54,8 @@ def test_plain_aliases_still_work() -> None:
 def test_non_utf8_names_the_line() -> None:
     with pytest.raises(SpecError) as info:
         parse(b"a: 1\nb: \xff\xfe\n")
-    assert info.value.location is not None and info.value.location.line == 2
+    assert info.value.location is not None
+    assert info.value.location.line == 2
 
 
 def test_json_fast_path_rejects_nan_and_duplicates() -> None:

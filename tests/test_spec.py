@@ -48,7 +48,8 @@ def test_bad_enum(tmp_path: Path) -> None:
     path = write_spec(tmp_path, lambda d: d["metadata"].update(risk_tier="severe"))
     with pytest.raises(SpecError, match="'severe' is not one of") as info:
         load_spec(path)
-    assert info.value.location is not None and info.value.location.field == "metadata.risk_tier"
+    assert info.value.location is not None
+    assert info.value.location.field == "metadata.risk_tier"
 
 
 def test_waiver_without_approver_is_an_error(tmp_path: Path) -> None:
@@ -61,7 +62,8 @@ def test_impossible_waiver_date(tmp_path: Path) -> None:
     path = write_spec(tmp_path, lambda d: d["waivers"][0].update(expires="2027-02-30"))
     with pytest.raises(SpecError) as info:
         load_spec(path)
-    assert info.value.location is not None and info.value.location.field == "waivers[0].expires"
+    assert info.value.location is not None
+    assert info.value.location.field == "waivers[0].expires"
 
 
 def test_version_and_alias_together(tmp_path: Path) -> None:
@@ -89,5 +91,5 @@ def test_params_precedence(tmp_path: Path) -> None:
 def test_param_override_parsing() -> None:
     assert parse_param_override("a.b=1") == {"a": {"b": 1}}
     assert parse_param_override("a=text") == {"a": "text"}
-    with pytest.raises(Exception, match="key.path=value"):
+    with pytest.raises(Exception, match=r"key\.path=value"):
         parse_param_override("novalue")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import assert_never
 
 from ..errors import ConfigError
@@ -11,7 +11,7 @@ from .base import UNDEFINED, Backend, PackageValues, Undefined
 __all__ = ["UNDEFINED", "Backend", "BackendName", "PackageValues", "Undefined", "create_backend"]
 
 
-class BackendName(str, Enum):
+class BackendName(StrEnum):
     EMBEDDED = "embedded"
 
 

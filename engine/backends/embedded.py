@@ -75,7 +75,9 @@ class EmbeddedBackend(Backend):
         try:
             engine.add_data_json(data_json)
         except Exception as exc:
-            raise PolicyLoadError(f"the policy data was rejected: {split_engine_error(str(exc))[0]}") from None
+            raise PolicyLoadError(
+                f"the policy data was rejected: {split_engine_error(str(exc))[0]}"
+            ) from None
         self._probe(engine, policy_set, probe_v1=not compiled)
         self._engine = engine
         roots: dict[str, list[str]] = {}
@@ -90,7 +92,9 @@ class EmbeddedBackend(Backend):
         if not v1 or not entry_points:
             return True
         try:
-            self._regorus.Program.compile_from_modules(data_json, [(m.path, m.text) for m in v1], entry_points)
+            self._regorus.Program.compile_from_modules(
+                data_json, [(m.path, m.text) for m in v1], entry_points
+            )
         except Exception as exc:
             if _UNSUPPORTED in str(exc):
                 return False  # e.g. `with` outside tests: valid Rego the compiler does not cover yet
@@ -100,9 +104,7 @@ class EmbeddedBackend(Backend):
     def _probe(self, engine: Any, policy_set: PolicySet, *, probe_v1: bool) -> None:
         """Evaluate the rules the compiler did not check once, to surface static errors at load."""
         probe = [
-            m
-            for m in policy_set.modules
-            if not m.is_test and (m.rego_version is RegoVersion.V0 or probe_v1)
+            m for m in policy_set.modules if not m.is_test and (m.rego_version is RegoVersion.V0 or probe_v1)
         ]
         if not probe:
             return
@@ -125,7 +127,9 @@ class EmbeddedBackend(Backend):
         try:
             engine.set_input_json(json.dumps(input_doc))
         except Exception as exc:
-            raise BackendError(f"the input was rejected by the engine: {split_engine_error(str(exc))[0]}") from None
+            raise BackendError(
+                f"the input was rejected by the engine: {split_engine_error(str(exc))[0]}"
+            ) from None
         wanted = set(packages)
         out: PackageValues = {}
         for root, members in self._roots.items():

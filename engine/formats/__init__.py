@@ -6,7 +6,7 @@ Formatters do no I/O and never mutate the decision; the CLI decides where the te
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import assert_never
 
 from ..decision import Decision
@@ -15,7 +15,7 @@ from ..errors import ConfigError
 __all__ = ["Format", "RenderOptions", "parse_format", "render"]
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     TEXT = "text"
     JSON = "json"
 

@@ -114,10 +114,16 @@ def render(decision: Decision, *, color: bool = False, width: int = 120) -> str:
         console.print(Text(f"error: {error}", style=_STYLE[Result.ERROR]))
     for waiver in decision.waivers:
         if waiver.status in (WaiverStatus.UNKNOWN_RULE, WaiverStatus.REFUSED):
-            why = "names no rule in the policy set" if waiver.status is WaiverStatus.UNKNOWN_RULE else "cannot waive an error"
+            why = (
+                "names no rule in the policy set"
+                if waiver.status is WaiverStatus.UNKNOWN_RULE
+                else "cannot waive an error"
+            )
             console.print(Text(f"note: the waiver for {waiver.rule} {why}", style="yellow"))
         elif waiver.status is WaiverStatus.APPLIED and waiver.days_left <= 14:
-            console.print(Text(f"note: the waiver for {waiver.rule} expires in {waiver.days_left} days", style="yellow"))
+            console.print(
+                Text(f"note: the waiver for {waiver.rule} expires in {waiver.days_left} days", style="yellow")
+            )
     console.print(_summary(decision))
     console.print(
         Text(

@@ -36,12 +36,12 @@ higher_is_better := h if {
 	is_boolean(h)
 } else := true
 
-challenger_metrics := lib.obj(lib.get(input.run, "metrics", {}))
+challenger_metrics := lib.obj(lib.get(lib.evidence("run"), "metrics", {}))
 
-champion_metrics := lib.obj(lib.get(input.champion, "metrics", {}))
+champion_metrics := lib.obj(lib.get(lib.evidence("champion"), "metrics", {}))
 
 champion_version := v if {
-	v := lib.get(input.champion, "version", null)
+	v := lib.get(lib.evidence("champion"), "version", null)
 	lib.present(v)
 } else := "(unknown version)"
 
@@ -50,7 +50,9 @@ regression := lib.fixed(champion_metrics[metric]) - lib.fixed(challenger_metrics
 
 regression := lib.fixed(challenger_metrics[metric]) - lib.fixed(champion_metrics[metric]) if not higher_is_better
 
-direction := "higher" if higher_is_better else := "lower"
+direction := "higher" if {
+	higher_is_better
+} else := "lower"
 
 # METADATA
 # title: No regression against the champion
@@ -94,7 +96,7 @@ deny_regression contains result if {
 warn_no_champion contains result if {
 	lib.applies(stages)
 	metric
-	not is_object(input.champion)
+	not is_object(lib.evidence("champion"))
 	reason := lib.missing_reason("champion")
 	result := {
 		"msg": sprintf("No champion under alias %s to compare %s against (%s); treating this as a first deployment", [alias, metric, reason]),
@@ -115,7 +117,7 @@ warn_no_champion contains result if {
 deny_metric_not_comparable contains result if {
 	lib.applies(stages)
 	metric
-	is_object(input.champion)
+	is_object(lib.evidence("champion"))
 	some side in missing_sides
 	result := {
 		"msg": sprintf("Metric %s cannot be compared with the %s: %s", [metric, alias, side]),
@@ -126,14 +128,14 @@ deny_metric_not_comparable contains result if {
 }
 
 missing_sides contains sprintf("challenger run evidence is missing (%s)", [lib.missing_reason("run")]) if {
-	not is_object(input.run)
+	not is_object(lib.evidence("run"))
 }
 
-missing_sides contains sprintf("the challenger run %v did not log it", [lib.get(input.run, "id", "(unknown)")]) if {
-	is_object(input.run)
-	not is_number(challenger_metrics[metric])
+missing_sides contains sprintf("the challenger run %v did not log it", [lib.get(lib.evidence("run"), "id", "(unknown)")]) if {
+	is_object(lib.evidence("run"))
+	not is_number(lib.get(challenger_metrics, metric, null))
 }
 
 missing_sides contains sprintf("the champion (version %s) did not log it", [champion_version]) if {
-	not is_number(champion_metrics[metric])
+	not is_number(lib.get(champion_metrics, metric, null))
 }

@@ -14,14 +14,14 @@ stages := {"register", "deploy"}
 
 params := lib.section("data")
 
-evaluation := lib.obj(lib.get(input.data, "evaluation", {}))
+evaluation := lib.obj(lib.get(lib.evidence("data"), "evaluation", {}))
 
 dataset_name := n if {
 	n := lib.get(evaluation, "name", null)
 	lib.present(n)
 } else := "evaluation data"
 
-drift := lib.obj(lib.get(input.data, "drift", {}))
+drift := lib.obj(lib.get(lib.evidence("data"), "drift", {}))
 
 # METADATA
 # title: Data evidence present
@@ -33,7 +33,7 @@ drift := lib.obj(lib.get(input.data, "drift", {}))
 #   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.3"]
 deny_evidence_missing contains result if {
 	lib.applies(stages)
-	not is_object(input.data)
+	not is_object(lib.evidence("data"))
 	reason := lib.missing_reason("data")
 	result := {
 		"msg": sprintf("Data quality cannot be checked: data evidence is missing (%s)", [reason]),
@@ -127,7 +127,7 @@ warn_drift_ks contains result if {
 #   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.3"]
 deny_too_few_rows contains result if {
 	lib.applies(stages)
-	is_object(input.data)
+	is_object(lib.evidence("data"))
 	threshold := lib.get(params, "min_rows", null)
 	is_number(threshold)
 	rows := lib.get(evaluation, "rows", 0)
@@ -150,7 +150,7 @@ deny_too_few_rows contains result if {
 #   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.3"]
 deny_schema_violations contains result if {
 	lib.applies(stages)
-	some violation in lib.arr(lib.get(input.data, "schema_violations", []))
+	some violation in lib.arr(lib.get(lib.evidence("data"), "schema_violations", []))
 	result := {
 		"msg": sprintf("The %s violates the expected schema: %v", [dataset_name, violation]),
 		"violation": violation,

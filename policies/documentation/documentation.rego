@@ -14,7 +14,7 @@ stages := {"register", "deploy"}
 
 all_stages := {"register", "deploy", "rollback"}
 
-spec := lib.obj(lib.get(input, "spec", {}))
+spec := lib.obj(lib.evidence("spec"))
 
 metadata := lib.obj(lib.get(spec, "metadata", {}))
 
@@ -32,7 +32,7 @@ model_name := n if {
 #   id: GOV-DOC-001
 #   severity: high
 #   stages: [register, deploy]
-#   controls: ["EU-AI-Act:Art.11", "EU-AI-Act:Art.14", "NIST-AI-RMF:GOVERN-1.1"]
+#   controls: ["EU-AI-Act:Art.11", "EU-AI-Act:Art.14", "NIST-AI-RMF:GOVERN-2.1"]
 deny_missing_owner contains result if {
 	lib.applies(stages)
 	not lib.present(lib.get(metadata, "owner", null))
@@ -100,7 +100,7 @@ has_out_of_scope if count(lib.names(lib.get(intended_use, "out_of_scope", []))) 
 #   id: GOV-DOC-004
 #   severity: critical
 #   stages: [register, deploy, rollback]
-#   controls: ["EU-AI-Act:Art.5", "EU-AI-Act:Art.6", "NIST-AI-RMF:GOVERN-1.1", "NIST-AI-RMF:MAP-1.1"]
+#   controls: ["EU-AI-Act:Art.5", "NIST-AI-RMF:GOVERN-1.1"]
 deny_unacceptable_risk contains result if {
 	lib.applies(all_stages)
 	unacceptable

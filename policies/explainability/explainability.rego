@@ -16,7 +16,7 @@ stages := {"register", "deploy"}
 params := lib.section("explainability")
 
 importance := [item |
-	some item in lib.arr(lib.get(input.explanations, "global_importance", []))
+	some item in lib.arr(lib.get(lib.evidence("explanations"), "global_importance", []))
 	is_object(item)
 	lib.present(item.feature)
 	is_number(item.share)
@@ -41,7 +41,7 @@ rank(item) := 1 + count([other |
 deny_evidence_missing contains result if {
 	lib.applies(stages)
 	lib.get(params, "required", false) == true
-	not is_object(input.explanations)
+	not is_object(lib.evidence("explanations"))
 	reason := lib.missing_reason("explanations")
 	result := {
 		"msg": sprintf("Explanations are required for this model but are missing (%s)", [reason]),

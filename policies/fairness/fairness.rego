@@ -17,7 +17,7 @@ params := lib.section("fairness")
 
 declared := lib.names(lib.get(params, "sensitive_features", []))
 
-features := lib.obj(lib.get(input.fairness, "features", {}))
+features := lib.obj(lib.get(lib.evidence("fairness"), "features", {}))
 
 # METADATA
 # title: Fairness evidence present
@@ -31,7 +31,7 @@ features := lib.obj(lib.get(input.fairness, "features", {}))
 #   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.11"]
 deny_evidence_missing contains result if {
 	lib.applies(stages)
-	not is_object(input.fairness)
+	not is_object(lib.evidence("fairness"))
 	some feature in declared
 	reason := lib.missing_reason("fairness")
 	result := {
@@ -43,9 +43,9 @@ deny_evidence_missing contains result if {
 
 deny_evidence_missing contains result if {
 	lib.applies(stages)
-	is_object(input.fairness)
+	is_object(lib.evidence("fairness"))
 	some feature in declared
-	not is_object(features[feature])
+	not is_object(lib.get(features, feature, null))
 	result := {
 		"msg": sprintf("Sensitive feature %s was declared but has no fairness evidence", [feature]),
 		"feature": feature,
@@ -91,7 +91,7 @@ deny_demographic_parity_ratio contains result if {
 #   id: GOV-FAIR-003
 #   severity: high
 #   stages: [register, deploy]
-#   controls: ["EU-AI-Act:Art.10", "EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.11"]
+#   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.11"]
 deny_equalized_odds_difference contains result if {
 	lib.applies(stages)
 	some result in exceeds("equalized_odds_difference", "Equalized odds difference")
@@ -219,7 +219,7 @@ deny_group_floor contains result if {
 #   id: GOV-FAIR-005
 #   severity: medium
 #   stages: [register, deploy]
-#   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.11", "NIST-AI-RMF:MEASURE-2.13"]
+#   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.11"]
 warn_small_group contains result if {
 	lib.applies(stages)
 	threshold := lib.get(params, "min_group_size", null)

@@ -48,14 +48,22 @@ gte(a, b) if {
 unfixed(n) := n / 1000000
 
 # Type-safe accessors: the value when it has the type, else an empty value of that type.
-obj(x) := x if is_object(x) else := {}
+obj(x) := x if {
+	is_object(x)
+} else := {}
 
-arr(x) := x if is_array(x) else := []
+arr(x) := x if {
+	is_array(x)
+} else := []
 
-str(x) := x if is_string(x) else := ""
+str(x) := x if {
+	is_string(x)
+} else := ""
 
 # get(o, key, fallback) is object.get that tolerates a non-object o.
-get(o, key, fallback) := object.get(o, key, fallback) if is_object(o) else := fallback
+get(o, key, fallback) := object.get(o, key, fallback) if {
+	is_object(o)
+} else := fallback
 
 # present(x) holds for a non-blank string.
 present(x) if {
@@ -66,12 +74,20 @@ present(x) if {
 # names(xs) is the set of non-blank strings in the list xs (empty when xs is not a list).
 names(xs) := {x | some x in arr(xs); present(x)}
 
+# evidence(name) is input.<name>, or null when input has no such key. It is always defined,
+# which matters inside `not`: OPA makes `not f(x)` undefined (not true) when x is undefined,
+# where regorus makes it true, so a negated call must never get an undefined argument.
+evidence(name) := v if {
+	is_object(input)
+	v := object.get(input, name, null)
+} else := null
+
 # applies(stages) holds when the evaluated stage is one of stages.
 applies(stages) if input.stage in stages
 
 # missing_reason(section) is why input.<section> is null.
 missing_reason(section) := reason if {
-	reason := get(input.missing, section, null)
+	reason := get(evidence("missing"), section, null)
 	present(reason)
 } else := "no reason was recorded"
 

@@ -14,7 +14,7 @@ stages := {"register", "deploy"}
 
 params := lib.section("lineage")
 
-run := input.run if is_object(input.run)
+run := lib.obj(lib.evidence("run"))
 
 run_id := id if {
 	id := lib.get(run, "id", null)
@@ -28,10 +28,10 @@ run_id := id if {
 #   id: GOV-LIN-000
 #   severity: high
 #   stages: [register, deploy]
-#   controls: ["EU-AI-Act:Art.11", "EU-AI-Act:Art.12", "NIST-AI-RMF:MAP-2.1", "NIST-AI-RMF:MEASURE-2.13"]
+#   controls: ["EU-AI-Act:Art.11", "EU-AI-Act:Art.12", "NIST-AI-RMF:GOVERN-1.6"]
 deny_run_missing contains result if {
 	lib.applies(stages)
-	not is_object(input.run)
+	not is_object(lib.evidence("run"))
 	reason := lib.missing_reason("run")
 	result := {
 		"msg": sprintf("The model cannot be traced to its training run: run evidence is missing (%s)", [reason]),
@@ -46,10 +46,10 @@ deny_run_missing contains result if {
 #   id: GOV-LIN-001
 #   severity: medium
 #   stages: [register, deploy]
-#   controls: ["EU-AI-Act:Art.11", "EU-AI-Act:Art.12", "NIST-AI-RMF:MEASURE-2.13"]
+#   controls: ["EU-AI-Act:Art.11", "EU-AI-Act:Art.12", "NIST-AI-RMF:GOVERN-1.6"]
 deny_missing_params contains result if {
 	lib.applies(stages)
-	is_object(input.run)
+	is_object(lib.evidence("run"))
 	some name in lib.names(lib.get(params, "params", []))
 	not lib.present(lib.get(lib.get(run, "params", {}), name, null))
 	result := {
@@ -66,10 +66,10 @@ deny_missing_params contains result if {
 #   id: GOV-LIN-002
 #   severity: medium
 #   stages: [register, deploy]
-#   controls: ["EU-AI-Act:Art.12", "NIST-AI-RMF:GOVERN-1.1", "NIST-AI-RMF:MEASURE-2.13"]
+#   controls: ["EU-AI-Act:Art.12", "NIST-AI-RMF:GOVERN-1.6"]
 deny_missing_tags contains result if {
 	lib.applies(stages)
-	is_object(input.run)
+	is_object(lib.evidence("run"))
 	some name in lib.names(lib.get(params, "tags", []))
 	not lib.present(lib.get(lib.get(run, "tags", {}), name, null))
 	result := {
@@ -86,10 +86,10 @@ deny_missing_tags contains result if {
 #   id: GOV-LIN-003
 #   severity: medium
 #   stages: [register, deploy]
-#   controls: ["EU-AI-Act:Art.11", "EU-AI-Act:Art.12", "NIST-AI-RMF:MEASURE-2.13"]
+#   controls: ["EU-AI-Act:Art.11", "EU-AI-Act:Art.12", "NIST-AI-RMF:GOVERN-1.6"]
 deny_missing_git_commit contains result if {
 	lib.applies(stages)
-	is_object(input.run)
+	is_object(lib.evidence("run"))
 	lib.get(params, "git_commit", false) == true
 	not lib.present(lib.get(run, "git_commit", null))
 	result := {
@@ -105,10 +105,10 @@ deny_missing_git_commit contains result if {
 #   id: GOV-LIN-004
 #   severity: high
 #   stages: [register, deploy]
-#   controls: ["EU-AI-Act:Art.10", "EU-AI-Act:Art.11", "NIST-AI-RMF:MAP-2.1", "NIST-AI-RMF:MEASURE-2.13"]
+#   controls: ["EU-AI-Act:Art.10", "EU-AI-Act:Art.11", "NIST-AI-RMF:GOVERN-1.6"]
 deny_missing_training_dataset contains result if {
 	lib.applies(stages)
-	is_object(input.run)
+	is_object(lib.evidence("run"))
 	lib.get(params, "training_dataset", false) == true
 	not has_training_dataset
 	result := {

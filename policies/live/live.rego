@@ -14,10 +14,10 @@ stages := {"rollback"}
 
 bounds := lib.section("live")
 
-live_metrics := lib.obj(lib.get(input.live, "metrics", {}))
+live_metrics := lib.obj(lib.get(lib.evidence("live"), "metrics", {}))
 
 window := w if {
-	w := lib.get(input.live, "window", null)
+	w := lib.get(lib.evidence("live"), "window", null)
 	lib.present(w)
 } else := "the monitoring window"
 
@@ -28,11 +28,11 @@ window := w if {
 #   id: GOV-LIVE-000
 #   severity: high
 #   stages: [rollback]
-#   controls: ["EU-AI-Act:Art.15", "NIST-AI-RMF:MANAGE-4.1"]
+#   controls: ["EU-AI-Act:Art.72", "NIST-AI-RMF:MEASURE-2.4", "NIST-AI-RMF:MANAGE-4.1"]
 deny_evidence_missing contains result if {
 	lib.applies(stages)
 	count(bounds) > 0
-	not is_object(input.live)
+	not is_object(lib.evidence("live"))
 	reason := lib.missing_reason("live")
 	result := {
 		"msg": sprintf("Live metrics are required but missing (%s)", [reason]),
@@ -47,7 +47,7 @@ deny_evidence_missing contains result if {
 #   id: GOV-LIVE-001
 #   severity: high
 #   stages: [rollback]
-#   controls: ["EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.5", "NIST-AI-RMF:MANAGE-4.1"]
+#   controls: ["EU-AI-Act:Art.15", "EU-AI-Act:Art.72", "NIST-AI-RMF:MEASURE-2.4", "NIST-AI-RMF:MANAGE-4.1"]
 deny_live_metric_below_min contains result if {
 	lib.applies(stages)
 	some name, bound in bounds
@@ -69,7 +69,7 @@ deny_live_metric_below_min contains result if {
 #   id: GOV-LIVE-002
 #   severity: high
 #   stages: [rollback]
-#   controls: ["EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.5", "NIST-AI-RMF:MANAGE-4.1"]
+#   controls: ["EU-AI-Act:Art.15", "EU-AI-Act:Art.72", "NIST-AI-RMF:MEASURE-2.4", "NIST-AI-RMF:MANAGE-4.1"]
 deny_live_metric_above_max contains result if {
 	lib.applies(stages)
 	some name, bound in bounds
@@ -91,13 +91,13 @@ deny_live_metric_above_max contains result if {
 #   id: GOV-LIVE-003
 #   severity: medium
 #   stages: [rollback]
-#   controls: ["EU-AI-Act:Art.12", "EU-AI-Act:Art.15", "NIST-AI-RMF:MANAGE-4.1"]
+#   controls: ["EU-AI-Act:Art.12", "EU-AI-Act:Art.72", "NIST-AI-RMF:MEASURE-2.4", "NIST-AI-RMF:MANAGE-4.1"]
 deny_live_metric_not_reported contains result if {
 	lib.applies(stages)
-	is_object(input.live)
+	is_object(lib.evidence("live"))
 	some name, bound in bounds
 	has_threshold(bound)
-	not is_number(live_metrics[name])
+	not is_number(lib.get(live_metrics, name, null))
 	source := live_source
 	result := {
 		"msg": sprintf("Live metric %s has a threshold but was not reported by %v", [name, source]),
@@ -111,6 +111,6 @@ has_threshold(bound) if lib.bound_min(bound)
 has_threshold(bound) if lib.bound_max(bound)
 
 live_source := s if {
-	s := lib.get(input.live, "source", null)
+	s := lib.get(lib.evidence("live"), "source", null)
 	lib.present(s)
 } else := "the live source"

@@ -14,7 +14,7 @@ stages := {"register", "deploy"}
 
 bounds := lib.section("metrics")
 
-run_metrics := lib.obj(lib.get(input.run, "metrics", {}))
+run_metrics := lib.obj(lib.get(lib.evidence("run"), "metrics", {}))
 
 # METADATA
 # title: Metric at or above its minimum
@@ -74,10 +74,10 @@ deny_metric_not_logged contains result if {
 	lib.applies(stages)
 	some name, bound in bounds
 	has_threshold(bound)
-	is_object(input.run)
-	not is_number(run_metrics[name])
+	is_object(lib.evidence("run"))
+	not is_number(lib.get(run_metrics, name, null))
 	result := {
-		"msg": sprintf("Metric %s has a threshold but is not logged on run %v", [name, lib.get(input.run, "id", "(unknown)")]),
+		"msg": sprintf("Metric %s has a threshold but is not logged on run %v", [name, lib.get(lib.evidence("run"), "id", "(unknown)")]),
 		"metric": name,
 		"value": null,
 	}
@@ -85,7 +85,7 @@ deny_metric_not_logged contains result if {
 
 deny_metric_not_logged contains result if {
 	lib.applies(stages)
-	not is_object(input.run)
+	not is_object(lib.evidence("run"))
 	some name, bound in bounds
 	has_threshold(bound)
 	reason := lib.missing_reason("run")
