@@ -18,7 +18,9 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 
 from govern.engine import __version__
+from govern.engine.backends import BackendName
 from govern.engine.errors import ConfigError, GovernError
+from govern.engine.formats import Format
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -43,15 +45,6 @@ class StageOption(StrEnum):
     register = "register"
     deploy = "deploy"
     rollback = "rollback"
-
-
-class FormatOption(StrEnum):
-    text = "text"
-    json = "json"
-
-
-class BackendOption(StrEnum):
-    embedded = "embedded"
 
 
 def _stderr(message: str, style: str = "bold red") -> None:
@@ -153,9 +146,7 @@ def check(
             "--stage", "-s", help="Decide for this stage. Default: the stage recorded in the evidence."
         ),
     ] = None,
-    output_format: Annotated[
-        FormatOption, typer.Option("--format", "-o", help="Output format.")
-    ] = FormatOption.text,
+    output_format: Annotated[Format, typer.Option("--format", "-o", help="Output format.")] = Format.TEXT,
     output: Annotated[
         Path | None, typer.Option("--output", help="Write the output to FILE (atomically).")
     ] = None,
@@ -184,9 +175,7 @@ def check(
         str | None,
         typer.Option("--as-of", help="Judge waiver expiry as of this date (YYYY-MM-DD). Default: today."),
     ] = None,
-    backend: Annotated[
-        BackendOption, typer.Option("--backend", help="Policy engine.")
-    ] = BackendOption.embedded,
+    backend: Annotated[BackendName, typer.Option("--backend", help="Policy engine.")] = BackendName.EMBEDDED,
     color: Annotated[bool | None, typer.Option("--color/--no-color", help="Colour the text output.")] = None,
 ) -> None:
     """Evaluate the policies against a model's evidence and print the decision.
@@ -199,7 +188,7 @@ def check(
     from govern.engine.backends import create_backend
     from govern.engine.check import Checker
     from govern.engine.evidence import load_evidence
-    from govern.engine.formats import Format, RenderOptions, render
+    from govern.engine.formats import RenderOptions, render
     from govern.engine.params import parse_param_override
     from govern.engine.policyset import load_policy_set
     from govern.engine.spec import Stage, load_spec
@@ -219,7 +208,7 @@ def check(
         decision = checker.decide(document, Stage(stage.value) if stage else None, today)
     use_color = color if color is not None else (output is None and sys.stdout.isatty())
     width = 120 if output is not None or not sys.stdout.isatty() else max(100, _terminal_width())
-    text = render(Format(output_format.value), decision, RenderOptions(color=use_color, width=width))
+    text = render(output_format, decision, RenderOptions(color=use_color, width=width))
     _write(text, output)
     raise typer.Exit(decision.exit_code(fail_on_warn=fail_on_warn, no_fail=no_fail))
 
@@ -274,9 +263,7 @@ def run_rego_tests(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Print every test, not only failures.")
     ] = False,
-    backend: Annotated[
-        BackendOption, typer.Option("--backend", help="Policy engine.")
-    ] = BackendOption.embedded,
+    backend: Annotated[BackendName, typer.Option("--backend", help="Policy engine.")] = BackendName.EMBEDDED,
 ) -> None:
     """Run Rego unit tests (rules named test_*), like `opa test`.
 
