@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ MAX_BYTES = 64 * 1024 * 1024
 MAX_ABS_NUMBER = 1e300
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_PLAIN_COLLECTIONS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 
 
 def format_path(path: FieldPath) -> str:
@@ -92,6 +94,8 @@ class _Builder:
                 path,
             )
         self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, MappingNode | SequenceNode) and node.tag not in _PLAIN_COLLECTIONS:
+            raise self.fail(node, f"YAML tag {node.tag} is not allowed here", path)
         if isinstance(node, MappingNode):
             return self._mapping(node, path)
         if isinstance(node, SequenceNode):
@@ -124,8 +128,10 @@ class _Builder:
             return node.value
         try:
             value = self.constructor.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
-            raise self.fail(node, f"invalid value {node.value!r}: {exc}", path) from None
+        except yaml.MarkedYAMLError as exc:
+            raise self.fail(node, f"invalid value {node.value!r}: {exc.problem or exc.context}", path) from None
+        except (yaml.YAMLError, ValueError, TypeError) as exc:
+            raise self.fail(node, f"invalid value {node.value!r} for tag {node.tag}: {exc}", path) from None
         if isinstance(value, float) and (not math.isfinite(value) or abs(value) > MAX_ABS_NUMBER):
             raise self.fail(node, f"the number {node.value!r} is not finite or too large", path)
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**63 - 1:
@@ -180,6 +186,8 @@ def parse_document(
         except (ValueError, RecursionError) as exc:
             line = getattr(exc, "lineno", None)
             message = getattr(exc, "msg", None) or str(exc)
+            if line is None:
+                line = _locate_json_problem(raw, source, error, message)
             raise error(f"invalid JSON: {message}", Location(source, line)) from None
         _check_json_numbers(value, source, error, ())
         return Document(value=value, source=source, lines={}, sha256=digest)
@@ -197,6 +205,21 @@ def parse_document(
         raise error("the document is empty", Location(source, 1))
     value = builder.build(node, ())
     return Document(value=value, source=source, lines=builder.lines, sha256=digest)
+
+
+_CONSTANT_RE = re.compile(rb'(?<![\w"])(NaN|-?Infinity)(?![\w"])')
+
+
+def _locate_json_problem(raw: bytes, source: str, error: Callable[..., InputError], message: str) -> int | None:
+    """The line of a problem the json module reports without one (a constant, a duplicate key)."""
+    if "is not a JSON number" in message:
+        match = _CONSTANT_RE.search(raw)
+        return raw[: match.start()].count(b"\n") + 1 if match else None
+    try:
+        parse_document(raw, source, error)  # the YAML path records lines and finds duplicates
+    except InputError as exc:
+        return exc.location.line if exc.location else None
+    return None
 
 
 def _check_json_numbers(value: Any, source: str, error: Callable[..., InputError], path: FieldPath) -> None:

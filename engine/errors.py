@@ -9,10 +9,13 @@ branches to exit codes; nothing else decides an exit code::
     │   ├── EvidenceError           an evidence document (file, line, field path)
     │   ├── PolicyLoadError         a Rego file: syntax, unsafe variable, unknown function,
     │   │                           bad # METADATA annotation (file, line)
-    │   └── ConfigError             options, parameters, unknown format or backend
+    │   ├── ConfigError             options, parameters, unknown format or backend
+    │   └── ReferenceNotFound       a run, model version or alias that does not exist
     └── EvaluationError             exit 3: govern could not reach a decision; never a pass
         ├── BackendError            the policy engine failed while evaluating
-        └── CollectionError         evidence could not be collected
+        ├── CollectionError         evidence could not be collected
+        ├── RegistryError           the model registry failed (unreachable, a write failed)
+        └── AuditError              the audit log could not be written or read
 
 A location (file, line, field path) is carried as data so that every front end can print it
 its own way; ``str(error)`` gives the one-paragraph form the CLI prints.
@@ -23,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "AuditError",
     "BackendError",
     "CollectionError",
     "ConfigError",
@@ -32,6 +36,8 @@ __all__ = [
     "InputError",
     "Location",
     "PolicyLoadError",
+    "ReferenceNotFound",
+    "RegistryError",
     "SpecError",
 ]
 
@@ -105,3 +111,15 @@ class BackendError(EvaluationError):
 
 class CollectionError(EvaluationError):
     """Evidence could not be collected."""
+
+
+class ReferenceNotFound(InputError):
+    """A run, model version or alias named by the user does not exist (exit 2)."""
+
+
+class RegistryError(EvaluationError):
+    """The model registry could not be read or written."""
+
+
+class AuditError(EvaluationError):
+    """The audit log could not be written or read."""

@@ -75,6 +75,10 @@ def _from_spec(spec: ModelSpec) -> dict[str, Any]:
     return out
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number a policy can compare")
+
+
 def parse_param_override(text: str) -> dict[str, Any]:
     """``fairness.min_group_size=50`` → ``{"fairness": {"min_group_size": 50}}``.
 
@@ -84,9 +88,11 @@ def parse_param_override(text: str) -> dict[str, Any]:
     if not sep or not key.strip():
         raise ConfigError(f"--param {text!r} must look like key.path=value")
     try:
-        value: Any = json.loads(raw)
+        value: Any = json.loads(raw, parse_constant=_no_constant)
     except json.JSONDecodeError:
         value = raw
+    except ValueError as exc:
+        raise ConfigError(f"--param {text!r}: {exc}") from None
     out: dict[str, Any] = {}
     node = out
     parts = key.strip().split(".")
@@ -106,4 +112,21 @@ def build_params(spec: ModelSpec, overrides: list[dict[str, Any]] | None = None)
     params = deep_merge(params, spec.params_overrides)
     for override in overrides or []:
         params = deep_merge(params, override)
+    _validate(params)
     return params
+
+
+def _validate(params: dict[str, Any]) -> None:
+    """Reject parameters a policy would misread: a mistyped threshold must not pass silently."""
+    from .documents import Document
+    from .schemas import Schema, validation_errors
+
+    problems = validation_errors(Document(value=params, source="data.govern.params"), Schema.PARAMS)
+    if problems:
+        path, message = problems[0]
+        where = ".".join(str(p) for p in path) or "(root)"
+        raise ConfigError(
+            f"policy parameter {where}: {message}",
+            hint="parameters come from policies/defaults.yaml, the spec's requirements and policies.params, "
+            "and --param",
+        )

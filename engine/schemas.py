@@ -25,6 +25,7 @@ class Schema(Enum):
     MODEL_SPEC = "model-spec.schema.json"
     EVIDENCE = "evidence.schema.json"
     DECISION = "decision.schema.json"
+    PARAMS = "params.schema.json"
 
 
 @cache
@@ -65,9 +66,12 @@ def _describe(error: Any) -> tuple[FieldPath, str]:
     if validator == "const":
         return path, f"must be {error.validator_value!r}, not {error.instance!r}"
     if validator in ("oneOf", "anyOf") and error.context:
-        best = min(error.context, key=lambda e: len(list(e.absolute_path)))
-        sub_path, sub_msg = _describe(best)
-        return sub_path, sub_msg
+        # The branch that got furthest says most: skip "expected null" of a nullable section.
+        candidates = [
+            e for e in error.context if not (e.validator == "type" and e.validator_value == "null")
+        ] or list(error.context)
+        best = max(candidates, key=lambda e: len(list(e.absolute_path)))
+        return _describe(best)
     if validator == "type":
         expected = error.validator_value
         expected = " or ".join(expected) if isinstance(expected, list) else expected
