@@ -7,11 +7,9 @@ option) · 3 govern could not decide (an evaluation or collection error). Never 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sys
-from collections.abc import Callable
+from dataclasses import replace
 from enum import StrEnum
-from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -19,8 +17,13 @@ import typer
 
 from govern.engine import __version__
 from govern.engine.backends import BackendName
-from govern.engine.errors import ConfigError, GovernError
-from govern.engine.formats import Format
+from govern.engine.errors import ConfigError
+from govern.engine.formats import Format, SpecLocations
+
+from . import card_command, registry_commands
+from .common import handle_errors as _handle_errors
+from .common import stderr as _stderr
+from .common import write_atomic as _write
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -47,37 +50,6 @@ class StageOption(StrEnum):
     rollback = "rollback"
 
 
-def _stderr(message: str, style: str = "bold red") -> None:
-    from rich.console import Console
-
-    Console(stderr=True, highlight=False, soft_wrap=True).print(message, style=style, markup=False)
-
-
-def _handle_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Map engine errors to exit codes with a one-paragraph message; no tracebacks."""
-
-    @wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except GovernError as exc:
-            kind = "error" if exc.exit_code == 2 else "evaluation error"
-            _stderr(f"{kind}: {exc}")
-            raise typer.Exit(exc.exit_code) from None
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
-            raise
-        except Exception as exc:
-            if os.environ.get("GOVERN_DEBUG"):
-                raise
-            _stderr(
-                f"internal error: {type(exc).__name__}: {exc}. No decision was made (exit 3). "
-                "Re-run with GOVERN_DEBUG=1 for a traceback and report it."
-            )
-            raise typer.Exit(3) from None
-
-    return wrapper
-
-
 def _version_callback(value: bool) -> None:
     if value:
         typer.echo(f"govern {__version__}")
@@ -96,22 +68,32 @@ def _root(
     """Policy-as-code governance for ML models."""
 
 
-def _write(text: str, output: Path | None) -> None:
-    """Write to ``output`` atomically (temp file + rename), or to stdout."""
-    if output is None:
-        sys.stdout.write(text)
-        return
-    import tempfile
+def _parse_reports(values: list[str], output: Path | None) -> list[tuple[Format, Path]]:
+    """``--report FORMAT=FILE`` values; an unknown format or a file named twice is an error."""
+    from govern.engine.formats import parse_format
 
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    out: list[tuple[Format, Path]] = []
+    seen = {output.resolve()} if output is not None else set()
+    for value in values:
+        name, sep, file = value.partition("=")
+        if not sep or not name.strip() or not file.strip():
+            raise ConfigError(f"--report {value!r} must look like FORMAT=FILE, e.g. junit=reports/govern.xml")
+        path = Path(file.strip())
+        if path.resolve() in seen:
+            raise ConfigError(f"--report {value!r}: {path} is written twice in this run")
+        seen.add(path.resolve())
+        out.append((parse_format(name.strip()), path))
+    return out
+
+
+def _spec_locations(spec: Path) -> SpecLocations:
+    """Lines of the spec's waivers and sections, for SARIF regions and GitHub annotations."""
+    from govern.engine.documents import load_document
+    from govern.engine.errors import SpecError
+    from govern.engine.formats.locations import spec_locations
+
+    doc, _ = load_document(spec, SpecError)
+    return spec_locations(doc)
 
 
 def _as_of(value: str | None) -> dt.date | None:
@@ -150,6 +132,16 @@ def check(
     output: Annotated[
         Path | None, typer.Option("--output", help="Write the output to FILE (atomically).")
     ] = None,
+    report: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--report",
+            metavar="FORMAT=FILE",
+            help="Also write the decision as FORMAT to FILE, atomically (repeatable), e.g. "
+            "--report junit=reports/govern.xml --report sarif=govern.sarif. "
+            "Formats: text, json, junit, sarif, github, markdown.",
+        ),
+    ] = None,
     fail_on_warn: Annotated[bool, typer.Option("--fail-on-warn", help="Exit 1 on warnings too.")] = False,
     no_fail: Annotated[
         bool, typer.Option("--no-fail", help="Exit 0 even when denied (errors still exit 3).")
@@ -176,6 +168,10 @@ def check(
         typer.Option("--as-of", help="Judge waiver expiry as of this date (YYYY-MM-DD). Default: today."),
     ] = None,
     backend: Annotated[BackendName, typer.Option("--backend", help="Policy engine.")] = BackendName.EMBEDDED,
+    opa_url: Annotated[
+        str | None,
+        typer.Option("--opa-url", envvar="GOVERN_OPA_URL", help="The OPA server, for --backend opa."),
+    ] = None,
     color: Annotated[bool | None, typer.Option("--color/--no-color", help="Colour the text output.")] = None,
 ) -> None:
     """Evaluate the policies against a model's evidence and print the decision.
@@ -195,6 +191,7 @@ def check(
 
     overrides = [parse_param_override(p) for p in param or []]
     today = _as_of(as_of)
+    reports = _parse_reports(report or [], output)
     model_spec = load_spec(spec)
     if evidence is None:
         raise ConfigError(
@@ -203,14 +200,37 @@ def check(
         )
     document = load_evidence(evidence)
     policy_set = load_policy_set(model_spec, _policy_sources(policies, v0_compatible), builtin=not no_builtin)
-    with create_backend(backend.value) as engine:
+    with create_backend(backend.value, opa_url) as engine:
         checker = Checker.for_spec(model_spec, policy_set, engine, overrides)
         decision = checker.decide(document, Stage(stage.value) if stage else None, today)
     use_color = color if color is not None else (output is None and sys.stdout.isatty())
     width = 120 if output is not None or not sys.stdout.isatty() else max(100, _terminal_width())
-    text = render(output_format, decision, RenderOptions(color=use_color, width=width))
+    wanted = {output_format, *(fmt for fmt, _ in reports)}
+    locations = _spec_locations(spec) if wanted & {Format.SARIF, Format.GITHUB} else None
+    plain = RenderOptions(locations=locations) if locations else RenderOptions()
+    text = render(output_format, decision, replace(plain, color=use_color, width=width))
+    rendered = [(render(fmt, decision, plain), path) for fmt, path in reports]  # all, before writing any
     _write(text, output)
+    for body, path in rendered:
+        _write(body, path)
+    _report_errors(decision)
     raise typer.Exit(decision.exit_code(fail_on_warn=fail_on_warn, no_fail=no_fail))
+
+
+def _report_errors(decision: Any) -> None:
+    """An error decision is also said on stderr, whatever the output format: never a quiet exit 3."""
+    from govern.engine.decision import Outcome, Result
+
+    if decision.outcome is not Outcome.ERROR:
+        return
+    errored = [r for r in decision.results if r.result is Result.ERROR]
+    rules = ", ".join(f"{r.rule_id} ({r.package}.{r.rule})" for r in errored[:5])
+    first = errored[0].message if errored else (decision.errors[0] if decision.errors else "unknown error")
+    _stderr(
+        f"evaluation error: no decision could be reached; {len(errored)} rule(s) failed to evaluate"
+        + (f": {rules}" if rules else "")
+        + f". First error: {first}"
+    )
 
 
 def _terminal_width() -> int:
@@ -264,6 +284,10 @@ def run_rego_tests(
         bool, typer.Option("--verbose", "-v", help="Print every test, not only failures.")
     ] = False,
     backend: Annotated[BackendName, typer.Option("--backend", help="Policy engine.")] = BackendName.EMBEDDED,
+    opa_url: Annotated[
+        str | None,
+        typer.Option("--opa-url", envvar="GOVERN_OPA_URL", help="The OPA server, for --backend opa."),
+    ] = None,
 ) -> None:
     """Run Rego unit tests (rules named test_*), like `opa test`.
 
@@ -302,7 +326,7 @@ def run_rego_tests(
             f"{label} data.{result.package}.{result.name} ({where}) {result.seconds * 1000:.1f}ms{detail}"
         )
 
-    with create_backend(backend.value) as engine:
+    with create_backend(backend.value, opa_url) as engine:
         report = run_tests(modules, engine, run=run, on_result=show)
     passed, failed, errored = (report.count(o) for o in TestOutcome)
     if not report.results:
@@ -323,6 +347,12 @@ def version() -> None:
     except metadata.PackageNotFoundError:
         regorus = "not installed"
     typer.echo(f"govern {__version__}\nregorus {regorus} (embedded backend)\npython {sys.version.split()[0]}")
+
+
+app.command()(registry_commands.collect)
+app.add_typer(registry_commands.gate_app, name="gate")
+app.add_typer(registry_commands.audit_app, name="audit")
+app.command()(card_command.card)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ closed: an engine error becomes an ``error`` result, never a pass.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -198,7 +199,13 @@ class Checker:
         value["spec"] = self.spec.data
         if stage is not None:
             value["stage"] = stage.value
-        return PreparedInput(value=value, digest=canonical_digest(value))
+        if evidence.sha256:
+            # The input is the evidence as read, with this spec and this stage: digest those three.
+            basis = f"{evidence.sha256}\0{self.spec.sha256}\0{value['stage']}".encode()
+            digest = "sha256:" + hashlib.sha256(basis).hexdigest()
+        else:
+            digest = canonical_digest(value)
+        return PreparedInput(value=value, digest=digest)
 
     def _evaluate(self, value: Mapping[str, Any], stage: Stage) -> tuple[list[RuleResult], list[str]]:
         try:

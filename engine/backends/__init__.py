@@ -13,10 +13,14 @@ __all__ = ["UNDEFINED", "Backend", "BackendName", "PackageValues", "Undefined", 
 
 class BackendName(StrEnum):
     EMBEDDED = "embedded"
+    OPA = "opa"
 
 
-def create_backend(name: str) -> Backend:
-    """A backend by name; an unknown name is a configuration error, never a silent default."""
+def create_backend(name: str, opa_url: str | None = None) -> Backend:
+    """A backend by name; an unknown name is a configuration error, never a silent default.
+
+    ``opa_url`` is the OPA server's URL, required by (and only used by) the ``opa`` backend.
+    """
     try:
         choice = BackendName(name)
     except ValueError:
@@ -26,4 +30,10 @@ def create_backend(name: str) -> Backend:
         from .embedded import EmbeddedBackend
 
         return EmbeddedBackend()
+    if choice is BackendName.OPA:
+        if not opa_url:
+            raise ConfigError("the opa backend needs the OPA server's URL: --opa-url URL or GOVERN_OPA_URL")
+        from .opa import OpaBackend
+
+        return OpaBackend(opa_url)
     assert_never(choice)

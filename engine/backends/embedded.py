@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from functools import cache
 from importlib import metadata
 from typing import Any, ClassVar
 
@@ -45,6 +46,14 @@ def _load_error(exc: BaseException, module: PolicyModule | None = None) -> Polic
     return PolicyLoadError(message, location)
 
 
+@cache
+def _regorus_version() -> str:
+    try:
+        return f"regorus {metadata.version('gordon-to-regorus')}"
+    except metadata.PackageNotFoundError:  # pragma: no cover - installed some other way
+        return "regorus (unknown version)"
+
+
 class EmbeddedBackend(Backend):
     """regorus in process. The policy set is parsed and checked once per ``load``."""
 
@@ -56,10 +65,7 @@ class EmbeddedBackend(Backend):
         self._roots: dict[str, list[str]] = {}
 
     def version(self) -> str:
-        try:
-            return f"regorus {metadata.version('gordon-to-regorus')}"
-        except metadata.PackageNotFoundError:  # pragma: no cover - installed some other way
-            return "regorus (unknown version)"
+        return _regorus_version()
 
     def load(self, policy_set: PolicySet, data: Mapping[str, Any]) -> None:
         data_json = json.dumps(data)

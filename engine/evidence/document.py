@@ -28,6 +28,7 @@ def canonical_digest(value: Any) -> str:
 class EvidenceDocument:
     value: dict[str, Any]
     source: str
+    sha256: str = ""  # of the bytes it was read from
 
     @property
     def model_name(self) -> str | None:
@@ -41,7 +42,7 @@ def _validated(doc: Document, raw: bytes | None) -> EvidenceDocument:
         raise EvidenceError("an evidence document must be a JSON object", doc.location(()))
     relocate = (lambda d: with_lines(d, raw, EvidenceError)) if raw is not None else None
     validate(doc, Schema.EVIDENCE, EvidenceError, relocate=relocate)
-    return EvidenceDocument(value=doc.value, source=doc.source)
+    return EvidenceDocument(value=doc.value, source=doc.source, sha256=doc.sha256)
 
 
 def load_evidence(path: Path) -> EvidenceDocument:

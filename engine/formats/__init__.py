@@ -1,29 +1,38 @@
 """Output formats: one module per format, each a pure ``render(decision) -> str``.
 
 Formatters do no I/O and never mutate the decision; the CLI decides where the text goes.
+``text`` and ``json`` are for people and programs; ``junit``, ``sarif``, ``github`` and
+``markdown`` are for CI (test reports, code scanning, annotations, the job summary). SARIF and
+GitHub annotations point at lines of the spec when ``RenderOptions.locations`` gives them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import assert_never
 
 from ..decision import Decision
 from ..errors import ConfigError
+from .locations import SpecLocations
 
-__all__ = ["Format", "RenderOptions", "parse_format", "render"]
+__all__ = ["Format", "RenderOptions", "SpecLocations", "parse_format", "render"]
 
 
 class Format(StrEnum):
     TEXT = "text"
     JSON = "json"
+    JUNIT = "junit"
+    SARIF = "sarif"
+    GITHUB = "github"
+    MARKDOWN = "markdown"
 
 
 @dataclass(frozen=True)
 class RenderOptions:
     color: bool = False
     width: int = 120
+    locations: SpecLocations = field(default_factory=SpecLocations)
 
 
 def parse_format(name: str) -> Format:
@@ -45,4 +54,20 @@ def render(fmt: Format, decision: Decision, options: RenderOptions | None = None
         from . import json as json_format
 
         return json_format.render(decision)
+    if fmt is Format.JUNIT:
+        from . import junit
+
+        return junit.render(decision)
+    if fmt is Format.SARIF:
+        from . import sarif
+
+        return sarif.render(decision, opts.locations)
+    if fmt is Format.GITHUB:
+        from . import github
+
+        return github.render(decision, opts.locations)
+    if fmt is Format.MARKDOWN:
+        from . import markdown
+
+        return markdown.render(decision)
     assert_never(fmt)

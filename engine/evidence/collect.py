@@ -1,0 +1,110 @@
+"""Collection: run the collectors for a spec and a stage, and assemble one evidence document.
+
+MLflow metadata always; the model-based sections (fairness, explanations, data) when the spec
+names evaluation data, loading the model and the data once for all three. Every section is
+present in the result: one not collected is null with its reason in ``missing``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..registry import Registry
+from ..spec import ModelSpec, Stage
+from .base import Collected, ModelContext, Progress, no_progress
+from .document import SECTIONS, EvidenceDocument, evidence_from_value
+from .mlflow import MlflowCollector, Target
+
+__all__ = ["CollectOptions", "collect_evidence"]
+
+
+@dataclass(frozen=True)
+class CollectOptions:
+    live_file: Path | None = None
+    with_model: bool = True  # compute fairness, explanations and data evidence from the model
+    sample: int | None = None
+    seed: int = 0
+    artifact_dir: Path | None = None
+    progress: Progress = field(default=no_progress)
+
+
+def _model_sections(spec: ModelSpec, target: Target, options: CollectOptions, out: Collected) -> None:
+    data = spec.data.get("data", {})
+    if "evaluation" not in data:
+        reason = "the spec names no evaluation data (data.evaluation)"
+        for section in ("fairness", "explanations", "data"):
+            out.sections[section] = None
+            out.missing[section] = reason
+        return
+    from .explain import explanations_section
+    from .fairness import fairness_section
+    from .model import load_model_context
+    from .quality import data_section
+
+    ctx: ModelContext = load_model_context(
+        target.model_uri,
+        spec,
+        Path(spec.source).parent,
+        sample=options.sample,
+        seed=options.seed,
+        progress=options.progress,
+    )
+    out.inputs.update(ctx.inputs)
+    if spec.data.get("fairness"):
+        out.sections["fairness"] = fairness_section(ctx, spec, progress=options.progress)
+    else:
+        out.sections["fairness"] = None
+        out.missing["fairness"] = "the spec declares no sensitive features"
+    if spec.data.get("explainability"):
+        out.sections["explanations"] = explanations_section(
+            ctx, spec, progress=options.progress, artifact_dir=options.artifact_dir
+        )
+    else:
+        out.sections["explanations"] = None
+        out.missing["explanations"] = "the spec asks for no explanations (explainability)"
+    out.sections["data"] = data_section(ctx, spec, progress=options.progress)
+
+
+def collect_evidence(
+    spec: ModelSpec,
+    stage: Stage,
+    registry: Registry,
+    target: Target,
+    options: CollectOptions | None = None,
+    *,
+    now: Callable[[], dt.datetime] | None = None,
+) -> EvidenceDocument:
+    """Gather every section for ``target`` at ``stage`` and validate the document."""
+    opts = options or CollectOptions()
+    started = (now or (lambda: dt.datetime.now(dt.UTC)))()
+    collected = MlflowCollector(registry, target, opts.live_file).collect(spec, stage)
+    collectors = ["mlflow"]
+    if opts.with_model:
+        _model_sections(spec, target, opts, collected)
+        collectors += ["model", "fairness", "explain", "quality"]
+    else:
+        for section in ("fairness", "explanations", "data"):
+            collected.sections.setdefault(section, None)
+            collected.missing.setdefault(section, "model evidence was not collected (--no-model)")
+    document: dict[str, Any] = {
+        "apiVersion": "govern/v1",
+        "kind": "Evidence",
+        "stage": stage.value,
+        "spec": spec.data,
+    }
+    for section in SECTIONS:
+        document[section] = collected.sections.get(section)
+    document["missing"] = {k: v for k, v in collected.missing.items() if k in SECTIONS and document[k] is None}
+    inputs = {f"spec:{spec.source}": spec.sha256, **collected.inputs}
+    document["provenance"] = {
+        "collected_at": started.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "engine_version": __version__,
+        "collectors": collectors,
+        "inputs": [{"name": k, "sha256": v} for k, v in sorted(inputs.items())],
+    }
+    return evidence_from_value(document, source=f"<evidence for {target.describe()}>")

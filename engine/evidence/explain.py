@@ -1,0 +1,399 @@
+"""Explanation evidence: global SHAP importance per feature, overall and per sensitive group.
+
+The explainer follows the model:
+
+- **tree** — ``shap.TreeExplainer`` (path-dependent, the model's raw output: log-odds for a
+  gradient-boosted classifier) for a tree model, alone or as the last step of an sklearn
+  ``Pipeline``;
+- **linear** — ``shap.LinearExplainer`` for a linear model (alone or last in a Pipeline), over
+  a background of the reference data (the evaluation data without one);
+- **permutation** — model-agnostic ``shap.PermutationExplainer`` (two antithetic permutations
+  per row, seeded) on the positive-class score (a classifier with ``predict_proba``), the
+  0/1 positive prediction (other classifiers) or the prediction (regressors), for everything
+  else, including pyfunc models. Text columns are encoded as integer codes for shap and
+  decoded before the model sees them.
+
+When a Pipeline's last step is explained, SHAP values are computed on the transformed columns
+and added up, per row, onto the original columns they come from (the one-hot columns
+``sex_Female`` and ``sex_Male`` onto ``sex``), recognised by the transformed names
+(``get_feature_names_out``): a feature's value is the sum of its columns' values, so
+additivity is kept. A transformed column that cannot be traced back to one input column makes
+the explainer fall back to the permutation explainer on the whole Pipeline.
+
+Rows: a seeded sample (``DataFrame.sample(n, random_state=seed)``) of at most
+``explainability.sample_size`` (default 1,000) evaluation rows; ``seed`` is
+``explainability.seed`` or the collection seed; the background has at most
+``explainability.background_size`` (default 100) rows sampled the same way. Global importance is
+the mean |SHAP| per original feature and its share of the sum over features, sorted
+descending. ``explainability.by_group: true`` adds the same per group of each sensitive
+feature. The raw values go to ``<artifact_dir>/shap_values.npz`` when an ``artifact_dir`` is
+given: ``values`` (rows × features), ``features``, ``rows`` (the sample's row labels),
+``base_value``, and for a Pipeline ``transformed_values`` / ``transformed_features``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import CollectionError
+from ..spec import ModelSpec
+from .base import ModelContext, Progress, no_progress
+from .fairness import group_codes
+from .model import is_classifier
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+__all__ = [
+    "ARTIFACT_NAME",
+    "DEFAULT_BACKGROUND_SIZE",
+    "DEFAULT_SAMPLE_SIZE",
+    "explain_sample",
+    "explanations_section",
+    "map_columns",
+]
+
+DEFAULT_SAMPLE_SIZE = 1000
+DEFAULT_BACKGROUND_SIZE = 100
+ARTIFACT_NAME = "shap_values.npz"
+_PERMUTATIONS = 2
+
+
+@dataclass
+class _Shap:
+    method: str
+    values: np.ndarray[Any, Any]  # rows × original features
+    base_value: float | None
+    transformed: np.ndarray[Any, Any] | None = None
+    transformed_names: list[str] | None = None
+
+
+def _settings(spec: ModelSpec, ctx: ModelContext) -> tuple[int, int, int, bool]:
+    explain = spec.data.get("explainability") or {}
+    return (
+        int(explain.get("sample_size", DEFAULT_SAMPLE_SIZE)),
+        int(explain.get("seed", ctx.seed)),
+        int(explain.get("background_size", DEFAULT_BACKGROUND_SIZE)),
+        bool(explain.get("by_group", False)),
+    )
+
+
+def explain_sample(frame: pd.DataFrame, size: int, seed: int) -> pd.DataFrame:
+    """The rows explained: a seeded sample of at most ``size`` rows (all rows when fewer)."""
+    if size >= len(frame):
+        return frame
+    return frame.sample(n=size, random_state=seed)
+
+
+def map_columns(transformed: Sequence[str], features: Sequence[str]) -> list[int] | None:
+    """For each transformed column name, the index of the input feature it comes from.
+
+    ``cat__sex_Female`` → ``sex``, ``remainder__age`` → ``age``: the transformer prefix
+    (``name__``) is dropped, then the longest feature that is the name or a prefix of it
+    followed by ``_`` wins. None when some column cannot be traced.
+    """
+    out: list[int] = []
+    ordered = sorted(range(len(features)), key=lambda i: -len(features[i]))
+    for name in transformed:
+        candidates = [name] + ([name.split("__", 1)[1]] if "__" in name else [])
+        found = None
+        for candidate in candidates:
+            found = next(
+                (i for i in ordered if candidate == features[i] or candidate.startswith(features[i] + "_")),
+                None,
+            )
+            if found is not None:
+                break
+        if found is None:
+            return None
+        out.append(found)
+    return out
+
+
+def _dense(matrix: Any) -> np.ndarray[Any, Any]:
+    import numpy as np
+
+    if hasattr(matrix, "toarray"):
+        matrix = matrix.toarray()
+    return np.asarray(matrix, dtype=np.float64)
+
+
+def _positive_index(model: Any, positive: Any) -> int:
+    classes = list(getattr(model, "classes_", []))
+    for i, label in enumerate(classes):
+        if label == positive or str(label) == str(positive):
+            return i
+    return len(classes) - 1
+
+
+def _select_output(values: Any, model: Any, ctx: ModelContext) -> np.ndarray[Any, Any]:
+    """The SHAP values of the positive class (rows × columns)."""
+    import numpy as np
+
+    if isinstance(values, list):
+        values = np.stack(values, axis=-1)
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim == 2:
+        if (
+            is_classifier(ctx)
+            and len(getattr(model, "classes_", [])) == 2
+            and _positive_index(model, ctx.positive_label) == 0
+        ):
+            return -array  # a binary model's single output is for classes_[1]
+        return array
+    if array.ndim == 3:
+        return array[:, :, _positive_index(model, ctx.positive_label)]
+    raise CollectionError(f"unexpected SHAP output of shape {array.shape}")
+
+
+def _base(expected: Any, model: Any, ctx: ModelContext) -> float | None:
+    import numpy as np
+
+    array = np.atleast_1d(np.asarray(expected, dtype=np.float64))
+    if array.size == 1:
+        value = float(array[0])
+        if (
+            is_classifier(ctx)
+            and len(getattr(model, "classes_", [])) == 2
+            and _positive_index(model, ctx.positive_label) == 0
+        ):
+            value = -value
+        return value
+    return float(array[_positive_index(model, ctx.positive_label)]) if array.size else None
+
+
+def _is_linear(model: Any) -> bool:
+    module = type(model).__module__
+    return (
+        hasattr(model, "coef_")
+        and hasattr(model, "intercept_")
+        and (module.startswith("sklearn.linear_model") or type(model).__name__ in {"LinearSVC", "LinearSVR"})
+    )
+
+
+def _background(ctx: ModelContext, size: int, seed: int) -> pd.DataFrame:
+    source = ctx.reference
+    if source is None or any(f not in source.columns for f in ctx.features):
+        source = ctx.evaluation
+    return explain_sample(source[ctx.features], size, seed)
+
+
+def _native_split(ctx: ModelContext) -> tuple[Any, Any | None]:
+    """(the estimator to explain, the preprocessing before it or None)."""
+    if ctx.flavor != "sklearn":
+        return None, None
+    model = ctx.native
+    steps = getattr(model, "steps", None)
+    if steps and len(steps) > 1:
+        return model[-1], model[:-1]
+    return model, None
+
+
+def _structured(ctx: ModelContext, rows: pd.DataFrame, background_size: int, seed: int) -> _Shap | None:
+    """Tree or linear SHAP on the (transformed) columns, summed back onto the features."""
+    import numpy as np
+    import shap
+
+    model, pre = _native_split(ctx)
+    if model is None:
+        return None
+    kind = None
+    try:
+        tree = shap.TreeExplainer(model)
+        kind = "tree"
+    except Exception:
+        if not _is_linear(model):
+            return None
+        kind = "linear"
+    features = ctx.features
+    x = rows[features]
+    if pre is not None:
+        try:
+            names = [str(n) for n in pre.get_feature_names_out()]
+            matrix = _dense(pre.transform(x))
+        except Exception:
+            return None
+        mapping = map_columns(names, features)
+        if mapping is None or len(mapping) != matrix.shape[1]:
+            return None
+    else:
+        try:
+            matrix = _dense(x)
+        except (TypeError, ValueError):
+            return None
+        names, mapping = list(features), list(range(len(features)))
+    if kind == "tree":
+        raw = tree.shap_values(matrix)
+        expected = tree.expected_value
+    else:
+        background = _background(ctx, background_size, seed)
+        back = _dense(pre.transform(background) if pre is not None else background)
+        linear = shap.LinearExplainer(model, shap.maskers.Independent(back, max_samples=len(back)))
+        raw = linear.shap_values(matrix)
+        expected = linear.expected_value
+    values = _select_output(raw, model, ctx)
+    assign = np.zeros((len(names), len(features)), dtype=np.float64)
+    assign[np.arange(len(names)), mapping] = 1.0
+    summed = values @ assign
+    return _Shap(
+        kind,
+        summed,
+        _base(expected, model, ctx),
+        values if pre is not None else None,
+        names if pre is not None else None,
+    )
+
+
+def _score_function(ctx: ModelContext) -> Callable[[pd.DataFrame], np.ndarray[Any, Any]]:
+    import numpy as np
+
+    if is_classifier(ctx) and ctx.predict_proba is not None:
+        proba = ctx.predict_proba
+        return lambda frame: np.asarray(proba(frame), dtype=np.float64)
+    predict = ctx.predict
+    if is_classifier(ctx):
+        positive = ctx.positive_label
+
+        def positive_prediction(frame: pd.DataFrame) -> np.ndarray[Any, Any]:
+            raw = np.asarray(predict(frame))
+            return np.asarray(raw.astype(str) == str(positive), dtype=np.float64)
+
+        return positive_prediction
+    return lambda frame: np.asarray(predict(frame), dtype=np.float64)
+
+
+def _agnostic(ctx: ModelContext, rows: pd.DataFrame, background_size: int, seed: int) -> _Shap:
+    """Permutation SHAP on the features, with text columns as integer codes."""
+    import numpy as np
+    import pandas as pd
+    import shap
+
+    features = ctx.features
+    background = _background(ctx, background_size, seed)
+    both = pd.concat([rows[features], background], axis=0, ignore_index=True)
+    decoders: dict[int, np.ndarray[Any, Any]] = {}
+    encoded = np.empty((len(both), len(features)), dtype=np.float64)
+    for j, column in enumerate(features):
+        series = both[column]
+        if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+            encoded[:, j] = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            codes, uniques = pd.factorize(series, use_na_sentinel=True)
+            encoded[:, j] = np.where(codes < 0, np.nan, codes)
+            decoders[j] = np.asarray(list(uniques), dtype=object)
+    dtypes = {column: rows[column].dtype for column in features}
+    score = _score_function(ctx)
+
+    def decode(matrix: np.ndarray[Any, Any]) -> pd.DataFrame:
+        columns: dict[str, Any] = {}
+        for j, column in enumerate(features):
+            values = matrix[:, j]
+            if j in decoders:
+                out = np.full(len(values), np.nan, dtype=object)
+                ok = ~np.isnan(values)
+                out[ok] = decoders[j][values[ok].astype(np.int64)]
+                columns[column] = out
+            elif dtypes[column].kind in "iu" and not np.isnan(values).any():
+                columns[column] = values.astype(dtypes[column])
+            else:
+                columns[column] = values
+        return pd.DataFrame(columns)
+
+    def model(matrix: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        return score(decode(matrix))
+
+    n = len(rows)
+    masker = shap.maskers.Independent(encoded[n:], max_samples=len(background))
+    explainer = shap.PermutationExplainer(model, masker, seed=seed)
+    evals = _PERMUTATIONS * (2 * len(features) + 1)
+    explanation = explainer(encoded[:n], max_evals=evals, silent=True)
+    base = np.atleast_1d(np.asarray(explanation.base_values, dtype=np.float64))
+    return _Shap(
+        "permutation", np.asarray(explanation.values, dtype=np.float64), float(base[0]) if base.size else None
+    )
+
+
+def _importance(values: np.ndarray[Any, Any], features: Sequence[str]) -> list[dict[str, Any]]:
+    import numpy as np
+
+    mean_abs = np.abs(values).mean(axis=0) if len(values) else np.zeros(len(features))
+    total = float(mean_abs.sum())
+    items = [
+        {"feature": name, "mean_abs_shap": float(v), "share": float(v) / total if total > 0 else 0.0}
+        for name, v in zip(features, mean_abs.tolist(), strict=True)
+    ]
+    items.sort(key=lambda item: (-item["mean_abs_shap"], item["feature"]))
+    return items
+
+
+def _by_group(
+    ctx: ModelContext, spec: ModelSpec, rows: pd.DataFrame, values: np.ndarray[Any, Any]
+) -> dict[str, Any]:
+    fairness = spec.data.get("fairness") or {}
+    out: dict[str, Any] = {}
+    for feature in fairness.get("sensitive_features", []):
+        if feature not in rows.columns:
+            continue
+        codes, names = group_codes(rows, [feature])
+        out[feature] = {
+            name: {
+                "rows": int((codes == g).sum()),
+                "importance": _importance(values[codes == g], ctx.features),
+            }
+            for g, name in enumerate(names)
+        }
+    return out
+
+
+def explanations_section(
+    ctx: ModelContext,
+    spec: ModelSpec,
+    *,
+    progress: Progress = no_progress,
+    artifact_dir: Path | None = None,
+) -> dict[str, Any]:
+    """The ``explanations`` evidence section (schemas/evidence.schema.json) for ``ctx``."""
+    import numpy as np
+
+    size, seed, background_size, by_group = _settings(spec, ctx)
+    progress("explanations: sample", 0, 3)
+    rows = explain_sample(ctx.evaluation, size, seed)
+    progress("explanations: shap", 1, 3)
+    try:
+        result = _structured(ctx, rows, background_size, seed) or _agnostic(ctx, rows, background_size, seed)
+    except CollectionError:
+        raise
+    except Exception as exc:
+        raise CollectionError(f"SHAP could not explain the model: {type(exc).__name__}: {exc}") from exc
+    if not np.all(np.isfinite(result.values)):
+        raise CollectionError("SHAP returned non-finite values; the model's output cannot be explained")
+    progress("explanations: aggregate", 2, 3)
+    section: dict[str, Any] = {
+        "method": result.method,
+        "sample_size": len(rows),
+        "seed": seed,
+        "global_importance": _importance(result.values, ctx.features),
+        "artifact": None,
+    }
+    if by_group:
+        section["by_group"] = _by_group(ctx, spec, rows, result.values)
+    if artifact_dir is not None:
+        artifact_dir.mkdir(parents=True, exist_ok=True)
+        path = artifact_dir / ARTIFACT_NAME
+        arrays: dict[str, Any] = {
+            "values": result.values,
+            "features": np.asarray(ctx.features, dtype=str),
+            "rows": np.asarray(rows.index),
+            "base_value": np.asarray(np.nan if result.base_value is None else result.base_value),
+        }
+        if result.transformed is not None and result.transformed_names is not None:
+            arrays["transformed_values"] = result.transformed
+            arrays["transformed_features"] = np.asarray(result.transformed_names, dtype=str)
+        np.savez_compressed(path, **arrays)
+        section["artifact"] = str(path)
+    progress("explanations", 3, 3)
+    return section

@@ -1,0 +1,120 @@
+"""Both engines decide every conformance case as its file expects, and identically.
+
+Each case of ``cases/*.yaml`` (see ``harness``) runs through the embedded backend (regorus)
+and a real OPA server, via ``Checker``. The expected results must hold on both, and every rule
+must come out the same on both: result, violation messages and violation details (numbers
+compared as numbers, see ``harness.canonical``).
+
+The known differences between the engines that do not change a built-in rule's decision are
+pinned at the end, so that a change in either engine shows up here.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pytest
+
+from govern.engine.backends import Backend
+from govern.engine.decision import Result
+
+from .harness import (
+    CASES,
+    Case,
+    all_packs,
+    canonical,
+    checker,
+    decide,
+    load_cases,
+    materialize,
+    per_rule,
+)
+
+CASE_LIST = load_cases()
+
+
+def test_there_are_enough_cases() -> None:
+    assert len(CASE_LIST) >= 50
+    names = [c.name for c in CASE_LIST]
+    assert len(set(names)) == len(names), "case names must be unique"
+
+
+def test_every_builtin_rule_is_covered_firing_and_not() -> None:
+    fired: defaultdict[str, set[str]] = defaultdict(set)
+    for case in CASE_LIST:
+        for rule, result in case.expect.items():
+            fired[rule].add(
+                "fires" if result in (Result.FAIL, Result.WARN, Result.WAIVED) else result.value
+            )
+    ids = {rule.id for rule in all_packs().rules}
+    assert set(fired) <= ids, f"cases name unknown rules: {sorted(set(fired) - ids)}"
+    missing = sorted(r for r in ids if not {"fires", "pass"} <= fired[r])
+    assert not missing, f"rules not covered both firing and passing in {CASES}: {missing}"
+
+
+@pytest.mark.parametrize("case", CASE_LIST, ids=[c.name for c in CASE_LIST])
+def test_case(case: Case, embedded_backend: Backend, opa_backend: Backend) -> None:
+    embedded = decide(embedded_backend, case)
+    opa = decide(opa_backend, case)
+    for decision in (embedded, opa):
+        assert not decision.errors, f"{decision.backend}: {decision.errors}"
+        got = {r.rule_id: r.result for r in decision.results}
+        wrong = {
+            rule: f"expected {want.value}, got {got.get(rule)}"
+            for rule, want in case.expect.items()
+            if got.get(rule) is not want
+        }
+        assert not wrong, f"{case.file} on {decision.backend}: {wrong}"
+    assert canonical(per_rule(embedded)) == canonical(per_rule(opa))
+    assert embedded.outcome is opa.outcome
+    assert [r.rule_id for r in embedded.sorted_results()] == [r.rule_id for r in opa.sorted_results()]
+
+
+# --- known differences that leave decisions alone ---------------------------------------------
+
+
+def _messages(backend: Backend, value: float, params: dict[str, object]) -> tuple[str, ...]:
+    spec, evidence = materialize(())
+    patched = dict(evidence.value)
+    patched["run"] = {**patched["run"], "metrics": {**patched["run"]["metrics"], "calibration_error": value}}
+    from govern.engine.evidence import evidence_from_value
+
+    decision = checker(backend, spec, params).decide(evidence_from_value(patched), None, None)
+    result = next(r for r in decision.results if r.rule_id == "GOV-PERF-002")
+    return tuple(v.message for v in result.violations)
+
+
+def test_known_difference_number_notation_in_messages(
+    embedded_backend: Backend, opa_backend: Backend
+) -> None:
+    """sprintf("%v") of a non-integer below 1e-4 (or above 1e21): Go's %v vs Rust's Display.
+
+    OPA formats such numbers with an exponent (``5e-05``), regorus in positional notation
+    (``0.00005``). Same number, same decision; the conformance comparison reads numbers in
+    messages as numbers (harness.canonical).
+    """
+    params = {"metrics": {"calibration_error": {"max": 0.00001}}}
+    embedded = _messages(embedded_backend, 0.00005, params)
+    opa = _messages(opa_backend, 0.00005, params)
+    assert embedded == ("Metric calibration_error is 0.00005, above the allowed maximum of 0.00001",)
+    assert opa == ("Metric calibration_error is 5e-05, above the allowed maximum of 1e-05",)
+    assert canonical(embedded) == canonical(opa)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "known engine difference, reported to the policy owner: govern.lib.fixed rounds x * 1e6, "
+        "and a value with a 5 in the 7th decimal place sits on the rounding boundary, where "
+        "regorus (binary floats) and OPA (big.Float) round the product differently"
+    ),
+)
+def test_known_difference_half_millionth(embedded_backend: Backend, opa_backend: Backend) -> None:
+    """0.0079765 is 7976 millionths in regorus and 7977 in OPA: against a maximum of 0.007976
+    one engine passes and the other fails. Values with at most six decimals, and values with
+    full binary precision, are not affected (the conformance cases and the differential test).
+    """
+    params = {"metrics": {"calibration_error": {"max": 0.007976}}}
+    embedded = _messages(embedded_backend, 0.0079765, params)
+    opa = _messages(opa_backend, 0.0079765, params)
+    assert embedded == opa

@@ -1,0 +1,1 @@
+"""Golden outputs of every format, and the pinned decisions they are rendered from."""
