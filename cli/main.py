@@ -119,7 +119,9 @@ def check(
     evidence: Annotated[
         Path | None,
         typer.Option(
-            "--evidence", "-e", help="An evidence document (JSON) written by `govern collect` or by hand."
+            "--evidence",
+            "-e",
+            help="An evidence document (JSON) from `govern collect`. Without it, govern collects from MLflow first.",
         ),
     ] = None,
     stage: Annotated[
@@ -163,6 +165,13 @@ def check(
         list[str] | None,
         typer.Option("--param", help="Override a policy parameter: key.path=value (JSON value). Repeatable."),
     ] = None,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--tracking-uri",
+            help="MLflow tracking URI, when collecting (no --evidence). Default: see `govern collect`.",
+        ),
+    ] = None,
     as_of: Annotated[
         str | None,
         typer.Option("--as-of", help="Judge waiver expiry as of this date (YYYY-MM-DD). Default: today."),
@@ -194,11 +203,18 @@ def check(
     reports = _parse_reports(report or [], output)
     model_spec = load_spec(spec)
     if evidence is None:
-        raise ConfigError(
-            "collecting evidence from MLflow is not available in this version; pass --evidence FILE",
-            hint="write one by hand from schemas/evidence.schema.json or use the example's",
+        document = registry_commands.collect_to_document(
+            model_spec,
+            Stage(stage.value) if stage else Stage.DEPLOY,
+            tracking_uri,
+            live=None,
+            with_model=True,
+            sample=None,
+            seed=0,
+            artifacts=None,
         )
-    document = load_evidence(evidence)
+    else:
+        document = load_evidence(evidence)
     policy_set = load_policy_set(model_spec, _policy_sources(policies, v0_compatible), builtin=not no_builtin)
     with create_backend(backend.value, opa_url) as engine:
         checker = Checker.for_spec(model_spec, policy_set, engine, overrides)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up a virtualenv with the dev tools and run every check CI runs:
-# ruff (lint + format), mypy (strict), import-linter (layering), the Rego unit tests, pytest.
+# ruff (lint + format), mypy (strict), import-linter (layering), the Rego unit tests (govern
+# test, and opa test/check/fmt on a real OPA), pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${GOVERN_VENV:-.venv}"
@@ -26,5 +27,29 @@ echo "== import-linter"
 lint-imports
 echo "== govern test (built-in Rego library)"
 govern test
+echo "== real OPA: opa test / check --strict / fmt over policies/ (tools/opa/build.sh, cached)"
+# The OPA backend tests (tests/test_opa_*.py, tests/conformance/) start this binary as a server.
+# Under CI they must run; a developer without Go (and no cached build) gets them skipped.
+if GOVERN_OPA_BIN="$(tools/opa/build.sh)"; then
+  export GOVERN_OPA_BIN
+  "$GOVERN_OPA_BIN" test policies/
+  "$GOVERN_OPA_BIN" check --strict policies/
+  "$GOVERN_OPA_BIN" fmt --fail --list policies/
+elif [ "${CI:-}" = "true" ]; then
+  echo "tools/opa/build.sh failed: CI needs a real OPA" >&2
+  exit 1
+else
+  echo "no OPA binary (install Go to build one): the OPA backend tests will be skipped"
+fi
+echo "== headless Chromium (for the model-card rendering tests)"
+# The HTML card is opened in Debian's chromium. Under CI it is installed when missing and the
+# tests must run; locally they are skipped with a reason when it is absent.
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "${CI:-}" = "true" ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "chromium not found: the browser tests will be skipped (apt-get install chromium)"
+  fi
+fi
 echo "== pytest"
 python -m pytest "$@"

@@ -1,6 +1,7 @@
 """Shared model fixtures: a real sklearn Pipeline on UCI Adult, logged to a temporary MLflow store.
 
-Import the fixtures into a test module (``from .fixtures_model import adult_model, ...``). The
+Use them from a test module with ``pytest_plugins = ["tests.fixtures_model"]`` (helpers such as
+``spec_with`` are imported as usual; PYTEST_DONT_REWRITE: nothing here asserts). The
 expensive work (training, logging to MLflow, loading the context) happens once per session:
 it is cached at module level, so every module that imports the fixtures shares it.
 

@@ -9,7 +9,9 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 GATE_SPEC = FIXTURES / "gate-spec.yaml"
 
 
-def log_run(tracking_uri: str, accuracy: float, *, params: dict[str, Any] | None = None, tag_team: bool = True) -> str:
+def log_run(
+    tracking_uri: str, accuracy: float, *, params: dict[str, Any] | None = None, tag_team: bool = True
+) -> str:
     """Log a run with a tiny scikit-learn model and the given accuracy; return its id."""
     import mlflow
     import numpy as np

@@ -84,10 +84,12 @@ def test_validate() -> None:
     assert "valid:" in run.stdout
 
 
-def test_check_without_evidence_says_what_to_do() -> None:
-    run = run_govern("check", str(SPEC))
-    assert run.code == 2
-    assert "--evidence" in run.stderr
+def test_check_without_evidence_collects_from_mlflow_first(tmp_path: Path) -> None:
+    # an empty local store: the spec's alias does not exist, which is a bad reference (exit 2)
+    run = run_govern("check", str(SPEC), "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db", cwd=tmp_path)
+    assert run.code == 2, run.stderr
+    assert "no version of adult-income holds the alias 'champion'" in run.stderr
+    assert "Traceback" not in run.stderr
 
 
 def test_builtin_rego_tests_pass_through_govern_test() -> None:

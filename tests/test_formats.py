@@ -7,17 +7,20 @@ import copy
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import yaml
 from jsonschema import Draft4Validator, Draft202012Validator
 
 from govern.engine.decision import Decision, Result
 from govern.engine.errors import ConfigError
-from govern.engine.formats import Format, RenderOptions, parse_format, render
+from govern.engine.formats import Format, RenderOptions, junit, parse_format, render
 from govern.engine.formats.github import escape_data, escape_property
 from govern.engine.formats.markdown import cell
 from govern.engine.schemas import Schema, load_schema
@@ -25,7 +28,9 @@ from govern.engine.schemas import Schema, load_schema
 from .conftest import EVIDENCE, ROOT, SPEC, run_govern
 from .golden import cases
 
-SARIF_SCHEMA = json.loads((ROOT / "tests" / "schemas" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
+SARIF_SCHEMA = json.loads(
+    (ROOT / "tests" / "schemas" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8")
+)
 CHECK = ("check", str(SPEC.relative_to(ROOT)), "--evidence", str(EVIDENCE), "--as-of", "2026-11-27")
 REGEN = "run `python scripts/regen_golden.py`, review the diff, and commit it"
 
@@ -46,7 +51,9 @@ def _decision(case: str) -> Decision:
 def test_every_format_matches_its_golden_file(case: str, fmt: Format) -> None:
     path = cases.GOLDEN / f"{case}.{cases.EXTENSIONS[fmt]}"
     assert path.exists(), f"{path.name} is missing: {REGEN}"
-    assert cases.render_format(case, fmt) == path.read_text(encoding="utf-8"), f"{path.name} is stale: {REGEN}"
+    assert cases.render_format(case, fmt) == path.read_text(encoding="utf-8"), (
+        f"{path.name} is stale: {REGEN}"
+    )
 
 
 def test_every_format_has_a_golden_file_and_no_file_is_orphaned() -> None:
@@ -73,7 +80,7 @@ def test_the_regen_script_reports_nothing_stale() -> None:
 
 
 def test_unknown_format_is_an_error_never_a_fallback() -> None:
-    with pytest.raises(ConfigError, match="unknown output format 'sarif2'.*junit, sarif, github, markdown"):
+    with pytest.raises(ConfigError, match=r"unknown output format 'sarif2'.*junit, sarif, github, markdown"):
         parse_format("sarif2")
     assert {f.value for f in Format} == {"text", "json", "junit", "sarif", "github", "markdown"}
 
@@ -132,7 +139,9 @@ def test_sarif_rules_and_results() -> None:
     rules = run["tool"]["driver"]["rules"]
     assert [r["id"] for r in rules] == sorted({r.rule_id for r in decision.results})
     for rule in rules:
-        assert rule["shortDescription"]["text"] and rule["fullDescription"]["text"] and rule["help"]["text"]
+        assert rule["shortDescription"]["text"]
+        assert rule["fullDescription"]["text"]
+        assert rule["help"]["text"]
         assert rule["defaultConfiguration"]["level"] in ("error", "warning", "note")
     by_id = {r["id"]: r for r in rules}
     assert by_id["TEAM-W-001"]["defaultConfiguration"]["level"] == "warning"
@@ -160,7 +169,8 @@ def test_sarif_waived_results_are_suppressed_at_the_waiver_line() -> None:
         assert text[line - 1].strip() == f"- rule: {result['ruleId']}"
         suppression = result["suppressions"][0]
         assert suppression["status"] == "accepted"
-        assert "jane.doe@example.com" in suppression["justification"] and "2027-06-30" in suppression["justification"]
+        assert "jane.doe@example.com" in suppression["justification"]
+        assert "2027-06-30" in suppression["justification"]
     assert all(r["properties"]["result"] == "waived" for r in run["results"])  # a pass reports no finding
 
 
@@ -211,12 +221,9 @@ def test_junit_escapes_hostile_text_and_control_characters() -> None:
     root = ET.fromstring(text.encode("utf-8"))  # well-formed
     warn = next(c for c in root.iter("testcase") if c.get("name", "").startswith("TEAM-W-001"))
     out = warn.find("system-out")
-    assert out is not None and '<script>alert("x")</script>' in (out.text or "")
+    assert out is not None
+    assert '<script>alert("x")</script>' in (out.text or "")
     decision = cases.mixed()
-    from dataclasses import replace
-
-    from govern.engine.formats import junit
-
     bell = replace(decision, results=(replace(decision.results[0], message="bell\x07 nul\x00 ok"),))
     ET.fromstring(junit.render(bell).encode("utf-8"))  # control characters are dropped, not emitted
 
@@ -237,12 +244,15 @@ def test_github_annotations_by_result() -> None:
     assert all(",line=" in line and "file=examples/adult-income/spec.yaml" in line for line in commands)
     warning = commands[-1]
     assert "title=TEAM-W-001::" in warning
-    assert "100%25 sure" in warning and "%0Asecond line" in warning
-    assert "\n" not in warning and "\r" not in warning
+    assert "100%25 sure" in warning
+    assert "%0Asecond line" in warning
+    assert "\n" not in warning
+    assert "\r" not in warning
     assert lines[-1].startswith("govern: ERROR adult-income v2 at stage deploy")
     passing = cases.render_format("pass", Format.GITHUB).splitlines()
     notices = [line for line in passing if line.startswith("::notice ")]
-    assert len(notices) == 2 and "title=GOV-FAIR-001" in notices[0]
+    assert len(notices) == 2
+    assert "title=GOV-FAIR-001" in notices[0]
     assert "line=68" in notices[0]  # the waiver's line in the spec
     assert "::group::govern: 30 passed, 0 skipped" in passing
 
@@ -266,9 +276,11 @@ def test_markdown_summary_failures_first_and_passes_collapsed() -> None:
     order = [text.index(k) for k in ("**ERROR**", "**FAIL**", "**WARN**", "<details>", "GOV-CHAMP-001")]
     assert order == sorted(order)
     assert "<summary>30 passed, 1 skipped</summary>" in text
-    assert "&lt;script&gt;" in text and "<script>" not in text
+    assert "&lt;script&gt;" in text
+    assert "<script>" not in text
     assert "\\| 100% sure" in text  # a pipe cannot break the table
-    assert "#### Waivers" in text and "**expired: void**" in text
+    assert "#### Waivers" in text
+    assert "**expired: void**" in text
 
 
 def test_markdown_cell_escaping() -> None:
@@ -330,8 +342,12 @@ def test_check_prints_a_ci_format_to_stdout() -> None:
         (("--report", "junit=a.xml", "--report", "sarif=a.xml"), "written twice"),
     ],
 )
-def test_bad_output_options_exit_2_and_write_nothing(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
-    run_args = [a.replace("a.xml", str(tmp_path / "a.xml")).replace("out.yaml", str(tmp_path / "o")) for a in args]
+def test_bad_output_options_exit_2_and_write_nothing(
+    tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    run_args = [
+        a.replace("a.xml", str(tmp_path / "a.xml")).replace("out.yaml", str(tmp_path / "o")) for a in args
+    ]
     run = run_govern(*CHECK, *run_args)
     assert run.code == 2
     assert message in " ".join(run.stderr.split())
@@ -351,3 +367,46 @@ def test_check_with_ci_formats_imports_no_heavy_library() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
     )
     assert "HEAVY []" in proc.stderr, proc.stderr
+
+
+# --------------------------------------------------------------------------- the CI docs
+
+
+def _govern_commands(text: str) -> list[list[str]]:
+    """The ``govern …`` command lines of a shell snippet, continuation lines joined."""
+    joined = text.replace("\\\n", " ")
+    return [
+        line.split() for line in (raw.strip() for raw in joined.splitlines()) if line.startswith("govern ")
+    ]
+
+
+def test_the_github_actions_example_uses_real_formats_and_options() -> None:
+    workflow = yaml.safe_load((ROOT / "docs" / "github-actions.yml").read_text())
+    steps = workflow["jobs"]["govern"]["steps"]
+    commands = [c for step in steps if "run" in step for c in _govern_commands(step["run"])]
+    assert [c[1] for c in commands] == ["check", "card", "card"]
+    check = commands[0]
+    formats = [check[i + 1] for i, a in enumerate(check) if a == "--format"]
+    formats += [check[i + 1].split("=")[0] for i, a in enumerate(check) if a == "--report"]
+    assert formats == ["github", "junit", "sarif", "markdown", "json"]
+    for name in formats:
+        parse_format(name)
+    help_text = run_govern("check", "--help").stdout + run_govern("card", "--help").stdout
+    for command in commands:
+        for option in (a for a in command if a.startswith("--")):
+            assert option in help_text, option
+    uploads = [s for s in steps if s.get("uses", "").startswith("github/codeql-action/upload-sarif")]
+    assert uploads[0]["with"]["sarif_file"] == "reports/govern.sarif"
+
+
+def test_the_pre_commit_hooks_run(tmp_path: Path) -> None:
+    hooks = {h["id"]: h for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())}
+    assert set(hooks) == {"govern-validate", "govern-check"}
+    assert re.search(hooks["govern-validate"]["files"], "models/adult-income.govern.yaml")
+    assert not re.search(hooks["govern-validate"]["files"], "docker-compose.yaml")
+    validate = hooks["govern-validate"]["entry"].split()[1:]
+    assert run_govern(*validate, str(SPEC)).code == 0
+    check = [*hooks["govern-check"]["entry"].split()[1:], *CHECK[1:], *hooks["govern-check"]["args"]]
+    run = run_govern(*check)
+    assert run.code == 0, run.stderr
+    assert "PASS" in run.stdout

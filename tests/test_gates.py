@@ -213,7 +213,9 @@ def test_alias_write_failing_leaves_the_alias_and_records_an_error(env: Env) -> 
 
 
 def test_register_tagging_failing_half_way_deletes_the_new_version(env: Env) -> None:
-    result = env.gate(Gate.REGISTER, run_id=log_run(env.uri, 0.9), registry=Faulty(env.registry, "set_version_tags"))
+    result = env.gate(
+        Gate.REGISTER, run_id=log_run(env.uri, 0.9), registry=Faulty(env.registry, "set_version_tags")
+    )
     assert result.action is Action.ERROR
     assert "was deleted again" in result.message
     assert env.registry.list_versions("gate-test") == []

@@ -29,11 +29,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from importlib import metadata
 from typing import Any, ClassVar, Final, TypeVar
 from urllib.parse import urlsplit
 
-import requests  # type: ignore[import-untyped]
+import requests  # type: ignore[import-untyped,unused-ignore]
 from opa_client.errors import (  # type: ignore[import-untyped]
     ConnectionsError,
     DeleteDataError,
@@ -134,8 +135,8 @@ def _documents(data: Mapping[str, Any]) -> dict[str, Any]:
     """The data documents to PUT: each ``data[root][key]``, or ``data[root]`` if not an object."""
     out: dict[str, Any] = {}
     for root, value in data.items():
-        if isinstance(value, Mapping) and value:
-            for key, item in value.items():
+        if isinstance(value, Mapping):
+            for key, item in value.items():  # an empty mapping writes nothing
                 out[f"{root}/{key}"] = item
         else:
             out[str(root)] = value
@@ -169,9 +170,7 @@ class OpaBackend(Backend):
 
     name: ClassVar[str] = "opa"
 
-    def __init__(
-        self, url: str, *, timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES
-    ) -> None:
+    def __init__(self, url: str, *, timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES) -> None:
         self.url = url
         self.endpoint = parse_opa_url(url)
         self._timeout = timeout
@@ -217,6 +216,7 @@ class OpaBackend(Backend):
             "data_paths": sorted(documents),
         }
         self._marker = None
+        self._broken = None  # a new load is a new attempt, even after a connection failure
         previous = self._guard(self._read_marker)
         held = self._guard(self._govern_policies)
         stale = [pid for pid in held if pid not in modules]
@@ -224,7 +224,12 @@ class OpaBackend(Backend):
         self.pushed = bool(stale or changed or previous != marker)
         if self.pushed:
             self._put_data(f"{_PREFIX}/{MARKER_KEY}", {**marker, "state": "loading"})
-            self._in_rounds(list(reversed(stale)), self._delete_policy)
+            try:
+                self._in_rounds(list(reversed(stale)), self._delete_policy)
+            except PolicyLoadError as exc:  # another module on the server still needs them
+                raise BackendError(
+                    f"cannot remove the previous govern policies from the OPA server: {exc}"
+                ) from None
             self._in_rounds(changed, lambda pid: self._put_policy(pid, modules[pid]))
             old = previous.get("data_paths") if isinstance(previous, dict) else None
             for path in old if isinstance(old, list) else []:
@@ -297,7 +302,7 @@ class OpaBackend(Backend):
             raise BackendError(f"{what} failed{self._describe(exc.response)}") from None
         if not isinstance(body, dict):
             raise BackendError(f"{what} failed: the OPA server answered {body!r}")
-        return body["result"] if "result" in body else UNDEFINED
+        return body.get("result", UNDEFINED)
 
     def _describe(self, response: Any) -> str:
         """`` at file:line: message`` from OPA's error body, like the embedded backend's."""
@@ -421,7 +426,7 @@ class OpaBackend(Backend):
             failures: dict[str, _CompileFailure] = {}
             for pid in pending:
                 try:
-                    self._guard(lambda pid=pid: operation(pid))
+                    self._guard(partial(operation, pid))
                 except _CompileFailure as exc:
                     failures[pid] = exc
             if len(failures) == len(pending):
@@ -472,7 +477,9 @@ class OpaBackend(Backend):
         except (requests.HTTPError, RegoParseError, DeleteDataError, _CompileFailure, BackendError):
             raise
         except (requests.ConnectionError, requests.Timeout, ConnectionsError) as exc:
-            self._broken = f"the OPA server at {self.url} is unreachable ({_reason(exc)}); no decision was made"
+            self._broken = (
+                f"the OPA server at {self.url} is unreachable ({_reason(exc)}); no decision was made"
+            )
             raise BackendError(self._broken) from None
         except (requests.RequestException, ValueError) as exc:
             raise BackendError(f"the OPA server at {self.url} failed: {_reason(exc)}") from None

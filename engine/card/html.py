@@ -126,7 +126,7 @@ nav.toc{display:none}
 section{margin-top:18px}
 h2{break-after:avoid}
 h3{break-after:avoid}
-figure,tr,.missing,dl.facts div{break-inside:avoid}
+figure,tr,.missing,dl.facts div,.grid2{break-inside:avoid}
 table{font-size:9pt}
 th,td{padding:3px 6px}
 a{color:inherit;text-decoration:none}

@@ -99,7 +99,9 @@ def collect_evidence(
     }
     for section in SECTIONS:
         document[section] = collected.sections.get(section)
-    document["missing"] = {k: v for k, v in collected.missing.items() if k in SECTIONS and document[k] is None}
+    document["missing"] = {
+        k: v for k, v in collected.missing.items() if k in SECTIONS and document[k] is None
+    }
     inputs = {f"spec:{spec.source}": spec.sha256, **collected.inputs}
     document["provenance"] = {
         "collected_at": started.isoformat(timespec="seconds").replace("+00:00", "Z"),

@@ -322,12 +322,11 @@ def _importance(values: np.ndarray[Any, Any], features: Sequence[str]) -> list[d
 
     mean_abs = np.abs(values).mean(axis=0) if len(values) else np.zeros(len(features))
     total = float(mean_abs.sum())
-    items = [
+    ranked = sorted(zip(features, mean_abs.tolist(), strict=True), key=lambda item: (-item[1], item[0]))
+    return [
         {"feature": name, "mean_abs_shap": float(v), "share": float(v) / total if total > 0 else 0.0}
-        for name, v in zip(features, mean_abs.tolist(), strict=True)
+        for name, v in ranked
     ]
-    items.sort(key=lambda item: (-item["mean_abs_shap"], item["feature"]))
-    return items
 
 
 def _by_group(

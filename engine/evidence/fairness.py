@@ -188,10 +188,11 @@ def group_codes(
         combined = combined * len(names) + codes
     present, inverse = np.unique(combined, return_inverse=True)
     labels: list[str] = []
-    for value in present.tolist():
+    for combined_code in present.tolist():
         pieces: list[str] = []
+        remaining = combined_code
         for _codes, names in reversed(parts):
-            value, rest = divmod(value, len(names))
+            remaining, rest = divmod(remaining, len(names))
             pieces.append(names[rest])
         labels.append("&".join(reversed(pieces)))
     return np.asarray(inverse, dtype=np.int64).ravel(), labels

@@ -56,8 +56,12 @@ def resolve_target(
         record = _version_or_alias(registry, name, version, alias)
         if not record.run_id:
             raise CollectionError(f"{name} version {record.version} has no source run; govern needs the run")
-        return Target(run_id=record.run_id, artifact_path=run.get("artifact_path", "model"), name=name,
-                      version=record.version)
+        return Target(
+            run_id=record.run_id,
+            artifact_path=run.get("artifact_path", "model"),
+            name=name,
+            version=record.version,
+        )
     if run.get("run_id"):
         return Target(run_id=run["run_id"], artifact_path=run.get("artifact_path", "model"), name=name)
     raise ConfigError(
@@ -104,7 +108,9 @@ def load_live_file(path: Path) -> dict[str, Any]:
     if not isinstance(metrics, dict) or not all(
         isinstance(v, int | float) and not isinstance(v, bool) for v in metrics.values()
     ):
-        raise EvidenceError("a live metrics file needs a 'metrics' mapping of names to numbers", doc.location(("metrics",)))
+        raise EvidenceError(
+            "a live metrics file needs a 'metrics' mapping of names to numbers", doc.location(("metrics",))
+        )
     return {"metrics": metrics, "source": str(path), "window": value.get("window")}
 
 
@@ -168,14 +174,18 @@ class MlflowCollector(Collector):
         holder = self.registry.get_alias(name, alias) if name else None
         if holder is None:
             out.sections["champion"] = None
-            out.missing["champion"] = f"no version of {name} holds '{alias}' yet: this is the first deployment"
+            out.missing["champion"] = (
+                f"no version of {name} holds '{alias}' yet: this is the first deployment"
+            )
             return
         if holder.version == self.target.version:
             out.sections["champion"] = None
             out.missing["champion"] = f"version {holder.version} already holds '{alias}'"
             return
         if not holder.run_id:
-            raise CollectionError(f"the champion {name} version {holder.version} has no source run to compare with")
+            raise CollectionError(
+                f"the champion {name} version {holder.version} has no source run to compare with"
+            )
         run = self.registry.get_run(holder.run_id)
         out.sections["champion"] = {
             "alias": alias,

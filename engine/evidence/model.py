@@ -309,7 +309,8 @@ def signature_violations(frame: pd.DataFrame, signature: dict[str, Any] | None) 
                 out.append(
                     SignatureViolation(
                         name,
-                        f"column '{name}' holds {kind} values ({series.dtype}); the model signature expects {expected}",
+                        f"column '{name}' holds {kind} values ({series.dtype}); "
+                        f"the model signature expects {expected}",
                         blocking=True,
                     )
                 )
@@ -512,6 +513,41 @@ def _check_columns(spec: ModelSpec, frame: pd.DataFrame, target: str) -> None:
                 )
 
 
+def _positive_label(spec: ModelSpec, ds: dict[str, Any], y: pd.Series, target: str, loaded: _Loaded) -> Any:
+    """The positive label of a classifier's target, or None for a regressor."""
+    missing = int(y.isna().sum())
+    if missing:
+        raise CollectionError(
+            f"the target column '{target}' has {missing} missing values in the evaluation data"
+        )
+    if _is_regression(spec, loaded, y):
+        return None
+    labels = _labels_sorted(list(y.unique()))
+    if len(labels) < 2:
+        raise CollectionError(
+            f"the target column '{target}' has a single class ({labels[0]!r} in all {len(y)} rows); "
+            "classification metrics and fairness need both outcomes"
+        )
+    if "positive_label" in ds:
+        positive = _match_label(labels, ds["positive_label"])
+        if positive is None:
+            raise _spec_error(
+                spec,
+                ("data", "evaluation", "positive_label"),
+                f"the positive label {ds['positive_label']!r} is not among the target's labels {labels}",
+            )
+    else:
+        positive = _infer_positive(labels)
+        if positive is None:
+            raise _spec_error(
+                spec,
+                ("data", "evaluation"),
+                f"the target '{target}' has {len(labels)} labels; say which one is the positive outcome",
+                hint="set data.evaluation.positive_label",
+            )
+    return positive
+
+
 def load_model_context(
     model_uri: str,
     spec: ModelSpec,
@@ -570,38 +606,7 @@ def load_model_context(
     loaded = _load_model(model_uri, flavors, features)
 
     progress("labels", 3, steps)
-    y = evaluation[target]
-    missing = int(y.isna().sum())
-    if missing:
-        raise CollectionError(
-            f"the target column '{target}' has {missing} missing values in the evaluation data"
-        )
-    positive: Any = None
-    if not _is_regression(spec, loaded, y):
-        labels = _labels_sorted(list(y.unique()))
-        if len(labels) < 2:
-            raise CollectionError(
-                f"the target column '{target}' has a single class ({labels[0]!r} in all {len(y)} rows); "
-                "classification metrics and fairness need both outcomes"
-            )
-        if "positive_label" in ds:
-            positive = _match_label(labels, ds["positive_label"])
-            if positive is None:
-                raise _spec_error(
-                    spec,
-                    ("data", "evaluation", "positive_label"),
-                    f"the positive label {ds['positive_label']!r} is not among the target's labels {labels}",
-                )
-        else:
-            positive = _infer_positive(labels)
-            if positive is None:
-                raise _spec_error(
-                    spec,
-                    ("data", "evaluation"),
-                    f"the target '{target}' has {len(labels)} labels; say which one is the positive outcome",
-                    hint="set data.evaluation.positive_label",
-                )
-
+    positive = _positive_label(spec, ds, evaluation[target], target, loaded)
     proba = _positive_proba(loaded, positive)
     progress("labels", steps, steps)
     return ModelContext(

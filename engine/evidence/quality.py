@@ -176,8 +176,9 @@ def _is_numeric(series: pd.Series) -> bool:
 def _values(series: pd.Series) -> np.ndarray[Any, Any]:
     import numpy as np
 
-    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    return values[~np.isnan(values)]
+    values = np.asarray(series.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+    kept: np.ndarray[Any, Any] = values[~np.isnan(values)]
+    return kept
 
 
 def _dataset_name(spec: ModelSpec, key: str) -> str | None:
@@ -246,7 +247,8 @@ def data_section(ctx: ModelContext, spec: ModelSpec, *, progress: Progress = no_
             if numeric[0] != numeric[1]:
                 kinds = ["numeric" if k else "categorical" for k in numeric]
                 violations.append(
-                    f"column '{column}' is {kinds[1]} in the evaluation data but {kinds[0]} in the reference data"
+                    f"column '{column}' is {kinds[1]} in the evaluation data "
+                    f"but {kinds[0]} in the reference data"
                 )
                 continue
             drift[str(column)] = (

@@ -82,9 +82,8 @@ def _patch(raw: Any, where: str) -> Patch:
     assert "value" in raw or raw.get("delete") is True, f"{where}: give a value or delete: true"
     reason = raw.get("reason")
     if reason is not None:
-        assert raw.get("value") is None and "." not in raw["path"], (
-            f"{where}: a reason goes with a null top-level section"
-        )
+        assert raw.get("value") is None, f"{where}: a reason goes with a null value"
+        assert "." not in raw["path"], f"{where}: a reason goes with a top-level section"
     return Patch(segments(raw["path"]), raw.get("value"), reason, bool(raw.get("delete")))
 
 
@@ -95,7 +94,8 @@ def load_case(path: Path) -> Case:
     unknown = set(raw) - {"name", "description", "stage", "patch", "params", "expect"}
     assert not unknown, f"{where}: unknown keys {sorted(unknown)}"
     expect = raw.get("expect")
-    assert isinstance(expect, dict) and expect, f"{where}: expect must map rule ids to results"
+    assert isinstance(expect, dict), f"{where}: expect must map rule ids to results"
+    assert expect, f"{where}: expect names no rule"
     for rule, result in expect.items():
         assert result in RESULTS, f"{where}: {rule}: {result!r} is not one of {sorted(RESULTS)}"
     return Case(

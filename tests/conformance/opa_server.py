@@ -54,9 +54,7 @@ def opa_binary() -> str:
             raise RuntimeError(f"GOVERN_OPA_BIN={given} is not an executable file")
         return given
     try:
-        proc = subprocess.run(
-            ["bash", str(BUILD)], capture_output=True, text=True, timeout=900, check=False
-        )
+        proc = subprocess.run(["bash", str(BUILD)], capture_output=True, text=True, timeout=900, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise RuntimeError(f"{BUILD} could not run: {exc}") from None
     if proc.returncode != 0:

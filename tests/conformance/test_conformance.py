@@ -43,9 +43,7 @@ def test_every_builtin_rule_is_covered_firing_and_not() -> None:
     fired: defaultdict[str, set[str]] = defaultdict(set)
     for case in CASE_LIST:
         for rule, result in case.expect.items():
-            fired[rule].add(
-                "fires" if result in (Result.FAIL, Result.WARN, Result.WAIVED) else result.value
-            )
+            fired[rule].add("fires" if result in (Result.FAIL, Result.WARN, Result.WAIVED) else result.value)
     ids = {rule.id for rule in all_packs().rules}
     assert set(fired) <= ids, f"cases name unknown rules: {sorted(set(fired) - ids)}"
     missing = sorted(r for r in ids if not {"fires", "pass"} <= fired[r])

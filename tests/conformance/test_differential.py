@@ -11,7 +11,6 @@ derandomized, so a CI run is reproducible.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -44,90 +43,6 @@ unit = st.one_of(
 maybe_unit = st.one_of(st.none(), unit)
 reason = st.sampled_from(["collector failed", "not collected at this stage", "source unreachable"])
 
-@st.composite
-def evidence_docs(draw: st.DrawFn) -> tuple[dict[str, Any], Stage, str]:
-    ev = copy.deepcopy(example_evidence())
-    variant = draw(spec_variants)
-    stage = draw(st.sampled_from(list(Stage)))
-    ev["stage"] = stage.value
-
-    def null_section(name: str) -> bool:
-        if draw(st.integers(0, 9)) == 0:
-            ev[name] = None
-            ev["missing"][name] = draw(reason)
-            return True
-        return False
-
-    if not null_section("run"):
-        metrics = ev["run"]["metrics"]
-        for name in ("accuracy", "roc_auc", "log_loss"):
-            choice = draw(st.integers(0, 5))
-            if choice == 0:
-                del metrics[name]
-            elif choice <= 3:
-                metrics[name] = draw(unit)
-        for key in ("max_depth", "learning_rate"):
-            if draw(st.integers(0, 7)) == 0:
-                ev["run"]["params"][key] = draw(st.sampled_from(["", " ", "0.2"]))
-        if draw(st.integers(0, 7)) == 0:
-            del ev["run"]["tags"]["team"]
-        if draw(st.integers(0, 7)) == 0:
-            ev["run"]["git_commit"] = None
-        if draw(st.integers(0, 7)) == 0:
-            ev["run"]["datasets"] = ev["run"]["datasets"][1:]
-    if not null_section("champion") and draw(st.booleans()):
-        if draw(st.integers(0, 5)) == 0:
-            del ev["champion"]["metrics"]["accuracy"]
-        else:
-            ev["champion"]["metrics"]["accuracy"] = draw(unit)
-    if ev["live"] is None and draw(st.booleans()):
-        ev["live"] = {"metrics": {} if draw(st.integers(0, 5)) == 0 else {"accuracy": draw(unit)}}
-        del ev["missing"]["live"]
-    if not null_section("fairness"):
-        features = ev["fairness"]["features"]
-        for feature in list(features):
-            if draw(st.integers(0, 7)) == 0:
-                del features[feature]
-                continue
-            f = features[feature]
-            for key in ("demographic_parity_difference", "demographic_parity_ratio", "equalized_odds_difference"):
-                if draw(st.integers(0, 2)) == 0:
-                    f[key] = draw(maybe_unit)
-            groups = f["metrics"]["accuracy"]["by_group"]
-            if draw(st.integers(0, 7)) == 0:
-                groups.clear()
-            for group in list(groups):
-                if draw(st.integers(0, 3)) == 0:
-                    groups[group] = draw(maybe_unit)
-            for group in list(f["group_sizes"]):
-                if draw(st.integers(0, 4)) == 0:
-                    f["group_sizes"][group] = draw(st.sampled_from([0, 1, 29, 30, 31, 5000]))
-            if groups and draw(st.integers(0, 5)) == 0:
-                f["small_groups"] = [draw(st.sampled_from(sorted(groups)))]
-    if not null_section("explanations"):
-        importance = ev["explanations"]["global_importance"]
-        for item in importance:
-            if draw(st.integers(0, 3)) == 0:
-                item["share"] = draw(unit)
-        if draw(st.integers(0, 5)) == 0:
-            importance.clear()
-    if not null_section("data"):
-        data = ev["data"]
-        for column in list(data["evaluation"]["columns"])[:4]:
-            if draw(st.integers(0, 3)) == 0:
-                data["evaluation"]["columns"][column]["null_share"] = draw(unit)
-        for feature in list(data["drift"])[:5]:
-            stats = data["drift"][feature]
-            if draw(st.integers(0, 3)) == 0:
-                stats["psi"] = draw(st.one_of(st.none(), unit))
-            if "ks_statistic" in stats and draw(st.integers(0, 3)) == 0:
-                stats["ks_statistic"] = draw(st.one_of(st.none(), unit))
-        if draw(st.integers(0, 5)) == 0:
-            data["schema_violations"] = ["column income is missing"]
-        if draw(st.integers(0, 5)) == 0:
-            data["evaluation"]["rows"] = draw(st.sampled_from([0, 29, 15060]))
-    return ev, stage, variant
-
 
 # The spec varies too (its documentation fields and risk tier feed the documentation rules and
 # the parameters); each variant is a (spec patch, value) pair over the example's spec.
@@ -149,8 +64,105 @@ spec_variants = st.one_of(st.just("as-is"), st.sampled_from(sorted(SPEC_VARIANTS
 PARAMS = {
     "data": {"min_rows": 30},
     "metrics": {"log_loss": {"max": 0.3}},
-    "live": {"accuracy": {"max": 0.9}},
+    "live": {"accuracy": {"max": 0.85}},
 }
+
+
+def _null_section(draw: st.DrawFn, ev: dict[str, Any], name: str) -> bool:
+    """One time in ten a section is null, with the reason in ``missing`` (as collectors do)."""
+    if draw(st.integers(0, 9)) == 0:
+        ev[name] = None
+        ev["missing"][name] = draw(reason)
+        return True
+    return False
+
+
+def _run(draw: st.DrawFn, run: dict[str, Any]) -> None:
+    metrics = run["metrics"]
+    for name in ("accuracy", "roc_auc", "log_loss"):
+        choice = draw(st.integers(0, 5))
+        if choice == 0:
+            del metrics[name]
+        elif choice <= 3:
+            metrics[name] = draw(unit)
+    for key in ("max_depth", "learning_rate"):
+        if draw(st.integers(0, 7)) == 0:
+            run["params"][key] = draw(st.sampled_from(["", " ", "0.2"]))
+    if draw(st.integers(0, 7)) == 0:
+        del run["tags"]["team"]
+    if draw(st.integers(0, 7)) == 0:
+        run["git_commit"] = None
+    if draw(st.integers(0, 7)) == 0:
+        run["datasets"] = run["datasets"][1:]
+
+
+def _fairness_feature(draw: st.DrawFn, f: dict[str, Any]) -> None:
+    for key in ("demographic_parity_difference", "demographic_parity_ratio", "equalized_odds_difference"):
+        if draw(st.integers(0, 2)) == 0:
+            f[key] = draw(maybe_unit)
+    groups = f["metrics"]["accuracy"]["by_group"]
+    if draw(st.integers(0, 7)) == 0:
+        groups.clear()
+    for group in list(groups):
+        if draw(st.integers(0, 3)) == 0:
+            groups[group] = draw(maybe_unit)
+    for group in list(f["group_sizes"]):
+        if draw(st.integers(0, 4)) == 0:
+            f["group_sizes"][group] = draw(st.sampled_from([0, 1, 29, 30, 31, 5000]))
+    if groups and draw(st.integers(0, 5)) == 0:
+        f["small_groups"] = [draw(st.sampled_from(sorted(groups)))]
+
+
+def _data(draw: st.DrawFn, data: dict[str, Any]) -> None:
+    for column in list(data["evaluation"]["columns"])[:4]:
+        if draw(st.integers(0, 3)) == 0:
+            data["evaluation"]["columns"][column]["null_share"] = draw(unit)
+    for feature in list(data["drift"])[:5]:
+        stats = data["drift"][feature]
+        if draw(st.integers(0, 3)) == 0:
+            stats["psi"] = draw(maybe_unit)
+        if "ks_statistic" in stats and draw(st.integers(0, 3)) == 0:
+            stats["ks_statistic"] = draw(maybe_unit)
+    if draw(st.integers(0, 5)) == 0:
+        data["schema_violations"] = ["column income is missing"]
+    if draw(st.integers(0, 5)) == 0:
+        data["evaluation"]["rows"] = draw(st.sampled_from([0, 29, 15060]))
+
+
+@st.composite
+def evidence_docs(draw: st.DrawFn) -> tuple[dict[str, Any], Stage, str]:
+    """(evidence, stage, spec variant): the example, perturbed section by section."""
+    ev = copy.deepcopy(example_evidence())
+    variant = draw(spec_variants)
+    stage = draw(st.sampled_from(list(Stage)))
+    ev["stage"] = stage.value
+    if not _null_section(draw, ev, "run"):
+        _run(draw, ev["run"])
+    if not _null_section(draw, ev, "champion") and draw(st.booleans()):
+        if draw(st.integers(0, 5)) == 0:
+            del ev["champion"]["metrics"]["accuracy"]
+        else:
+            ev["champion"]["metrics"]["accuracy"] = draw(unit)
+    if draw(st.booleans()):
+        ev["live"] = {"metrics": {} if draw(st.integers(0, 5)) == 0 else {"accuracy": draw(unit)}}
+        del ev["missing"]["live"]
+    if not _null_section(draw, ev, "fairness"):
+        features = ev["fairness"]["features"]
+        for feature in list(features):
+            if draw(st.integers(0, 7)) == 0:
+                del features[feature]
+            else:
+                _fairness_feature(draw, features[feature])
+    if not _null_section(draw, ev, "explanations"):
+        importance = ev["explanations"]["global_importance"]
+        for item in importance:
+            if draw(st.integers(0, 3)) == 0:
+                item["share"] = draw(unit)
+        if draw(st.integers(0, 5)) == 0:
+            importance.clear()
+    if not _null_section(draw, ev, "data"):
+        _data(draw, ev["data"])
+    return ev, stage, variant
 
 
 class Checkers:
@@ -177,8 +189,8 @@ class Checkers:
 
 
 @pytest.fixture(scope="module")
-def checkers(opa_backend: Backend) -> Iterator[Checkers]:
-    yield Checkers(opa_backend)
+def checkers(opa_backend: Backend) -> Checkers:
+    return Checkers(opa_backend)
 
 
 def rule_keys(checker_: Checker, value: dict[str, Any], stage: Stage) -> dict[str, Any]:

@@ -76,7 +76,9 @@ def _pin(decision: Decision, n: int) -> Decision:
     )
 
 
-def _decide(evidence: dict[str, Any], today: dt.date, stage: Stage | None = None) -> tuple[Decision, dict[str, Any]]:
+def _decide(
+    evidence: dict[str, Any], today: dt.date, stage: Stage | None = None
+) -> tuple[Decision, dict[str, Any]]:
     model_spec = spec()
     policy_set = load_policy_set(model_spec, [], builtin=True)
     with create_backend("embedded") as engine:
@@ -158,7 +160,9 @@ def render_card_case(case: str, fmt: CardFormat) -> str:
     model_spec = spec()
     if case == "card":
         decision, params = _decide(example_evidence(), TODAY)
-        card = build_card(model_spec, params, load_evidence(ROOT / EVIDENCE_PATH).value, _pin(decision, 3).to_dict())
+        card = build_card(
+            model_spec, params, load_evidence(ROOT / EVIDENCE_PATH).value, _pin(decision, 3).to_dict()
+        )
     elif case == "card-missing":
         evidence = _missing_evidence()
         decision, params = _decide(evidence, TODAY)
