@@ -121,7 +121,8 @@ def check(
         typer.Option(
             "--evidence",
             "-e",
-            help="An evidence document (JSON) from `govern collect`. Without it, govern collects from MLflow first.",
+            help="An evidence document (JSON) from `govern collect`. "
+            "Without it, govern collects from MLflow first.",
         ),
     ] = None,
     stage: Annotated[

@@ -370,7 +370,8 @@ def audit_verify(audit_log: AuditPath = DEFAULT_AUDIT_LOG) -> None:
         typer.echo(f"intact: {audit_log} holds {report.records} records{head}")
         raise typer.Exit(0)
     stderr(
-        f"tampered: {audit_log} record {report.first_bad}: {report.reason} ({report.records} records verified before it)"
+        f"tampered: {audit_log} record {report.first_bad}: {report.reason} "
+        f"({report.records} records verified before it)"
     )
     raise typer.Exit(1)
 

@@ -129,7 +129,9 @@ class _Builder:
         try:
             value = self.constructor.construct_object(node, deep=True)
         except yaml.MarkedYAMLError as exc:
-            raise self.fail(node, f"invalid value {node.value!r}: {exc.problem or exc.context}", path) from None
+            raise self.fail(
+                node, f"invalid value {node.value!r}: {exc.problem or exc.context}", path
+            ) from None
         except (yaml.YAMLError, ValueError, TypeError) as exc:
             raise self.fail(node, f"invalid value {node.value!r} for tag {node.tag}: {exc}", path) from None
         if isinstance(value, float) and (not math.isfinite(value) or abs(value) > MAX_ABS_NUMBER):
@@ -210,7 +212,9 @@ def parse_document(
 _CONSTANT_RE = re.compile(rb'(?<![\w"])(NaN|-?Infinity)(?![\w"])')
 
 
-def _locate_json_problem(raw: bytes, source: str, error: Callable[..., InputError], message: str) -> int | None:
+def _locate_json_problem(
+    raw: bytes, source: str, error: Callable[..., InputError], message: str
+) -> int | None:
     """The line of a problem the json module reports without one (a constant, a duplicate key)."""
     if "is not a JSON number" in message:
         match = _CONSTANT_RE.search(raw)

@@ -15,6 +15,7 @@ record before it returns: the log's writability is checked before the registry i
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import getpass
@@ -203,10 +204,8 @@ class _Run:
         }
         record = self.ctx.audit.append(entry)
         if decision is not None and model and version and not self.ctx.dry_run and action is not Action.ERROR:
-            try:  # an independent copy of the chain head, next to the model (best effort)
+            with contextlib.suppress(GovernError):  # an independent copy of the chain head (best effort)
                 self.ctx.registry.set_version_tags(model, version, {"govern.audit.head": record["hash"]})
-            except GovernError:
-                pass
         return GateResult(
             gate=self.gate,
             action=action,
@@ -269,7 +268,10 @@ def _register(run: _Run, name: str, run_id: str | None) -> GateResult:
     artifact_path = (spec.data["model"].get("run") or {}).get("artifact_path", "model")
     target = Target(run_id=source_run, artifact_path=artifact_path, name=name)
     for existing in _versions(registry, name):
-        if existing.run_id == source_run and existing.tags.get("govern.register.outcome") == Outcome.PASS.value:
+        if (
+            existing.run_id == source_run
+            and existing.tags.get("govern.register.outcome") == Outcome.PASS.value
+        ):
             return run.finish(
                 Action.ALREADY_DONE,
                 f"run {source_run} is already registered as {name} version {existing.version}",
@@ -281,9 +283,13 @@ def _register(run: _Run, name: str, run_id: str | None) -> GateResult:
         return run.finish(Action.ERROR, "no decision: nothing registered", model=name, decision=decision)
     artifact = run.log_decision(decision, source_run)
     if decision.outcome is Outcome.FAIL:
-        return run.finish(Action.DENIED, f"run {source_run} denied: nothing registered", model=name, decision=decision)
+        return run.finish(
+            Action.DENIED, f"run {source_run} denied: nothing registered", model=name, decision=decision
+        )
     if run.ctx.dry_run:
-        return run.finish(Action.DRY_RUN, f"would register run {source_run} as {name}", model=name, decision=decision)
+        return run.finish(
+            Action.DRY_RUN, f"would register run {source_run} as {name}", model=name, decision=decision
+        )
     created = registry.create_version(name, source_run, artifact_path, {})
     try:
         registry.set_version_tags(name, created.version, _tags(Stage.REGISTER, decision, artifact))
@@ -298,8 +304,11 @@ def _register(run: _Run, name: str, run_id: str | None) -> GateResult:
             ) from None
         raise RegistryError(f"{exc.message}; the new version {created.version} was deleted again") from None
     return run.finish(
-        Action.REGISTERED, f"registered run {source_run} as {name} version {created.version}",
-        model=name, version=created.version, decision=decision,
+        Action.REGISTERED,
+        f"registered run {source_run} as {name} version {created.version}",
+        model=name,
+        version=created.version,
+        decision=decision,
     )
 
 
@@ -324,33 +333,58 @@ def _promote(run: _Run, name: str, alias: str, version: str | None) -> GateResul
     decision = run.decide(target)
     if decision.outcome is Outcome.ERROR:
         return run.finish(
-            Action.ERROR, f"no decision: {name}@{alias} left on {previous or 'nothing'}",
-            model=name, version=target.version, alias=alias, previous=previous, decision=decision,
+            Action.ERROR,
+            f"no decision: {name}@{alias} left on {previous or 'nothing'}",
+            model=name,
+            version=target.version,
+            alias=alias,
+            previous=previous,
+            decision=decision,
         )
     artifact = run.log_decision(decision, target.run_id)
     if not run.ctx.dry_run:
         registry.set_version_tags(name, str(target.version), _tags(Stage.DEPLOY, decision, artifact))
     if decision.outcome is Outcome.FAIL:
         return run.finish(
-            Action.DENIED, f"version {target.version} denied: {name}@{alias} stays on {previous or 'nothing'}",
-            model=name, version=target.version, alias=alias, previous=previous, decision=decision,
+            Action.DENIED,
+            f"version {target.version} denied: {name}@{alias} stays on {previous or 'nothing'}",
+            model=name,
+            version=target.version,
+            alias=alias,
+            previous=previous,
+            decision=decision,
         )
     if previous == target.version:
         return run.finish(
-            Action.ALREADY_DONE, f"{name}@{alias} already points to version {target.version}",
-            model=name, version=target.version, alias=alias, previous=previous, decision=decision,
+            Action.ALREADY_DONE,
+            f"{name}@{alias} already points to version {target.version}",
+            model=name,
+            version=target.version,
+            alias=alias,
+            previous=previous,
+            decision=decision,
         )
     if run.ctx.dry_run:
         return run.finish(
-            Action.DRY_RUN, f"would move {name}@{alias} from {previous or 'nothing'} to {target.version}",
-            model=name, version=target.version, alias=alias, previous=previous, decision=decision,
+            Action.DRY_RUN,
+            f"would move {name}@{alias} from {previous or 'nothing'} to {target.version}",
+            model=name,
+            version=target.version,
+            alias=alias,
+            previous=previous,
+            decision=decision,
         )
     if previous:
         registry.set_version_tags(name, str(target.version), {f"govern.previous.{alias}": previous})
     registry.set_alias(name, alias, str(target.version))
     return run.finish(
-        Action.PROMOTED, f"moved {name}@{alias} from {previous or 'nothing'} to version {target.version}",
-        model=name, version=target.version, alias=alias, previous=previous, decision=decision,
+        Action.PROMOTED,
+        f"moved {name}@{alias} from {previous or 'nothing'} to version {target.version}",
+        model=name,
+        version=target.version,
+        alias=alias,
+        previous=previous,
+        decision=decision,
     )
 
 
@@ -365,16 +399,24 @@ def _rollback(run: _Run, name: str, alias: str) -> GateResult:
     decision = run.decide(target)
     if decision.outcome is Outcome.ERROR:
         return run.finish(
-            Action.ERROR, f"no decision: {name}@{alias} left on {holder.version}",
-            model=name, version=holder.version, alias=alias, decision=decision,
+            Action.ERROR,
+            f"no decision: {name}@{alias} left on {holder.version}",
+            model=name,
+            version=holder.version,
+            alias=alias,
+            decision=decision,
         )
     artifact = run.log_decision(decision, target.run_id)
     if not run.ctx.dry_run:
         registry.set_version_tags(name, holder.version, _tags(Stage.ROLLBACK, decision, artifact))
     if decision.outcome is Outcome.PASS:
         return run.finish(
-            Action.KEPT, f"version {holder.version} is healthy: {name}@{alias} stays",
-            model=name, version=holder.version, alias=alias, decision=decision,
+            Action.KEPT,
+            f"version {holder.version} is healthy: {name}@{alias} stays",
+            model=name,
+            version=holder.version,
+            alias=alias,
+            decision=decision,
         )
     fallback = _last_vetted(registry, name, holder)
     if fallback is None:
@@ -382,17 +424,30 @@ def _rollback(run: _Run, name: str, alias: str) -> GateResult:
             Action.REFUSED,
             f"version {holder.version} failed at rollback, but no earlier version passed its deploy "
             f"decision: refusing to move {name}@{alias} to an unvetted version",
-            model=name, version=holder.version, alias=alias, decision=decision,
+            model=name,
+            version=holder.version,
+            alias=alias,
+            decision=decision,
         )
     if run.ctx.dry_run:
         return run.finish(
-            Action.DRY_RUN, f"would roll {name}@{alias} back from {holder.version} to {fallback.version}",
-            model=name, version=fallback.version, alias=alias, previous=holder.version, decision=decision,
+            Action.DRY_RUN,
+            f"would roll {name}@{alias} back from {holder.version} to {fallback.version}",
+            model=name,
+            version=fallback.version,
+            alias=alias,
+            previous=holder.version,
+            decision=decision,
         )
     registry.set_alias(name, alias, fallback.version)
     return run.finish(
-        Action.ROLLED_BACK, f"rolled {name}@{alias} back from version {holder.version} to {fallback.version}",
-        model=name, version=fallback.version, alias=alias, previous=holder.version, decision=decision,
+        Action.ROLLED_BACK,
+        f"rolled {name}@{alias} back from version {holder.version} to {fallback.version}",
+        model=name,
+        version=fallback.version,
+        alias=alias,
+        previous=holder.version,
+        decision=decision,
     )
 
 
@@ -407,4 +462,3 @@ def _last_vetted(registry: Registry, name: str, holder: VersionRecord) -> Versio
             continue
         return candidate
     return None
-

@@ -145,7 +145,9 @@ def _parse_annotation(body: str, file: str, line: int) -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None)
         at = line + 1 + mark.line if mark is not None else line
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise PolicyLoadError(f"the # METADATA block is not valid YAML: {problem}", Location(file, at)) from None
+        raise PolicyLoadError(
+            f"the # METADATA block is not valid YAML: {problem}", Location(file, at)
+        ) from None
     if not isinstance(value, dict):
         raise PolicyLoadError("the # METADATA block must be a YAML mapping", Location(file, line))
     return value

@@ -26,6 +26,7 @@ class Schema(Enum):
     EVIDENCE = "evidence.schema.json"
     DECISION = "decision.schema.json"
     PARAMS = "params.schema.json"
+    MODEL_CARD = "model-card.schema.json"
 
 
 @cache

@@ -24,7 +24,7 @@ ln -s ../../engine .typecheck/govern/engine
 ln -s ../../cli .typecheck/govern/cli
 (cd .typecheck && MYPYPATH=. mypy --config-file ../pyproject.toml -p govern.engine -p govern.cli)
 echo "== import-linter"
-lint-imports
+(cd .typecheck && PYTHONPATH=. lint-imports --config ../pyproject.toml)
 echo "== govern test (built-in Rego library)"
 govern test
 echo "== real OPA: opa test / check --strict / fmt over policies/ (tools/opa/build.sh, cached)"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import json
 import multiprocessing
 from pathlib import Path
@@ -26,7 +27,7 @@ def test_chain_verifies_and_records_link(tmp_path: Path) -> None:
     assert report.records == 5
     records = log.records()
     assert [r["seq"] for r in records] == [1, 2, 3, 4, 5]
-    assert all(b["prev"] == a["hash"] for a, b in zip(records, records[1:], strict=False))
+    assert all(b["prev"] == a["hash"] for a, b in itertools.pairwise(records))
     assert report.head == records[-1]["hash"]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -50,7 +51,7 @@ def test_ten_concurrent_promotions_leave_one_holder_and_a_consistent_log(tmp_pat
     assert len(records) == 10
     # the per-model lock makes the history linear: each promotion names the one before it
     assert records[0]["previous"] is None
-    for before, after in zip(records, records[1:], strict=False):
+    for before, after in itertools.pairwise(records):
         assert after["previous"] == before["model"]["version"]
     assert sorted(r["model"]["version"] for r in records) == sorted(versions)
     from govern.engine.registry.mlflow import MlflowRegistry
@@ -74,7 +75,7 @@ def register_in_process(uri: str, audit: Path) -> str:
     ctx = GateContext(
         registry=MlflowRegistry(uri),
         audit=AuditLog(audit),
-        decide=lambda evidence, stage: checker.decide(evidence, stage),
+        decide=checker.decide,
         collect=CollectOptions(with_model=False),
     )
     result = run_gate(Gate.REGISTER, spec, ctx, run_id=log_run(uri, 0.9))

@@ -73,7 +73,9 @@ class Registry(ABC):
         """(flavours, signature) of a logged model."""
 
     @abstractmethod
-    def create_version(self, name: str, run_id: str, artifact_path: str, tags: Mapping[str, str]) -> VersionRecord: ...
+    def create_version(
+        self, name: str, run_id: str, artifact_path: str, tags: Mapping[str, str]
+    ) -> VersionRecord: ...
 
     @abstractmethod
     def delete_version(self, name: str, version: str) -> None: ...

@@ -26,7 +26,7 @@ T = TypeVar("T")
 
 
 def resolve_tracking_uri(spec_uri: str | None, option: str | None) -> str:
-    """``--tracking-uri``, then the spec's ``model.tracking_uri``, then MLFLOW_TRACKING_URI, then local sqlite."""
+    """``--tracking-uri``, the spec's ``model.tracking_uri``, MLFLOW_TRACKING_URI, or local sqlite."""
     return option or spec_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
@@ -41,6 +41,7 @@ class MlflowRegistry(Registry):
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         if tracking_uri.startswith("sqlite:///"):
             db = Path(tracking_uri.removeprefix("sqlite:///"))
             db.parent.mkdir(parents=True, exist_ok=True)
@@ -50,7 +51,7 @@ class MlflowRegistry(Registry):
             from mlflow import MlflowClient
         except ImportError:
             raise RegistryError(
-                "MLflow is not installed; install govern with the mlflow extra: pip install 'govern-ml[mlflow]'"
+                "MLflow is not installed: pip install 'govern-ml[mlflow]'"
             ) from None
         self._mlflow = mlflow
         mlflow.set_tracking_uri(tracking_uri)
@@ -76,7 +77,9 @@ class MlflowRegistry(Registry):
         except (ReferenceNotFound, RegistryError):
             raise
         except Exception as exc:  # connection errors, sqlite errors, timeouts
-            raise RegistryError(f"{what} failed at {self._uri}: {type(exc).__name__}: {_first_line(str(exc))}") from None
+            raise RegistryError(
+                f"{what} failed at {self._uri}: {type(exc).__name__}: {_first_line(str(exc))}"
+            ) from None
 
     def get_run(self, run_id: str) -> RunRecord:
         run = self._call(f"run {run_id}", lambda: self._client.get_run(run_id))
@@ -115,12 +118,16 @@ class MlflowRegistry(Registry):
 
     def get_version(self, name: str, version: str) -> VersionRecord:
         return self._version(
-            self._call(f"model {name} version {version}", lambda: self._client.get_model_version(name, version))
+            self._call(
+                f"model {name} version {version}", lambda: self._client.get_model_version(name, version)
+            )
         )
 
     def get_alias(self, name: str, alias: str) -> VersionRecord | None:
         try:
-            mv = self._call(f"alias {name}@{alias}", lambda: self._client.get_model_version_by_alias(name, alias))
+            mv = self._call(
+                f"alias {name}@{alias}", lambda: self._client.get_model_version_by_alias(name, alias)
+            )
         except ReferenceNotFound:
             return None
         return self._version(mv)
@@ -138,14 +145,18 @@ class MlflowRegistry(Registry):
         parsed = {k: json.loads(v) if isinstance(v, str) else v for k, v in (signature or {}).items()}
         return tuple(sorted(info.flavors)), parsed or None
 
-    def create_version(self, name: str, run_id: str, artifact_path: str, tags: Mapping[str, str]) -> VersionRecord:
+    def create_version(
+        self, name: str, run_id: str, artifact_path: str, tags: Mapping[str, str]
+    ) -> VersionRecord:
         def register() -> Any:
             return self._mlflow.register_model(f"runs:/{run_id}/{artifact_path}", name, tags=dict(tags))
 
         return self._version(self._call(f"registering run {run_id} as {name}", register))
 
     def delete_version(self, name: str, version: str) -> None:
-        self._call(f"deleting {name} version {version}", lambda: self._client.delete_model_version(name, version))
+        self._call(
+            f"deleting {name} version {version}", lambda: self._client.delete_model_version(name, version)
+        )
 
     def set_version_tags(self, name: str, version: str, tags: Mapping[str, str]) -> None:
         for key, value in tags.items():

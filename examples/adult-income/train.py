@@ -27,7 +27,9 @@ TRUSTED_TYPES = ["sklearn.tree._tree.Tree"]
 
 def git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=HERE, check=True)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=HERE, check=True
+        )
     except (OSError, subprocess.CalledProcessError):
         return None
     return out.stdout.strip() or None
@@ -85,7 +87,11 @@ def main() -> None:
         proba = model.predict_proba(x_test)[:, 1]
         predicted = (proba >= 0.5).astype(int)
         mlflow.log_params(
-            {"n_estimators": args.n_estimators, "max_depth": args.max_depth, "learning_rate": args.learning_rate}
+            {
+                "n_estimators": args.n_estimators,
+                "max_depth": args.max_depth,
+                "learning_rate": args.learning_rate,
+            }
         )
         mlflow.log_metrics(
             {
@@ -98,8 +104,12 @@ def main() -> None:
         commit = git_commit()
         if commit:
             mlflow.set_tag("mlflow.source.git.commit", commit)
-        mlflow.log_input(mlflow.data.from_pandas(train, source=str(train_path), name="adult_train"), context="training")
-        mlflow.log_input(mlflow.data.from_pandas(test, source=str(test_path), name="adult_test"), context="evaluation")
+        mlflow.log_input(
+            mlflow.data.from_pandas(train, source=str(train_path), name="adult_train"), context="training"
+        )
+        mlflow.log_input(
+            mlflow.data.from_pandas(test, source=str(test_path), name="adult_test"), context="evaluation"
+        )
         mlflow.sklearn.log_model(
             model,
             name="model",
