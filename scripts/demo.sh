@@ -1,15 +1,58 @@
 #!/usr/bin/env bash
-# Set up govern in a virtualenv and run the main job on the shipped example:
-# check the Adult income model's evidence against the built-in policy library.
+# The main job, end to end, on the embedded defaults (local sqlite MLflow store, embedded Rego):
+# train an income model on UCI Adult, check and register it, promote it, train a second version
+# and promote it against the champion, then report a degraded live metric and roll back.
+# Every decision is printed and audited; the audit log is verified at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${GOVERN_VENV:-.venv}"
 PYTHON="${PYTHON:-python3}"
-if [ ! -x "$VENV/bin/govern" ]; then
+if [ ! -x "$VENV/bin/govern" ] || ! "$VENV/bin/python" -c "import mlflow, shap, fairlearn" 2>/dev/null; then
   echo "setting up $VENV (one time) ..." >&2
-  "$PYTHON" -m venv "$VENV"
+  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet -e .
+  "$VENV/bin/python" -m pip install --quiet -e '.[mlflow,ml]'
 fi
-"$VENV/bin/govern" validate examples/adult-income/spec.yaml
-"$VENV/bin/govern" check examples/adult-income/spec.yaml --evidence examples/adult-income/evidence.json "$@"
+export PATH="$PWD/$VENV/bin:$PATH"
+
+WORK="${GOVERN_DEMO_DIR:-.govern/demo}"
+rm -rf "$WORK" && mkdir -p "$WORK"
+export MLFLOW_TRACKING_URI="sqlite:///$PWD/$WORK/mlflow.db"
+export GOVERN_AUDIT_LOG="$WORK/audit.jsonl"
+SPEC=examples/adult-income/spec.yaml
+AS_OF="${GOVERN_AS_OF:-$(date +%F)}"
+started=$SECONDS
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# A gate exits 1 when it denies or rolls back: that is an answer, not a failure of this script.
+gate() { govern gate "$@" --as-of "$AS_OF" || { code=$?; [ "$code" -eq 1 ] || exit "$code"; }; }
+
+step "validate the spec"
+govern validate "$SPEC"
+
+step "train version 1 (GradientBoosting, 100 trees, depth 3) and log it to MLflow"
+RUN1=$(python examples/adult-income/train.py --n-estimators 100 --max-depth 3 --train-rows 16000 2>/dev/null)
+echo "run $RUN1"
+
+step "gate register: evidence from MLflow, fairlearn, SHAP and the data; register only on pass"
+gate register "$SPEC" --run-id "$RUN1"
+
+step "gate promote version 1 to @champion (first deployment: no champion to compare with)"
+gate promote "$SPEC" --version 1
+
+step "train version 2 (150 trees, depth 4) and register it"
+RUN2=$(python examples/adult-income/train.py --n-estimators 150 --max-depth 4 --train-rows 16000 2>/dev/null)
+gate register "$SPEC" --run-id "$RUN2"
+
+step "gate promote version 2: compared with the champion (version 1) on accuracy"
+gate promote "$SPEC" --version 2
+
+step "monitoring reports a degraded live accuracy for version 2"
+python examples/adult-income/monitor.py --version 2 --accuracy 0.71
+
+step "gate rollback: version 2 fails on live evidence, so @champion goes back to the last vetted version"
+gate rollback "$SPEC"
+
+step "the audit log"
+govern audit show
+govern audit verify
+echo "done in $((SECONDS - started)) s"

@@ -35,11 +35,7 @@ from typing import Any, ClassVar, Final, TypeVar
 from urllib.parse import urlsplit
 
 import requests  # type: ignore[import-untyped,unused-ignore]
-from opa_client.errors import (  # type: ignore[import-untyped]
-    ConnectionsError,
-    DeleteDataError,
-    RegoParseError,
-)
+from opa_client.errors import DeleteDataError, RegoParseError  # type: ignore[import-untyped]
 from opa_client.opa import OpaClient  # type: ignore[import-untyped]
 
 from ..errors import BackendError, ConfigError, Location, PolicyLoadError
@@ -284,22 +280,25 @@ class OpaBackend(Backend):
         """``POST /v1/data/<url_path>``: the value, or UNDEFINED when OPA returns no result."""
 
         def post() -> Any:
-            if input_doc is not None:
-                return self._client.query_rule(dict(input_doc), url_path, query_params=_STRICT)
-            # query_rule always sends {"input": ...}; a test rule is evaluated as `opa test`
-            # evaluates it, with no input at all, so this request goes through the session.
-            response = self._session.post(
-                f"{self.endpoint.root_url}/data/{url_path}", params=_STRICT, json={}, timeout=self._timeout
-            )
-            response.raise_for_status()
-            return response.json()
+            try:
+                if input_doc is not None:
+                    return self._client.query_rule(dict(input_doc), url_path, query_params=_STRICT)
+                # query_rule always sends {"input": ...}; a test rule is evaluated as `opa test`
+                # evaluates it, with no input at all, so this request goes through the session.
+                response = self._session.post(
+                    f"{self.endpoint.root_url}/data/{url_path}",
+                    params=_STRICT,
+                    json={},
+                    timeout=self._timeout,
+                )
+                response.raise_for_status()
+                return response.json()
+            except requests.HTTPError as exc:
+                # query_rule raises on any status >= 400; OPA's errors[] (code, message,
+                # location) are in the response body, which the HTTPError still carries.
+                raise BackendError(f"{what} failed{self._describe(exc.response)}") from None
 
-        try:
-            body = self._guard(post)
-        except requests.HTTPError as exc:
-            # query_rule raises on any status >= 400; OPA's errors[] (code, message, location)
-            # are in the response body, which the HTTPError still carries.
-            raise BackendError(f"{what} failed{self._describe(exc.response)}") from None
+        body = self._guard(post)
         if not isinstance(body, dict):
             raise BackendError(f"{what} failed: the OPA server answered {body!r}")
         return body.get("result", UNDEFINED)
@@ -467,16 +466,16 @@ class OpaBackend(Backend):
     def _guard(self, call: Callable[[], T]) -> T:
         """One exchange with the server: network and library errors become BackendError.
 
-        ``requests.HTTPError``, ``RegoParseError`` and ``DeleteDataError`` pass through for the
-        caller, which knows what the request meant.
+        ``RegoParseError`` and ``DeleteDataError`` pass through for the caller, which knows what
+        the request meant.
         """
         if self._broken is not None:
             raise BackendError(self._broken)
         try:
             return call()
-        except (requests.HTTPError, RegoParseError, DeleteDataError, _CompileFailure, BackendError):
+        except (RegoParseError, DeleteDataError, _CompileFailure, BackendError):
             raise
-        except (requests.ConnectionError, requests.Timeout, ConnectionsError) as exc:
+        except (requests.ConnectionError, requests.Timeout) as exc:
             self._broken = (
                 f"the OPA server at {self.url} is unreachable ({_reason(exc)}); no decision was made"
             )
@@ -486,8 +485,6 @@ class OpaBackend(Backend):
 
 
 def _reason(exc: BaseException) -> str:
-    if isinstance(exc, ConnectionsError) and exc.__cause__ is not None:
-        return _reason(exc.__cause__)
     if isinstance(exc, requests.Timeout):
         return "timed out"
     if isinstance(exc, requests.ConnectionError):
@@ -497,6 +494,4 @@ def _reason(exc: BaseException) -> str:
         if "Name or service not known" in text or "Temporary failure in name resolution" in text:
             return "unknown host"
         return "connection failed"
-    if isinstance(exc, ConnectionsError):
-        return str(exc.message)
     return f"{type(exc).__name__}: {exc}"

@@ -236,9 +236,10 @@ def _structured(ctx: ModelContext, rows: pd.DataFrame, background_size: int, see
         raw = linear.shap_values(matrix)
         expected = linear.expected_value
     values = _select_output(raw, model, ctx)
-    assign = np.zeros((len(names), len(features)), dtype=np.float64)
-    assign[np.arange(len(names)), mapping] = 1.0
-    summed = values @ assign
+    summed = np.zeros((values.shape[0], len(features)), dtype=np.float64)
+    columns = np.asarray(mapping)
+    for f in range(len(features)):  # a feature's value: the sum of its columns' (no BLAS call)
+        summed[:, f] = values[:, columns == f].sum(axis=1)
     return _Shap(
         kind,
         summed,
@@ -392,7 +393,7 @@ def explanations_section(
         if result.transformed is not None and result.transformed_names is not None:
             arrays["transformed_values"] = result.transformed
             arrays["transformed_features"] = np.asarray(result.transformed_names, dtype=str)
-        np.savez_compressed(path, **arrays)
+        np.savez(path, **arrays)
         section["artifact"] = str(path)
     progress("explanations", 3, 3)
     return section

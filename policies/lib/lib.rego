@@ -14,7 +14,10 @@ import rego.v1
 scale := 1000000
 
 # fixed(x) is x in millionths, rounded to an integer; undefined unless x is a number.
-fixed(x) := round(x * 1000000) if is_number(x)
+# The nudge of a millionth of a millionth moves the rounding boundary off the half-millionth:
+# for a value such as 0.0079765 the binary product is 7976.4999999..., the exact one 7976.5,
+# and without the nudge the two engines would round it apart. With it both see 7976.500001.
+fixed(x) := round((x * 1000000) + 0.000001) if is_number(x)
 
 # Comparisons of two numbers at fixed precision; undefined when either is not a number.
 # They avoid the <, >, <= and >= operators on purpose: OPA resolves those operators to

@@ -194,10 +194,12 @@ def checkers(opa_backend: Backend) -> Checkers:
 
 
 def rule_keys(checker_: Checker, value: dict[str, Any], stage: Stage) -> dict[str, Any]:
+    """rule id → (result, violation messages, violation details, the rule's message)."""
     decision = checker_.decide(evidence_from_value(value, "<generated>"), stage, TODAY)
     assert not decision.errors, decision.errors
+    message = {r.rule_id: r.message for r in decision.results}
     return {
-        rule: canonical((result, messages, details))
+        rule: canonical((result, messages, details, message[rule]))
         for rule, (result, messages, details) in per_rule(decision).items()
     }
 
