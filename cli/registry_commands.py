@@ -100,12 +100,13 @@ def collect_to_document(
     seed: int,
     artifacts: Path | None,
     version: str | None = None,
+    run_id: str | None = None,
 ) -> Any:
     from govern.engine.evidence.collect import CollectOptions, collect_evidence
     from govern.engine.evidence.mlflow import resolve_target
 
     registry = _registry(spec, tracking_uri)
-    target = resolve_target(spec, registry, version=version)
+    target = resolve_target(spec, registry, version=version, run_id=run_id)
     with progress_bars(sys.stderr.isatty()) as progress:
         options = CollectOptions(
             live_file=live,
@@ -127,6 +128,7 @@ def collect(
     ] = None,
     tracking_uri: TrackingUri = None,
     version: Annotated[str | None, typer.Option("--version", help="Judge this model version.")] = None,
+    run_id: Annotated[str | None, typer.Option("--run-id", help="Judge this unregistered run.")] = None,
     live: Annotated[
         Path | None, typer.Option("--live", help='Live metrics as JSON ({"metrics": {...}}), for rollback.')
     ] = None,
@@ -160,6 +162,7 @@ def collect(
         seed=seed,
         artifacts=artifacts,
         version=version,
+        run_id=run_id,
     )
     write_atomic(json.dumps(document.value, indent=2) + "\n", output)
     if output is not None:

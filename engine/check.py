@@ -264,9 +264,13 @@ class Checker:
         ref = self.spec.model_ref
         model = value.get("model") or {}
         run = value.get("run") or {}
+        version = model.get("version") or (ref["version"] if not model else None)
+        aliases = model.get("aliases") or []
+        # the spec's alias names this model only if the judged version holds it (not a new run)
+        alias = ref["alias"] if (not model or ref["alias"] in aliases) else None
         return {
             "name": model.get("name") or ref["name"],
-            "version": model.get("version") or ref["version"],
-            "alias": ref["alias"],
+            "version": version,
+            "alias": alias,
             "run_id": run.get("id") or model.get("run_id") or ref["run_id"],
         }

@@ -129,6 +129,32 @@ def _normalize(value: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+#: A spec section, and the built-in pack whose rules read it.
+_SECTION_PACKS = (
+    (("requirements", "metrics"), "metrics"),
+    (("requirements", "champion"), "champion"),
+    (("requirements", "lineage"), "lineage"),
+    (("requirements", "data_quality"), "data"),
+    (("requirements", "live"), "live"),
+    (("fairness",), "fairness"),
+    (("explainability",), "explainability"),
+)
+
+
+def _check_packs(doc: Document, value: dict[str, Any], packs: tuple[str, ...]) -> None:
+    """A threshold whose pack is not applied would never be checked: say so instead of passing."""
+    for path, pack in _SECTION_PACKS:
+        node: Any = value
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if node is not None and pack not in packs:
+            raise SpecError(
+                f"{'.'.join(path)} is set, but policies.packs leaves out the '{pack}' pack that checks it",
+                doc.location(("policies", "packs")),
+                hint=f"add '{pack}' to policies.packs, or remove {'.'.join(path)}",
+            )
+
+
 def spec_from_document(doc: Document, base_dir: Path | None = None) -> ModelSpec:
     """Validate a parsed document as a model spec."""
     validate(doc, Schema.MODEL_SPEC, SpecError)
@@ -168,6 +194,8 @@ def spec_from_document(doc: Document, base_dir: Path | None = None) -> ModelSpec
         version = RegoVersion(entry.get("rego_version", "v1"))
         sources.append(PolicySource(path=(base / entry["path"]).resolve(), rego_version=version))
     packs = tuple(policies["packs"]) if "packs" in policies else None
+    if packs is not None:
+        _check_packs(doc, value, packs)
     return ModelSpec(
         data=_normalize(value),
         source=doc.source,

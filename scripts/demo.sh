@@ -13,11 +13,12 @@ if [ ! -x "$VENV/bin/govern" ] || ! "$VENV/bin/python" -c "import mlflow, shap, 
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
   "$VENV/bin/python" -m pip install --quiet -e '.[mlflow,ml]'
 fi
-export PATH="$PWD/$VENV/bin:$PATH"
+export PATH="$(cd "$VENV" && pwd)/bin:$PATH"
 
 WORK="${GOVERN_DEMO_DIR:-.govern/demo}"
 rm -rf "$WORK" && mkdir -p "$WORK"
-export MLFLOW_TRACKING_URI="sqlite:///$PWD/$WORK/mlflow.db"
+WORK="$(cd "$WORK" && pwd)"
+export MLFLOW_TRACKING_URI="sqlite:///$WORK/mlflow.db"
 export GOVERN_AUDIT_LOG="$WORK/audit.jsonl"
 SPEC=examples/adult-income/spec.yaml
 AS_OF="${GOVERN_AS_OF:-$(date +%F)}"

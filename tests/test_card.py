@@ -103,7 +103,7 @@ def test_card_holds_every_section_and_the_governance_facts() -> None:
     governance = document["governance"]
     assert governance["outcome"] == "pass"
     assert governance["audit_record_id"] is None
-    assert {w["rule"] for w in governance["waivers"]} == {"GOV-FAIR-001", "GOV-FAIR-002"}
+    assert {w["rule"] for w in governance["waivers"]} == {"GOV-FAIR-001", "GOV-FAIR-002", "GOV-FAIR-003"}
     assert {c["framework"] for c in governance["controls"]} == {"EU-AI-Act", "NIST-AI-RMF"}
     sex = document["quantitative_analyses"]["features"][0]
     assert sex["feature"] == "sex"

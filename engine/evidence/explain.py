@@ -349,6 +349,14 @@ def _by_group(
     return out
 
 
+def _row_labels(rows: pd.DataFrame) -> np.ndarray[Any, Any]:
+    """The sample's row labels as a plain (non-object) array, loadable without pickle."""
+    import numpy as np
+
+    labels = np.asarray(rows.index)
+    return labels if labels.dtype.kind in "iufbU" else labels.astype(str)
+
+
 def explanations_section(
     ctx: ModelContext,
     spec: ModelSpec,
@@ -387,7 +395,7 @@ def explanations_section(
         arrays: dict[str, Any] = {
             "values": result.values,
             "features": np.asarray(ctx.features, dtype=str),
-            "rows": np.asarray(rows.index),
+            "rows": _row_labels(rows),
             "base_value": np.asarray(np.nan if result.base_value is None else result.base_value),
         }
         if result.transformed is not None and result.transformed_names is not None:

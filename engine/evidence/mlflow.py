@@ -42,13 +42,21 @@ class Target:
 
 
 def resolve_target(
-    spec: ModelSpec, registry: Registry, *, version: str | None = None, alias: str | None = None
+    spec: ModelSpec,
+    registry: Registry,
+    *,
+    version: str | None = None,
+    alias: str | None = None,
+    run_id: str | None = None,
 ) -> Target:
     """The spec's model reference (or the one given) as a concrete run or version."""
     model = spec.data["model"]
     registered = model.get("registered") or {}
     run = model.get("run") or {}
     name = registered.get("name")
+    if run_id:
+        registry.get_run(run_id)  # a missing run is a bad reference (exit 2)
+        return Target(run_id=run_id, artifact_path=run.get("artifact_path", "model"), name=name)
     if version is None and alias is None:
         version = registered.get("version")
         alias = registered.get("alias")

@@ -671,6 +671,13 @@ def _binary(values: np.ndarray[Any, Any], positive: Any) -> np.ndarray[Any, Any]
     return np.asarray(values == positive, dtype=np.int64)
 
 
+def _distinct(values: np.ndarray[Any, Any]) -> set[str]:
+    """The distinct values as strings (hash-based: one pass)."""
+    import pandas as pd
+
+    return {str(v) for v in pd.unique(pd.Series(values, copy=False))}
+
+
 def predictions(ctx: ModelContext) -> Predictions:
     """Predict on ``ctx.evaluation`` once; later calls return the cached result."""
     import numpy as np
@@ -699,21 +706,17 @@ def predictions(ctx: ModelContext) -> Predictions:
         _no_nan(score, "scores")
     if is_classifier(ctx):
         y_true = _binary(y, ctx.positive_label)
-        if (
-            raw.dtype.kind == "f"
-            and _probability_like(raw)
-            and {str(v) for v in np.unique(y)} <= {"0", "1", "0.0", "1.0"}
-        ):
+        if raw.dtype.kind == "f" and _probability_like(raw) and _distinct(y) <= {"0", "1", "0.0", "1.0"}:
             score = raw.astype(np.float64)
             y_pred = np.asarray(score >= 0.5, dtype=np.int64)
         else:
-            labels = {str(v) for v in np.unique(y)}
-            predicted = {str(v) for v in np.unique(raw)}
-            if not predicted & labels and not (raw.dtype.kind in "iub" and y.dtype.kind in "iub"):
-                raise CollectionError(
-                    f"the model predicts labels {sorted(predicted)[:10]} that share none with the target's "
-                    f"{sorted(labels)[:10]}"
-                )
+            if not (raw.dtype.kind in "iub" and y.dtype.kind in "iub"):
+                labels, predicted = _distinct(y), _distinct(raw)
+                if not predicted & labels:
+                    raise CollectionError(
+                        f"the model predicts labels {sorted(predicted)[:10]} that share none with the "
+                        f"target's {sorted(labels)[:10]}"
+                    )
             y_pred = _binary(raw, ctx.positive_label)
         result = Predictions(y_true, y_pred, score)
     else:

@@ -88,6 +88,8 @@ def render(decision: Decision, *, color: bool = False, width: int = 120) -> str:
         ref = f"{ref} v{model['version']}"
     elif model.get("alias"):
         ref = f"{ref}@{model['alias']}"
+    elif model.get("run_id"):
+        ref = f"{ref} run {model['run_id']}"
     console.print(
         Text.assemble(
             ("govern check", "bold"),

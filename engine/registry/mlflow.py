@@ -50,9 +50,7 @@ class MlflowRegistry(Registry):
             import mlflow
             from mlflow import MlflowClient
         except ImportError:
-            raise RegistryError(
-                "MLflow is not installed: pip install 'govern-ml[mlflow]'"
-            ) from None
+            raise RegistryError("MLflow is not installed: pip install 'govern-ml[mlflow]'") from None
         self._mlflow = mlflow
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_registry_uri(tracking_uri)
@@ -149,7 +147,15 @@ class MlflowRegistry(Registry):
         self, name: str, run_id: str, artifact_path: str, tags: Mapping[str, str]
     ) -> VersionRecord:
         def register() -> Any:
-            return self._mlflow.register_model(f"runs:/{run_id}/{artifact_path}", name, tags=dict(tags))
+            import logging
+
+            quiet = logging.getLogger("mlflow")
+            level = quiet.level
+            quiet.setLevel(logging.ERROR)  # MLflow narrates registration on stderr; govern reports it
+            try:
+                return self._mlflow.register_model(f"runs:/{run_id}/{artifact_path}", name, tags=dict(tags))
+            finally:
+                quiet.setLevel(level)
 
         return self._version(self._call(f"registering run {run_id} as {name}", register))
 

@@ -24,7 +24,7 @@ def main() -> None:
     mlflow.set_experiment("adult-income-monitoring")
     with mlflow.start_run(tags={"govern.monitors": f"{args.model}/{args.version}"}) as run:
         mlflow.log_metric("accuracy", args.accuracy)
-    print(f"logged live accuracy {args.accuracy} for {args.model} version {args.version} (run {run.info.run_id})")
+    print(f"logged live accuracy {args.accuracy} for {args.model} v{args.version} (run {run.info.run_id})")
 
 
 if __name__ == "__main__":
