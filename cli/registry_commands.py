@@ -379,6 +379,16 @@ def audit_verify(audit_log: AuditPath = DEFAULT_AUDIT_LOG) -> None:
     raise typer.Exit(1)
 
 
+def _alias_change(record: dict[str, Any]) -> str:
+    """``champion: 2 → 1`` for a move, the alias alone otherwise."""
+    alias = str(record.get("alias") or "")
+    moved = record.get("result") in ("promoted", "rolled_back")
+    if alias and moved:
+        before = record.get("previous") or "none"
+        return f"{alias}: {before} → {(record.get('model') or {}).get('version')}"
+    return alias
+
+
 @audit_app.command("show")
 @handle_errors
 def audit_show(
@@ -411,7 +421,7 @@ def audit_show(
             str(r.get("time", ""))[:19],
             str(r.get("action", "")).removeprefix("gate."),
             f"{m.get('name')} v{m.get('version')}" if m.get("version") else str(m.get("name")),
-            str(r.get("alias") or ""),
+            _alias_change(r),
             str(r.get("result", "")) + (" (dry run)" if r.get("dry_run") else ""),
             str(r.get("outcome", "")),
             str(r.get("decision_id") or "")[:8],
