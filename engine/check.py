@@ -55,64 +55,40 @@ def _violations(value: Any, rule: RuleMeta) -> list[Violation]:
     return out
 
 
+def _result(
+    rule: RuleMeta, result: Result, message: str, violations: tuple[Violation, ...] = ()
+) -> RuleResult:
+    return RuleResult(
+        rule_id=rule.id,
+        package=rule.package,
+        rule=rule.name,
+        result=result,
+        severity=rule.severity,
+        message=message,
+        controls=rule.controls,
+        title=rule.title,
+        description=rule.description,
+        violations=violations,
+    )
+
+
 def _result_for(rule: RuleMeta, violations: list[Violation]) -> RuleResult:
     if not violations:
-        return RuleResult(
-            rule_id=rule.id,
-            package=rule.package,
-            rule=rule.name,
-            result=Result.PASS,
-            severity=rule.severity,
-            message=rule.title or "no violation",
-            controls=rule.controls,
-            title=rule.title,
-            description=rule.description,
-        )
+        return _result(rule, Result.PASS, rule.title or "no violation")
     kind = Result.WARN if rule.kind is RuleKind.WARN else Result.FAIL
     message = violations[0].message
     if len(violations) > 1:
         message += f" (and {len(violations) - 1} more)"
-    return RuleResult(
-        rule_id=rule.id,
-        package=rule.package,
-        rule=rule.name,
-        result=kind,
-        severity=rule.severity,
-        message=message,
-        controls=rule.controls,
-        title=rule.title,
-        description=rule.description,
-        violations=tuple(violations),
-    )
+    return _result(rule, kind, message, tuple(violations))
 
 
 def _skipped(rule: RuleMeta, stage: Stage) -> RuleResult:
     stages = ", ".join(sorted(s.value for s in rule.stages))
-    return RuleResult(
-        rule_id=rule.id,
-        package=rule.package,
-        rule=rule.name,
-        result=Result.SKIP,
-        severity=rule.severity,
-        message=f"applies at {stages}, not at {stage.value}",
-        controls=rule.controls,
-        title=rule.title,
-        description=rule.description,
-    )
+    return _result(rule, Result.SKIP, f"applies at {stages}, not at {stage.value}")
 
 
 def _errored(rule: RuleMeta, message: str) -> RuleResult:
-    return RuleResult(
-        rule_id=rule.id,
-        package=rule.package,
-        rule=rule.name,
-        result=Result.ERROR,
-        severity=rule.severity,
-        message=message,
-        controls=rule.controls,
-        title=rule.title,
-        description=rule.description,
-    )
+    return _result(rule, Result.ERROR, message)
 
 
 def rule_results(rules: Iterable[RuleMeta], values: PackageValues, stage: Stage) -> list[RuleResult]:

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Final
 from ..errors import Location
 from ..policyset import PolicySet
 
-__all__ = ["UNDEFINED", "Backend", "PackageValues", "Undefined", "split_engine_error"]
+__all__ = ["UNDEFINED", "Backend", "PackageValues", "Undefined", "package_values", "split_engine_error"]
 
 
 class Undefined:
@@ -88,3 +88,16 @@ def split_engine_error(text: str) -> tuple[str, Location | None]:
     if match:
         message = f"{message} (column {match.group('col')})"
     return message, location
+
+
+def package_values(tree: Any, members: list[str], wanted: set[str]) -> PackageValues:
+    """Cut the value of ``data.<root>`` into the rule values of each wanted package under it."""
+    out: PackageValues = {}
+    for package in members:
+        if package not in wanted:
+            continue
+        node: Any = tree
+        for part in package.split(".")[1:]:
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        out[package] = node if isinstance(node, dict) else {}
+    return out

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from ..errors import BackendError, PolicyLoadError
 from ..policyset import PolicyModule, PolicySet
 from ..spec import RegoVersion
-from .base import UNDEFINED, Backend, PackageValues, split_engine_error
+from .base import UNDEFINED, Backend, PackageValues, package_values, split_engine_error
 
 __all__ = ["EmbeddedBackend", "import_regorus"]
 
@@ -149,13 +149,7 @@ class EmbeddedBackend(Backend):
                 raise BackendError(f"evaluation failed{where}: {message}") from None
             results = json.loads(raw).get("result") or []
             tree = results[0]["expressions"][0]["value"] if results else {}
-            for package in members:
-                if package not in wanted:
-                    continue
-                node: Any = tree
-                for part in package.split(".")[1:]:
-                    node = node.get(part, {}) if isinstance(node, dict) else {}
-                out[package] = node if isinstance(node, dict) else {}
+            out.update(package_values(tree, members, wanted))
         return out
 
     def evaluate_rule(self, input_doc: Mapping[str, Any] | None, path: str) -> Any:

@@ -42,7 +42,7 @@ from ..errors import BackendError, ConfigError, Location, PolicyLoadError
 from ..evidence.document import canonical_digest
 from ..policyset import PolicyModule, PolicySet
 from ..spec import RegoVersion
-from .base import UNDEFINED, Backend, PackageValues
+from .base import UNDEFINED, Backend, PackageValues, package_values
 
 __all__ = [
     "DEFAULT_RETRIES",
@@ -252,13 +252,7 @@ class OpaBackend(Backend):
                 tree = {}
             if root == _PREFIX:
                 self._verify_marker(tree)
-            for package in members:
-                if package not in wanted:
-                    continue
-                node: Any = tree
-                for part in package.split(".")[1:]:
-                    node = node.get(part, {}) if isinstance(node, dict) else {}
-                out[package] = node if isinstance(node, dict) else {}
+            out.update(package_values(tree, members, wanted))
         return out
 
     def evaluate_rule(self, input_doc: Mapping[str, Any] | None, path: str) -> Any:
