@@ -93,3 +93,16 @@ def test_param_override_parsing() -> None:
     assert parse_param_override("a=text") == {"a": "text"}
     with pytest.raises(Exception, match=r"key\.path=value"):
         parse_param_override("novalue")
+
+
+@pytest.mark.parametrize(
+    ("example", "schema"),
+    [("spec.yaml", "MODEL_SPEC"), ("evidence.json", "EVIDENCE"), ("decision.json", "DECISION")],
+)
+def test_each_schema_documents_an_example_that_validates(example: str, schema: str) -> None:
+    from govern.engine.documents import load_document
+    from govern.engine.schemas import Schema, load_schema, validation_errors
+
+    doc, _ = load_document(SPEC.parent / example, SpecError)
+    assert validation_errors(doc, Schema[schema]) == []
+    assert f"examples/adult-income/{example}" in load_schema(Schema[schema])["description"]
