@@ -203,6 +203,8 @@ def check(
     today = _as_of(as_of)
     reports = _parse_reports(report or [], output)
     model_spec = load_spec(spec)
+    # policies first: a broken policy is reported before any slow collection
+    policy_set = load_policy_set(model_spec, _policy_sources(policies, v0_compatible), builtin=not no_builtin)
     if evidence is None:
         document = registry_commands.collect_to_document(
             model_spec,
@@ -216,7 +218,6 @@ def check(
         )
     else:
         document = load_evidence(evidence)
-    policy_set = load_policy_set(model_spec, _policy_sources(policies, v0_compatible), builtin=not no_builtin)
     with create_backend(backend.value, opa_url) as engine:
         checker = Checker.for_spec(model_spec, policy_set, engine, overrides)
         decision = checker.decide(document, Stage(stage.value) if stage else None, today)
