@@ -7,7 +7,9 @@ the user set MLflow's own ``MLFLOW_HTTP_REQUEST_*`` variables.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -153,7 +155,8 @@ class MlflowRegistry(Registry):
             level = quiet.level
             quiet.setLevel(logging.ERROR)  # MLflow narrates registration on stderr; govern reports it
             try:
-                return self._mlflow.register_model(f"runs:/{run_id}/{artifact_path}", name, tags=dict(tags))
+                with contextlib.redirect_stderr(io.StringIO()):
+                    return self._mlflow.register_model(f"runs:/{run_id}/{artifact_path}", name, tags=dict(tags))
             finally:
                 quiet.setLevel(level)
 
