@@ -156,7 +156,9 @@ class MlflowRegistry(Registry):
             quiet.setLevel(logging.ERROR)  # MLflow narrates registration on stderr; govern reports it
             try:
                 with contextlib.redirect_stderr(io.StringIO()):
-                    return self._mlflow.register_model(f"runs:/{run_id}/{artifact_path}", name, tags=dict(tags))
+                    return self._mlflow.register_model(
+                        f"runs:/{run_id}/{artifact_path}", name, tags=dict(tags)
+                    )
             finally:
                 quiet.setLevel(level)
 
