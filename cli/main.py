@@ -183,6 +183,14 @@ def check(
         typer.Option("--opa-url", envvar="GOVERN_OPA_URL", help="The OPA server, for --backend opa."),
     ] = None,
     color: Annotated[bool | None, typer.Option("--color/--no-color", help="Colour the text output.")] = None,
+    decision_log: Annotated[
+        Path | None,
+        typer.Option(
+            "--decision-log",
+            envvar="GOVERN_DECISION_LOG",
+            help="Append the decision as an OPA decision-log event (JSON line) to FILE.",
+        ),
+    ] = None,
 ) -> None:
     """Evaluate the policies against a model's evidence and print the decision.
 
@@ -221,6 +229,10 @@ def check(
     with create_backend(backend.value, opa_url) as engine:
         checker = Checker.for_spec(model_spec, policy_set, engine, overrides)
         decision = checker.decide(document, Stage(stage.value) if stage else None, today)
+        if decision_log is not None:
+            _append_decision_log(
+                decision_log, decision, checker.prepare_input(document, decision.stage).value
+            )
     use_color = color if color is not None else (output is None and sys.stdout.isatty())
     width = 120 if output is not None or not sys.stdout.isatty() else max(100, _terminal_width())
     wanted = {output_format, *(fmt for fmt, _ in reports)}
@@ -233,6 +245,21 @@ def check(
         _write(body, path)
     _report_errors(decision)
     raise typer.Exit(decision.exit_code(fail_on_warn=fail_on_warn, no_fail=no_fail))
+
+
+def _append_decision_log(path: Path, decision: Any, input_doc: dict[str, Any]) -> None:
+    """One OPA-shaped event per decision, appended as a JSON line (for existing log pipelines)."""
+    import json
+
+    from govern.engine.decision_log import decision_log_record
+
+    line = json.dumps(decision_log_record(decision, input_doc), sort_keys=True) + "\n"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(line)
+    except OSError as exc:
+        raise ConfigError(f"cannot append to the decision log {path}: {exc.strerror}") from None
 
 
 def _report_errors(decision: Any) -> None:

@@ -196,6 +196,9 @@ class _Run:
             "outcome": decision.outcome.value if decision else Outcome.ERROR.value,
             "decision_id": decision.decision_id if decision else None,
             "policy_digest": decision.policy_digest if decision else None,
+            # OPA decision-log fields, for pipelines that ingest OPA's logs
+            "path": "govern",
+            "bundles": {"govern": {"revision": decision.policy_digest}} if decision else {},
             "evidence_digest": decision.evidence_digest if decision else None,
             "dry_run": self.ctx.dry_run,
             "spec": {"name": self.spec.name, "path": self.spec.source, "sha256": self.spec.sha256},

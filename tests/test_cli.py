@@ -122,3 +122,16 @@ def test_help_teaches() -> None:
     assert run.code == 0
     for word in ("--evidence", "--stage", "--fail-on-warn", "--as-of", "Exit 0"):
         assert word in run.stdout
+
+
+def test_decision_log_appends_opa_shaped_events(tmp_path: Path) -> None:
+    log = tmp_path / "logs" / "decisions.jsonl"
+    for _ in range(2):
+        assert run_govern(*CHECK, "--decision-log", str(log)).code == 0
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(events) == 2
+    first = events[0]
+    assert first["path"] == "govern"
+    assert first["bundles"]["govern"]["revision"] == first["result"]["policy_digest"]
+    assert first["input"]["stage"] == "deploy"
+    assert first["decision_id"] == first["result"]["decision_id"] != events[1]["decision_id"]
