@@ -6,6 +6,22 @@ from pathlib import Path
 from typing import Any
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def use_experiment(name: str) -> None:
+    """Select (creating it if needed) an experiment whose artifacts live beside a sqlite store.
+
+    MLflow's default artifact root is ./mlruns in the current folder; tests must not write there.
+    """
+    import mlflow
+
+    uri = mlflow.get_tracking_uri()
+    if mlflow.get_experiment_by_name(name) is None and uri.startswith("sqlite:///"):
+        root = Path(uri.removeprefix("sqlite:///")).resolve().parent / "artifacts" / name
+        mlflow.create_experiment(name, artifact_location=root.as_uri())
+    mlflow.set_experiment(name)
+
+
 GATE_SPEC = FIXTURES / "gate-spec.yaml"
 
 
@@ -18,7 +34,7 @@ def log_run(
     from sklearn.linear_model import LogisticRegression
 
     mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_experiment("gate-tests")
+    use_experiment("gate-tests")
     rng = np.random.default_rng(0)
     x = rng.normal(size=(40, 3))
     y = (x[:, 0] > 0).astype(int)
@@ -37,7 +53,7 @@ def log_live(tracking_uri: str, name: str, version: str, accuracy: float) -> str
     import mlflow
 
     mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_experiment("monitoring")
+    use_experiment("monitoring")
     with mlflow.start_run(tags={"govern.monitors": f"{name}/{version}"}) as run:
         mlflow.log_metric("accuracy", accuracy)
     return str(run.info.run_id)

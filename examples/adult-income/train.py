@@ -14,6 +14,7 @@ import argparse
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 CATEGORICAL = ["workclass", "education", "marital-status", "occupation", "relationship", "race", "sex",
@@ -34,6 +35,16 @@ def git_commit() -> str | None:
     except (OSError, subprocess.CalledProcessError):
         return None
     return out.stdout.strip() or None
+
+
+def use_experiment(mlflow: Any, name: str) -> None:
+    """Select an experiment; with a local sqlite store, keep its artifacts beside the database
+    (MLflow would otherwise write them to ./mlruns in whatever folder this runs from)."""
+    uri = mlflow.get_tracking_uri()
+    if mlflow.get_experiment_by_name(name) is None and uri.startswith("sqlite:///"):
+        root = Path(uri.removeprefix("sqlite:///")).resolve().parent / "artifacts" / name
+        mlflow.create_experiment(name, artifact_location=root.as_uri())
+    mlflow.set_experiment(name)
 
 
 def main() -> None:
@@ -59,7 +70,7 @@ def main() -> None:
 
     mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///.govern/mlflow.db"))
     Path(".govern").mkdir(exist_ok=True)
-    mlflow.set_experiment(args.experiment)
+    use_experiment(mlflow, args.experiment)
 
     train_path, test_path = HERE / "data" / "adult_train.csv", HERE / "data" / "adult_test.csv"
     train = pd.read_csv(train_path, keep_default_na=False, na_values=[""])
