@@ -68,8 +68,9 @@ def main() -> None:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder
 
+    if "MLFLOW_TRACKING_URI" not in os.environ:
+        Path(".govern").mkdir(exist_ok=True)  # govern's default local store
     mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///.govern/mlflow.db"))
-    Path(".govern").mkdir(exist_ok=True)
     use_experiment(mlflow, args.experiment)
 
     train_path, test_path = HERE / "data" / "adult_train.csv", HERE / "data" / "adult_test.csv"
