@@ -261,6 +261,15 @@ def run_gate(
         return run.finish(
             Action.ERROR, str(exc), model=name, version=version, alias=alias, error_exit=exc.exit_code
         )
+    except Exception as exc:  # a bug or an unwrapped library error: audit it, then let it surface
+        run.finish(
+            Action.ERROR,
+            f"internal error: {type(exc).__name__}: {exc}",
+            model=name,
+            version=version,
+            alias=alias,
+        )
+        raise
 
 
 def _register(run: _Run, name: str, run_id: str | None) -> GateResult:

@@ -245,3 +245,24 @@ def test_unwritable_audit_log_stops_the_gate_before_it_acts(env: Env) -> None:
     with pytest.raises(AuditError):
         env.gate(Gate.PROMOTE, version=v1)
     assert env.holder() is None
+
+
+def test_an_unexpected_failure_is_audited_and_surfaces(env: Env) -> None:
+    v1 = env.register(0.90).version
+
+    class Broken(Faulty):
+        def __getattr__(self, name: str) -> Any:
+            if name == "set_alias":
+
+                def fail(*_args: Any, **_kwargs: Any) -> Any:
+                    raise ZeroDivisionError("a bug")
+
+                return fail
+            return getattr(self.real, name)
+
+    with pytest.raises(ZeroDivisionError):
+        env.gate(Gate.PROMOTE, version=v1, registry=Broken(env.registry, "set_alias"))
+    assert env.holder() is None
+    record = env.audit.records()[-1]
+    assert record["result"] == "error"
+    assert "internal error: ZeroDivisionError" in record["message"]
