@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -342,62 +343,26 @@ def _promote(run: _Run, name: str, alias: str, version: str | None) -> GateResul
     target = resolve_target(spec, registry, version=str(candidate))
     holder = registry.get_alias(name, alias)
     previous = holder.version if holder else None
+    was = previous or "nothing"
     decision = run.decide(target)
+    done = partial(
+        run.finish, model=name, version=target.version, alias=alias, previous=previous, decision=decision
+    )
     if decision.outcome is Outcome.ERROR:
-        return run.finish(
-            Action.ERROR,
-            f"no decision: {name}@{alias} left on {previous or 'nothing'}",
-            model=name,
-            version=target.version,
-            alias=alias,
-            previous=previous,
-            decision=decision,
-        )
+        return done(Action.ERROR, f"no decision: {name}@{alias} left on {was}")
     artifact = run.log_decision(decision, target.run_id)
     if not run.ctx.dry_run:
         registry.set_version_tags(name, str(target.version), _tags(Stage.DEPLOY, decision, artifact))
     if decision.outcome is Outcome.FAIL:
-        return run.finish(
-            Action.DENIED,
-            f"version {target.version} denied: {name}@{alias} stays on {previous or 'nothing'}",
-            model=name,
-            version=target.version,
-            alias=alias,
-            previous=previous,
-            decision=decision,
-        )
+        return done(Action.DENIED, f"version {target.version} denied: {name}@{alias} stays on {was}")
     if previous == target.version:
-        return run.finish(
-            Action.ALREADY_DONE,
-            f"{name}@{alias} already points to version {target.version}",
-            model=name,
-            version=target.version,
-            alias=alias,
-            previous=previous,
-            decision=decision,
-        )
+        return done(Action.ALREADY_DONE, f"{name}@{alias} already points to version {target.version}")
     if run.ctx.dry_run:
-        return run.finish(
-            Action.DRY_RUN,
-            f"would move {name}@{alias} from {previous or 'nothing'} to {target.version}",
-            model=name,
-            version=target.version,
-            alias=alias,
-            previous=previous,
-            decision=decision,
-        )
+        return done(Action.DRY_RUN, f"would move {name}@{alias} from {was} to {target.version}")
     if previous:
         registry.set_version_tags(name, str(target.version), {f"govern.previous.{alias}": previous})
     registry.set_alias(name, alias, str(target.version))
-    return run.finish(
-        Action.PROMOTED,
-        f"moved {name}@{alias} from {previous or 'nothing'} to version {target.version}",
-        model=name,
-        version=target.version,
-        alias=alias,
-        previous=previous,
-        decision=decision,
-    )
+    return done(Action.PROMOTED, f"moved {name}@{alias} from {was} to version {target.version}")
 
 
 def _rollback(run: _Run, name: str, alias: str) -> GateResult:
@@ -409,57 +374,36 @@ def _rollback(run: _Run, name: str, alias: str) -> GateResult:
         raise ReferenceNotFound(f"no version of {name} holds the alias '{alias}': nothing to roll back")
     target = resolve_target(run.spec, registry, version=holder.version)
     decision = run.decide(target)
+    stays = partial(run.finish, model=name, version=holder.version, alias=alias, decision=decision)
     if decision.outcome is Outcome.ERROR:
-        return run.finish(
-            Action.ERROR,
-            f"no decision: {name}@{alias} left on {holder.version}",
-            model=name,
-            version=holder.version,
-            alias=alias,
-            decision=decision,
-        )
+        return stays(Action.ERROR, f"no decision: {name}@{alias} left on {holder.version}")
     artifact = run.log_decision(decision, target.run_id)
     if not run.ctx.dry_run:
         registry.set_version_tags(name, holder.version, _tags(Stage.ROLLBACK, decision, artifact))
     if decision.outcome is Outcome.PASS:
-        return run.finish(
-            Action.KEPT,
-            f"version {holder.version} is healthy: {name}@{alias} stays",
-            model=name,
-            version=holder.version,
-            alias=alias,
-            decision=decision,
-        )
+        return stays(Action.KEPT, f"version {holder.version} is healthy: {name}@{alias} stays")
     fallback = _last_vetted(registry, name, holder)
     if fallback is None:
-        return run.finish(
+        return stays(
             Action.REFUSED,
             f"version {holder.version} failed at rollback, but no earlier version passed its deploy "
             f"decision: refusing to move {name}@{alias} to an unvetted version",
-            model=name,
-            version=holder.version,
-            alias=alias,
-            decision=decision,
         )
-    if run.ctx.dry_run:
-        return run.finish(
-            Action.DRY_RUN,
-            f"would roll {name}@{alias} back from {holder.version} to {fallback.version}",
-            model=name,
-            version=fallback.version,
-            alias=alias,
-            previous=holder.version,
-            decision=decision,
-        )
-    registry.set_alias(name, alias, fallback.version)
-    return run.finish(
-        Action.ROLLED_BACK,
-        f"rolled {name}@{alias} back from version {holder.version} to {fallback.version}",
+    moves = partial(
+        run.finish,
         model=name,
         version=fallback.version,
         alias=alias,
         previous=holder.version,
         decision=decision,
+    )
+    if run.ctx.dry_run:
+        return moves(
+            Action.DRY_RUN, f"would roll {name}@{alias} back from {holder.version} to {fallback.version}"
+        )
+    registry.set_alias(name, alias, fallback.version)
+    return moves(
+        Action.ROLLED_BACK, f"rolled {name}@{alias} back from version {holder.version} to {fallback.version}"
     )
 
 
