@@ -124,23 +124,7 @@ def front_matter(card: ModelCard) -> dict[str, Any]:
 
 def _details(card: ModelCard) -> list[str]:
     d = card.details
-    rows = [
-        ("Name", d.name),
-        ("Version", d.version),
-        ("Alias", d.alias),
-        ("Owner", d.owner),
-        ("Contact", d.contact),
-        ("Model type", d.model_type),
-        ("Framework", d.flavor),
-        ("Licence", d.licence),
-        ("Risk tier (EU AI Act)", d.risk_tier),
-        ("Registered", d.created_at),
-        ("Trained", d.trained_at),
-        ("Evidence collected", d.evidence_collected_at),
-        ("Run", d.run_id),
-        ("Source commit", d.git_commit),
-        ("Artifact", d.source),
-    ]
+    rows = d.facts()
     out = [t(d.description), ""] if d.description else []
     out += _table(["", ""], ([f"**{k}**", t(v)] for k, v in rows if v))
     out += _missing(d.missing)

@@ -92,6 +92,27 @@ class ModelDetails:
     parameters: tuple[Param, ...]
     missing: str | None
 
+    def facts(self) -> list[tuple[str, str | None]]:
+        """The labelled facts every card format shows, in order."""
+        d = self
+        return [
+            ("Name", d.name),
+            ("Version", d.version),
+            ("Alias", d.alias),
+            ("Owner", d.owner),
+            ("Contact", d.contact),
+            ("Model type", d.model_type),
+            ("Framework", d.flavor),
+            ("Licence", d.licence),
+            ("Risk tier (EU AI Act)", d.risk_tier),
+            ("Registered", d.created_at),
+            ("Trained", d.trained_at),
+            ("Evidence collected", d.evidence_collected_at),
+            ("Run", d.run_id),
+            ("Source commit", d.git_commit),
+            ("Artifact", d.source),
+        ]
+
 
 @dataclass(frozen=True)
 class IntendedUse:
