@@ -6,7 +6,6 @@ option) · 3 govern could not decide (an evaluation or collection error). Never 
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from dataclasses import replace
 from enum import StrEnum
@@ -20,10 +19,23 @@ from govern.engine.backends import BackendName
 from govern.engine.errors import ConfigError
 from govern.engine.formats import Format, SpecLocations
 
-from . import card_command, registry_commands
+from . import card_command, registry_commands, replay_command
 from .common import handle_errors as _handle_errors
 from .common import stderr as _stderr
 from .common import write_atomic as _write
+from .options import (
+    AsOfOpt,
+    BackendOpt,
+    DecisionLogOpt,
+    NoBuiltinOpt,
+    OpaUrlOpt,
+    OutputOpt,
+    ParamOpt,
+    PoliciesOpt,
+    V0Opt,
+    parse_as_of,
+    pipeline_options,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -96,22 +108,6 @@ def _spec_locations(spec: Path) -> SpecLocations:
     return spec_locations(doc)
 
 
-def _as_of(value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ConfigError(f"--as-of {value!r} is not a date (YYYY-MM-DD)") from None
-
-
-def _policy_sources(paths: list[Path] | None, v0: bool) -> list[Any]:
-    from govern.engine.spec import PolicySource, RegoVersion
-
-    version = RegoVersion.V0 if v0 else RegoVersion.V1
-    return [PolicySource(path=p.resolve(), rego_version=version) for p in paths or []]
-
-
 @app.command()
 @_handle_errors
 def check(
@@ -131,10 +127,8 @@ def check(
             "--stage", "-s", help="Decide for this stage. Default: the stage recorded in the evidence."
         ),
     ] = None,
-    output_format: Annotated[Format, typer.Option("--format", "-o", help="Output format.")] = Format.TEXT,
-    output: Annotated[
-        Path | None, typer.Option("--output", help="Write the output to FILE (atomically).")
-    ] = None,
+    output_format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.TEXT,
+    output: OutputOpt = None,
     report: Annotated[
         list[str] | None,
         typer.Option(
@@ -149,23 +143,10 @@ def check(
     no_fail: Annotated[
         bool, typer.Option("--no-fail", help="Exit 0 even when denied (errors still exit 3).")
     ] = False,
-    policies: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--policies", "-p", help="Extra policy folder or file (repeatable), besides the spec's own."
-        ),
-    ] = None,
-    v0_compatible: Annotated[
-        bool,
-        typer.Option("--v0-compatible", help="Read the --policies files as Rego v0 (`deny[msg] { … }`)."),
-    ] = False,
-    no_builtin: Annotated[
-        bool, typer.Option("--no-builtin", help="Do not apply the built-in policy library.")
-    ] = False,
-    param: Annotated[
-        list[str] | None,
-        typer.Option("--param", help="Override a policy parameter: key.path=value (JSON value). Repeatable."),
-    ] = None,
+    policies: PoliciesOpt = None,
+    v0_compatible: V0Opt = False,
+    no_builtin: NoBuiltinOpt = False,
+    param: ParamOpt = None,
     tracking_uri: Annotated[
         str | None,
         typer.Option(
@@ -173,24 +154,11 @@ def check(
             help="MLflow tracking URI, when collecting (no --evidence). Default: see `govern collect`.",
         ),
     ] = None,
-    as_of: Annotated[
-        str | None,
-        typer.Option("--as-of", help="Judge waiver expiry as of this date (YYYY-MM-DD). Default: today."),
-    ] = None,
-    backend: Annotated[BackendName, typer.Option("--backend", help="Policy engine.")] = BackendName.EMBEDDED,
-    opa_url: Annotated[
-        str | None,
-        typer.Option("--opa-url", envvar="GOVERN_OPA_URL", help="The OPA server, for --backend opa."),
-    ] = None,
+    as_of: AsOfOpt = None,
+    backend: BackendOpt = BackendName.EMBEDDED,
+    opa_url: OpaUrlOpt = None,
     color: Annotated[bool | None, typer.Option("--color/--no-color", help="Colour the text output.")] = None,
-    decision_log: Annotated[
-        Path | None,
-        typer.Option(
-            "--decision-log",
-            envvar="GOVERN_DECISION_LOG",
-            help="Append the decision as an OPA decision-log event (JSON line) to FILE.",
-        ),
-    ] = None,
+    decision_log: DecisionLogOpt = None,
 ) -> None:
     """Evaluate the policies against a model's evidence and print the decision.
 
@@ -199,67 +167,53 @@ def check(
 
     Example:  govern check examples/adult-income/spec.yaml -e examples/adult-income/evidence.json
     """
-    from govern.engine.backends import create_backend
-    from govern.engine.check import Checker
     from govern.engine.evidence import load_evidence
     from govern.engine.formats import RenderOptions, render
-    from govern.engine.params import parse_param_override
-    from govern.engine.policyset import load_policy_set
+    from govern.engine.pipeline import Pipeline
     from govern.engine.spec import Stage, load_spec
 
-    overrides = [parse_param_override(p) for p in param or []]
-    today = _as_of(as_of)
     reports = _parse_reports(report or [], output)
     model_spec = load_spec(spec)
-    # policies first: a broken policy is reported before any slow collection
-    policy_set = load_policy_set(model_spec, _policy_sources(policies, v0_compatible), builtin=not no_builtin)
-    if evidence is None:
-        document = registry_commands.collect_to_document(
-            model_spec,
-            Stage(stage.value) if stage else Stage.DEPLOY,
-            tracking_uri,
-            live=None,
-            with_model=True,
-            sample=None,
-            seed=0,
-            artifacts=None,
-        )
-    else:
-        document = load_evidence(evidence)
-    with create_backend(backend.value, opa_url) as engine:
-        checker = Checker.for_spec(model_spec, policy_set, engine, overrides)
-        decision = checker.decide(document, Stage(stage.value) if stage else None, today)
-        if decision_log is not None:
-            _append_decision_log(
-                decision_log, decision, checker.prepare_input(document, decision.stage).value
+    options = pipeline_options(
+        backend=backend,
+        opa_url=opa_url,
+        policies=policies,
+        v0_compatible=v0_compatible,
+        no_builtin=no_builtin,
+        params=param,
+        decision_log=decision_log,
+        as_of=parse_as_of(as_of),
+        command="check",
+    )
+    # the pipeline loads the policies first: a broken policy is reported before any slow collection
+    with Pipeline(model_spec, options) as pipeline:
+        if evidence is None:
+            document = registry_commands.collect_to_document(
+                model_spec,
+                Stage(stage.value) if stage else Stage.DEPLOY,
+                tracking_uri,
+                live=None,
+                with_model=True,
+                sample=None,
+                seed=0,
+                artifacts=None,
             )
+        else:
+            document = load_evidence(evidence)
+        record = pipeline.decide(document, Stage(stage.value) if stage else None)
+    decision = record.decision
     use_color = color if color is not None else (output is None and sys.stdout.isatty())
     width = 120 if output is not None or not sys.stdout.isatty() else max(100, _terminal_width())
     wanted = {output_format, *(fmt for fmt, _ in reports)}
     locations = _spec_locations(spec) if wanted & {Format.SARIF, Format.GITHUB} else None
     plain = RenderOptions(locations=locations) if locations else RenderOptions()
-    text = render(output_format, decision, replace(plain, color=use_color, width=width))
-    rendered = [(render(fmt, decision, plain), path) for fmt, path in reports]  # all, before writing any
+    text = render(output_format, record, replace(plain, color=use_color, width=width))
+    rendered = [(render(fmt, record, plain), path) for fmt, path in reports]  # all, before writing any
     _write(text, output)
     for body, path in rendered:
         _write(body, path)
     _report_errors(decision)
     raise typer.Exit(decision.exit_code(fail_on_warn=fail_on_warn, no_fail=no_fail))
-
-
-def _append_decision_log(path: Path, decision: Any, input_doc: dict[str, Any]) -> None:
-    """One OPA-shaped event per decision, appended as a JSON line (for existing log pipelines)."""
-    import json
-
-    from govern.engine.decision_log import decision_log_record
-
-    line = json.dumps(decision_log_record(decision, input_doc), sort_keys=True) + "\n"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(line)
-    except OSError as exc:
-        raise ConfigError(f"cannot append to the decision log {path}: {exc.strerror}") from None
 
 
 def _report_errors(decision: Any) -> None:
@@ -398,6 +352,7 @@ app.command()(registry_commands.collect)
 app.add_typer(registry_commands.gate_app, name="gate")
 app.add_typer(registry_commands.audit_app, name="audit")
 app.command()(card_command.card)
+app.command()(replay_command.replay)
 
 
 def main() -> None:

@@ -76,6 +76,18 @@ class WaiverUse:
     status: WaiverStatus
     days_left: int
 
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]) -> WaiverUse:
+        return cls(
+            rule=str(value["rule"]),
+            approver=str(value["approver"]),
+            expires=dt.date.fromisoformat(value["expires"]),
+            reason=str(value["reason"]),
+            ticket=value.get("ticket"),
+            status=WaiverStatus(value["status"]),
+            days_left=int(value["days_left"]),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "rule": self.rule,
@@ -98,6 +110,10 @@ class Violation:
     def to_dict(self) -> dict[str, Any]:
         return {"msg": self.message, **dict(self.details)}
 
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]) -> Violation:
+        return cls(str(value["msg"]), {k: v for k, v in value.items() if k != "msg"})
+
 
 @dataclass(frozen=True)
 class RuleResult:
@@ -113,12 +129,30 @@ class RuleResult:
     violations: tuple[Violation, ...] = ()
     waiver: WaiverUse | None = None
 
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]) -> RuleResult:
+        waiver = value.get("waiver")
+        return cls(
+            rule_id=str(value["rule_id"]),
+            package=str(value["package"]),
+            rule=str(value["rule"]),
+            result=Result(value["result"]),
+            severity=Severity(value["severity"]),
+            message=str(value["message"]),
+            controls=tuple(value.get("controls", ())),
+            title=value.get("title"),
+            description=value.get("description"),
+            violations=tuple(Violation.from_dict(v) for v in value.get("violations", ())),
+            waiver=WaiverUse.from_dict(waiver) if waiver else None,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "rule_id": self.rule_id,
             "package": self.package,
             "rule": self.rule,
             "title": self.title,
+            "description": self.description,
             "result": self.result.value,
             "severity": self.severity.value,
             "message": self.message,
@@ -213,6 +247,28 @@ class Decision:
     def sorted_results(self) -> list[RuleResult]:
         """Most urgent first (errors, failures, warnings, waived, passes, skips), then by id."""
         return sorted(self.results, key=lambda r: (RESULT_ORDER[r.result], r.rule_id))
+
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]) -> Decision:
+        """The decision a :meth:`to_dict` document describes (lossless for govern's own output)."""
+        backend = value["backend"]
+        return cls(
+            decision_id=str(value["decision_id"]),
+            timestamp=str(value["timestamp"]),
+            spec=dict(value["spec"]),
+            model=dict(value["model"]),
+            stage=Stage(value["stage"]),
+            results=tuple(RuleResult.from_dict(r) for r in value["results"]),
+            policy_digest=str(value["policy_digest"]),
+            params_digest=str(value["params_digest"]),
+            evidence_digest=str(value["evidence_digest"]),
+            backend=str(backend["name"]),
+            backend_version=str(backend["version"]),
+            engine_version=str(value["engine_version"]),
+            as_of=dt.date.fromisoformat(value["as_of"]),
+            waivers=tuple(WaiverUse.from_dict(w) for w in value.get("waivers", ())),
+            errors=tuple(str(e) for e in value.get("errors", ())),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

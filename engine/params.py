@@ -15,6 +15,7 @@ import copy
 import json
 from functools import cache
 from importlib import resources
+from importlib.abc import Traversable
 from typing import Any
 
 import yaml
@@ -25,13 +26,31 @@ from .spec import ModelSpec
 __all__ = ["build_params", "deep_merge", "defaults", "parse_param_override"]
 
 
+def _read_defaults(node: Traversable, where: str) -> dict[str, Any]:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loaded = yaml.load(node.read_text(encoding="utf-8"), Loader=loader)
+    if not isinstance(loaded, dict) or not isinstance(loaded.get("params"), dict):
+        raise ConfigError(f"{where} must hold a 'params' mapping")
+    tiers = loaded.get("tiers", {})
+    if not isinstance(tiers, dict):
+        raise ConfigError(f"{where}: 'tiers' must be a mapping")
+    return {"params": loaded["params"], "tiers": tiers}
+
+
 @cache
 def _defaults_file() -> dict[str, Any]:
-    text = resources.files("govern.policies").joinpath("defaults.yaml").read_text(encoding="utf-8")
-    loaded = yaml.safe_load(text)
-    if not isinstance(loaded, dict) or not isinstance(loaded.get("params"), dict):
-        raise ConfigError("policies/defaults.yaml must hold a 'params' mapping")
-    return loaded
+    """``policies/defaults.yaml`` merged with each pack's own ``policies/<pack>/defaults.yaml``."""
+    from .packs import packs
+
+    root = resources.files("govern.policies")
+    merged = _read_defaults(root.joinpath("defaults.yaml"), "policies/defaults.yaml")
+    for pack in packs():
+        node = root.joinpath(pack.name).joinpath("defaults.yaml")
+        if node.is_file():
+            extra = _read_defaults(node, f"policies/{pack.name}/defaults.yaml")
+            merged["params"] = deep_merge(merged["params"], extra["params"])
+            merged["tiers"] = deep_merge(merged["tiers"], extra["tiers"])
+    return merged
 
 
 def defaults() -> dict[str, Any]:
@@ -50,28 +69,14 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def _from_spec(spec: ModelSpec) -> dict[str, Any]:
-    data = spec.data
-    req = data.get("requirements", {})
+    """Each pack's params as the spec configures them (the manifest says which section feeds which key)."""
+    from .packs import packs
+
     out: dict[str, Any] = {"tier": spec.risk_tier.value}
-    if "metrics" in req:
-        out["metrics"] = req["metrics"]
-    if "champion" in req:
-        out["champion"] = req["champion"]
-    if "live" in req:
-        out["live"] = req["live"]
-    if "lineage" in req:
-        out["lineage"] = req["lineage"]
-    if "data_quality" in req:
-        out["data"] = req["data_quality"]
-    fairness = data.get("fairness")
-    if fairness is not None:
-        out["fairness"] = {
-            "sensitive_features": fairness["sensitive_features"],
-            **fairness.get("thresholds", {}),
-        }
-    explain = data.get("explainability")
-    if explain is not None:
-        out["explainability"] = {"required": True, **{k: v for k, v in explain.items() if k != "sample_size"}}
+    for pack in packs():
+        configured = pack.params_from_spec(spec.data)
+        if configured is not None and pack.params is not None:
+            out[pack.params] = configured
     return out
 
 

@@ -24,27 +24,25 @@ from .errors import ConfigError, Location, PolicyLoadError
 from .spec import ModelSpec, PolicySource, RegoVersion, Stage
 
 __all__ = [
-    "BUILTIN_PACKS",
     "PolicyModule",
     "PolicySet",
     "RuleKind",
     "RuleMeta",
     "Severity",
     "builtin_modules",
+    "builtin_pack_names",
     "load_policy_set",
     "modules_from_path",
 ]
 
-BUILTIN_PACKS = (
-    "metrics",
-    "champion",
-    "fairness",
-    "explainability",
-    "lineage",
-    "documentation",
-    "data",
-    "live",
-)
+
+def builtin_pack_names() -> tuple[str, ...]:
+    """The built-in packs' names, from the pack manifest (policies/packs.yaml)."""
+    from .packs import packs
+
+    return tuple(p.name for p in packs())
+
+
 _ALWAYS = ("lib",)
 _PACKAGE_RE = re.compile(r"^package\s+([A-Za-z_][\w.]*)", re.MULTILINE)
 _RULE_RE = re.compile(r"^(deny|warn|violation)(_[A-Za-z0-9_]+)?(?=[\s\[{:=]|$)")
@@ -269,10 +267,11 @@ def _walk(node: Traversable, prefix: str) -> Iterator[tuple[str, Traversable]]:
 
 def builtin_modules(packs: Iterable[str] | None = None, *, include_tests: bool = False) -> list[PolicyModule]:
     """The shipped policy library, read through importlib.resources (works from a wheel)."""
-    wanted = list(packs) if packs is not None else list(BUILTIN_PACKS)
-    unknown = [p for p in wanted if p not in BUILTIN_PACKS]
+    known = builtin_pack_names()
+    wanted = list(packs) if packs is not None else list(known)
+    unknown = [p for p in wanted if p not in known]
     if unknown:
-        raise ConfigError(f"unknown policy pack {unknown[0]!r}; the packs are {', '.join(BUILTIN_PACKS)}")
+        raise ConfigError(f"unknown policy pack {unknown[0]!r}; the packs are {', '.join(known)}")
     root = resources.files("govern.policies")
     modules = []
     for pack in (*_ALWAYS, *wanted):

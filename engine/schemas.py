@@ -25,6 +25,7 @@ class Schema(Enum):
     MODEL_SPEC = "model-spec.schema.json"
     EVIDENCE = "evidence.schema.json"
     DECISION = "decision.schema.json"
+    DECISION_RECORD = "decision-record.schema.json"
     PARAMS = "params.schema.json"
     MODEL_CARD = "model-card.schema.json"
 

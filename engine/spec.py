@@ -4,33 +4,40 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
-from .documents import Document, load_document
-from .errors import SpecError
+from .documents import Document, FieldPath, format_path, load_document, parse_document
+from .errors import Location, SpecError
 from .schemas import Schema, validate
+from .stage import Stage
 
 __all__ = [
+    "ChampionSpec",
+    "DataSpec",
+    "Dataset",
+    "ExplainabilitySpec",
+    "FairnessSpec",
+    "IntendedUse",
+    "Metadata",
+    "ModelLocation",
     "ModelSpec",
     "PolicySource",
+    "RegisteredModelRef",
     "RegoVersion",
+    "Requirements",
     "RiskTier",
+    "RunRef",
     "Stage",
     "Waiver",
     "load_spec",
     "spec_from_document",
+    "spec_from_text",
 ]
-
-
-class Stage(StrEnum):
-    """Where in a model's life a decision is taken."""
-
-    REGISTER = "register"
-    DEPLOY = "deploy"
-    ROLLBACK = "rollback"
 
 
 class RiskTier(StrEnum):
@@ -75,9 +82,132 @@ class PolicySource:
     rego_version: RegoVersion
 
 
+def _strs(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value)
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class Metadata:
+    name: str
+    owner: str
+    risk_tier: RiskTier
+    description: str
+    version: str | None = None
+    licence: str | None = None
+    model_type: str | None = None
+    contact: str | None = None
+    labels: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RegisteredModelRef:
+    name: str
+    version: str | None = None
+    alias: str | None = None
+
+
+@dataclass(frozen=True)
+class RunRef:
+    run_id: str
+    artifact_path: str = "model"
+    experiment: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelLocation:
+    """Where the model lives in MLflow: a registered model (version or alias) and/or a run."""
+
+    tracking_uri: str | None = None
+    registered: RegisteredModelRef | None = None
+    run: RunRef | None = None
+
+
+@dataclass(frozen=True)
+class IntendedUse:
+    primary_uses: tuple[str, ...]
+    primary_users: tuple[str, ...] = ()
+    out_of_scope: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """An evaluation, reference or training dataset. ``raw`` keeps every field as written."""
+
+    path: str | None = None
+    uri: str | None = None
+    mlflow_dataset: str | None = None
+    format: str | None = None
+    target: str | None = None
+    prediction: str | None = None
+    positive_label: str | int | float | bool | None = None
+    sample: int | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    evaluation: Dataset | None = None
+    reference: Dataset | None = None
+    training: Dataset | None = None
+
+    def get(self, role: str) -> Dataset | None:
+        """The dataset of a role: ``evaluation``, ``reference`` or ``training``."""
+        if role not in ("evaluation", "reference", "training"):
+            raise KeyError(role)
+        found: Dataset | None = getattr(self, role)
+        return found
+
+
+@dataclass(frozen=True)
+class FairnessSpec:
+    sensitive_features: tuple[str, ...]
+    intersections: tuple[tuple[str, ...], ...] = ()
+    metrics: tuple[str, ...] = ()
+    thresholds: Mapping[str, Any] = field(default_factory=dict)
+    bootstrap: Mapping[str, Any] | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExplainabilitySpec:
+    sample_size: int | None = None
+    top_k: int | None = None
+    prohibited_features: tuple[str, ...] = ()
+    seed: int | None = None
+    by_group: bool = False
+    background_size: int | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChampionSpec:
+    metric: str
+    alias: str = "champion"
+    max_regression: float = 0
+    higher_is_better: bool = True
+
+
+@dataclass(frozen=True)
+class Requirements:
+    metrics: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    champion: ChampionSpec | None = None
+    lineage: Mapping[str, Any] | None = None
+    data_quality: Mapping[str, Any] | None = None
+    live: Mapping[str, Any] | None = None
+
+
 @dataclass(frozen=True)
 class ModelSpec:
-    """A validated model spec. ``data`` is the normalized document (it becomes ``input.spec``)."""
+    """A validated model spec, typed. ``data`` is the normalized document: it becomes
+    ``input.spec`` for the policies, and nothing outside this module reads it field by field."""
 
     data: dict[str, Any]
     source: str
@@ -85,31 +215,48 @@ class ModelSpec:
     waivers: tuple[Waiver, ...]
     policy_sources: tuple[PolicySource, ...]
     packs: tuple[str, ...] | None
+    metadata: Metadata
+    model: ModelLocation
+    intended_use: IntendedUse
+    datasets: DataSpec = field(default_factory=DataSpec)
+    fairness: FairnessSpec | None = None
+    explainability: ExplainabilitySpec | None = None
+    requirements: Requirements = field(default_factory=Requirements)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    lines: Mapping[FieldPath, int] = field(default_factory=dict, compare=False, repr=False)
+    text: str | None = field(default=None, compare=False, repr=False)  # as read, for records
 
     @property
     def name(self) -> str:
-        return str(self.data["metadata"]["name"])
+        return self.metadata.name
 
     @property
     def risk_tier(self) -> RiskTier:
-        return RiskTier(self.data["metadata"]["risk_tier"])
+        return self.metadata.risk_tier
+
+    @property
+    def registered_name(self) -> str | None:
+        return self.model.registered.name if self.model.registered else None
 
     @property
     def model_ref(self) -> dict[str, Any]:
         """The model reference as the decision records it."""
-        model = self.data.get("model", {})
-        registered = model.get("registered") or {}
-        run = model.get("run") or {}
+        registered = self.model.registered
+        run = self.model.run
         return {
-            "name": registered.get("name"),
-            "version": str(registered["version"]) if "version" in registered else None,
-            "alias": registered.get("alias"),
-            "run_id": run.get("run_id"),
+            "name": registered.name if registered else None,
+            "version": registered.version if registered else None,
+            "alias": registered.alias if registered else None,
+            "run_id": run.run_id if run else None,
         }
 
     @property
     def params_overrides(self) -> dict[str, Any]:
-        return dict(self.data.get("policies", {}).get("params", {}))
+        return dict(self.params)
+
+    def location(self, path: FieldPath) -> Location:
+        """The file, line and field of a spec field, for error messages."""
+        return Location(self.source, self.lines.get(path), format_path(path) if path else None)
 
 
 def _normalize(value: dict[str, Any]) -> dict[str, Any]:
@@ -129,29 +276,22 @@ def _normalize(value: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-#: A spec section, and the built-in pack whose rules read it.
-_SECTION_PACKS = (
-    (("requirements", "metrics"), "metrics"),
-    (("requirements", "champion"), "champion"),
-    (("requirements", "lineage"), "lineage"),
-    (("requirements", "data_quality"), "data"),
-    (("requirements", "live"), "live"),
-    (("fairness",), "fairness"),
-    (("explainability",), "explainability"),
-)
-
-
 def _check_packs(doc: Document, value: dict[str, Any], packs: tuple[str, ...]) -> None:
     """A threshold whose pack is not applied would never be checked: say so instead of passing."""
-    for path, pack in _SECTION_PACKS:
+    from .packs import packs as builtin_packs
+
+    for pack in builtin_packs():
+        if pack.spec is None:
+            continue
         node: Any = value
-        for key in path:
+        for key in pack.spec:
             node = node.get(key) if isinstance(node, dict) else None
-        if node is not None and pack not in packs:
+        where = ".".join(pack.spec)
+        if node is not None and pack.name not in packs:
             raise SpecError(
-                f"{'.'.join(path)} is set, but policies.packs leaves out the '{pack}' pack that checks it",
+                f"{where} is set, but policies.packs leaves out the '{pack.name}' pack that checks it",
                 doc.location(("policies", "packs")),
-                hint=f"add '{pack}' to policies.packs, or remove {'.'.join(path)}",
+                hint=f"add '{pack.name}' to policies.packs, or remove {where}",
             )
 
 
@@ -196,19 +336,138 @@ def spec_from_document(doc: Document, base_dir: Path | None = None) -> ModelSpec
     packs = tuple(policies["packs"]) if "packs" in policies else None
     if packs is not None:
         _check_packs(doc, value, packs)
+    data = _normalize(value)
     return ModelSpec(
-        data=_normalize(value),
+        data=data,
         source=doc.source,
         sha256=doc.sha256,
         waivers=tuple(waivers),
         policy_sources=tuple(sources),
         packs=packs,
+        lines=dict(doc.lines),
+        **_typed(data),
     )
+
+
+def _dataset(raw: Any) -> Dataset | None:
+    if not isinstance(raw, Mapping):
+        return None
+    label = raw.get("positive_label")
+    return Dataset(
+        path=_opt_str(raw.get("path")),
+        uri=_opt_str(raw.get("uri")),
+        mlflow_dataset=_opt_str(raw.get("mlflow_dataset")),
+        format=_opt_str(raw.get("format")),
+        target=_opt_str(raw.get("target")),
+        prediction=_opt_str(raw.get("prediction")),
+        positive_label=label if isinstance(label, (str, int, float, bool)) else None,
+        sample=raw.get("sample"),
+        raw=MappingProxyType(dict(raw)),
+    )
+
+
+def _typed(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The typed sections of a validated, normalized spec document."""
+    meta = data["metadata"]
+    model = data.get("model") or {}
+    registered = model.get("registered")
+    run = model.get("run")
+    use = data.get("intended_use") or {}
+    datasets = data.get("data") or {}
+    fairness = data.get("fairness")
+    explain = data.get("explainability")
+    req = data.get("requirements") or {}
+    champion = req.get("champion")
+    return {
+        "metadata": Metadata(
+            name=str(meta["name"]),
+            owner=str(meta["owner"]),
+            risk_tier=RiskTier(meta["risk_tier"]),
+            description=str(meta["description"]),
+            version=_opt_str(meta.get("version")),
+            licence=_opt_str(meta.get("licence")),
+            model_type=_opt_str(meta.get("model_type")),
+            contact=_opt_str(meta.get("contact")),
+            labels=MappingProxyType(dict(meta.get("labels") or {})),
+        ),
+        "model": ModelLocation(
+            tracking_uri=_opt_str(model.get("tracking_uri")),
+            registered=RegisteredModelRef(
+                name=str(registered["name"]),
+                version=_opt_str(registered.get("version")),
+                alias=_opt_str(registered.get("alias")),
+            )
+            if registered
+            else None,
+            run=RunRef(
+                run_id=str(run["run_id"]),
+                artifact_path=str(run.get("artifact_path", "model")),
+                experiment=_opt_str(run.get("experiment")),
+            )
+            if run
+            else None,
+        ),
+        "intended_use": IntendedUse(
+            primary_uses=_strs(use.get("primary_uses")),
+            primary_users=_strs(use.get("primary_users")),
+            out_of_scope=_strs(use.get("out_of_scope")),
+        ),
+        "datasets": DataSpec(
+            evaluation=_dataset(datasets.get("evaluation")),
+            reference=_dataset(datasets.get("reference")),
+            training=_dataset(datasets.get("training")),
+        ),
+        "fairness": FairnessSpec(
+            sensitive_features=_strs(fairness.get("sensitive_features")),
+            intersections=tuple(_strs(i) for i in fairness.get("intersections") or ()),
+            metrics=_strs(fairness.get("metrics")),
+            thresholds=MappingProxyType(dict(fairness.get("thresholds") or {})),
+            bootstrap=MappingProxyType(dict(fairness["bootstrap"])) if fairness.get("bootstrap") else None,
+            raw=MappingProxyType(dict(fairness)),
+        )
+        if isinstance(fairness, Mapping)
+        else None,
+        "explainability": ExplainabilitySpec(
+            sample_size=explain.get("sample_size"),
+            top_k=explain.get("top_k"),
+            prohibited_features=_strs(explain.get("prohibited_features")),
+            seed=explain.get("seed"),
+            by_group=bool(explain.get("by_group", False)),
+            background_size=explain.get("background_size"),
+            raw=MappingProxyType(dict(explain)),
+        )
+        if isinstance(explain, Mapping)
+        else None,
+        "requirements": Requirements(
+            metrics=MappingProxyType(dict(req.get("metrics") or {})),
+            champion=ChampionSpec(
+                metric=str(champion["metric"]),
+                alias=str(champion.get("alias", "champion")),
+                max_regression=champion.get("max_regression", 0),
+                higher_is_better=bool(champion.get("higher_is_better", True)),
+            )
+            if isinstance(champion, Mapping)
+            else None,
+            lineage=req.get("lineage"),
+            data_quality=req.get("data_quality"),
+            live=req.get("live"),
+        ),
+        "params": MappingProxyType(dict((data.get("policies") or {}).get("params") or {})),
+    }
 
 
 def load_spec(path: Path) -> ModelSpec:
     """Load and validate a spec file. Raises :class:`SpecError` naming file, line and field."""
-    doc, _ = load_document(path, SpecError)
+    doc, raw = load_document(path, SpecError)
     if not isinstance(doc.value, dict):
         raise SpecError("a model spec must be a YAML mapping", doc.location(()))
-    return spec_from_document(doc)
+    spec = spec_from_document(doc)
+    return replace(spec, text=raw.decode("utf-8", errors="replace"))
+
+
+def spec_from_text(text: str, path: str) -> ModelSpec:
+    """A spec from its text, as a decision record keeps it (relative paths resolve beside ``path``)."""
+    doc = parse_document(text.encode("utf-8"), path, SpecError)
+    if not isinstance(doc.value, dict):
+        raise SpecError("a model spec must be a YAML mapping", doc.location(()))
+    return replace(spec_from_document(doc, Path(path).parent), text=text)

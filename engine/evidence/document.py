@@ -14,8 +14,23 @@ from ..schemas import Schema, validate
 
 __all__ = ["SECTIONS", "EvidenceDocument", "canonical_digest", "evidence_from_value", "load_evidence"]
 
+#: The sections every evidence document has whatever the packs: the model and its run.
+BASE_SECTIONS = ("model", "run")
+
+
+def _sections() -> tuple[str, ...]:
+    from ..packs import packs
+
+    out = list(BASE_SECTIONS)
+    for pack in packs():
+        if pack.evidence is not None and pack.evidence not in out:
+            out.append(pack.evidence)
+    return tuple(out)
+
+
 #: Sections every evidence document has; each is an object or null with a reason in `missing`.
-SECTIONS = ("model", "run", "champion", "fairness", "explanations", "data", "live")
+#: The model and run, then each pack's evidence section (policies/packs.yaml).
+SECTIONS = _sections()
 
 
 def canonical_digest(value: Any) -> str:

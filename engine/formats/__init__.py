@@ -14,6 +14,7 @@ from typing import assert_never
 
 from ..decision import Decision
 from ..errors import ConfigError
+from ..record import DecisionRecord
 from .locations import SpecLocations
 
 __all__ = ["Format", "RenderOptions", "SpecLocations", "parse_format", "render"]
@@ -44,8 +45,12 @@ def parse_format(name: str) -> Format:
         raise ConfigError(f"unknown output format {name!r}; choose one of: {options}") from None
 
 
-def render(fmt: Format, decision: Decision, options: RenderOptions | None = None) -> str:
+def render(fmt: Format, subject: Decision | DecisionRecord, options: RenderOptions | None = None) -> str:
+    """``subject`` rendered as ``fmt``. JSON of a decision record is the whole record (what
+    ``govern check --format json`` prints and ``govern card``/``govern replay`` read); every
+    other format renders the decision it holds."""
     opts = options or RenderOptions()
+    decision = subject.decision if isinstance(subject, DecisionRecord) else subject
     if fmt is Format.TEXT:
         from . import text
 
@@ -53,6 +58,8 @@ def render(fmt: Format, decision: Decision, options: RenderOptions | None = None
     if fmt is Format.JSON:
         from . import json as json_format
 
+        if isinstance(subject, DecisionRecord):
+            return subject.to_json()
         return json_format.render(decision)
     if fmt is Format.JUNIT:
         from . import junit

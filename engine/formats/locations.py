@@ -15,21 +15,16 @@ from typing import Any
 from ..decision import RuleResult
 from ..documents import Document, FieldPath
 
-__all__ = ["PACKAGE_SECTIONS", "SpecLocations", "spec_locations"]
+__all__ = ["SpecLocations", "package_sections", "spec_locations"]
 
-#: The spec fields each built-in pack reads, most specific first.
-PACKAGE_SECTIONS: Mapping[str, tuple[FieldPath, ...]] = MappingProxyType(
-    {
-        "govern.metrics": (("requirements", "metrics"), ("requirements",)),
-        "govern.champion": (("requirements", "champion"), ("requirements",)),
-        "govern.fairness": (("fairness", "thresholds"), ("fairness",)),
-        "govern.explainability": (("explainability",),),
-        "govern.lineage": (("requirements", "lineage"), ("requirements",)),
-        "govern.documentation": (("metadata",),),
-        "govern.data": (("requirements", "data_quality"), ("data",)),
-        "govern.live": (("requirements", "live"), ("requirements",)),
-    }
-)
+
+def package_sections() -> Mapping[str, tuple[FieldPath, ...]]:
+    """The spec fields each built-in pack reads, most specific first (from the pack manifest)."""
+    from ..packs import packs
+
+    return MappingProxyType({p.package: p.locations for p in packs()})
+
+
 _TEAM_POLICIES: FieldPath = ("policies",)
 
 
@@ -71,7 +66,7 @@ def spec_locations(doc: Document) -> SpecLocations:
             if isinstance(rule, str) and line is not None:
                 waivers.setdefault(rule, line)
     sections: dict[str, int] = {}
-    for package, paths in PACKAGE_SECTIONS.items():
+    for package, paths in package_sections().items():
         for path in paths:
             line = doc.lines.get(path)
             if line is not None:

@@ -1,0 +1,173 @@
+"""The built-in policy packs, declared once in ``policies/packs.yaml``.
+
+Every part that needs to know a pack reads :data:`PACKS` (through :func:`packs`): the policy
+loader (which folders to load), the parameters (which spec section feeds which params key), the
+spec's consistency check (a configured section whose pack is left out), the SARIF/GitHub line
+locations, the evidence document's sections, the model card and the packaging. Adding a pack is
+its folder plus one manifest entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+from .stage import Stage
+
+__all__ = ["MANIFEST", "Pack", "pack_by_name", "pack_by_package", "packs", "parse_manifest"]
+
+#: The manifest's name inside the ``govern.policies`` package.
+MANIFEST = "packs.yaml"
+
+_FIELDS = frozenset(
+    {
+        "name",
+        "package",
+        "title",
+        "spec",
+        "params",
+        "evidence",
+        "stages",
+        "locations",
+        "flatten",
+        "set",
+        "drop",
+    }
+)
+_REQUIRED = ("name", "package", "title", "stages")
+
+FieldPath = tuple[str, ...]
+
+
+def _empty_mapping() -> Mapping[str, Any]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Pack:
+    """One built-in policy pack."""
+
+    name: str
+    package: str
+    title: str
+    stages: frozenset[Stage]
+    spec: FieldPath | None = None
+    params: str | None = None
+    evidence: str | None = None
+    locations: tuple[FieldPath, ...] = ()
+    flatten: tuple[str, ...] = ()
+    set: Mapping[str, Any] = field(default_factory=_empty_mapping)
+    drop: tuple[str, ...] = ()
+
+    def params_from_spec(self, spec_data: Mapping[str, Any]) -> dict[str, Any] | None:
+        """This pack's params as the spec configures them, or None when the spec is silent."""
+        if self.spec is None or self.params is None:
+            return None
+        node: Any = spec_data
+        for key in self.spec:
+            node = node.get(key) if isinstance(node, Mapping) else None
+        if not isinstance(node, Mapping):
+            return None
+        out: dict[str, Any] = {k: v for k, v in node.items() if k not in self.drop and k not in self.flatten}
+        for key in self.flatten:
+            inner = node.get(key)
+            if isinstance(inner, Mapping):
+                out.update(inner)
+        out.update(self.set)
+        return out
+
+
+def _problem(where: str, message: str) -> ConfigError:
+    return ConfigError(f"{where}: {message}", hint="the pack manifest is policies/packs.yaml")
+
+
+def _path(value: Any, where: str) -> FieldPath:
+    if not isinstance(value, str) or not value or any(not p for p in value.split(".")):
+        raise _problem(where, f"{value!r} is not a dotted field path")
+    return tuple(value.split("."))
+
+
+def _names(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise _problem(where, "must be a list of names")
+    return tuple(value)
+
+
+def _pack(raw: Any, index: int) -> Pack:
+    where = f"packs[{index}]"
+    if not isinstance(raw, dict):
+        raise _problem(where, "each pack is a mapping")
+    unknown = sorted(set(raw) - _FIELDS)
+    if unknown:
+        raise _problem(where, f"unknown field {unknown[0]!r}")
+    for key in _REQUIRED:
+        if not isinstance(raw.get(key), (str, list)) or not raw[key]:
+            raise _problem(where, f"{key} is required")
+    name = raw["name"]
+    if not isinstance(name, str) or not name.isidentifier():
+        raise _problem(where, f"name {name!r} must be a Python/Rego identifier (it names a folder)")
+    package = raw["package"]
+    if not isinstance(package, str) or package != f"govern.{name}":
+        raise _problem(where, f"package must be govern.{name}")
+    try:
+        stages = frozenset(Stage(s) for s in _names(raw["stages"], f"{where}.stages"))
+    except ValueError as exc:
+        raise _problem(f"{where}.stages", str(exc)) from None
+    constant = raw.get("set") or {}
+    if not isinstance(constant, dict):
+        raise _problem(f"{where}.set", "must be a mapping")
+    for key in ("params", "evidence", "title"):
+        if raw.get(key) is not None and not isinstance(raw[key], str):
+            raise _problem(f"{where}.{key}", "must be a string or null")
+    return Pack(
+        name=name,
+        package=package,
+        title=str(raw["title"]),
+        stages=stages,
+        spec=_path(raw["spec"], f"{where}.spec") if raw.get("spec") is not None else None,
+        params=raw.get("params"),
+        evidence=raw.get("evidence"),
+        locations=tuple(
+            _path(p, f"{where}.locations") for p in _names(raw.get("locations", []), f"{where}.locations")
+        ),
+        flatten=_names(raw.get("flatten", []), f"{where}.flatten"),
+        set=MappingProxyType(dict(constant)),
+        drop=_names(raw.get("drop", []), f"{where}.drop"),
+    )
+
+
+def parse_manifest(text: str) -> tuple[Pack, ...]:
+    """The packs a manifest declares, checked strictly (unknown fields, duplicates)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loaded = yaml.load(text, Loader=loader)
+    if not isinstance(loaded, dict) or not isinstance(loaded.get("packs"), list):
+        raise _problem("packs.yaml", "must hold a 'packs' list")
+    out = tuple(_pack(raw, i) for i, raw in enumerate(loaded["packs"]))
+    seen: set[str] = set()
+    for pack in out:
+        if pack.name in seen:
+            raise _problem("packs.yaml", f"pack {pack.name!r} is declared twice")
+        seen.add(pack.name)
+    return out
+
+
+@cache
+def packs() -> tuple[Pack, ...]:
+    """The built-in packs, in manifest order."""
+    text = resources.files("govern.policies").joinpath(MANIFEST).read_text(encoding="utf-8")
+    return parse_manifest(text)
+
+
+def pack_by_name(name: str) -> Pack | None:
+    return next((p for p in packs() if p.name == name), None)
+
+
+def pack_by_package(package: str) -> Pack | None:
+    return next((p for p in packs() if p.package == package), None)
