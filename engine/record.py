@@ -18,6 +18,7 @@ when it is read back, so a record whose evidence was edited is refused.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -148,11 +149,11 @@ class DecisionRecord:
         return {
             "apiVersion": "govern/v1",
             "kind": RECORD_KIND,
-            "decision": self.decision.to_dict(),
-            "params": dict(self.params),
+            "decision": copy.deepcopy(self.decision.to_dict()),
+            "params": copy.deepcopy(dict(self.params)),
             "spec": self.spec.to_dict(),
             "evidence_ref": self.evidence_ref.to_dict(),
-            "evidence": dict(self.evidence) if self.evidence is not None else None,
+            "evidence": copy.deepcopy(dict(self.evidence)) if self.evidence is not None else None,
             "policy": self.policy.to_dict(),
             "labels": dict(self.labels),
         }
