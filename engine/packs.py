@@ -146,7 +146,10 @@ def _pack(raw: Any, index: int) -> Pack:
 def parse_manifest(text: str) -> tuple[Pack, ...]:
     """The packs a manifest declares, checked strictly (unknown fields, duplicates)."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    loaded = yaml.load(text, Loader=loader)
+    try:
+        loaded = yaml.load(text, Loader=loader)
+    except yaml.YAMLError as exc:
+        raise _problem("packs.yaml", f"not valid YAML: {exc}") from None
     if not isinstance(loaded, dict) or not isinstance(loaded.get("packs"), list):
         raise _problem("packs.yaml", "must hold a 'packs' list")
     out = tuple(_pack(raw, i) for i, raw in enumerate(loaded["packs"]))
@@ -171,3 +174,49 @@ def pack_by_name(name: str) -> Pack | None:
 
 def pack_by_package(package: str) -> Pack | None:
     return next((p for p in packs() if p.package == package), None)
+
+
+def _pack_schema(pack: Pack) -> Mapping[str, Any]:
+    """``policies/<pack>/schema.json``: the JSON Schemas of the pack's spec and evidence sections."""
+    import json
+
+    node = resources.files("govern.policies").joinpath(pack.name).joinpath("schema.json")
+    if not node.is_file():
+        return {}
+    loaded = json.loads(node.read_text(encoding="utf-8"))
+    if not isinstance(loaded, dict) or set(loaded) - {"spec", "evidence"}:
+        raise _problem(f"policies/{pack.name}/schema.json", "must be an object with 'spec' and/or 'evidence'")
+    return loaded
+
+
+def extend_schema(kind: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """The model-spec or evidence schema with the sections of packs it does not name yet.
+
+    A pack's spec section and evidence section are described by its own ``schema.json``
+    (permissive objects when it has none), so a new pack needs no edit of the shipped schemas.
+    """
+    if kind not in ("spec", "evidence"):
+        return schema
+    if kind == "spec":
+        # policies.packs names the packs of the manifest, whatever the shipped schema lists
+        node: Any = schema.get("properties", {}).get("policies", {}).get("properties", {}).get("packs")
+        if isinstance(node, dict) and isinstance(node.get("items"), dict):
+            node["items"] = {"enum": [p.name for p in packs()]}
+    for pack in packs():
+        fragment = _pack_schema(pack).get(kind)
+        if kind == "evidence" and pack.evidence is not None:
+            props = schema.setdefault("properties", {})
+            if pack.evidence not in props:
+                body = fragment if isinstance(fragment, dict) else {"type": "object"}
+                props[pack.evidence] = {"anyOf": [{"type": "null"}, body]}
+                required = schema.setdefault("required", [])
+                if pack.evidence not in required:
+                    required.append(pack.evidence)
+        if kind == "spec" and pack.spec is not None:
+            node = schema
+            for key in pack.spec[:-1]:
+                node = node.setdefault("properties", {}).setdefault(key, {"type": "object"})
+            props = node.setdefault("properties", {})
+            if pack.spec[-1] not in props:
+                props[pack.spec[-1]] = fragment if isinstance(fragment, dict) else {"type": "object"}
+    return schema

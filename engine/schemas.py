@@ -34,7 +34,10 @@ class Schema(Enum):
 def load_schema(schema: Schema) -> dict[str, Any]:
     text = resources.files("govern.schemas").joinpath(schema.value).read_text(encoding="utf-8")
     loaded: dict[str, Any] = json.loads(text)
-    return loaded
+    from .packs import extend_schema  # packs name their own spec and evidence sections
+
+    kinds = {Schema.MODEL_SPEC: "spec", Schema.EVIDENCE: "evidence"}
+    return extend_schema(kinds[schema], loaded) if schema in kinds else loaded
 
 
 @cache

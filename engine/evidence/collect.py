@@ -99,6 +99,8 @@ def collect_evidence(
     }
     for section in SECTIONS:
         document[section] = collected.sections.get(section)
+        if document[section] is None:
+            collected.missing.setdefault(section, "no collector produced this section")
     document["missing"] = {
         k: v for k, v in collected.missing.items() if k in SECTIONS and document[k] is None
     }
