@@ -23,10 +23,13 @@ def test_check_text_passes_and_shows_the_waivers() -> None:
     assert "PASS  " in run.stdout.splitlines()[-2] or "PASS" in run.stdout.splitlines()[-2]
 
 
-def test_check_json_is_valid_against_the_decision_schema() -> None:
+def test_check_json_is_a_decision_record_whose_decision_is_schema_valid() -> None:
     run = run_govern(*CHECK, "--format", "json")
     assert run.code == 0, run.stderr
-    decision = json.loads(run.stdout)
+    record = json.loads(run.stdout)
+    assert record["kind"] == "DecisionRecord"
+    assert not list(Draft202012Validator(load_schema(Schema.DECISION_RECORD)).iter_errors(record))
+    decision = record["decision"]
     errors = list(Draft202012Validator(load_schema(Schema.DECISION)).iter_errors(decision))
     assert not errors, errors[0].message
     assert decision["outcome"] == "pass"
@@ -60,7 +63,7 @@ def test_output_file_is_written_atomically(tmp_path: Path) -> None:
     run = run_govern(*CHECK, "--format", "json", "--output", str(out))
     assert run.code == 0
     assert run.stdout == ""
-    assert json.loads(out.read_text())["kind"] == "Decision"
+    assert json.loads(out.read_text())["kind"] == "DecisionRecord"
     assert [p.name for p in out.parent.iterdir()] == ["decision.json"]
 
 

@@ -161,7 +161,7 @@ def test_v0_policy_loads_with_v0_compatible() -> None:
     proc = _run([*argv, "--policies", policies, "--v0-compatible", "--format", "json"])
     assert proc.returncode == 0, proc.stderr + proc.stdout
     assert "Traceback" not in proc.stderr
-    decision = json.loads(proc.stdout)
+    decision = json.loads(proc.stdout)["decision"]
     assert decision["outcome"] == "pass"
     ours = [r for r in decision["results"] if r["rule_id"] == "TEAM-V0-001"]
     assert [r["result"] for r in ours] == ["pass"], ours
@@ -188,7 +188,7 @@ def test_runtime_error_is_an_error_decision(folder: str, rule_id: str, rule_path
 
     proc = _run([*argv, "--policies", policies, "--format", "json"])
     assert proc.returncode == 3, proc.stderr
-    decision = json.loads(proc.stdout)
+    decision = json.loads(proc.stdout)["decision"]
     assert decision["outcome"] == "error"
     errored = [r for r in decision["results"] if r["result"] == "error"]
     assert [r["rule_id"] for r in errored] == [rule_id]

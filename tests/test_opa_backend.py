@@ -268,7 +268,7 @@ def test_cli_check_on_opa_matches_embedded(opa, tmp_path) -> None:  # type: igno
             "--output", str(out), "--backend", name, "--opa-url", opa.url,
         )  # fmt: skip
         assert run.code == 0, run.stderr
-        outputs[name] = json.loads(out.read_text())
+        outputs[name] = json.loads(out.read_text())["decision"]
     assert outputs["opa"]["backend"]["name"] == "opa"
     assert outputs["opa"]["results"] == outputs["embedded"]["results"]
     assert outputs["opa"]["outcome"] == outputs["embedded"]["outcome"] == "pass"

@@ -91,5 +91,9 @@ class Registry(ABC):
         """Store the decision JSON as an artifact of ``run_id``; return its artifact path."""
 
     @abstractmethod
+    def read_text(self, run_id: str, artifact_path: str) -> str:
+        """The text of an artifact of ``run_id`` (a stored decision record or evidence)."""
+
+    @abstractmethod
     def live_metrics(self, name: str, version: str) -> tuple[dict[str, float], str] | None:
         """The latest metrics monitoring logged for a version, with their source; None if none."""

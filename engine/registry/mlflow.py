@@ -187,6 +187,15 @@ class MlflowRegistry(Registry):
         self._call(f"logging decision {decision_id}", lambda: self._client.log_text(run_id, text, path))
         return path
 
+    def read_text(self, run_id: str, artifact_path: str) -> str:
+        def load() -> str:
+            import mlflow.artifacts
+
+            text: str = mlflow.artifacts.load_text(f"runs:/{run_id}/{artifact_path}")
+            return text
+
+        return self._call(f"reading artifact {artifact_path} of run {run_id}", load)
+
     def live_metrics(self, name: str, version: str) -> tuple[dict[str, float], str] | None:
         def search() -> Any:
             experiments = [e.experiment_id for e in self._client.search_experiments()]
