@@ -320,7 +320,7 @@ def test_check_writes_several_reports_atomically_in_one_run(tmp_path: Path) -> N
         "govern.xml",
         "summary.md",
     ]
-    decision_id = json.loads((out / "decision.json").read_text())["decision_id"]
+    decision_id = json.loads((out / "decision.json").read_text())["decision"]["decision_id"]
     sarif = json.loads((out / "govern.sarif").read_text())
     assert not list(Draft4Validator(SARIF_SCHEMA).iter_errors(sarif))
     assert sarif["runs"][0]["properties"]["decision_id"] == decision_id  # one decision, many reports

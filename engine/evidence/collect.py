@@ -34,8 +34,7 @@ class CollectOptions:
 
 
 def _model_sections(spec: ModelSpec, target: Target, options: CollectOptions, out: Collected) -> None:
-    data = spec.data.get("data", {})
-    if "evaluation" not in data:
+    if spec.datasets.evaluation is None:
         reason = "the spec names no evaluation data (data.evaluation)"
         for section in ("fairness", "explanations", "data"):
             out.sections[section] = None
@@ -55,12 +54,12 @@ def _model_sections(spec: ModelSpec, target: Target, options: CollectOptions, ou
         progress=options.progress,
     )
     out.inputs.update(ctx.inputs)
-    if spec.data.get("fairness"):
+    if spec.fairness is not None:
         out.sections["fairness"] = fairness_section(ctx, spec, progress=options.progress)
     else:
         out.sections["fairness"] = None
         out.missing["fairness"] = "the spec declares no sensitive features"
-    if spec.data.get("explainability"):
+    if spec.explainability is not None:
         out.sections["explanations"] = explanations_section(
             ctx, spec, progress=options.progress, artifact_dir=options.artifact_dir
         )

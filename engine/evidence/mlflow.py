@@ -50,28 +50,27 @@ def resolve_target(
     run_id: str | None = None,
 ) -> Target:
     """The spec's model reference (or the one given) as a concrete run or version."""
-    model = spec.data["model"]
-    registered = model.get("registered") or {}
-    run = model.get("run") or {}
-    name = registered.get("name")
+    registered = spec.model.registered
+    artifact_path = spec.model.run.artifact_path if spec.model.run else "model"
+    name = registered.name if registered else None
     if run_id:
         registry.get_run(run_id)  # a missing run is a bad reference (exit 2)
-        return Target(run_id=run_id, artifact_path=run.get("artifact_path", "model"), name=name)
-    if version is None and alias is None:
-        version = registered.get("version")
-        alias = registered.get("alias")
+        return Target(run_id=run_id, artifact_path=artifact_path, name=name)
+    if version is None and alias is None and registered is not None:
+        version = registered.version
+        alias = registered.alias
     if name and (version or alias):
         record = _version_or_alias(registry, name, version, alias)
         if not record.run_id:
             raise CollectionError(f"{name} version {record.version} has no source run; govern needs the run")
         return Target(
             run_id=record.run_id,
-            artifact_path=run.get("artifact_path", "model"),
+            artifact_path=artifact_path,
             name=name,
             version=record.version,
         )
-    if run.get("run_id"):
-        return Target(run_id=run["run_id"], artifact_path=run.get("artifact_path", "model"), name=name)
+    if spec.model.run is not None:
+        return Target(run_id=spec.model.run.run_id, artifact_path=artifact_path, name=name)
     raise ConfigError(
         "the spec names no version, alias or run to judge",
         hint="set model.registered.version or .alias, or model.run.run_id, or pass --version/--alias",
@@ -168,8 +167,8 @@ class MlflowCollector(Collector):
         return section
 
     def _champion(self, spec: ModelSpec, stage: Stage, out: Collected) -> None:
-        champion = spec.data.get("requirements", {}).get("champion")
-        name = self.target.name or (spec.data["model"].get("registered") or {}).get("name")
+        champion = spec.requirements.champion
+        name = self.target.name or spec.registered_name
         if champion is None:
             out.sections["champion"] = None
             out.missing["champion"] = "the spec asks for no champion comparison"
@@ -178,7 +177,7 @@ class MlflowCollector(Collector):
             out.sections["champion"] = None
             out.missing["champion"] = f"the champion comparison is made at deploy, not at {stage.value}"
             return
-        alias = champion["alias"]
+        alias = champion.alias
         holder = self.registry.get_alias(name, alias) if name else None
         if holder is None:
             out.sections["champion"] = None
