@@ -571,7 +571,12 @@ def run_gate(
             if gate is Gate.PROMOTE:
                 return _promote(run, name, alias or _default_alias(spec), version)
             return _rollback(run, name, alias or _default_alias(spec))
-    except AuditError:
+    except AuditError as exc:
+        if run.intent is not None:
+            raise AuditError(
+                f"{exc.message}; intent record {run.intent['seq']} stays open: the next gate on {name} "
+                "or `govern audit verify` resolves it from the registry"
+            ) from None
         raise
     except GovernError as exc:
         return run.fail(exc, model=name, version=version, alias=alias)

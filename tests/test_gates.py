@@ -100,7 +100,11 @@ def test_register_creates_a_tagged_version_and_is_idempotent(env: Env) -> None:
     assert len(env.registry.list_versions("gate-test")) == 1
     intent, outcome, rerun = env.audit.records()
     assert env.audit.verify().records == 3
-    assert (intent["phase"], outcome["phase"], outcome["intent_id"]) == ("intent", "outcome", intent["intent_id"])
+    assert (intent["phase"], outcome["phase"], outcome["intent_id"]) == (
+        "intent",
+        "outcome",
+        intent["intent_id"],
+    )
     # the re-run names the decision that justified the original registration, and writes no tag
     assert rerun["result"] == "already_done"
     assert rerun["decision_id"] == first.decision.decision_id  # type: ignore[union-attr]
@@ -132,7 +136,8 @@ def test_register_denied_registers_nothing(env: Env) -> None:
     assert env.registry.list_versions("gate-test") == []
     record = env.audit.records()[-1]
     assert record["result"] == "denied"
-    assert record["run_id"] and record["run_id"] == record["records"]["decision"]["uri"].split("/")[1]
+    assert record["run_id"]
+    assert record["run_id"] == record["records"]["decision"]["uri"].split("/")[1]
 
 
 def test_dry_run_changes_nothing_but_is_audited(env: Env) -> None:
