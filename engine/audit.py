@@ -81,12 +81,12 @@ def load_key(key_file: Path | None = None) -> bytes | None:
         if not key:
             raise ConfigError(f"the audit key file {key_file} is empty")
         return key
-    value = os.environ.get(KEY_ENV)
+    value = os.environb.get(KEY_ENV.encode())
     if value is None:
         return None
     if not value.strip():
         raise ConfigError(f"{KEY_ENV} is set but empty")
-    return value.strip().encode("utf-8")
+    return value.strip()
 
 
 def open_intents(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -170,6 +170,7 @@ class AuditLog:
         clash = [k for k in (*_CHAIN_FIELDS, "mac") if k in entry]
         if clash:
             raise ValueError(f"audit entries may not set {clash}")
+        entry = _readable(entry)
         with self._locked() as handle:
             last = self._last_record(handle)
             record = {
@@ -181,10 +182,7 @@ class AuditLog:
             record["hash"] = record_hash(record)
             if self.key is not None:
                 record["mac"] = _mac(self.key, record["hash"])
-            try:
-                line = (canonical_line(record) + "\n").encode("utf-8")
-            except UnicodeEncodeError:  # lone surrogates from undecodable names or paths
-                raise AuditError("the audit record holds text that is not valid UTF-8") from None
+            line = (canonical_line(record) + "\n").encode("utf-8")
             handle.seek(0, os.SEEK_END)
             size = handle.tell()
             try:
@@ -303,6 +301,21 @@ class AuditLog:
             if record.get("seq") == seq:
                 return str(record.get("hash"))
         return None
+
+
+def _readable(value: Any) -> Any:
+    """Text that came from undecodable bytes (a non-UTF-8 ``USER`` or path) as escaped UTF-8."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value
+    if isinstance(value, dict):
+        return {_readable(k): _readable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_readable(v) for v in value]
+    return value
 
 
 def _check_line(raw: bytes, number: int, prev: str, key: bytes | None) -> str | None:

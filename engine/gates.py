@@ -509,6 +509,14 @@ def _vetting_record(
     return None
 
 
+def _judged(record: dict[str, Any]) -> Any:
+    """The version a record's decision judged. Records written before intents existed (no
+    ``phase``) named a rollback's new holder as the version and the judged one as ``previous``."""
+    if "phase" not in record and record.get("result") == Action.ROLLED_BACK.value:
+        return record.get("previous")
+    return (record.get("model") or {}).get("version")
+
+
 def select_rollback_target(
     versions: list[VersionRecord], records: list[dict[str, Any]], name: str, holder: VersionRecord
 ) -> tuple[VersionRecord | None, list[dict[str, str]]]:
@@ -519,7 +527,7 @@ def select_rollback_target(
     """
     ignored: list[dict[str, str]] = []
     failed = {
-        (r.get("model") or {}).get("version")
+        _judged(r)
         for r in _committed(records)
         if r.get("action") == "gate.rollback"
         and (r.get("model") or {}).get("name") == name

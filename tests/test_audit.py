@@ -296,3 +296,10 @@ def test_audit_verify_of_a_missing_or_empty_log_is_exit_2(tmp_path: Path) -> Non
     assert "2 records" in ok.stdout
     log.path.write_text("")  # emptied, head left behind: tampering, not a wrong path
     assert verify(log.path).returncode == 1
+
+
+def test_undecodable_text_is_recorded_escaped_not_refused(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.jsonl")
+    record = log.append({"action": "x", "actor": "caf\udce9", "spec": {"path": "/tmp/\udcff.yaml"}})
+    assert record["actor"] == "caf\\udce9"
+    assert log.verify().ok
