@@ -243,7 +243,7 @@ def test_rollback_killed_mid_move_recovers(world: World, point: str, resolution:
     proc = world.killed("rollback", "-", point)
     assert proc.returncode == -9, proc.stderr[-2000:]
     # the next gate on the model resolves the interrupted one before it acts
-    result = world.gate(Gate.PROMOTE, version=world.v2, dry_run=False)
+    result = world.gate(Gate.PROMOTE, version=world.v2)
     resolved = [r for r in world.audit.records() if r.get("result") in ("recovered", "aborted")]
     assert [r["result"] for r in resolved] == [resolution]
     assert result.action in (Action.ALREADY_DONE, Action.PROMOTED)
