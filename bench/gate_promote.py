@@ -1,12 +1,18 @@
 """Benchmark: `govern gate promote` end to end against the bare MLflow client calls it makes,
 and `govern collect` on a run with 1,000 metrics and 1,000 params, on a local sqlite store.
 
-    python bench/gate_promote.py [--quick]
+    python bench/gate_promote.py [--quick] [--before REV]
 
 Both sides run in this process, on the same store, in the same run. "Bare" is the minimum a
 hand-written gate would call: read the candidate, its run, the alias holder and its run, the
 model info, then write the decision tags, the decision artifact and the alias. govern adds
-policy evaluation, evidence validation, the audit record (fsync) and the per-model lock.
+policy evaluation, evidence validation, the audit records (fsync) and the per-model lock.
+
+"before" is the gate module as it was at git revision REV (default: the last one without the
+write-ahead audit), loaded from git into this process beside today's: the difference between the
+two rows is the cost of the intent record, the stored evidence, the compare-and-set and read-back
+of the alias, and the resolution scan of the log. Both use today's audit log class (whose head
+write also fsyncs its folder), so the difference slightly understates the change.
 """
 
 from __future__ import annotations
@@ -36,9 +42,32 @@ def timed(func: Any, repeat: int) -> list[float]:
     return out
 
 
+def load_gates_at(rev: str) -> Any:
+    """The gates module as it was at ``rev``, imported under another name; None without git."""
+    import importlib.util
+    import subprocess
+
+    try:
+        source = subprocess.run(
+            ["git", "show", f"{rev}:engine/gates.py"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        print(f"(no 'before' row: cannot read engine/gates.py at {rev} from git)")
+        return None
+    name = "govern.engine._gates_before"
+    spec = importlib.util.spec_from_loader(name, loader=None)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    module.__package__ = "govern.engine"
+    sys.modules[name] = module
+    exec(compile(source, f"engine/gates.py@{rev}", "exec"), module.__dict__)
+    return module
+
+
 def main() -> None:  # noqa: PLR0915 - a benchmark script reads best top to bottom
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--before", default="ad17aab", help="git revision of the gates to compare with")
     args = parser.parse_args()
     repeat = 5 if args.quick else 15
 
@@ -67,8 +96,20 @@ def main() -> None:  # noqa: PLR0915 - a benchmark script reads best top to bott
         collect=CollectOptions(with_model=False),
         lock_dir=folder / "locks",
     )
+    before = load_gates_at(args.before)
+    before_ctx = (
+        before.GateContext(
+            registry=registry,
+            audit=AuditLog(folder / "before.jsonl"),
+            decide=checker.decide,
+            collect=CollectOptions(with_model=False),
+            lock_dir=folder / "locks-before",
+        )
+        if before
+        else None
+    )
     versions = []
-    for _ in range(2 * repeat + 1):
+    for _ in range(3 * repeat + 1):
         result = run_gate(Gate.REGISTER, spec, ctx, run_id=log_run(uri, 0.9))
         assert result.action is Action.REGISTERED, result.message
         versions.append(str(result.version))
@@ -76,7 +117,8 @@ def main() -> None:  # noqa: PLR0915 - a benchmark script reads best top to bott
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
 
     govern_queue = iter(versions[1 : repeat + 1])
-    bare_queue = iter(versions[repeat + 1 :])
+    bare_queue = iter(versions[repeat + 1 : 2 * repeat + 1])
+    before_queue = iter(versions[2 * repeat + 1 :])
 
     def govern_promote() -> None:
         result = run_gate(Gate.PROMOTE, spec, ctx, version=next(govern_queue))
@@ -101,12 +143,26 @@ def main() -> None:  # noqa: PLR0915 - a benchmark script reads best top to bott
         client.log_text(mv.run_id, "{}", f"govern/decisions/{version}.json")
         client.set_registered_model_alias("gate-test", "champion", version)
 
+    def before_promote() -> None:
+        assert before is not None
+        result = before.run_gate(before.Gate.PROMOTE, spec, before_ctx, version=next(before_queue))
+        assert result.action.value == "promoted", result.message
+
     rows = []
-    g, b = [], []
+    g, b, old = [], [], []
     for _ in range(repeat):  # interleave to share the machine's noise
         g += timed(govern_promote, 1)
         b += timed(bare_promote, 1)
+        if before is not None:
+            old += timed(before_promote, 1)
     rows.append(("gate promote", statistics.median(g), statistics.median(b)))
+    if old:
+        rows.append((f"gate promote @{args.before}", statistics.median(old), statistics.median(b)))
+        overhead = statistics.median(g) - statistics.median(old)
+        print(
+            f"write-ahead audit overhead: {overhead:+.1f} ms per promote "
+            f"({overhead / statistics.median(old):+.0%})"
+        )
 
     # a run with 1,000 metrics and 1,000 params
     mlflow.set_tracking_uri(uri)

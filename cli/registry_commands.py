@@ -52,6 +52,14 @@ AuditPath = Annotated[
     Path,
     typer.Option("--audit-log", envvar="GOVERN_AUDIT_LOG", help="The audit log (JSONL, hash-chained)."),
 ]
+AuditKeyFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--audit-key-file",
+        help="A file holding the audit key: every record carries an HMAC-SHA256 made with it. "
+        "Default: the GOVERN_AUDIT_KEY environment variable; none: an unkeyed chain.",
+    ),
+]
 
 
 @contextmanager
@@ -193,7 +201,9 @@ def _render_gate(result: GateResult, output_format: str) -> str:
                     "version": result.version,
                     "alias": result.alias,
                     "previous": result.previous,
+                    "to": result.to,
                     "message": result.message,
+                    "ignored": list(result.ignored),
                     "exit_code": result.exit_code,
                     "audit": {"seq": result.audit.get("seq"), "hash": result.audit.get("hash")}
                     if result.audit
@@ -227,6 +237,7 @@ def _run_gate(
     dry_run: bool,
     tracking_uri: str | None,
     audit_log: Path,
+    audit_key_file: Path | None,
     live: Path | None,
     no_model: bool,
     sample: int | None,
@@ -234,7 +245,7 @@ def _run_gate(
     as_of: str | None,
     output_format: str,
 ) -> None:
-    from govern.engine.audit import AuditLog
+    from govern.engine.audit import AuditLog, load_key
     from govern.engine.backends import create_backend
     from govern.engine.check import Checker
     from govern.engine.evidence.collect import CollectOptions
@@ -245,22 +256,24 @@ def _run_gate(
     if output_format not in ("text", "json"):
         raise ConfigError(f"unknown output format {output_format!r}; choose text or json")
     today = _date(as_of)
+    key = load_key(audit_key_file)
     model_spec = load_spec(spec)
     registry = _registry(model_spec, tracking_uri)
     with create_backend("embedded") as backend, progress_bars(sys.stderr.isatty()) as progress:
         checker = Checker.for_spec(model_spec, load_policy_set(model_spec), backend)
         ctx = GateContext(
             registry=registry,
-            audit=AuditLog(audit_log),
+            audit=AuditLog(audit_log, key),
             decide=lambda evidence, stage: checker.decide(evidence, stage, today),
             collect=CollectOptions(
                 live_file=live, with_model=not no_model, sample=sample, seed=seed, progress=progress
             ),
             dry_run=dry_run,
-            lock_dir=audit_log.parent / "locks",
         )
         result = run_gate(Gate(gate), model_spec, ctx, alias=alias, version=version, run_id=run_id)
     sys.stdout.write(_render_gate(result, output_format))
+    for ignored in result.ignored:
+        stderr(f"warning: ignored {result.model} version {ignored['version']}: {ignored['reason']}")
     if result.exit_code >= 2:
         stderr(f"error: {result.message}")
     raise typer.Exit(result.exit_code)
@@ -295,6 +308,7 @@ def gate_register(
     dry_run: DryRun = False,
     tracking_uri: TrackingUri = None,
     audit_log: AuditPath = DEFAULT_AUDIT_LOG,
+    audit_key_file: AuditKeyFile = None,
     no_model: NoModel = False,
     sample: Sample = None,
     seed: Seed = 0,
@@ -306,7 +320,8 @@ def gate_register(
     Example:  govern gate register spec.yaml --run-id 3f2a…
     """
     _run_gate("register", spec, alias=None, version=None, run_id=run_id, dry_run=dry_run,
-              tracking_uri=tracking_uri, audit_log=audit_log, live=None, no_model=no_model, sample=sample,
+              tracking_uri=tracking_uri, audit_log=audit_log, audit_key_file=audit_key_file,
+              live=None, no_model=no_model, sample=sample,
               seed=seed, as_of=as_of, output_format=output_format)  # fmt: skip
 
 
@@ -321,6 +336,7 @@ def gate_promote(
     dry_run: DryRun = False,
     tracking_uri: TrackingUri = None,
     audit_log: AuditPath = DEFAULT_AUDIT_LOG,
+    audit_key_file: AuditKeyFile = None,
     no_model: NoModel = False,
     sample: Sample = None,
     seed: Seed = 0,
@@ -332,7 +348,8 @@ def gate_promote(
     Example:  govern gate promote spec.yaml --version 3 --alias champion
     """
     _run_gate("promote", spec, alias=alias, version=version, run_id=None, dry_run=dry_run,
-              tracking_uri=tracking_uri, audit_log=audit_log, live=None, no_model=no_model, sample=sample,
+              tracking_uri=tracking_uri, audit_log=audit_log, audit_key_file=audit_key_file,
+              live=None, no_model=no_model, sample=sample,
               seed=seed, as_of=as_of, output_format=output_format)  # fmt: skip
 
 
@@ -347,6 +364,7 @@ def gate_rollback(
     dry_run: DryRun = False,
     tracking_uri: TrackingUri = None,
     audit_log: AuditPath = DEFAULT_AUDIT_LOG,
+    audit_key_file: AuditKeyFile = None,
     as_of: AsOf = None,
     output_format: OutputFormat = "text",
 ) -> None:
@@ -357,36 +375,107 @@ def gate_rollback(
     Example:  govern gate rollback spec.yaml --alias champion --live live.json
     """
     _run_gate("rollback", spec, alias=alias, version=None, run_id=None, dry_run=dry_run,
-              tracking_uri=tracking_uri, audit_log=audit_log, live=live, no_model=True, sample=None,
+              tracking_uri=tracking_uri, audit_log=audit_log, audit_key_file=audit_key_file,
+              live=live, no_model=True, sample=None,
               seed=0, as_of=as_of, output_format=output_format)  # fmt: skip
 
 
 @audit_app.command("verify")
 @handle_errors
-def audit_verify(audit_log: AuditPath = DEFAULT_AUDIT_LOG) -> None:
-    """Check the audit log's hash chain: exit 0 intact, 1 tampered (naming the first bad record)."""
-    from govern.engine.audit import AuditLog
+def audit_verify(
+    audit_log: AuditPath = DEFAULT_AUDIT_LOG,
+    audit_key_file: AuditKeyFile = None,
+    resolve: Annotated[
+        bool,
+        typer.Option(
+            "--resolve/--no-resolve",
+            help="Close intents left by an interrupted gate by reading the registry they name "
+            "(recovered when the action is there, aborted when not).",
+        ),
+    ] = True,
+) -> None:
+    """Check the audit log's hash chain (and MACs when keyed), then resolve interrupted gates.
 
-    report = AuditLog(audit_log).verify()
-    if report.ok:
-        head = f", head {report.head[:16]}…" if report.head else ""
-        typer.echo(f"intact: {audit_log} holds {report.records} records{head}")
-        raise typer.Exit(0)
-    stderr(
-        f"tampered: {audit_log} record {report.first_bad}: {report.reason} "
-        f"({report.records} records verified before it)"
-    )
-    raise typer.Exit(1)
+    Exit 0 intact, 1 tampered (naming the first bad record), 2 when there is no log at the path or
+    it is empty, 3 when an interrupted gate could not be resolved.
+
+    Example:  govern audit verify --audit-log .govern/audit.jsonl
+    """
+    from govern.engine.audit import AuditLog, load_key, open_intents
+
+    log = AuditLog(audit_log, load_key(audit_key_file))
+    _existing_log(audit_log, log.head_path)
+    report = log.verify()
+    if not report.ok:
+        stderr(
+            f"tampered: {audit_log} record {report.first_bad}: {report.reason} "
+            f"({report.records} records verified before it)"
+        )
+        raise typer.Exit(1)
+    pending = open_intents(log.records())
+    if pending and resolve:
+        pending = _resolve(log, pending)
+        report = log.verify()
+    head = f", head {report.head[:16]}…" if report.head else ""
+    keyed = ", MACs checked" if report.keyed else ""
+    typer.echo(f"intact: {audit_log} holds {report.records} records{head}{keyed}")
+    if report.note:
+        stderr(f"note: {report.note}", style="yellow")
+    if not report.keyed and any("mac" in r for r in log.records()[-1:]):
+        stderr("note: the records carry MACs; pass the key to check them", style="yellow")
+    if pending:
+        for intent in pending:
+            stderr(f"unresolved: intent record {intent['seq']} ({intent.get('message')})")
+        raise typer.Exit(3)
+    raise typer.Exit(0)
+
+
+def _existing_log(path: Path, head: Path) -> None:
+    """A missing or empty log is a wrong path far more often than an untouched one: say so (exit 2)."""
+    if not path.exists():
+        raise ConfigError(f"no audit log at {path}: check --audit-log (or GOVERN_AUDIT_LOG)")
+    if not path.is_file():
+        raise ConfigError(f"the audit log {path} is not a file")
+    if path.stat().st_size == 0 and not head.exists():
+        raise ConfigError(f"the audit log {path} is empty: no gate has written to it (wrong path?)")
+
+
+def _resolve(log: Any, pending: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Resolve the open intents, per registry and model, under each model's lock. Returns those left."""
+    from govern.engine.errors import GovernError
+    from govern.engine.gates import resolve_open_intents
+    from govern.engine.registry.lock import default_lock_dir, model_lock
+    from govern.engine.registry.mlflow import MlflowRegistry
+
+    targets = sorted({(str(i.get("tracking_uri")), str((i.get("model") or {}).get("name"))) for i in pending})
+    for uri, name in targets:
+        try:
+            registry = MlflowRegistry(uri)
+            with model_lock(default_lock_dir(), registry.uri, name):
+                for record in resolve_open_intents(log, registry, name):
+                    stderr(f"resolved: {record['message']} → {record['result']} (record {record['seq']})")
+        except GovernError as exc:
+            stderr(f"cannot resolve the interrupted gates on {name} at {uri}: {exc}")
+    from govern.engine.audit import open_intents
+
+    return open_intents(log.records())
 
 
 def _alias_change(record: dict[str, Any]) -> str:
     """``champion: 2 → 1`` for a move, the alias alone otherwise."""
     alias = str(record.get("alias") or "")
-    moved = record.get("result") in ("promoted", "rolled_back")
+    moved = record.get("result") in ("promoted", "rolled_back", "recovered") and record.get("to")
     if alias and moved:
-        before = record.get("previous") or "none"
-        return f"{alias}: {before} → {(record.get('model') or {}).get('version')}"
+        before = record.get("from") or record.get("previous") or "none"
+        return f"{alias}: {before} → {record.get('to')}"
+    if alias and record.get("phase") == "intent" and record.get("to"):
+        return f"{alias}: {record.get('previous') or 'none'} → {record.get('to')}?"
     return alias
+
+
+def _model_of(record: dict[str, Any]) -> dict[str, Any]:
+    model = record.get("model")
+    return model if isinstance(model, dict) else {"name": model}
 
 
 @audit_app.command("show")
@@ -396,34 +485,38 @@ def audit_show(
     model: Annotated[str | None, typer.Option("--model", "-m", help="Only records of this model.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the records as JSON lines.")] = False,
 ) -> None:
-    """Print the audit log's records, oldest first."""
+    """Print the audit log's records, oldest first.
+
+    Example:  govern audit show --model credit-risk
+    """
     from govern.engine.audit import AuditLog
 
-    records = [
-        r
-        for r in AuditLog(audit_log).records()
-        if model is None or (r.get("model") or {}).get("name") == model
-    ]
+    log = AuditLog(audit_log)
+    _existing_log(audit_log, log.head_path)
+    records = [r for r in log.records() if model is None or _model_of(r).get("name") == model]
     if as_json:
         for record in records:
             typer.echo(json.dumps(record, sort_keys=True))
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"{audit_log} ({len(records)} records)")
+    table = Table(title=escape(f"{audit_log} ({len(records)} records)"))
     for column in ("seq", "time", "gate", "model", "alias", "result", "outcome", "decision"):
         table.add_column(column)
     for r in records:
-        m = r.get("model") or {}
-        table.add_row(
+        m = _model_of(r)
+        result = "intent" if r.get("phase") == "intent" else str(r.get("result", ""))
+        cells = (
             str(r.get("seq")),
             str(r.get("time", ""))[:19],
             str(r.get("action", "")).removeprefix("gate."),
             f"{m.get('name')} v{m.get('version')}" if m.get("version") else str(m.get("name")),
             _alias_change(r),
-            str(r.get("result", "")) + (" (dry run)" if r.get("dry_run") else ""),
+            result + (" (dry run)" if r.get("dry_run") else ""),
             str(r.get("outcome", "")),
             str(r.get("decision_id") or "")[:8],
         )
+        table.add_row(*(escape(c) for c in cells))
     Console(width=max(120, os.get_terminal_size().columns if sys.stdout.isatty() else 120)).print(table)

@@ -98,7 +98,35 @@ def test_register_creates_a_tagged_version_and_is_idempotent(env: Env) -> None:
     again = env.gate(Gate.REGISTER, run_id=run_id)
     assert again.action is Action.ALREADY_DONE
     assert len(env.registry.list_versions("gate-test")) == 1
-    assert env.audit.verify().records == 2
+    intent, outcome, rerun = env.audit.records()
+    assert env.audit.verify().records == 3
+    assert (intent["phase"], outcome["phase"], outcome["intent_id"]) == (
+        "intent",
+        "outcome",
+        intent["intent_id"],
+    )
+    # the re-run names the decision that justified the original registration, and writes no tag
+    assert rerun["result"] == "already_done"
+    assert rerun["decision_id"] == first.decision.decision_id  # type: ignore[union-attr]
+    assert rerun["justified_by"]["seq"] == outcome["seq"]
+    assert env.registry.get_version("gate-test", first.version).tags == version.tags
+
+
+def test_the_decision_record_and_its_evidence_are_stored_and_named_by_the_audit(env: Env) -> None:
+    import hashlib
+    import json
+
+    import mlflow
+
+    result = env.register(0.9)
+    stored = env.audit.records()[-1]["records"]
+    for kind in ("decision", "evidence"):
+        text = mlflow.artifacts.load_text(stored[kind]["uri"])
+        assert hashlib.sha256(text.encode()).hexdigest() == stored[kind]["sha256"]
+    record = json.loads(mlflow.artifacts.load_text(stored["decision"]["uri"]))
+    assert record["decision"]["decision_id"] == result.decision.decision_id  # type: ignore[union-attr]
+    assert record["evidence"] == json.loads(mlflow.artifacts.load_text(stored["evidence"]["uri"]))
+    assert stored["evidence"]["uri"].endswith(f"govern/evidence/{stored['evidence']['sha256']}.json")
 
 
 def test_register_denied_registers_nothing(env: Env) -> None:
@@ -106,7 +134,10 @@ def test_register_denied_registers_nothing(env: Env) -> None:
     assert result.action is Action.DENIED
     assert result.exit_code == 1
     assert env.registry.list_versions("gate-test") == []
-    assert env.audit.records()[-1]["result"] == "denied"
+    record = env.audit.records()[-1]
+    assert record["result"] == "denied"
+    assert record["run_id"]
+    assert record["run_id"] == record["records"]["decision"]["uri"].split("/")[1]
 
 
 def test_dry_run_changes_nothing_but_is_audited(env: Env) -> None:
@@ -130,7 +161,11 @@ def test_promote_compares_with_the_champion_and_records_the_previous_holder(env:
     assert denied.action is Action.DENIED
     assert "GOV-CHAMP-001" in {r.rule_id for r in denied.decision.results if r.result.value == "fail"}  # type: ignore[union-attr]
     assert env.holder() == v2
-    assert env.gate(Gate.PROMOTE, version=v2).action is Action.ALREADY_DONE
+    tags = env.registry.get_version("gate-test", v2).tags
+    again = env.gate(Gate.PROMOTE, version=v2)
+    assert again.action is Action.ALREADY_DONE
+    assert again.audit["decision_id"] == promoted.decision.decision_id  # type: ignore[index, union-attr]
+    assert env.registry.get_version("gate-test", v2).tags == tags  # the original decision's tags stay
     assert env.audit.verify().ok
 
 
@@ -145,7 +180,9 @@ def test_rollback_moves_back_to_the_last_vetted_version(env: Env) -> None:
     result = env.gate(Gate.ROLLBACK)
     assert result.action is Action.ROLLED_BACK, result.message
     assert result.exit_code == 1
-    assert (result.previous, result.version) == (v2, v1)
+    assert (result.previous, result.version, result.to) == (v2, v2, v1)
+    record = env.audit.records()[-1]
+    assert (record["model"]["version"], record["from"], record["to"]) == (v2, v2, v1)
     assert env.holder() == v1
     assert env.registry.get_version("gate-test", str(v2)).tags["govern.rollback.outcome"] == "fail"
 
@@ -212,13 +249,15 @@ def test_alias_write_failing_leaves_the_alias_and_records_an_error(env: Env) -> 
     assert "injected failure" in record["message"]
 
 
-def test_register_tagging_failing_half_way_deletes_the_new_version(env: Env) -> None:
+def test_registration_failing_registers_nothing_and_closes_the_intent(env: Env) -> None:
     result = env.gate(
-        Gate.REGISTER, run_id=log_run(env.uri, 0.9), registry=Faulty(env.registry, "set_version_tags")
+        Gate.REGISTER, run_id=log_run(env.uri, 0.9), registry=Faulty(env.registry, "create_version")
     )
     assert result.action is Action.ERROR
-    assert "was deleted again" in result.message
+    assert result.exit_code == 3
     assert env.registry.list_versions("gate-test") == []
+    intent, outcome = env.audit.records()
+    assert (outcome["result"], outcome["intent_id"]) == ("error", intent["intent_id"])
 
 
 def test_missing_references_are_exit_2(env: Env) -> None:

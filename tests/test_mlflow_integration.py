@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import os
@@ -13,6 +14,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,12 +26,21 @@ from .mlflow_helpers import GATE_SPEC, log_live, log_run
 pytest.importorskip("mlflow")
 
 
-def gate(*args: str, uri: str, audit: Path, cwd: Path) -> subprocess.Popen[str]:
+def gate(
+    *args: str, uri: str, audit: Path, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     command = [govern_bin(), "gate", *args, str(GATE_SPEC), "--tracking-uri", uri, "--audit-log", str(audit),
                "--as-of", "2026-11-27", "--format", "json"]  # fmt: skip
     if args[0] != "rollback":
         command.append("--no-model")
-    return subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        command,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env or dict(os.environ),
+    )
 
 
 @pytest.mark.slow
@@ -47,7 +58,8 @@ def test_ten_concurrent_promotions_leave_one_holder_and_a_consistent_log(tmp_pat
     log = AuditLog(audit)
     report = log.verify()
     assert report.ok, report
-    records = log.records()
+    assert report.records == 20  # an intent and an outcome per gate
+    records = [r for r in log.records() if r["phase"] == "outcome"]
     assert len(records) == 10
     # the per-model lock makes the history linear: each promotion names the one before it
     assert records[0]["previous"] is None
@@ -61,11 +73,11 @@ def test_ten_concurrent_promotions_leave_one_holder_and_a_consistent_log(tmp_pat
     assert holder.version == records[-1]["model"]["version"]
 
 
-def register_in_process(uri: str, audit: Path) -> str:
+def run_in_process(uri: str, audit: Path, gate: Any, registry: Any = None, **kwargs: Any) -> Any:
     from govern.engine.backends import create_backend
     from govern.engine.check import Checker
     from govern.engine.evidence.collect import CollectOptions
-    from govern.engine.gates import Action, Gate, GateContext, run_gate
+    from govern.engine.gates import GateContext, run_gate
     from govern.engine.policyset import load_policy_set
     from govern.engine.registry.mlflow import MlflowRegistry
     from govern.engine.spec import load_spec
@@ -73,15 +85,21 @@ def register_in_process(uri: str, audit: Path) -> str:
     spec = load_spec(GATE_SPEC)
     checker = Checker.for_spec(spec, load_policy_set(spec), create_backend("embedded"))
     ctx = GateContext(
-        registry=MlflowRegistry(uri),
+        registry=registry or MlflowRegistry(uri),
         audit=AuditLog(audit),
-        decide=checker.decide,
+        decide=lambda evidence, stage: checker.decide(evidence, stage, dt.date(2026, 11, 27)),
         collect=CollectOptions(with_model=False),
     )
-    result = run_gate(Gate.REGISTER, spec, ctx, run_id=log_run(uri, 0.9))
+    return run_gate(gate, spec, ctx, **kwargs)
+
+
+def register_in_process(uri: str, audit: Path, accuracy: float = 0.9) -> str:
+    from govern.engine.gates import Action, Gate
+
+    result = run_in_process(uri, audit, Gate.REGISTER, run_id=log_run(uri, accuracy))
     assert result.action is Action.REGISTERED, result.message
     assert result.version is not None
-    return result.version
+    return str(result.version)
 
 
 def free_port() -> int:
@@ -151,13 +169,13 @@ def test_gates_against_a_real_mlflow_server(mlflow_server: str, tmp_path: Path) 
     import mlflow
 
     text = mlflow.artifacts.load_text(f"runs:/{version.run_id}/{artifact}")
-    assert json.loads(text)["decision_id"] == version.tags["govern.deploy.decision_id"]
+    assert json.loads(text)["decision"]["decision_id"] == version.tags["govern.deploy.decision_id"]
     log_live(mlflow_server, "gate-test", v1, 0.5)
     rollback = gate("rollback", uri=mlflow_server, audit=audit, cwd=tmp_path)
     out, err = rollback.communicate(timeout=120)
     assert rollback.returncode == 1, err
     assert json.loads(out)["action"] == "refused"  # the only version: nowhere vetted to go back to
-    assert AuditLog(audit).verify().records == 3
+    assert AuditLog(audit).verify().records == 6  # an intent and an outcome per gate
 
 
 @pytest.mark.slow
@@ -169,3 +187,47 @@ def test_unreachable_server_exits_3_and_records_the_error(tmp_path: Path) -> Non
     assert "Traceback" not in err
     assert "failed at http://127.0.0.1" in err
     assert AuditLog(audit).records()[-1]["result"] == "error"
+
+
+@pytest.mark.slow
+def test_write_ahead_recovery_against_a_real_mlflow_server(mlflow_server: str, tmp_path: Path) -> None:
+    """The key fault cases over HTTP: a gate killed after the alias moved, and a lost response."""
+    from govern.engine.gates import Action, Gate
+    from govern.engine.registry.mlflow import MlflowRegistry
+
+    from .test_gate_faults import KILLED_GATE, ROOT, Faulty
+
+    audit = tmp_path / "audit.jsonl"
+    locks = tmp_path / "locks"
+    env = {**os.environ, "GOVERN_LOCK_DIR": str(locks)}
+    registry = MlflowRegistry(mlflow_server)
+    a = register_in_process(mlflow_server, audit, accuracy=0.95)
+    b = register_in_process(mlflow_server, audit, accuracy=0.951)
+    c = register_in_process(mlflow_server, audit, accuracy=0.952)
+    promote = gate("promote", "--version", a, uri=mlflow_server, audit=audit, cwd=tmp_path, env=env)
+    _, err = promote.communicate(timeout=120)
+    assert promote.returncode == 0, err
+    # killed after set_alias, before the read-back and the outcome record
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_GATE, mlflow_server, str(audit), str(locks), "promote", b, "-",
+         "registry_written", str(GATE_SPEC)],
+        capture_output=True, text=True, cwd=ROOT, timeout=300, check=False,
+    )  # fmt: skip
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    verify = subprocess.run(
+        [govern_bin(), "audit", "verify", "--audit-log", str(audit)],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert verify.returncode == 0, verify.stderr
+    assert "recovered" in verify.stderr
+    assert registry.get_alias("gate-test", "champion").version == b  # type: ignore[union-attr]
+    # the server applies set_alias, the client sees an error: read back, recorded as promoted
+    result = run_in_process(
+        mlflow_server, audit, Gate.PROMOTE, registry=Faulty(registry, "set_alias", applied=True), version=c
+    )
+    assert result.action is Action.PROMOTED, result.message
+    log = AuditLog(audit)
+    assert log.verify().ok
+    last_move = [r for r in log.records() if r.get("phase") == "outcome" and r.get("to")][-1]
+    assert last_move["to"] == c
+    assert registry.get_alias("gate-test", "champion").version == c  # type: ignore[union-attr]

@@ -45,4 +45,4 @@ def test_first_readme_command_runs_the_main_job_from_scratch(tmp_path: Path) -> 
     assert "moved adult-income@champion from 1 to version 2" in out
     assert "GOV-LIVE-001" in out
     assert "rolled adult-income@champion back from version 2 to 1" in out
-    assert "holds 5 records" in out  # `govern audit verify`: intact
+    assert "holds 10 records" in out  # `govern audit verify`: intact (an intent and an outcome per gate)

@@ -90,6 +90,15 @@ class Registry(ABC):
     def log_decision(self, run_id: str, decision_id: str, text: str) -> str:
         """Store the decision JSON as an artifact of ``run_id``; return its artifact path."""
 
+    def log_text(self, run_id: str, artifact_path: str, text: str) -> str:
+        """Store ``text`` as the artifact ``artifact_path`` of ``run_id``; return its URI.
+
+        Registries that cannot store artifacts refuse, so a gate never acts without its records.
+        """
+        from ..errors import RegistryError
+
+        raise RegistryError(f"this registry ({self.uri}) cannot store artifacts for run {run_id}")
+
     @abstractmethod
     def read_text(self, run_id: str, artifact_path: str) -> str:
         """The text of an artifact of ``run_id`` (a stored decision record or evidence)."""

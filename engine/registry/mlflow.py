@@ -196,6 +196,13 @@ class MlflowRegistry(Registry):
 
         return self._call(f"reading artifact {artifact_path} of run {run_id}", load)
 
+    def log_text(self, run_id: str, artifact_path: str, text: str) -> str:
+        self._call(
+            f"storing {artifact_path} in run {run_id}",
+            lambda: self._client.log_text(run_id, text, artifact_path),
+        )
+        return f"runs:/{run_id}/{artifact_path}"
+
     def live_metrics(self, name: str, version: str) -> tuple[dict[str, float], str] | None:
         def search() -> Any:
             experiments = [e.experiment_id for e in self._client.search_experiments()]
