@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -21,6 +22,7 @@ __all__ = [
     "AsOfOpt",
     "BackendOpt",
     "DecisionLogOpt",
+    "DecisionOptions",
     "NoBuiltinOpt",
     "OpaUrlOpt",
     "OutputOpt",
@@ -66,6 +68,19 @@ AsOfOpt = Annotated[
 OutputOpt = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write the output to FILE (atomically).")
 ]
+
+
+@dataclass(frozen=True)
+class DecisionOptions:
+    """The shared deciding options as one value, for commands that pass them on."""
+
+    backend: BackendName = BackendName.EMBEDDED
+    opa_url: str | None = None
+    policies: list[Path] | None = None
+    v0_compatible: bool = False
+    no_builtin: bool = False
+    params: list[str] | None = None
+    decision_log: Path | None = None
 
 
 def parse_as_of(value: str | None) -> dt.date | None:

@@ -16,9 +16,21 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from govern.engine.backends import BackendName
 from govern.engine.errors import ConfigError
 
 from .common import handle_errors, stderr, write_atomic
+from .options import (
+    BackendOpt,
+    DecisionLogOpt,
+    DecisionOptions,
+    NoBuiltinOpt,
+    OpaUrlOpt,
+    ParamOpt,
+    PoliciesOpt,
+    V0Opt,
+    pipeline_options,
+)
 
 if TYPE_CHECKING:
     from govern.engine.evidence.base import Progress
@@ -244,27 +256,35 @@ def _run_gate(
     seed: int,
     as_of: str | None,
     output_format: str,
+    decision: DecisionOptions,
 ) -> None:
     from govern.engine.audit import AuditLog, load_key
-    from govern.engine.backends import create_backend
-    from govern.engine.check import Checker
     from govern.engine.evidence.collect import CollectOptions
     from govern.engine.gates import Gate, GateContext, run_gate
-    from govern.engine.policyset import load_policy_set
+    from govern.engine.pipeline import Pipeline
     from govern.engine.spec import load_spec
 
     if output_format not in ("text", "json"):
         raise ConfigError(f"unknown output format {output_format!r}; choose text or json")
-    today = _date(as_of)
+    options = pipeline_options(
+        backend=decision.backend,
+        opa_url=decision.opa_url,
+        policies=decision.policies,
+        v0_compatible=decision.v0_compatible,
+        no_builtin=decision.no_builtin,
+        params=decision.params,
+        decision_log=decision.decision_log,
+        as_of=_date(as_of),
+        command=f"gate {gate}",
+    )
     key = load_key(audit_key_file)
     model_spec = load_spec(spec)
     registry = _registry(model_spec, tracking_uri)
-    with create_backend("embedded") as backend, progress_bars(sys.stderr.isatty()) as progress:
-        checker = Checker.for_spec(model_spec, load_policy_set(model_spec), backend)
+    with Pipeline(model_spec, options) as pipeline, progress_bars(sys.stderr.isatty()) as progress:
         ctx = GateContext(
             registry=registry,
             audit=AuditLog(audit_log, key),
-            decide=lambda evidence, stage: checker.decide(evidence, stage, today),
+            decide=pipeline.decide,
             collect=CollectOptions(
                 live_file=live, with_model=not no_model, sample=sample, seed=seed, progress=progress
             ),
@@ -295,7 +315,7 @@ NoModel = Annotated[bool, typer.Option("--no-model", help="Skip fairness, SHAP a
 Sample = Annotated[int | None, typer.Option("--sample", help="Rows of evaluation data to use (seeded).")]
 Seed = Annotated[int, typer.Option("--seed", help="Seed for every sample.")]
 AsOf = Annotated[str | None, typer.Option("--as-of", help="Judge waiver expiry as of this date.")]
-OutputFormat = Annotated[str, typer.Option("--format", "-o", help="text or json.")]
+OutputFormat = Annotated[str, typer.Option("--format", "-f", help="text or json.")]
 
 
 @gate_app.command("register")
@@ -314,6 +334,13 @@ def gate_register(
     seed: Seed = 0,
     as_of: AsOf = None,
     output_format: OutputFormat = "text",
+    policies: PoliciesOpt = None,
+    v0_compatible: V0Opt = False,
+    no_builtin: NoBuiltinOpt = False,
+    param: ParamOpt = None,
+    backend: BackendOpt = BackendName.EMBEDDED,
+    opa_url: OpaUrlOpt = None,
+    decision_log: DecisionLogOpt = None,
 ) -> None:
     """Register a run as a new model version only if the policies pass at stage register.
 
@@ -322,7 +349,9 @@ def gate_register(
     _run_gate("register", spec, alias=None, version=None, run_id=run_id, dry_run=dry_run,
               tracking_uri=tracking_uri, audit_log=audit_log, audit_key_file=audit_key_file,
               live=None, no_model=no_model, sample=sample,
-              seed=seed, as_of=as_of, output_format=output_format)  # fmt: skip
+              seed=seed, as_of=as_of, output_format=output_format,
+              decision=DecisionOptions(backend, opa_url, policies, v0_compatible, no_builtin, param,
+                                       decision_log))  # fmt: skip
 
 
 @gate_app.command("promote")
@@ -342,6 +371,13 @@ def gate_promote(
     seed: Seed = 0,
     as_of: AsOf = None,
     output_format: OutputFormat = "text",
+    policies: PoliciesOpt = None,
+    v0_compatible: V0Opt = False,
+    no_builtin: NoBuiltinOpt = False,
+    param: ParamOpt = None,
+    backend: BackendOpt = BackendName.EMBEDDED,
+    opa_url: OpaUrlOpt = None,
+    decision_log: DecisionLogOpt = None,
 ) -> None:
     """Move an alias to a version only if the policies pass at stage deploy (champion compared).
 
@@ -350,7 +386,9 @@ def gate_promote(
     _run_gate("promote", spec, alias=alias, version=version, run_id=None, dry_run=dry_run,
               tracking_uri=tracking_uri, audit_log=audit_log, audit_key_file=audit_key_file,
               live=None, no_model=no_model, sample=sample,
-              seed=seed, as_of=as_of, output_format=output_format)  # fmt: skip
+              seed=seed, as_of=as_of, output_format=output_format,
+              decision=DecisionOptions(backend, opa_url, policies, v0_compatible, no_builtin, param,
+                                       decision_log))  # fmt: skip
 
 
 @gate_app.command("rollback")
@@ -367,6 +405,13 @@ def gate_rollback(
     audit_key_file: AuditKeyFile = None,
     as_of: AsOf = None,
     output_format: OutputFormat = "text",
+    policies: PoliciesOpt = None,
+    v0_compatible: V0Opt = False,
+    no_builtin: NoBuiltinOpt = False,
+    param: ParamOpt = None,
+    backend: BackendOpt = BackendName.EMBEDDED,
+    opa_url: OpaUrlOpt = None,
+    decision_log: DecisionLogOpt = None,
 ) -> None:
     """Judge the alias holder on live metrics; if it fails, move the alias back to the last vetted version.
 
@@ -377,7 +422,9 @@ def gate_rollback(
     _run_gate("rollback", spec, alias=alias, version=None, run_id=None, dry_run=dry_run,
               tracking_uri=tracking_uri, audit_log=audit_log, audit_key_file=audit_key_file,
               live=live, no_model=True, sample=None,
-              seed=0, as_of=as_of, output_format=output_format)  # fmt: skip
+              seed=0, as_of=as_of, output_format=output_format,
+              decision=DecisionOptions(backend, opa_url, policies, v0_compatible, no_builtin, param,
+                                       decision_log))  # fmt: skip
 
 
 @audit_app.command("verify")

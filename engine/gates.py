@@ -39,7 +39,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -50,8 +50,10 @@ from .errors import AuditError, ConfigError, GovernError, ReferenceNotFound, Reg
 from .evidence.collect import CollectOptions, collect_evidence
 from .evidence.document import EvidenceDocument
 from .evidence.mlflow import Target, resolve_target
+from .record import DecisionRecord
 from .registry import Registry, VersionRecord
 from .registry.lock import default_lock_dir, model_lock
+from .registry.records import evidence_artifact, record_artifact
 from .spec import ModelSpec, Stage
 
 __all__ = [
@@ -64,7 +66,8 @@ __all__ = [
     "select_rollback_target",
 ]
 
-Decide = Callable[[EvidenceDocument, Stage], Decision]
+#: How a gate decides: the engine's pipeline (``Pipeline.decide``), injected.
+Decide = Callable[[EvidenceDocument, Stage], DecisionRecord]
 
 
 class Gate(StrEnum):
@@ -151,9 +154,12 @@ def _tags(stage: Stage, decision: Decision, artifact: str | None = None) -> dict
     return tags
 
 
-def _record_payload(decision: Decision, evidence: EvidenceDocument) -> dict[str, Any]:
-    """The decision record a gate stores: the one place that says what it holds."""
-    return {"decision": decision.to_dict(), "evidence": evidence.value}
+def _record_payload(record: DecisionRecord, evidence_uri: str) -> str:
+    """The decision record a gate stores: the record, its evidence by reference to its artifact."""
+    stored = replace(
+        record.with_evidence(inline=False), evidence_ref=replace(record.evidence_ref, uri=evidence_uri)
+    )
+    return stored.to_json(indent=None)
 
 
 def _canonical(value: Any) -> str:
@@ -161,15 +167,15 @@ def _canonical(value: Any) -> str:
 
 
 def _model_name(spec: ModelSpec) -> str:
-    name = (spec.data["model"].get("registered") or {}).get("name")
+    name = spec.registered_name
     if not name:
         raise ConfigError("gates need a registered model name: set model.registered.name in the spec")
     return str(name)
 
 
 def _default_alias(spec: ModelSpec) -> str:
-    champion = spec.data.get("requirements", {}).get("champion") or {}
-    return str(champion.get("alias") or "champion")
+    champion = spec.requirements.champion
+    return champion.alias if champion is not None else "champion"
 
 
 def _preflight(audit: AuditLog) -> None:
@@ -206,6 +212,7 @@ class _Run:
         self.stage = _STAGE[gate]
         self.intent: dict[str, Any] | None = None
         self.stored: dict[str, Any] | None = None  # where the decision record and evidence go
+        self.record: DecisionRecord | None = None  # the decision record, once decided
         self.run_id: str | None = None
         self.ignored: list[dict[str, str]] = []
         self.resolved: list[dict[str, Any]] = []
@@ -261,19 +268,20 @@ class _Run:
 
     def plan_records(self, evidence: EvidenceDocument, decision: Decision, run_id: str) -> tuple[str, str]:
         """Decide where the decision record and its evidence go; return both texts."""
+        record = self.record
+        if record is None or record.decision_id != decision.decision_id:
+            raise GovernError("internal: the gate has no decision record for this decision")
         evidence_text = _canonical(evidence.value)
-        record_text = _canonical(_record_payload(decision, evidence))
         evidence_sha = hashlib.sha256(evidence_text.encode("utf-8")).hexdigest()
+        evidence_path = evidence_artifact(f"sha256:{evidence_sha}")
+        record_path = record_artifact(decision.decision_id)
+        record_text = _record_payload(record, f"runs:/{run_id}/{evidence_path}")
         record_sha = hashlib.sha256(record_text.encode("utf-8")).hexdigest()
         self.stored = {
-            "decision": {
-                "path": f"govern/records/{decision.decision_id}.json",
-                "uri": f"runs:/{run_id}/govern/records/{decision.decision_id}.json",
-                "sha256": record_sha,
-            },
+            "decision": {"path": record_path, "uri": f"runs:/{run_id}/{record_path}", "sha256": record_sha},
             "evidence": {
-                "path": f"govern/evidence/{evidence_sha}.json",
-                "uri": f"runs:/{run_id}/govern/evidence/{evidence_sha}.json",
+                "path": evidence_path,
+                "uri": f"runs:/{run_id}/{evidence_path}",
                 "sha256": evidence_sha,
             },
         }
@@ -411,7 +419,8 @@ class _Run:
 
     def decide(self, target: Target) -> tuple[EvidenceDocument, Decision]:
         evidence = collect_evidence(self.spec, self.stage, self.ctx.registry, target, self.ctx.collect)
-        return evidence, self.ctx.decide(evidence, self.stage)
+        self.record = self.ctx.decide(evidence, self.stage)
+        return evidence, self.record.decision
 
 
 def _describe(planned: dict[str, Any]) -> str:
@@ -569,7 +578,7 @@ def run_gate(
         raise ConfigError("--alias is empty: name the alias to move (for example champion)")
     _preflight(ctx.audit)
     run = _Run(gate, spec, ctx)
-    name: str | None = (spec.data["model"].get("registered") or {}).get("name")
+    name: str | None = spec.registered_name
     try:
         name = _model_name(spec)
         with model_lock(ctx.lock_dir or default_lock_dir(), ctx.registry.uri, name):
@@ -607,11 +616,11 @@ def _versions(registry: Registry, name: str) -> list[VersionRecord]:
 
 def _register(run: _Run, name: str, run_id: str | None) -> GateResult:
     spec, registry = run.spec, run.ctx.registry
-    source_run = run_id or (spec.data["model"].get("run") or {}).get("run_id")
+    source_run = run_id or (spec.model.run.run_id if spec.model.run else None)
     if not source_run:
         raise ConfigError("register needs a run: set model.run.run_id in the spec or pass --run-id")
     run.run_id = str(source_run)
-    artifact_path = (spec.data["model"].get("run") or {}).get("artifact_path", "model")
+    artifact_path = spec.model.run.artifact_path if spec.model.run else "model"
     target = Target(run_id=source_run, artifact_path=artifact_path, name=name)
     records = run.ctx.audit.records()
     for existing in _versions(registry, name):
@@ -705,8 +714,8 @@ def _move(run: _Run, name: str, alias: str, expected: str | None, to: str) -> st
 
 def _promote(run: _Run, name: str, alias: str, version: str | None) -> GateResult:
     spec, registry = run.spec, run.ctx.registry
-    registered = spec.data["model"].get("registered") or {}
-    candidate = version or registered.get("version")
+    registered = spec.model.registered
+    candidate = version or (registered.version if registered else None)
     if not candidate:
         raise ConfigError("promote needs a version: pass --version or set model.registered.version")
     target = resolve_target(spec, registry, version=str(candidate))
