@@ -75,12 +75,10 @@ def main() -> None:  # noqa: PLR0915 - a benchmark script reads best top to bott
     from mlflow import MlflowClient
 
     from govern.engine.audit import AuditLog
-    from govern.engine.backends import create_backend
-    from govern.engine.check import Checker
     from govern.engine.evidence.collect import CollectOptions, collect_evidence
     from govern.engine.evidence.mlflow import Target
     from govern.engine.gates import Action, Gate, GateContext, run_gate
-    from govern.engine.policyset import load_policy_set
+    from govern.engine.pipeline import Pipeline
     from govern.engine.registry.mlflow import MlflowRegistry
     from govern.engine.spec import Stage, load_spec
 
@@ -88,11 +86,12 @@ def main() -> None:  # noqa: PLR0915 - a benchmark script reads best top to bott
     uri = f"sqlite:///{folder}/mlflow.db"
     spec = load_spec(GATE_SPEC)
     registry = MlflowRegistry(uri)
-    checker = Checker.for_spec(spec, load_policy_set(spec), create_backend("embedded"))
+    pipeline = Pipeline(spec).__enter__()
+    checker = pipeline.checker  # the gates before the decision record decided with the bare checker
     ctx = GateContext(
         registry=registry,
         audit=AuditLog(folder / "audit.jsonl"),
-        decide=checker.decide,
+        decide=pipeline.decide,
         collect=CollectOptions(with_model=False),
         lock_dir=folder / "locks",
     )

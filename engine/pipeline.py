@@ -116,7 +116,7 @@ class Pipeline:
         )
 
     def decide(
-        self, evidence: EvidenceDocument, stage: Stage | None, *, as_of: dt.date | None = None
+        self, evidence: EvidenceDocument, stage: Stage | None, as_of: dt.date | None = None
     ) -> DecisionRecord:
         """Judge ``evidence`` at ``stage``; the record carries the evidence inline."""
         checker = self.checker

@@ -21,12 +21,10 @@ from typing import Any
 import pytest
 
 from govern.engine.audit import AuditLog, open_intents
-from govern.engine.backends import create_backend
-from govern.engine.check import Checker
 from govern.engine.errors import AuditError, RegistryError
 from govern.engine.evidence.collect import CollectOptions
 from govern.engine.gates import Action, Gate, GateContext, GateResult, resolve_open_intents, run_gate
-from govern.engine.policyset import load_policy_set
+from govern.engine.pipeline import Pipeline
 from govern.engine.registry.lock import model_lock
 from govern.engine.registry.mlflow import MlflowRegistry
 from govern.engine.spec import ModelSpec, load_spec
@@ -47,10 +45,8 @@ import datetime as dt, os, signal, sys
 from pathlib import Path
 from govern.engine import gates
 from govern.engine.audit import AuditLog
-from govern.engine.backends import create_backend
-from govern.engine.check import Checker
+from govern.engine.pipeline import Pipeline
 from govern.engine.evidence.collect import CollectOptions
-from govern.engine.policyset import load_policy_set
 from govern.engine.registry.mlflow import MlflowRegistry
 from govern.engine.spec import load_spec
 
@@ -67,8 +63,7 @@ if point.startswith("head:"):
 else:
     gates._checkpoint = lambda at: die() if at == point else None
 spec = load_spec(Path(sys.argv[8]))
-with create_backend("embedded") as backend:
-    checker = Checker.for_spec(spec, load_policy_set(spec), backend)
+with Pipeline(spec) as checker:
     ctx = gates.GateContext(
         registry=MlflowRegistry(uri), audit=AuditLog(Path(audit)),
         decide=lambda evidence, stage: checker.decide(evidence, stage, dt.date(2026, 11, 27)),
@@ -87,15 +82,15 @@ def spec() -> ModelSpec:
 
 
 @pytest.fixture(scope="module")
-def checker(spec: ModelSpec) -> Iterator[Checker]:
-    with create_backend("embedded") as backend:
-        yield Checker.for_spec(spec, load_policy_set(spec), backend)
+def checker(spec: ModelSpec) -> Iterator[Pipeline]:
+    with Pipeline(spec) as pipeline:
+        yield pipeline
 
 
 class World:
     """A store where v1 holds champion (promoted through the gate), v2 is registered, run3 is not."""
 
-    def __init__(self, folder: Path, template: dict[str, Any], checker: Checker, spec: ModelSpec) -> None:
+    def __init__(self, folder: Path, template: dict[str, Any], checker: Pipeline, spec: ModelSpec) -> None:
         shutil.copy(template["db"], folder / "mlflow.db")
         shutil.copy(template["audit"], folder / "audit.jsonl")
         shutil.copy(template["audit"].with_name("audit.jsonl.head"), folder / "audit.jsonl.head")
@@ -164,7 +159,7 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory, checker: Checker, spec: ModelSpec) -> dict[str, Any]:
+def template(tmp_path_factory: pytest.TempPathFactory, checker: Pipeline, spec: ModelSpec) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("world")
     uri = f"sqlite:///{folder}/mlflow.db"
     registry = MlflowRegistry(uri)
@@ -183,7 +178,7 @@ def template(tmp_path_factory: pytest.TempPathFactory, checker: Checker, spec: M
 
 
 @pytest.fixture
-def world(tmp_path: Path, template: dict[str, Any], checker: Checker, spec: ModelSpec) -> World:
+def world(tmp_path: Path, template: dict[str, Any], checker: Pipeline, spec: ModelSpec) -> World:
     return World(tmp_path, template, checker, spec)
 
 

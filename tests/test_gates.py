@@ -11,12 +11,10 @@ from typing import Any
 import pytest
 
 from govern.engine.audit import AuditLog
-from govern.engine.backends import create_backend
-from govern.engine.check import Checker
 from govern.engine.errors import AuditError, RegistryError
 from govern.engine.evidence.collect import CollectOptions
 from govern.engine.gates import Action, Gate, GateContext, GateResult, run_gate
-from govern.engine.policyset import load_policy_set
+from govern.engine.pipeline import Pipeline
 from govern.engine.registry.mlflow import MlflowRegistry
 from govern.engine.spec import ModelSpec, load_spec
 
@@ -33,9 +31,9 @@ def spec() -> ModelSpec:
 
 
 @pytest.fixture(scope="module")
-def checker(spec: ModelSpec) -> Iterator[Checker]:
-    with create_backend("embedded") as backend:
-        yield Checker.for_spec(spec, load_policy_set(spec), backend)
+def checker(spec: ModelSpec) -> Iterator[Pipeline]:
+    with Pipeline(spec) as pipeline:
+        yield pipeline
 
 
 @pytest.fixture(scope="session")
@@ -54,7 +52,7 @@ def store(tmp_path: Path, empty_store: Path) -> str:
 
 
 class Env:
-    def __init__(self, tmp_path: Path, uri: str, checker: Checker, spec: ModelSpec) -> None:
+    def __init__(self, tmp_path: Path, uri: str, checker: Pipeline, spec: ModelSpec) -> None:
         self.uri = uri
         self.registry: Any = MlflowRegistry(uri)
         self.audit = AuditLog(tmp_path / "audit" / "audit.jsonl")
@@ -82,7 +80,7 @@ class Env:
 
 
 @pytest.fixture
-def env(tmp_path: Path, store: str, checker: Checker, spec: ModelSpec) -> Env:
+def env(tmp_path: Path, store: str, checker: Pipeline, spec: ModelSpec) -> Env:
     return Env(tmp_path, store, checker, spec)
 
 
@@ -118,15 +116,27 @@ def test_the_decision_record_and_its_evidence_are_stored_and_named_by_the_audit(
 
     import mlflow
 
+    from govern.engine.evidence.document import canonical_digest
+    from govern.engine.record import record_from_text
+    from govern.engine.registry.records import load_gate_record
+    from govern.engine.replay import replay
+
     result = env.register(0.9)
     stored = env.audit.records()[-1]["records"]
     for kind in ("decision", "evidence"):
         text = mlflow.artifacts.load_text(stored[kind]["uri"])
         assert hashlib.sha256(text.encode()).hexdigest() == stored[kind]["sha256"]
-    record = json.loads(mlflow.artifacts.load_text(stored["decision"]["uri"]))
-    assert record["decision"]["decision_id"] == result.decision.decision_id  # type: ignore[union-attr]
-    assert record["evidence"] == json.loads(mlflow.artifacts.load_text(stored["evidence"]["uri"]))
+    record = record_from_text(mlflow.artifacts.load_text(stored["decision"]["uri"]))
+    assert record.decision_id == result.decision.decision_id  # type: ignore[union-attr]
+    assert record.evidence is None  # by reference: the evidence is its own artifact
+    assert record.evidence_ref.uri == stored["evidence"]["uri"]
+    evidence = json.loads(mlflow.artifacts.load_text(stored["evidence"]["uri"]))
+    assert canonical_digest(evidence) == record.evidence_ref.canonical
     assert stored["evidence"]["uri"].endswith(f"govern/evidence/{stored['evidence']['sha256']}.json")
+    # and the registry finds both again: the version's tag names the record
+    again, judged = load_gate_record(env.registry, "gate-test", str(result.version))
+    assert again.to_dict() == record.to_dict()
+    assert replay(again, evidence=judged).reproduced
 
 
 def test_register_denied_registers_nothing(env: Env) -> None:
@@ -269,7 +279,7 @@ def test_missing_references_are_exit_2(env: Env) -> None:
     assert [r["result"] for r in env.audit.records()] == ["error", "error", "error"]
 
 
-def test_unreachable_tracking_server_is_exit_3(tmp_path: Path, checker: Checker, spec: ModelSpec) -> None:
+def test_unreachable_tracking_server_is_exit_3(tmp_path: Path, checker: Pipeline, spec: ModelSpec) -> None:
     env = Env(tmp_path, "http://127.0.0.1:9", checker, spec)
     result = env.gate(Gate.PROMOTE, version="1")
     assert result.action is Action.ERROR

@@ -74,23 +74,21 @@ def test_ten_concurrent_promotions_leave_one_holder_and_a_consistent_log(tmp_pat
 
 
 def run_in_process(uri: str, audit: Path, gate: Any, registry: Any = None, **kwargs: Any) -> Any:
-    from govern.engine.backends import create_backend
-    from govern.engine.check import Checker
     from govern.engine.evidence.collect import CollectOptions
     from govern.engine.gates import GateContext, run_gate
-    from govern.engine.policyset import load_policy_set
+    from govern.engine.pipeline import Pipeline
     from govern.engine.registry.mlflow import MlflowRegistry
     from govern.engine.spec import load_spec
 
     spec = load_spec(GATE_SPEC)
-    checker = Checker.for_spec(spec, load_policy_set(spec), create_backend("embedded"))
-    ctx = GateContext(
-        registry=registry or MlflowRegistry(uri),
-        audit=AuditLog(audit),
-        decide=lambda evidence, stage: checker.decide(evidence, stage, dt.date(2026, 11, 27)),
-        collect=CollectOptions(with_model=False),
-    )
-    return run_gate(gate, spec, ctx, **kwargs)
+    with Pipeline(spec) as pipeline:
+        ctx = GateContext(
+            registry=registry or MlflowRegistry(uri),
+            audit=AuditLog(audit),
+            decide=lambda evidence, stage: pipeline.decide(evidence, stage, dt.date(2026, 11, 27)),
+            collect=CollectOptions(with_model=False),
+        )
+        return run_gate(gate, spec, ctx, **kwargs)
 
 
 def register_in_process(uri: str, audit: Path, accuracy: float = 0.9) -> str:
