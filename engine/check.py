@@ -24,7 +24,7 @@ from .policyset import PolicySet, RuleKind, RuleMeta
 from .spec import ModelSpec, Stage
 from .waivers import apply_waivers
 
-__all__ = ["Checker", "rule_results"]
+__all__ = ["Checker", "input_digest", "rule_results"]
 
 _MESSAGE_KEYS = ("msg", "message")
 
@@ -132,6 +132,21 @@ def rule_results(rules: Iterable[RuleMeta], values: PackageValues, stage: Stage)
     return out
 
 
+def input_digest(evidence: EvidenceDocument, spec: ModelSpec, stage: str) -> str:
+    """The digest a decision names as its ``evidence_digest``: the evidence with this spec and stage.
+
+    The evidence as read (its bytes' sha256), the spec's sha256 and the stage; evidence built in
+    memory without bytes is digested in its canonical JSON form with the spec and stage set.
+    """
+    if evidence.sha256:
+        basis = f"{evidence.sha256}\0{spec.sha256}\0{stage}".encode()
+        return "sha256:" + hashlib.sha256(basis).hexdigest()
+    value = dict(evidence.value)
+    value["spec"] = spec.data
+    value["stage"] = stage
+    return canonical_digest(value)
+
+
 @dataclass(frozen=True)
 class PreparedInput:
     value: dict[str, Any]
@@ -175,13 +190,7 @@ class Checker:
         value["spec"] = self.spec.data
         if stage is not None:
             value["stage"] = stage.value
-        if evidence.sha256:
-            # The input is the evidence as read, with this spec and this stage: digest those three.
-            basis = f"{evidence.sha256}\0{self.spec.sha256}\0{value['stage']}".encode()
-            digest = "sha256:" + hashlib.sha256(basis).hexdigest()
-        else:
-            digest = canonical_digest(value)
-        return PreparedInput(value=value, digest=digest)
+        return PreparedInput(value=value, digest=input_digest(evidence, self.spec, value["stage"]))
 
     def _evaluate(self, value: Mapping[str, Any], stage: Stage) -> tuple[list[RuleResult], list[str]]:
         try:
