@@ -24,7 +24,10 @@ from govern.engine.card import CardFormat, build_card, parse_card_format, render
 from govern.engine.card.build import NO_DECISION, NO_EVIDENCE
 from govern.engine.card.html import SECTIONS
 from govern.engine.card.svg import Bar, Reference, Tone, bar_chart
+from govern.engine.card.view import markdown_environment
+from govern.engine.check import input_digest
 from govern.engine.errors import ConfigError
+from govern.engine.evidence import evidence_from_value
 from govern.engine.params import build_params
 from govern.engine.spec import load_spec
 
@@ -88,7 +91,6 @@ def test_card_holds_every_section_and_the_governance_facts() -> None:
         "binary classifier",
         "Employment, housing or insurance decisions.",
         "0.8627",  # accuracy
-        "≥ 0.85",  # its threshold
         "GOV-FAIR-001",
         "EU AI Act",
         "NIST AI RMF",
@@ -107,15 +109,23 @@ def test_card_holds_every_section_and_the_governance_facts() -> None:
     assert {c["framework"] for c in governance["controls"]} == {"EU-AI-Act", "NIST-AI-RMF"}
     sex = document["quantitative_analyses"]["features"][0]
     assert sex["feature"] == "sex"
-    parity = next(c for c in sex["checks"] if c["metric"] == "demographic_parity_difference")
+    parity = next(c for c in sex["summaries"] if c["metric"] == "demographic_parity_difference")
     assert parity == {
         "metric": "demographic_parity_difference",
         "value": 0.1753,
-        "bound": "max",
-        "threshold": 0.1,
-        "status": "not_met",
-        "rule_result": "waived",
+        "status": "waived",
+        "verdicts": [
+            {
+                "rule_id": "GOV-FAIR-001",
+                "result": "waived",
+                "message": "Demographic parity difference for sex is 0.1753, above the maximum of 0.1",
+                "value": 0.1753,
+                "threshold": 0.1,
+            }
+        ],
     }
+    odds = next(c for c in sex["summaries"] if c["metric"] == "equalized_odds_difference")
+    assert (odds["status"], odds["verdicts"]) == ("no_finding", [])
 
 
 def test_missing_evidence_is_said_not_hidden() -> None:
@@ -156,7 +166,20 @@ def test_card_rejects_a_decision_for_another_model(example_evidence: dict[str, A
     decision = cases.passing().to_dict()
     decision["spec"]["name"] = "someone-else"
     with pytest.raises(ConfigError, match="the decision is for model 'someone-else'"):
-        build_card(spec, build_params(spec), example_evidence, decision)
+        build_card(spec, build_params(spec), evidence_from_value(example_evidence), decision)
+
+
+def test_card_rejects_a_decision_made_on_other_evidence(example_evidence: dict[str, Any]) -> None:
+    spec = load_spec(SPEC)
+    decision = cases.passing().to_dict()  # its evidence digest is pinned: not this evidence's
+    evidence = evidence_from_value(example_evidence)
+    actual = input_digest(evidence, spec, decision["stage"])
+    with pytest.raises(ConfigError) as caught:
+        build_card(spec, build_params(spec), evidence, decision)
+    assert decision["evidence_digest"] in str(caught.value)
+    assert actual in str(caught.value)
+    decision["evidence_digest"] = actual
+    assert build_card(spec, build_params(spec), evidence, decision).governance.evidence_digest == actual
 
 
 def test_hugging_face_front_matter() -> None:
@@ -190,12 +213,15 @@ def _hostile_inputs(evidence: dict[str, Any]) -> tuple[Any, dict[str, Any], dict
     ev["explanations"]["global_importance"][0]["feature"] = payload
     decision = cases.passing().to_dict()
     decision["results"][0]["message"] = payload
+    decision["results"][0]["violations"][0]["msg"] = payload
     decision["waivers"][0]["reason"] = payload
     return hostile_spec, ev, decision
 
 
 def test_user_text_is_escaped_everywhere(example_evidence: dict[str, Any]) -> None:
-    spec, evidence, decision = _hostile_inputs(example_evidence)
+    spec, value, decision = _hostile_inputs(example_evidence)
+    evidence = evidence_from_value(value)
+    decision["evidence_digest"] = input_digest(evidence, spec, decision["stage"])
     card = build_card(spec, build_params(spec), evidence, decision)
     html = render_card(CardFormat.HTML, card)
     assert "<script" not in html.lower()
@@ -210,6 +236,9 @@ def test_user_text_is_escaped_everywhere(example_evidence: dict[str, Any]) -> No
     assert "<img" not in prose
     assert "&lt;script&gt;" in md
     assert "\\| \\*md\\*" in md
+    rendered = markdown_environment().from_string("{{ x }} {{ y|code }}").render(x="<script>", y="a|b")
+    assert rendered.startswith("&lt;script&gt;")  # no interpolation is unescaped by default
+    assert rendered.endswith("`a\\|b`")
     assert json.loads(render_card(CardFormat.JSON, card))["model_details"]["description"].startswith(
         "<script>"
     )
@@ -299,7 +328,7 @@ def test_card_command_imports_no_heavy_library() -> None:
         f"sys.argv = ['govern', 'card', {str(SPEC)!r}, '-e', {str(EVIDENCE)!r}, '-f', 'html',"
         " '-o', '/dev/null']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('mlflow', 'shap', 'fairlearn', 'pandas', 'jinja2', 'matplotlib', 'numpy')"
+        "heavy = [m for m in ('mlflow', 'shap', 'fairlearn', 'pandas', 'matplotlib', 'numpy')"
         " if m in sys.modules]\n"
         "print('HEAVY', heavy, file=sys.stderr)\n"
     )
@@ -375,7 +404,7 @@ def test_chromium_renders_every_section_and_chart_without_errors(rendered_card: 
     outline = _Outline()
     outline.feed(proc.stdout)
     assert [re.sub(r"^\d+\.", "", h).strip() for h in outline.h2] == HEADINGS
-    assert outline.tags.get("svg", 0) == 8  # metrics, 3 per feature x 2 features, SHAP
+    assert outline.tags.get("svg", 0) == 6  # metrics, 2 per feature x 2 features, SHAP
     assert outline.tags.get("rect", 0) >= 30
     assert outline.tags.get("script", 0) == 0
     console = [line for line in proc.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
