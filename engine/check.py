@@ -8,7 +8,6 @@ closed: an engine error becomes an ``error`` result, never a pass.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Any
 from . import __version__
 from .backends import UNDEFINED, Backend, PackageValues
 from .decision import Decision, Result, RuleResult, Violation
+from .digests import input_digest
 from .errors import BackendError, EvidenceError, Location
 from .evidence.document import EvidenceDocument, canonical_digest
 from .params import build_params
@@ -24,7 +24,7 @@ from .policyset import PolicySet, RuleKind, RuleMeta
 from .spec import ModelSpec, Stage
 from .waivers import apply_waivers
 
-__all__ = ["Checker", "input_digest", "rule_results"]
+__all__ = ["Checker", "rule_results"]
 
 _MESSAGE_KEYS = ("msg", "message")
 
@@ -130,21 +130,6 @@ def rule_results(rules: Iterable[RuleMeta], values: PackageValues, stage: Stage)
             )
             out.append(_result_for(virtual, items))
     return out
-
-
-def input_digest(evidence: EvidenceDocument, spec: ModelSpec, stage: str) -> str:
-    """The digest a decision names as its ``evidence_digest``: the evidence with this spec and stage.
-
-    The evidence as read (its bytes' sha256), the spec's sha256 and the stage; evidence built in
-    memory without bytes is digested in its canonical JSON form with the spec and stage set.
-    """
-    if evidence.sha256:
-        basis = f"{evidence.sha256}\0{spec.sha256}\0{stage}".encode()
-        return "sha256:" + hashlib.sha256(basis).hexdigest()
-    value = dict(evidence.value)
-    value["spec"] = spec.data
-    value["stage"] = stage
-    return canonical_digest(value)
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,9 @@ from govern.engine.card.build import NO_DECISION, NO_EVIDENCE, rule_state
 from govern.engine.card.html import SECTIONS
 from govern.engine.card.svg import Bar, Reference, Tone, bar_chart
 from govern.engine.card.view import markdown_environment, word
-from govern.engine.check import Checker, input_digest
+from govern.engine.check import Checker
 from govern.engine.decision import Decision
+from govern.engine.digests import input_digest
 from govern.engine.errors import ConfigError
 from govern.engine.evidence import evidence_from_value
 from govern.engine.params import build_params

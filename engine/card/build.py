@@ -18,8 +18,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..check import input_digest
 from ..decision import RESULT_ORDER, Result
+from ..digests import input_digest
 from ..errors import ConfigError
 from ..evidence.document import EvidenceDocument
 from ..spec import ModelSpec
