@@ -33,6 +33,7 @@ setup(
         "govern.policies": ["*.yaml"],
         "govern.schemas": ["*.json"],
         "govern.engine": ["py.typed"],
+        "govern.engine.card": ["templates/*.j2", "templates/*.css"],
         "govern.cli": ["py.typed"],
         **{pack: ["*.rego", "*.yaml"] for pack in PACKS},
     },

@@ -5,7 +5,8 @@ Run:  python bench/card_render.py [--quick] [--repeat N]
 On the shipped example (examples/adult-income): decides once with the built-in policies, then
 times, in the same process and interleaved so that machine load hits all formats alike:
 
-  card md|html|json   build_card (spec + evidence + decision → typed card) + render
+  card md|html|json   build_card (spec + evidence + decision → typed card, including the
+                      evidence-digest check) + render (Markdown and HTML through Jinja2)
   check <format>      render(format, decision) for text, json, junit, sarif, github, markdown
 
 Each row gives the median, the 95th percentile and the output size. Prints the table and,
@@ -71,7 +72,7 @@ def main() -> int:
     options = RenderOptions(locations=spec_locations(doc))
 
     def card(fmt: CardFormat) -> str:
-        return render_card(fmt, build_card(spec, params, evidence.value, decision_doc))
+        return render_card(fmt, build_card(spec, params, evidence, decision_doc))
 
     jobs: dict[str, Callable[[], str]] = {}
     for card_fmt in CardFormat:

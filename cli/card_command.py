@@ -1,7 +1,8 @@
 """``govern card``: render a model card from a spec, its evidence and a decision.
 
-Thin: load the inputs, decide in process when no decision file is given, build the card, render
-it, write it atomically. No heavy library is imported (no jinja2, no plotting).
+Thin: load the inputs, decide in process when no decision file is given, build the card (which
+checks that a decision file judged this evidence), render it, write it atomically. No heavy
+library is imported (no plotting, no mlflow, shap, fairlearn or pandas).
 """
 
 from __future__ import annotations
@@ -114,7 +115,8 @@ def card(
     quantitative analyses, ethical considerations, caveats and recommendations, governance (the
     decision, each rule with its controls, waivers, digests). A section whose evidence is missing
     says why. Without --decision, the decision is computed from --evidence with the built-in
-    policies, as `govern check` does.
+    policies, as `govern check` does. Every status in the card is a rule result of the decision;
+    given --evidence and --decision, their digests must match (else exit 2).
 
     Example:  govern card spec.yaml -e evidence.json -f html -o card.html
     """
@@ -139,5 +141,5 @@ def card(
     elif document is not None:
         verdict, params = _decide(model_spec, document, stage, today)
     record = _audit_record(audit_log, verdict.get("decision_id") if verdict else None) if audit_log else None
-    built = build_card(model_spec, params, document.value if document else None, verdict, record)
+    built = build_card(model_spec, params, document, verdict, record)
     write_atomic(render_card(CardFormat(card_format.value), built), output)

@@ -8,7 +8,6 @@ closed: an engine error becomes an ``error`` result, never a pass.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Any
 from . import __version__
 from .backends import UNDEFINED, Backend, PackageValues
 from .decision import Decision, Result, RuleResult, Violation
+from .digests import input_digest
 from .errors import BackendError, EvidenceError, Location
 from .evidence.document import EvidenceDocument, canonical_digest
 from .params import build_params
@@ -175,13 +175,7 @@ class Checker:
         value["spec"] = self.spec.data
         if stage is not None:
             value["stage"] = stage.value
-        if evidence.sha256:
-            # The input is the evidence as read, with this spec and this stage: digest those three.
-            basis = f"{evidence.sha256}\0{self.spec.sha256}\0{value['stage']}".encode()
-            digest = "sha256:" + hashlib.sha256(basis).hexdigest()
-        else:
-            digest = canonical_digest(value)
-        return PreparedInput(value=value, digest=digest)
+        return PreparedInput(value=value, digest=input_digest(evidence, self.spec, value["stage"]))
 
     def _evaluate(self, value: Mapping[str, Any], stage: Stage) -> tuple[list[RuleResult], list[str]]:
         try:

@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+from functools import cache
 from html.parser import HTMLParser
 from importlib import resources
 from pathlib import Path
@@ -17,15 +18,24 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from govern.engine.audit import AuditLog
+from govern.engine.backends import create_backend
 from govern.engine.card import CardFormat, build_card, parse_card_format, render_card, to_document
-from govern.engine.card.build import NO_DECISION, NO_EVIDENCE
+from govern.engine.card.build import NO_DECISION, NO_EVIDENCE, rule_state
 from govern.engine.card.html import SECTIONS
 from govern.engine.card.svg import Bar, Reference, Tone, bar_chart
+from govern.engine.card.view import markdown_environment, word
+from govern.engine.check import Checker
+from govern.engine.decision import Decision
+from govern.engine.digests import input_digest
 from govern.engine.errors import ConfigError
+from govern.engine.evidence import evidence_from_value
 from govern.engine.params import build_params
+from govern.engine.policyset import PolicySet, load_policy_set
 from govern.engine.spec import load_spec
 
 from .conftest import EVIDENCE, ROOT, SPEC, run_govern
@@ -88,7 +98,6 @@ def test_card_holds_every_section_and_the_governance_facts() -> None:
         "binary classifier",
         "Employment, housing or insurance decisions.",
         "0.8627",  # accuracy
-        "≥ 0.85",  # its threshold
         "GOV-FAIR-001",
         "EU AI Act",
         "NIST AI RMF",
@@ -107,15 +116,23 @@ def test_card_holds_every_section_and_the_governance_facts() -> None:
     assert {c["framework"] for c in governance["controls"]} == {"EU-AI-Act", "NIST-AI-RMF"}
     sex = document["quantitative_analyses"]["features"][0]
     assert sex["feature"] == "sex"
-    parity = next(c for c in sex["checks"] if c["metric"] == "demographic_parity_difference")
+    parity = next(c for c in sex["summaries"] if c["metric"] == "demographic_parity_difference")
     assert parity == {
         "metric": "demographic_parity_difference",
         "value": 0.1753,
-        "bound": "max",
-        "threshold": 0.1,
-        "status": "not_met",
-        "rule_result": "waived",
+        "status": "waived",
+        "verdicts": [
+            {
+                "rule_id": "GOV-FAIR-001",
+                "result": "waived",
+                "message": "Demographic parity difference for sex is 0.1753, above the maximum of 0.1",
+                "value": 0.1753,
+                "threshold": 0.1,
+            }
+        ],
     }
+    odds = next(c for c in sex["summaries"] if c["metric"] == "equalized_odds_difference")
+    assert (odds["status"], odds["verdicts"]) == ("no_finding", [])
 
 
 def test_missing_evidence_is_said_not_hidden() -> None:
@@ -156,7 +173,20 @@ def test_card_rejects_a_decision_for_another_model(example_evidence: dict[str, A
     decision = cases.passing().to_dict()
     decision["spec"]["name"] = "someone-else"
     with pytest.raises(ConfigError, match="the decision is for model 'someone-else'"):
-        build_card(spec, build_params(spec), example_evidence, decision)
+        build_card(spec, build_params(spec), evidence_from_value(example_evidence), decision)
+
+
+def test_card_rejects_a_decision_made_on_other_evidence(example_evidence: dict[str, Any]) -> None:
+    spec = load_spec(SPEC)
+    decision = cases.passing().to_dict()  # its evidence digest is pinned: not this evidence's
+    evidence = evidence_from_value(example_evidence)
+    actual = input_digest(evidence, spec, decision["stage"])
+    with pytest.raises(ConfigError) as caught:
+        build_card(spec, build_params(spec), evidence, decision)
+    assert decision["evidence_digest"] in str(caught.value)
+    assert actual in str(caught.value)
+    decision["evidence_digest"] = actual
+    assert build_card(spec, build_params(spec), evidence, decision).governance.evidence_digest == actual
 
 
 def test_hugging_face_front_matter() -> None:
@@ -190,12 +220,15 @@ def _hostile_inputs(evidence: dict[str, Any]) -> tuple[Any, dict[str, Any], dict
     ev["explanations"]["global_importance"][0]["feature"] = payload
     decision = cases.passing().to_dict()
     decision["results"][0]["message"] = payload
+    decision["results"][0]["violations"][0]["msg"] = payload
     decision["waivers"][0]["reason"] = payload
     return hostile_spec, ev, decision
 
 
 def test_user_text_is_escaped_everywhere(example_evidence: dict[str, Any]) -> None:
-    spec, evidence, decision = _hostile_inputs(example_evidence)
+    spec, value, decision = _hostile_inputs(example_evidence)
+    evidence = evidence_from_value(value)
+    decision["evidence_digest"] = input_digest(evidence, spec, decision["stage"])
     card = build_card(spec, build_params(spec), evidence, decision)
     html = render_card(CardFormat.HTML, card)
     assert "<script" not in html.lower()
@@ -210,6 +243,9 @@ def test_user_text_is_escaped_everywhere(example_evidence: dict[str, Any]) -> No
     assert "<img" not in prose
     assert "&lt;script&gt;" in md
     assert "\\| \\*md\\*" in md
+    rendered = markdown_environment().from_string("{{ x }} {{ y|code }}").render(x="<script>", y="a|b")
+    assert rendered.startswith("&lt;script&gt;")  # no interpolation is unescaped by default
+    assert rendered.endswith("`a\\|b`")
     assert json.loads(render_card(CardFormat.JSON, card))["model_details"]["description"].startswith(
         "<script>"
     )
@@ -299,7 +335,7 @@ def test_card_command_imports_no_heavy_library() -> None:
         f"sys.argv = ['govern', 'card', {str(SPEC)!r}, '-e', {str(EVIDENCE)!r}, '-f', 'html',"
         " '-o', '/dev/null']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('mlflow', 'shap', 'fairlearn', 'pandas', 'jinja2', 'matplotlib', 'numpy')"
+        "heavy = [m for m in ('mlflow', 'shap', 'fairlearn', 'pandas', 'matplotlib', 'numpy')"
         " if m in sys.modules]\n"
         "print('HEAVY', heavy, file=sys.stderr)\n"
     )
@@ -307,6 +343,229 @@ def test_card_command_imports_no_heavy_library() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
     )
     assert "HEAVY []" in proc.stderr, proc.stderr
+
+
+def test_card_command_rejects_evidence_the_decision_did_not_judge(tmp_path: Path) -> None:
+    decision_file = tmp_path / "decision.json"
+    run = run_govern(
+        "check",
+        str(SPEC),
+        "-e",
+        str(EVIDENCE),
+        "--as-of",
+        "2026-11-27",
+        "-o",
+        "json",
+        "--output",
+        str(decision_file),
+    )
+    assert run.code == 0, run.stderr
+    other = json.loads(EVIDENCE.read_text())
+    other["run"]["metrics"]["accuracy"] = 0.99
+    other_file = tmp_path / "other.json"
+    other_file.write_text(json.dumps(other))
+    run = run_govern("card", str(SPEC), "-e", str(other_file), "-d", str(decision_file), "-f", "json")
+    assert run.code == 2, run.stderr
+    named = json.loads(decision_file.read_text())["evidence_digest"]
+    text = " ".join(run.stderr.split())
+    assert named in text
+    digests = set(re.findall(r"sha256:[0-9a-f]{64}", text))
+    assert len(digests) == 2, text  # the decision's and the evidence's
+
+
+def test_card_shows_the_decisions_verdict_not_its_own(tmp_path: Path) -> None:
+    """A decision made with a stricter --param: the card says what the decision said."""
+    decision_file = tmp_path / "decision.json"
+    run = run_govern(
+        "check",
+        str(SPEC),
+        "-e",
+        str(EVIDENCE),
+        "--as-of",
+        "2026-11-27",
+        "--param",
+        "metrics.accuracy.min=0.9",
+        "-o",
+        "json",
+        "--output",
+        str(decision_file),
+    )
+    assert run.code == 1, run.stderr
+    run = run_govern("card", str(SPEC), "-e", str(EVIDENCE), "-d", str(decision_file), "-f", "json")
+    assert run.code == 0, run.stderr
+    accuracy = next(r for r in json.loads(run.stdout)["metrics"]["rows"] if r["name"] == "accuracy")
+    assert accuracy["status"] == "fail"
+    assert [(v["rule_id"], v["threshold"]) for v in accuracy["verdicts"]] == [("GOV-PERF-001", 0.9)]
+    assert "below the required minimum of 0.9" in accuracy["verdicts"][0]["message"]
+    md = run_govern("card", str(SPEC), "-e", str(EVIDENCE), "-d", str(decision_file)).stdout
+    row = next(line for line in md.splitlines() if line.startswith("| `accuracy`"))
+    assert "**FAIL**" in row
+    assert "met" not in row.replace("minimum", "")
+
+
+def _with_states(decision: dict[str, Any]) -> dict[str, Any]:
+    """The example's decision with one rule's evidence missing and another not configured."""
+    changed = copy.deepcopy(decision)
+    for result in changed["results"]:
+        if result["rule_id"] == "GOV-XAI-000":
+            result.update(
+                result="fail", message="evidence missing: explanations (run govern collect --explain)"
+            )
+        if result["rule_id"] == "GOV-FAIR-004":
+            result.update(result="skip", message="not configured: no per-group floor (fairness.group_floor)")
+    return changed
+
+
+def test_controls_are_satisfied_only_by_passes_on_present_evidence(example_evidence: dict[str, Any]) -> None:
+    spec = load_spec(SPEC)
+    evidence = evidence_from_value(example_evidence)
+    decision = _with_states(cases.passing().to_dict())
+    decision["evidence_digest"] = input_digest(evidence, spec, decision["stage"])
+    card = build_card(spec, build_params(spec), evidence, decision)
+    controls = {f"{c.framework}:{c.control}": c for c in card.governance.controls}
+    art13 = controls["EU-AI-Act:Art.13"]  # GOV-XAI-000's evidence is missing
+    assert art13.status.value == "not_satisfied"
+    assert {r.rule_id: r.state.value for r in art13.rules}["GOV-XAI-000"] == "evidence_missing"
+    measure = controls["NIST-AI-RMF:MEASURE-2.9"]  # GOV-XAI-000 is one of its rules too
+    assert measure.status.value == "not_satisfied"
+    art15 = controls["EU-AI-Act:Art.15"]  # GOV-FAIR-004 not configured, live rules not at deploy
+    assert art15.status.value == "partly_assessed"
+    assert {r.rule_id: r.state.value for r in art15.rules}["GOV-FAIR-004"] == "not_configured"
+    assert controls["EU-AI-Act:Art.14"].status.value == "satisfied"
+    assert controls["EU-AI-Act:Art.72"].status.value == "not_assessed"
+    md = render_card(CardFormat.MD, card)
+    html = render_card(CardFormat.HTML, card)
+    row = next(line for line in md.splitlines() if line.startswith("| EU AI Act | Art.13 |"))
+    assert "**NOT SATISFIED**" in row
+    assert "`GOV-XAI-000` **EVIDENCE MISSING**" in row
+    assert "`GOV-FAIR-004` not configured" in md
+    assert "GOV-FAIR-004 was not checked: not configured: no per-group floor" in md
+    assert '<code>GOV-XAI-000</code> <span class="badge fail">evidence missing</span>' in html
+    assert '<code>GOV-FAIR-004</code> <span class="badge skip">not configured</span>' in html
+    document = json.loads(render_card(CardFormat.JSON, card))
+    assert not _valid(document)
+
+
+# --------------------------------------------------------------------------- card = decision
+
+
+_WORST = ("error", "fail", "warn", "waived", "pass", "skip")
+PROPERTY_EXAMPLES = 40
+
+
+def _walk(value: Any) -> Any:
+    if isinstance(value, dict):
+        yield value
+        for item in value.values():
+            yield from _walk(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _walk(item)
+
+
+@st.composite
+def _evidence_and_params(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
+    near = st.sampled_from([0.8499997, 0.85, 0.8500001, 0.8627, 0.9, 0.78])
+    unit = st.floats(0.0, 1.0, allow_nan=False).map(lambda x: round(x, 4))
+    evidence = cases.example_evidence()
+    metrics = evidence["run"]["metrics"]
+    metrics["accuracy"] = draw(st.one_of(near, unit))
+    metrics["roc_auc"] = draw(unit)
+    for feature in ("sex", "race"):
+        summary = evidence["fairness"]["features"][feature]
+        summary["demographic_parity_difference"] = draw(st.floats(0, 0.3).map(lambda x: round(x, 4)))
+        summary["demographic_parity_ratio"] = draw(unit)
+        summary["equalized_odds_difference"] = draw(st.floats(0, 0.3).map(lambda x: round(x, 4)))
+    for name in draw(st.lists(st.sampled_from(sorted(evidence["data"]["drift"])), max_size=3, unique=True)):
+        evidence["data"]["drift"][name]["psi"] = draw(st.floats(0, 0.5).map(lambda x: round(x, 4)))
+    params: dict[str, Any] = {
+        "metrics": {"accuracy": {"min": draw(st.sampled_from([0.8, 0.85, 0.86, 0.9]))}},
+        "fairness": {
+            "demographic_parity_difference": draw(st.sampled_from([0.05, 0.1, 0.2])),
+            "demographic_parity_ratio": draw(st.sampled_from([0.3, 0.8, 0.9])),
+        },
+        "data": {"max_psi": draw(st.sampled_from([0.1, 0.2, 0.3]))},
+        "explainability": {"max_feature_share": draw(st.sampled_from([0.2, 0.5]))},
+    }
+    return evidence, params
+
+
+_MD_PAIR = re.compile(r"(\*\*[A-Z ]+\*\*|[a-z][a-z ]*) `([A-Z][A-Z0-9-]+)`")
+_MD_RULE_ROW = re.compile(r"^\| (\*\*[A-Z ]+\*\*|[a-z][a-z ]*) \| `([A-Z][A-Z0-9-]+)` \|", re.MULTILINE)
+_MD_CONTROL = re.compile(r"`([A-Z][A-Z0-9-]+)` (\*\*[A-Z ]+\*\*|[a-z][a-z ]*)")
+_HTML_CONTROL = re.compile(r'<code>([A-Z][A-Z0-9-]+)</code> <span class="badge [a-z_]+">([a-z ]+)</span>')
+_HTML_PAIR = re.compile(r'<span class="badge [a-z_]+">([a-z ]+)</span> <code>([A-Z][A-Z0-9-]+)</code>')
+_HTML_RULE_ROW = re.compile(
+    r'<td><span class="badge [a-z_]+">([a-z ]+)</span></td><td><code class="nowrap">([A-Z][A-Z0-9-]+)</code>'
+)
+
+
+def _plain_word(text: str) -> str:
+    return text.strip().strip("*").lower()
+
+
+@settings(max_examples=PROPERTY_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_evidence_and_params())
+def test_every_status_in_the_card_is_the_decisions(case: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    value, override = case
+    spec = cases.spec()
+    evidence = evidence_from_value(value)
+    with create_backend("embedded") as engine:
+        checker = Checker.for_spec(spec, _policy_set(), engine, [override])
+        decided = checker.decide(evidence, None, cases.TODAY)
+    decision = decided.to_dict()
+    by_id = {r.rule_id: r.result.value for r in decided.results}
+    card = build_card(spec, checker.params, evidence, decision)
+    document = json.loads(render_card(CardFormat.JSON, card))
+    assert not _valid(document)
+    checked = 0
+    for node in _walk(document):
+        if {"rule_id", "result", "message", "value", "threshold"} <= node.keys():  # a verdict
+            assert node["result"] == by_id[node["rule_id"]]
+            checked += 1
+        if "status" in node and "verdicts" in node:  # a value the card shows
+            results = [v["result"] for v in node["verdicts"]]
+            expected = min(results, key=_WORST.index) if results else "no_finding"
+            assert node["status"] == expected
+    governance = document["governance"]
+    for row in governance["rules"]:
+        assert row["result"] == by_id[row["rule_id"]]
+        assert row["state"] == rule_state(row).value
+    for control in governance["controls"]:
+        for rule in control["rules"]:
+            assert rule["result"] == by_id[rule["rule_id"]]
+        satisfied = all(by_id[r["rule_id"]] == "pass" for r in control["rules"])
+        assert (control["status"] == "satisfied") == satisfied
+    # no finding is hidden: every violation naming a logged metric's value shows on its row
+    rows = {r["name"]: r for r in document["metrics"]["rows"]}
+    for result in decided.results:
+        for violation in result.violations:
+            metric, number = violation.details.get("metric"), violation.details.get("value")
+            if metric in rows and number == rows[metric]["value"]:
+                assert result.rule_id in {v["rule_id"] for v in rows[metric]["verdicts"]}
+    words = {
+        rid: {word(res), word(rule_state({"result": res, "message": _message(decided, rid)}))}
+        for rid, res in by_id.items()
+    }
+    md = render_card(CardFormat.MD, card)
+    html = render_card(CardFormat.HTML, card)
+    pairs = [*_MD_PAIR.findall(md), *_MD_RULE_ROW.findall(md)]
+    pairs += [*_HTML_PAIR.findall(html), *_HTML_RULE_ROW.findall(html)]
+    pairs += [(shown, rule_id) for rule_id, shown in (*_MD_CONTROL.findall(md), *_HTML_CONTROL.findall(html))]
+    for shown, rule_id in pairs:
+        if rule_id in words:
+            assert _plain_word(shown) in words[rule_id], (shown, rule_id)
+            checked += 1
+    assert checked >= len(by_id) * 2 + len(governance["controls"]) * 2  # rules table and controls
+
+
+def _message(decision: Decision, rule_id: str) -> str:
+    return next(r.message for r in decision.results if r.rule_id == rule_id)
+
+
+@cache
+def _policy_set() -> PolicySet:
+    return load_policy_set(cases.spec(), [], builtin=True)
 
 
 # --------------------------------------------------------------------------- in a real browser
@@ -375,7 +634,7 @@ def test_chromium_renders_every_section_and_chart_without_errors(rendered_card: 
     outline = _Outline()
     outline.feed(proc.stdout)
     assert [re.sub(r"^\d+\.", "", h).strip() for h in outline.h2] == HEADINGS
-    assert outline.tags.get("svg", 0) == 8  # metrics, 3 per feature x 2 features, SHAP
+    assert outline.tags.get("svg", 0) == 6  # metrics, 2 per feature x 2 features, SHAP
     assert outline.tags.get("rect", 0) >= 30
     assert outline.tags.get("script", 0) == 0
     console = [line for line in proc.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]

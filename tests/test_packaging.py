@@ -62,3 +62,30 @@ def test_wheel_installs_and_checks_in_a_fresh_virtualenv(tmp_path: Path) -> None
         [govern, "test"], cwd=work, capture_output=True, text=True, timeout=120, check=False
     )
     assert tests.returncode == 0, tests.stdout + tests.stderr
+
+
+@pytest.mark.slow
+def test_wheel_ships_the_card_templates(tmp_path: Path) -> None:
+    """The card's Jinja2 templates are package data: a built wheel carries them."""
+    import zipfile
+
+    dist = tmp_path / "dist"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--quiet",
+            "-w",
+            str(dist),
+            str(ROOT),
+        ],
+        check=True,
+        timeout=300,
+    )
+    (wheel,) = dist.glob("govern_ml-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for template in ("card.md.j2", "card.html.j2", "card.css"):
+        assert f"govern/engine/card/templates/{template}" in names, sorted(n for n in names if "card" in n)

@@ -1,7 +1,10 @@
 """Model cards: build a typed card from spec, evidence and decision, render it as md, html or json.
 
-``build_card`` is pure (documents in, :class:`ModelCard` out); each format is one module with a
-pure ``render(card) -> str``. The CLI's ``govern card`` loads the inputs and writes the file.
+``build_card`` is pure (an evidence document and a decision document in, :class:`ModelCard`
+out) and never judges: every status is a rule result of the decision, and evidence the decision
+did not judge is refused. Each format is one module with a pure ``render(card) -> str``; Markdown
+and HTML render one view-model through Jinja2 templates. The CLI's ``govern card`` loads the
+inputs and writes the file.
 """
 
 from __future__ import annotations

@@ -1,25 +1,33 @@
 """Build a :class:`~govern.engine.card.model.ModelCard` from a spec, evidence and a decision.
 
-Pure: it reads the normalized spec, the evidence document (the JSON shape of
-``schemas/evidence.schema.json``), the decision document (``Decision.to_dict()``, or a saved
-``govern check --format json``) and the effective policy parameters, and returns typed values.
-Every evidence section that is ``null`` says why (``evidence.missing``); no evidence at all, or
-no decision, is said too.
+Pure: it reads the normalized spec, the evidence (an :class:`EvidenceDocument`), the decision
+document (``Decision.to_dict()``, or a saved ``govern check --format json``) and the effective
+policy parameters, and returns typed values. Every evidence section that is ``null`` says why
+(``evidence.missing``); no evidence at all, or no decision, is said too.
+
+The card never judges: every status it shows is a rule result of the decision. A value the card
+shows (a metric, a fairness summary, a drift statistic, a feature's attribution) takes the
+results of the rules whose violation objects name it (:func:`verdicts_for`); a value no violation
+names has no finding. Evidence and decision must belong together: their digests are compared with
+the engine's own :func:`~govern.engine.check.input_digest`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from ..decision import RESULT_ORDER, Result
+from ..digests import input_digest
 from ..errors import ConfigError
+from ..evidence.document import EvidenceDocument
 from ..spec import ModelSpec
 from .model import (
-    Bound,
     ChampionComparison,
     ControlRow,
+    ControlRule,
+    ControlStatus,
     Counts,
     DataSection,
     DatasetProfile,
@@ -28,7 +36,7 @@ from .model import (
     EthicalConsiderations,
     FactorGroups,
     Factors,
-    FairnessCheck,
+    FairnessSummary,
     FeatureAnalysis,
     FeatureImportance,
     Governance,
@@ -44,22 +52,28 @@ from .model import (
     Param,
     QuantitativeAnalyses,
     RuleRow,
+    RuleState,
     Status,
+    Verdict,
     WaiverRow,
 )
 
-__all__ = ["FAIRNESS_CHECKS", "NO_DECISION", "NO_EVIDENCE", "build_card"]
+__all__ = [
+    "EVIDENCE_MISSING",
+    "NOT_CONFIGURED",
+    "NO_DECISION",
+    "NO_EVIDENCE",
+    "build_card",
+    "check_digests",
+    "rule_state",
+    "verdicts_for",
+]
 
 NO_EVIDENCE = "no evidence document was given (pass --evidence FILE)"
 NO_DECISION = "no decision was given or computed (pass --evidence FILE to decide, or --decision FILE)"
-_TOLERANCE = 1e-9
-
-#: The group-fairness summaries the card checks per feature: evidence key, bound, params key.
-FAIRNESS_CHECKS: tuple[tuple[str, Bound], ...] = (
-    ("demographic_parity_difference", Bound.MAX),
-    ("demographic_parity_ratio", Bound.MIN),
-    ("equalized_odds_difference", Bound.MAX),
-)
+#: Message prefixes that give a failure or a skip its meaning (see "What a result means").
+EVIDENCE_MISSING = "evidence missing:"
+NOT_CONFIGURED = "not configured:"
 
 _TIER_NOTES = {
     "minimal": (
@@ -116,13 +130,46 @@ def _reason(evidence: Mapping[str, Any] | None, section: str) -> str | None:
     return str(why) if why else f"the evidence has no {section} section"
 
 
-def _status(value: float | None, bound: Bound | None, threshold: float | None) -> Status:
-    if bound is None or threshold is None:
-        return Status.NO_THRESHOLD
-    if value is None:
-        return Status.UNKNOWN
-    ok = value >= threshold - _TOLERANCE if bound is Bound.MIN else value <= threshold + _TOLERANCE
-    return Status.MET if ok else Status.NOT_MET
+def _same(found: Any, wanted: Any) -> bool:
+    if wanted is None:
+        return found is None
+    if isinstance(wanted, float):
+        return _num(found) == wanted
+    return isinstance(found, str) and found == wanted
+
+
+def verdicts_for(rules: list[dict[str, Any]], **subject: Any) -> tuple[Verdict, ...]:
+    """The violation objects of ``rules`` whose fields equal every ``subject`` field, as verdicts.
+
+    ``verdicts_for(rules, metric="accuracy", value=0.86)``: what the decision said about the
+    logged accuracy of 0.86. A subject value of ``None`` matches a field that is null or absent.
+    """
+    out: list[Verdict] = []
+    for rule in rules:
+        for raw in _list(rule.get("violations")):
+            violation = _obj(raw)
+            if all(_same(violation.get(key), wanted) for key, wanted in subject.items()):
+                out.append(
+                    Verdict(
+                        rule_id=str(rule.get("rule_id")),
+                        result=str(rule.get("result")),
+                        message=str(violation.get("msg", rule.get("message", ""))),
+                        value=_num(violation.get("value")),
+                        threshold=_num(violation.get("threshold")),
+                    )
+                )
+    return tuple(sorted(out, key=lambda v: (_urgency(v.result), v.rule_id, v.message)))
+
+
+def _status(verdicts: tuple[Verdict, ...]) -> Status:
+    """The most urgent result among the verdicts; an unknown result is an error (fail closed)."""
+    if not verdicts:
+        return Status.NO_FINDING
+    worst = min((v.result for v in verdicts), key=_urgency)
+    try:
+        return Status(worst)
+    except ValueError:
+        return Status.ERROR
 
 
 def _natural(text: str) -> tuple[Any, ...]:
@@ -218,82 +265,35 @@ def _factors(spec: ModelSpec, ev: Mapping[str, Any] | None, params: Mapping[str,
     )
 
 
-def _metric_rows(
-    requirements: Mapping[str, Any], values: Mapping[str, Any], champion: Mapping[str, Any]
-) -> list[MetricRow]:
-    rows: list[MetricRow] = []
-    names = [*requirements, *sorted(n for n in values if n not in requirements)]
-    for name in names:
-        value = _num(values.get(name))
-        bounds = _obj(requirements.get(name))
-        pairs: list[tuple[Bound | None, float | None]] = [
-            (Bound(b), _num(bounds[b])) for b in ("min", "max") if _num(bounds.get(b)) is not None
-        ]
-        for bound, threshold in pairs or [(None, None)]:
-            rows.append(
-                MetricRow(
-                    name=name,
-                    value=value,
-                    champion=_num(champion.get(name)),
-                    bound=bound,
-                    threshold=threshold,
-                    status=_status(value, bound, threshold),
-                )
-            )
-    return rows
-
-
-def _worst(values: Iterable[float | None], bound: Bound) -> float | None:
-    present = [v for v in values if v is not None]
-    if not present:
-        return None
-    return min(present) if bound is Bound.MIN else max(present)
-
-
-def _metrics(spec: ModelSpec, ev: Mapping[str, Any] | None, params: Mapping[str, Any]) -> Metrics:
+def _metrics(ev: Mapping[str, Any] | None, params: Mapping[str, Any], rules: list[dict[str, Any]]) -> Metrics:
     run = _obj(ev.get("run")) if ev else {}
     champ = _obj(ev.get("champion")) if ev else {}
     values = _obj(run.get("metrics"))
-    rows = _metric_rows(_obj(params.get("metrics")), values, _obj(champ.get("metrics")))
+    best = _obj(champ.get("metrics"))
+    rows = []
+    for name, raw in values.items():
+        value = _num(raw)
+        verdicts = verdicts_for(rules, metric=str(name), value=value)
+        rows.append(MetricRow(str(name), value, _num(best.get(name)), _status(verdicts), verdicts))
     comparison = None
     wanted = params.get("champion")
     if isinstance(wanted, dict) and wanted.get("metric"):
         metric = str(wanted["metric"])
-        value, best = _num(values.get(metric)), _num(_obj(champ.get("metrics")).get(metric))
-        allowed = _num(wanted.get("max_regression")) or 0.0
-        higher = wanted.get("higher_is_better", True) is not False
-        if value is None or best is None:
-            status = Status.UNKNOWN
-        elif higher:
-            status = Status.MET if value >= best - allowed - _TOLERANCE else Status.NOT_MET
-        else:
-            status = Status.MET if value <= best + allowed + _TOLERANCE else Status.NOT_MET
+        alias = str(wanted.get("alias") or "champion")
+        verdicts = verdicts_for(rules, metric=metric, alias=alias)
         comparison = ChampionComparison(
-            alias=str(wanted.get("alias") or "champion"),
+            alias=alias,
             version=_str(champ.get("version")),
             metric=metric,
-            value=value,
-            champion=best,
-            max_regression=allowed,
-            higher_is_better=higher,
-            status=status,
+            value=_num(values.get(metric)),
+            champion=_num(best.get(metric)),
+            status=_status(verdicts),
+            verdicts=verdicts,
         )
-    fairness_params = _obj(params.get("fairness"))
-    features = _fairness_features(spec, ev)
-    fairness_rows = []
-    if _sensitive(spec):
-        for key, bound in FAIRNESS_CHECKS:
-            threshold = _num(fairness_params.get(key))
-            worst = _worst((_num(f.get(key)) for _, f in features), bound)
-            fairness_rows.append(
-                MetricRow(key, worst, None, bound, threshold, _status(worst, bound, threshold))
-            )
     missing = _reason(ev, "run")
     if missing is None and comparison is not None and not champ:
         missing = f"champion: {_reason(ev, 'champion')}"
-    return Metrics(
-        rows=tuple(rows), champion=comparison, fairness_thresholds=tuple(fairness_rows), missing=missing
-    )
+    return Metrics(rows=tuple(rows), champion=comparison, missing=missing)
 
 
 def _declared(spec: ModelSpec, role: str) -> DatasetRef | None:
@@ -351,24 +351,22 @@ def _training(spec: ModelSpec, ev: Mapping[str, Any] | None) -> DataSection:
     if declared is None and missing is None and not _logged(ev, "training"):
         missing = "the spec declares no training dataset (data.training) and the run logged none"
     return DataSection(
-        declared=declared,
-        logged=_logged(ev, "training"),
-        profile=profile,
-        drift=(),
-        max_psi=None,
-        missing=missing,
+        declared=declared, logged=_logged(ev, "training"), profile=profile, drift=(), missing=missing
     )
 
 
-def _evaluation(spec: ModelSpec, ev: Mapping[str, Any] | None, params: Mapping[str, Any]) -> DataSection:
+def _evaluation(spec: ModelSpec, ev: Mapping[str, Any] | None, rules: list[dict[str, Any]]) -> DataSection:
     data = _obj(ev.get("data")) if ev else {}
-    limit = _num(_obj(params.get("data")).get("max_psi"))
     drift = []
     for feature, raw in _obj(data.get("drift")).items():
         item = _obj(raw)
         psi = _num(item.get("psi"))
         statistic = _num(
             item.get("ks_statistic") if item.get("kind") == "numeric" else item.get("js_distance")
+        )
+        judged = sorted({v for v in (psi, statistic) if v is not None})
+        verdicts = tuple(
+            v for value in judged for v in verdicts_for(rules, feature=str(feature), value=value)
         )
         drift.append(
             DriftRow(
@@ -377,7 +375,8 @@ def _evaluation(spec: ModelSpec, ev: Mapping[str, Any] | None, params: Mapping[s
                 psi=psi,
                 statistic=statistic,
                 p_value=_num(item.get("p_value")),
-                status=_status(psi, Bound.MAX, limit),
+                status=_status(verdicts),
+                verdicts=verdicts,
             )
         )
     drift.sort(key=lambda d: (-(d.psi if d.psi is not None else -1.0), d.feature))
@@ -386,7 +385,6 @@ def _evaluation(spec: ModelSpec, ev: Mapping[str, Any] | None, params: Mapping[s
         logged=_logged(ev, "evaluation"),
         profile=_profile(data.get("evaluation")),
         drift=tuple(drift),
-        max_psi=limit,
         missing=_reason(ev, "data"),
     )
 
@@ -395,44 +393,20 @@ def _rule_results(decision: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     return [_obj(r) for r in _list(decision.get("results"))] if decision else []
 
 
-def _fairness_rule_result(rules: list[dict[str, Any]], metric: str, feature: str) -> str | None:
-    """What the decision said about ``metric`` for ``feature``: the rule named after the metric."""
-    for rule in rules:
-        if rule.get("package") != "govern.fairness" or not str(rule.get("rule", "")).endswith(metric):
-            continue
-        result = str(rule.get("result"))
-        if result in (Result.PASS.value, Result.SKIP.value):
-            return result
-        named = [_obj(v).get("feature") for v in _list(rule.get("violations"))]
-        return result if feature in named or not named else Result.PASS.value
-    return None
-
-
 def _quantitative(
-    spec: ModelSpec,
-    ev: Mapping[str, Any] | None,
-    decision: Mapping[str, Any] | None,
-    params: Mapping[str, Any],
+    spec: ModelSpec, ev: Mapping[str, Any] | None, params: Mapping[str, Any], rules: list[dict[str, Any]]
 ) -> QuantitativeAnalyses:
-    fairness_params = _obj(params.get("fairness"))
-    floor = _obj(fairness_params.get("group_floor"))
-    floor_metric, floor_min = _str(floor.get("metric")), _num(floor.get("min"))
-    rules = _rule_results(decision)
     features = []
     for name, feature in _fairness_features(spec, ev):
         sizes = _sizes(feature)
         order = [g.group for g in sizes]
-        checks = tuple(
-            FairnessCheck(
-                metric=key,
-                value=_num(feature.get(key)),
-                bound=bound,
-                threshold=_num(fairness_params.get(key)),
-                status=_status(_num(feature.get(key)), bound, _num(fairness_params.get(key))),
-                rule_result=_fairness_rule_result(rules, key, name),
-            )
-            for key, bound in FAIRNESS_CHECKS
-        )
+        summaries = []
+        for key, raw in feature.items():
+            if isinstance(raw, bool) or not isinstance(raw, int | float | type(None)) or key == "rows":
+                continue
+            value = _num(raw)
+            verdicts = () if value is None else verdicts_for(rules, feature=name, value=value)
+            summaries.append(FairnessSummary(str(key), value, _status(verdicts), verdicts))
         metrics = []
         for metric, raw in _obj(feature.get("metrics")).items():
             item = _obj(raw)
@@ -445,10 +419,17 @@ def _quantitative(
                     by_group=tuple(GroupValue(g, _num(by_group[g])) for g in groups),
                     difference=_num(item.get("difference")),
                     ratio=_num(item.get("ratio")),
-                    floor=floor_min if metric == floor_metric else None,
                 )
             )
-        features.append(FeatureAnalysis(feature=name, groups=sizes, checks=checks, metrics=tuple(metrics)))
+        features.append(
+            FeatureAnalysis(
+                feature=name,
+                groups=sizes,
+                summaries=tuple(summaries),
+                metrics=tuple(metrics),
+                findings=verdicts_for(rules, feature=name),
+            )
+        )
     missing = (
         "the spec declares no sensitive features (fairness.sensitive_features)"
         if not _sensitive(spec)
@@ -458,12 +439,14 @@ def _quantitative(
     return QuantitativeAnalyses(
         rows=rows if isinstance(rows, int) and not isinstance(rows, bool) else None,
         features=tuple(features),
-        importance=_importance(spec, ev, params),
+        importance=_importance(spec, ev, params, rules),
         missing=missing,
     )
 
 
-def _importance(spec: ModelSpec, ev: Mapping[str, Any] | None, params: Mapping[str, Any]) -> Importance:
+def _importance(
+    spec: ModelSpec, ev: Mapping[str, Any] | None, params: Mapping[str, Any], rules: list[dict[str, Any]]
+) -> Importance:
     explanations = _obj(ev.get("explanations")) if ev else {}
     explain = _obj(params.get("explainability"))
     flagged = set(_strings(explain.get("prohibited_features"))) | set(_sensitive(spec))
@@ -471,22 +454,25 @@ def _importance(spec: ModelSpec, ev: Mapping[str, Any] | None, params: Mapping[s
         (_obj(i) for i in _list(explanations.get("global_importance"))),
         key=lambda i: (-(_num(i.get("share")) or 0.0), str(i.get("feature"))),
     )
-    top_k = explain.get("top_k")
+    features = []
+    for rank, item in enumerate(items, start=1):
+        name, share = str(item.get("feature")), _num(item.get("share")) or 0.0
+        verdicts = verdicts_for(rules, feature=name, share=share)
+        features.append(
+            FeatureImportance(
+                feature=name,
+                mean_abs_shap=_num(item.get("mean_abs_shap")) or 0.0,
+                share=share,
+                rank=rank,
+                prohibited=name in flagged,
+                status=_status(verdicts),
+                verdicts=verdicts,
+            )
+        )
     return Importance(
         method=str(explanations.get("method", "")),
         sample_size=int(explanations.get("sample_size") or 0),
-        features=tuple(
-            FeatureImportance(
-                feature=str(i.get("feature")),
-                mean_abs_shap=_num(i.get("mean_abs_shap")) or 0.0,
-                share=_num(i.get("share")) or 0.0,
-                rank=rank,
-                prohibited=str(i.get("feature")) in flagged,
-            )
-            for rank, i in enumerate(items, start=1)
-        ),
-        max_feature_share=_num(explain.get("max_feature_share")),
-        top_k=top_k if isinstance(top_k, int) and not isinstance(top_k, bool) else None,
+        features=tuple(features),
         missing=_reason(ev, "explanations"),
     )
 
@@ -523,9 +509,12 @@ def _ethics(
             )
         )
     for rule in _rule_results(decision):
-        if rule.get("package") != "govern.fairness" or rule.get("result") not in _ATTENTION:
+        if rule.get("result") not in _ATTENTION:
             continue
-        messages = [str(_obj(v).get("msg")) for v in _list(rule.get("violations")) if _obj(v).get("msg")]
+        about = [_obj(v) for v in _list(rule.get("violations")) if _obj(v).get("feature") in sensitive]
+        if not about:
+            continue
+        messages = [str(v.get("msg")) for v in about if v.get("msg")]
         text = f"{rule.get('rule_id')} ({rule.get('result')}): {'; '.join(messages) or rule.get('message')}"
         waiver = _obj(rule.get("waiver"))
         if rule.get("result") == Result.WAIVED.value and waiver:
@@ -539,11 +528,10 @@ def _ethics(
     flagged = [f for f in importance.features if f.prohibited]
     if importance.missing is None and flagged:
         ranks = ", ".join(f"{f.feature} {_ordinal(f.rank)} ({f.share:.1%})" for f in flagged)
-        limit = f"; they must stay outside the top {importance.top_k}" if importance.top_k else ""
         notes.append(
             Note(
                 f"Sensitive or prohibited features by attribution rank of {len(importance.features)}: "
-                f"{ranks}{limit}.",
+                f"{ranks}.",
                 "evidence.explanations",
             )
         )
@@ -612,14 +600,16 @@ def _caveats(
                 notes.append(
                     Note(f"{rule.get('rule_id')} {rule.get('result')}: {rule.get('message')}", "decision")
                 )
-        skipped = [
-            str(r.get("rule_id")) for r in _rule_results(decision) if r.get("result") == Result.SKIP.value
-        ]
-        if skipped:
+        skipped = [r for r in _rule_results(decision) if r.get("result") == Result.SKIP.value]
+        unconfigured = [r for r in skipped if rule_state(r) is RuleState.NOT_CONFIGURED]
+        for rule in unconfigured:
+            notes.append(Note(f"{rule.get('rule_id')} was not checked: {rule.get('message')}", "decision"))
+        elsewhere = [str(r.get("rule_id")) for r in skipped if rule_state(r) is RuleState.NOT_THIS_STAGE]
+        if elsewhere:
             notes.append(
                 Note(
-                    f"{len(skipped)} rules do not apply at stage {decision.get('stage')} and were skipped: "
-                    f"{', '.join(skipped)}.",
+                    f"{len(elsewhere)} rules do not apply at stage {decision.get('stage')} and were skipped: "
+                    f"{', '.join(elsewhere)}.",
                     "decision",
                 )
             )
@@ -630,12 +620,6 @@ def _caveats(
         limit = f"fewer than {factors.min_group_size} rows" if factors.min_group_size else "few rows"
         notes.append(
             Note(f"Groups with {limit} give unreliable estimates ({'; '.join(small)}).", "evidence.fairness")
-        )
-    drifted = [d for d in evaluation.drift if d.status is Status.NOT_MET]
-    if drifted:
-        listed = ", ".join(f"{d.feature} (PSI {d.psi:.3f})" for d in drifted if d.psi is not None)
-        notes.append(
-            Note(f"Population shift above the limit of {evaluation.max_psi}: {listed}.", "evidence.data")
         )
     if not notes:
         notes.append(Note("No caveats were derived from the evidence and the decision.", "card"))
@@ -648,6 +632,35 @@ def _urgency(result: Any) -> int:
         return RESULT_ORDER[Result(result)]
     except ValueError:
         return len(RESULT_ORDER)
+
+
+def rule_state(rule: Mapping[str, Any]) -> RuleState:
+    """A rule result read with its message ("evidence missing: …", "not configured: …")."""
+    result = rule.get("result")
+    message = str(rule.get("message", "")).lower()
+    if result == Result.PASS.value:
+        return RuleState.PASSED
+    if result == Result.FAIL.value:
+        return RuleState.EVIDENCE_MISSING if message.startswith(EVIDENCE_MISSING) else RuleState.FAILED
+    if result == Result.SKIP.value:
+        return RuleState.NOT_CONFIGURED if message.startswith(NOT_CONFIGURED) else RuleState.NOT_THIS_STAGE
+    if result == Result.WARN.value:
+        return RuleState.WARNED
+    if result == Result.WAIVED.value:
+        return RuleState.WAIVED
+    return RuleState.ERROR  # an error, or a result this card does not know: never a pass
+
+
+def _control_status(rules: tuple[ControlRule, ...]) -> ControlStatus:
+    states = {r.state for r in rules}
+    if states <= {RuleState.PASSED}:
+        return ControlStatus.SATISFIED if states else ControlStatus.NOT_ASSESSED
+    skipped = {RuleState.NOT_CONFIGURED, RuleState.NOT_THIS_STAGE}
+    if states <= skipped:
+        return ControlStatus.NOT_ASSESSED
+    if states <= skipped | {RuleState.PASSED}:
+        return ControlStatus.PARTLY_ASSESSED
+    return ControlStatus.NOT_SATISFIED
 
 
 def _split_control(control: str) -> tuple[str, str]:
@@ -682,6 +695,7 @@ def _governance(decision: Mapping[str, Any] | None, audit_record_id: str | None)
             title=_str(r.get("title")),
             package=str(r.get("package", "")),
             result=str(r.get("result")),
+            state=rule_state(r),
             severity=str(r.get("severity", "")),
             message=str(r.get("message", "")),
             controls=_strings(r.get("controls")),
@@ -694,17 +708,12 @@ def _governance(decision: Mapping[str, Any] | None, audit_record_id: str | None)
     for row in rules:
         for control in row.controls:
             by_control.setdefault(_split_control(control), []).append(row)
-    controls = tuple(
-        ControlRow(
-            framework=framework,
-            control=ident,
-            rules=tuple(r.rule_id for r in members),
-            worst=min((r.result for r in members), key=_urgency),
-        )
-        for (framework, ident), members in sorted(
-            by_control.items(), key=lambda kv: (kv[0][0], _natural(kv[0][1]))
-        )
-    )
+    controls = []
+    for (framework, ident), members in sorted(
+        by_control.items(), key=lambda kv: (kv[0][0], _natural(kv[0][1]))
+    ):
+        listed = tuple(ControlRule(r.rule_id, r.result, r.state, r.message) for r in members)
+        controls.append(ControlRow(framework, ident, _control_status(listed), listed))
     waivers = tuple(
         WaiverRow(
             rule=str(w.get("rule")),
@@ -742,42 +751,63 @@ def _governance(decision: Mapping[str, Any] | None, audit_record_id: str | None)
         ),
         rules=rules,
         waivers=waivers,
-        controls=controls,
+        controls=tuple(controls),
         errors=_strings(decision.get("errors")),
         missing=None,
     )
 
 
+def check_digests(spec: ModelSpec, evidence: EvidenceDocument, decision: Mapping[str, Any]) -> None:
+    """The decision must have judged this evidence under this spec: compare the engine's digest."""
+    stage = decision.get("stage")
+    named = decision.get("evidence_digest")
+    if not isinstance(stage, str) or not isinstance(named, str):
+        raise ConfigError("the decision names no stage or no evidence digest, so it cannot be matched")
+    actual = input_digest(evidence, spec, stage)
+    if actual != named:
+        raise ConfigError(
+            f"the decision was made on other evidence: it names evidence digest {named}, but the "
+            f"evidence given ({evidence.source}) with this spec at stage {stage} has digest {actual}"
+        )
+
+
 def build_card(
     spec: ModelSpec,
     params: Mapping[str, Any],
-    evidence: Mapping[str, Any] | None = None,
+    evidence: EvidenceDocument | None = None,
     decision: Mapping[str, Any] | None = None,
     audit_record_id: str | None = None,
 ) -> ModelCard:
-    """The card for ``spec``; ``evidence`` and ``decision`` are documents (plain JSON values)."""
+    """The card for ``spec``; ``decision`` is a decision document (plain JSON values).
+
+    Given both, the evidence must be what the decision judged (:func:`check_digests`).
+    """
     if decision is not None:
         named = _obj(decision.get("spec")).get("name")
         if named is not None and named != spec.name:
             raise ConfigError(f"the decision is for model '{named}', but the spec describes '{spec.name}'")
     if evidence is not None:
-        named = _obj(_obj(evidence.get("spec")).get("metadata")).get("name")
+        named = evidence.model_name
         if named is not None and named != spec.name:
             raise ConfigError(
                 f"the evidence was collected for model '{named}', but the spec describes '{spec.name}'"
             )
-    factors = _factors(spec, evidence, params)
-    evaluation = _evaluation(spec, evidence, params)
-    quantitative = _quantitative(spec, evidence, decision, params)
+        if decision is not None:
+            check_digests(spec, evidence, decision)
+    ev = evidence.value if evidence is not None else None
+    rules = _rule_results(decision)
+    factors = _factors(spec, ev, params)
+    evaluation = _evaluation(spec, ev, rules)
+    quantitative = _quantitative(spec, ev, params, rules)
     return ModelCard(
-        details=_details(spec, evidence, decision),
+        details=_details(spec, ev, decision),
         intended_use=_intended_use(spec),
         factors=factors,
-        metrics=_metrics(spec, evidence, params),
-        training_data=_training(spec, evidence),
+        metrics=_metrics(ev, params, rules),
+        training_data=_training(spec, ev),
         evaluation_data=evaluation,
         quantitative_analyses=quantitative,
-        ethical_considerations=_ethics(spec, evidence, decision, quantitative),
-        caveats=_caveats(spec, evidence, decision, factors, evaluation),
+        ethical_considerations=_ethics(spec, ev, decision, quantitative),
+        caveats=_caveats(spec, ev, decision, factors, evaluation),
         governance=_governance(decision, audit_record_id),
     )

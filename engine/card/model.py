@@ -18,9 +18,10 @@ from enum import Enum, StrEnum
 from typing import Any
 
 __all__ = [
-    "Bound",
     "ChampionComparison",
     "ControlRow",
+    "ControlRule",
+    "ControlStatus",
     "Counts",
     "DataSection",
     "DatasetProfile",
@@ -29,7 +30,7 @@ __all__ = [
     "EthicalConsiderations",
     "FactorGroups",
     "Factors",
-    "FairnessCheck",
+    "FairnessSummary",
     "FeatureAnalysis",
     "FeatureImportance",
     "Governance",
@@ -45,24 +46,62 @@ __all__ = [
     "Param",
     "QuantitativeAnalyses",
     "RuleRow",
+    "RuleState",
     "Status",
+    "Verdict",
     "WaiverRow",
     "to_document",
 ]
 
 
 class Status(StrEnum):
-    """How a measured value stands against its threshold."""
+    """What the decision said about a value the card shows: a rule result, or no finding.
 
-    MET = "met"
-    NOT_MET = "not_met"
-    NO_THRESHOLD = "no_threshold"
-    UNKNOWN = "unknown"  # no value to compare
+    A value takes the most urgent result among the rules whose violation objects name it; a
+    value no violation names has ``no_finding`` (the rules table lists every rule's result).
+    The card never compares a value with a threshold itself.
+    """
+
+    ERROR = "error"
+    FAIL = "fail"
+    WARN = "warn"
+    WAIVED = "waived"
+    PASS = "pass"
+    SKIP = "skip"
+    NO_FINDING = "no_finding"
 
 
-class Bound(StrEnum):
-    MIN = "min"
-    MAX = "max"
+class RuleState(StrEnum):
+    """A rule result read with its message: a skip or a failure may say why."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    EVIDENCE_MISSING = "evidence_missing"  # fail, "evidence missing: …"
+    NOT_CONFIGURED = "not_configured"  # skip, "not configured: …"
+    NOT_THIS_STAGE = "not_this_stage"  # skip for another reason (the rule's stages)
+    WARNED = "warned"
+    WAIVED = "waived"
+    ERROR = "error"
+
+
+class ControlStatus(StrEnum):
+    """A control is satisfied only when every rule mapped to it passed on present evidence."""
+
+    SATISFIED = "satisfied"
+    NOT_SATISFIED = "not_satisfied"  # a rule failed, warned, was waived or errored
+    PARTLY_ASSESSED = "partly_assessed"  # the rules that ran passed; others were skipped
+    NOT_ASSESSED = "not_assessed"  # every rule was skipped
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One violation object of the decision naming a value the card shows, with its rule's result."""
+
+    rule_id: str
+    result: str
+    message: str
+    value: float | None
+    threshold: float | None
 
 
 @dataclass(frozen=True)
@@ -149,9 +188,8 @@ class MetricRow:
     name: str
     value: float | None
     champion: float | None
-    bound: Bound | None
-    threshold: float | None
     status: Status
+    verdicts: tuple[Verdict, ...]
 
 
 @dataclass(frozen=True)
@@ -161,16 +199,14 @@ class ChampionComparison:
     metric: str
     value: float | None
     champion: float | None
-    max_regression: float
-    higher_is_better: bool
     status: Status
+    verdicts: tuple[Verdict, ...]
 
 
 @dataclass(frozen=True)
 class Metrics:
     rows: tuple[MetricRow, ...]
     champion: ChampionComparison | None
-    fairness_thresholds: tuple[MetricRow, ...]  # value None: the thresholds the analyses use
     missing: str | None
 
 
@@ -201,6 +237,7 @@ class DriftRow:
     statistic: float | None
     p_value: float | None
     status: Status
+    verdicts: tuple[Verdict, ...]
 
 
 @dataclass(frozen=True)
@@ -209,18 +246,17 @@ class DataSection:
     logged: tuple[DatasetRef, ...]  # datasets the run logged (role = their context)
     profile: DatasetProfile | None
     drift: tuple[DriftRow, ...]
-    max_psi: float | None
     missing: str | None
 
 
 @dataclass(frozen=True)
-class FairnessCheck:
+class FairnessSummary:
+    """A feature's summary value from the evidence (a parity difference or ratio, …)."""
+
     metric: str
     value: float | None
-    bound: Bound
-    threshold: float | None
     status: Status
-    rule_result: str | None  # what the decision said (pass, fail, waived, …) when known
+    verdicts: tuple[Verdict, ...]
 
 
 @dataclass(frozen=True)
@@ -230,15 +266,15 @@ class GroupMetric:
     by_group: tuple[GroupValue, ...]
     difference: float | None
     ratio: float | None
-    floor: float | None  # the per-group floor, for the floor metric
 
 
 @dataclass(frozen=True)
 class FeatureAnalysis:
     feature: str
     groups: tuple[GroupValue, ...]  # sizes
-    checks: tuple[FairnessCheck, ...]
+    summaries: tuple[FairnessSummary, ...]
     metrics: tuple[GroupMetric, ...]
+    findings: tuple[Verdict, ...]  # every violation naming this feature
 
 
 @dataclass(frozen=True)
@@ -248,6 +284,8 @@ class FeatureImportance:
     share: float
     rank: int
     prohibited: bool
+    status: Status
+    verdicts: tuple[Verdict, ...]
 
 
 @dataclass(frozen=True)
@@ -255,8 +293,6 @@ class Importance:
     method: str
     sample_size: int
     features: tuple[FeatureImportance, ...]
-    max_feature_share: float | None
-    top_k: int | None
     missing: str | None
 
 
@@ -287,6 +323,7 @@ class RuleRow:
     title: str | None
     package: str
     result: str
+    state: RuleState
     severity: str
     message: str
     controls: tuple[str, ...]
@@ -304,11 +341,19 @@ class WaiverRow:
 
 
 @dataclass(frozen=True)
+class ControlRule:
+    rule_id: str
+    result: str
+    state: RuleState
+    message: str
+
+
+@dataclass(frozen=True)
 class ControlRow:
     framework: str
     control: str
-    rules: tuple[str, ...]
-    worst: str  # the most urgent result among its rules
+    status: ControlStatus
+    rules: tuple[ControlRule, ...]
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from govern.engine.check import Checker
 from govern.engine.decision import Decision, Result, RuleResult, Violation
 from govern.engine.documents import load_document
 from govern.engine.errors import SpecError
-from govern.engine.evidence import evidence_from_value, load_evidence
+from govern.engine.evidence import EvidenceDocument, evidence_from_value, load_evidence
 from govern.engine.formats import Format, RenderOptions, render
 from govern.engine.formats.locations import SpecLocations, spec_locations
 from govern.engine.policyset import Severity, load_policy_set
@@ -79,11 +79,17 @@ def _pin(decision: Decision, n: int) -> Decision:
 def _decide(
     evidence: dict[str, Any], today: dt.date, stage: Stage | None = None
 ) -> tuple[Decision, dict[str, Any]]:
+    return _decide_on(evidence_from_value(evidence, EVIDENCE_PATH), today, stage)
+
+
+def _decide_on(
+    document: EvidenceDocument, today: dt.date, stage: Stage | None = None
+) -> tuple[Decision, dict[str, Any]]:
     model_spec = spec()
     policy_set = load_policy_set(model_spec, [], builtin=True)
     with create_backend("embedded") as engine:
         checker = Checker.for_spec(model_spec, policy_set, engine)
-        decision = checker.decide(evidence_from_value(evidence, EVIDENCE_PATH), stage, today)
+        decision = checker.decide(document, stage, today)
     return decision, checker.params
 
 
@@ -156,17 +162,22 @@ def _missing_evidence() -> dict[str, Any]:
     return evidence
 
 
+def _card_decision(document: EvidenceDocument, n: int) -> tuple[Decision, dict[str, Any]]:
+    """A real decision on ``document``, pinned except for its evidence digest: the card checks it."""
+    decision, params = _decide_on(document, TODAY)
+    return replace(_pin(decision, n), evidence_digest=decision.evidence_digest), params
+
+
 def render_card_case(case: str, fmt: CardFormat) -> str:
     model_spec = spec()
     if case == "card":
-        decision, params = _decide(example_evidence(), TODAY)
-        card = build_card(
-            model_spec, params, load_evidence(ROOT / EVIDENCE_PATH).value, _pin(decision, 3).to_dict()
-        )
+        document = load_evidence(ROOT / EVIDENCE_PATH)
+        decision, params = _card_decision(document, 3)
+        card = build_card(model_spec, params, document, decision.to_dict())
     elif case == "card-missing":
-        evidence = _missing_evidence()
-        decision, params = _decide(evidence, TODAY)
-        card = build_card(model_spec, params, evidence, _pin(decision, 4).to_dict(), "#7 sha256:" + "a" * 64)
+        document = evidence_from_value(_missing_evidence(), EVIDENCE_PATH)
+        decision, params = _card_decision(document, 4)
+        card = build_card(model_spec, params, document, decision.to_dict(), "#7 sha256:" + "a" * 64)
     else:
         raise KeyError(case)
     return render_card(fmt, card)
