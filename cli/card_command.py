@@ -7,19 +7,32 @@ library is imported (no plotting, no mlflow, shap, fairlearn or pandas).
 
 from __future__ import annotations
 
-import datetime as dt
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from govern.engine.backends import BackendName
 from govern.engine.errors import ConfigError
 
 from .common import handle_errors, write_atomic
+from .options import (
+    AsOfOpt,
+    BackendOpt,
+    NoBuiltinOpt,
+    OpaUrlOpt,
+    ParamOpt,
+    PoliciesOpt,
+    V0Opt,
+    parse_as_of,
+    pipeline_options,
+)
 
 if TYPE_CHECKING:
     from govern.engine.evidence import EvidenceDocument
+    from govern.engine.pipeline import PipelineOptions
+    from govern.engine.record import DecisionRecord
     from govern.engine.spec import ModelSpec
 
 __all__ = ["card"]
@@ -37,33 +50,34 @@ class CardStage(StrEnum):
     rollback = "rollback"
 
 
-def _load_decision(path: Path) -> dict[str, Any]:
-    """A saved decision document (``govern check --format json``), validated by its schema."""
+def _load_decision(path: Path) -> tuple[dict[str, Any], DecisionRecord | None]:
+    """A saved decision record (``govern check -f json``, a gate's artifact) or a bare decision
+    document, validated by its schema; the record too when it is one."""
     from govern.engine.documents import load_document
     from govern.engine.errors import EvidenceError
+    from govern.engine.record import RECORD_KIND, load_record
     from govern.engine.schemas import Schema, validate
 
     doc, _ = load_document(path, EvidenceError, json_fast_path=True)
     if not isinstance(doc.value, dict):
         raise EvidenceError("a decision document must be a JSON object", doc.location(()))
+    if doc.value.get("kind") == RECORD_KIND:
+        record = load_record(path)
+        return record.decision.to_dict(), record
     validate(doc, Schema.DECISION, EvidenceError)
-    return doc.value
+    return doc.value, None
 
 
 def _decide(
-    spec: ModelSpec, evidence: EvidenceDocument, stage: CardStage | None, as_of: dt.date | None
+    spec: ModelSpec, evidence: EvidenceDocument, stage: CardStage | None, options: PipelineOptions
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Decide as ``govern check`` does (built-in library plus the spec's own policies)."""
-    from govern.engine.backends import create_backend
-    from govern.engine.check import Checker
-    from govern.engine.policyset import load_policy_set
+    """Decide as ``govern check`` does: the one pipeline, with the same options."""
+    from govern.engine.pipeline import Pipeline
     from govern.engine.spec import Stage
 
-    policy_set = load_policy_set(spec, [], builtin=True)
-    with create_backend("embedded") as engine:
-        checker = Checker.for_spec(spec, policy_set, engine)
-        decision = checker.decide(evidence, Stage(stage.value) if stage else None, as_of)
-    return decision.to_dict(), checker.params
+    with Pipeline(spec, options) as pipeline:
+        record = pipeline.decide(evidence, Stage(stage.value) if stage else None)
+    return record.decision.to_dict(), dict(record.params)
 
 
 def _audit_record(log: Path, decision_id: str | None) -> str | None:
@@ -87,7 +101,10 @@ def card(
     decision: Annotated[
         Path | None,
         typer.Option(
-            "--decision", "-d", help="A saved decision (govern check --format json). Default: decide now."
+            "--decision",
+            "-d",
+            help="A saved decision record (govern check -f json, a gate's artifact) or decision "
+            "document. Default: decide now.",
         ),
     ] = None,
     card_format: Annotated[
@@ -100,14 +117,17 @@ def card(
         CardStage | None,
         typer.Option("--stage", "-s", help="When deciding now: the stage. Default: the evidence's."),
     ] = None,
-    as_of: Annotated[
-        str | None,
-        typer.Option("--as-of", help="When deciding now: judge waiver expiry as of this date (YYYY-MM-DD)."),
-    ] = None,
+    as_of: AsOfOpt = None,
     audit_log: Annotated[
         Path | None,
         typer.Option("--audit-log", help="Look the decision up in this audit log to cite its record."),
     ] = None,
+    policies: PoliciesOpt = None,
+    v0_compatible: V0Opt = False,
+    no_builtin: NoBuiltinOpt = False,
+    param: ParamOpt = None,
+    backend: BackendOpt = BackendName.EMBEDDED,
+    opa_url: OpaUrlOpt = None,
 ) -> None:
     """Render a model card (Markdown, HTML or JSON) with the governance decision.
 
@@ -118,28 +138,42 @@ def card(
     policies, as `govern check` does. Every status in the card is a rule result of the decision;
     given --evidence and --decision, their digests must match (else exit 2).
 
-    Example:  govern card spec.yaml -e evidence.json -f html -o card.html
+    A decision record carries its evidence and parameters, so `govern card SPEC -d record.json`
+    needs nothing else. When deciding now, --policies, --param, --backend and the other
+    deciding options mean what they mean for `govern check`.
+
+    Examples:
+      govern card spec.yaml -e evidence.json -f html -o card.html
+      govern check spec.yaml -e evidence.json -f json -o record.json && govern card spec.yaml -d record.json
     """
     from govern.engine.card import CardFormat, build_card, render_card
     from govern.engine.evidence import load_evidence
     from govern.engine.params import build_params
     from govern.engine.spec import load_spec
 
-    if as_of is not None:
-        try:
-            today: dt.date | None = dt.date.fromisoformat(as_of)
-        except ValueError:
-            raise ConfigError(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)") from None
-    else:
-        today = None
+    options = pipeline_options(
+        backend=backend,
+        opa_url=opa_url,
+        policies=policies,
+        v0_compatible=v0_compatible,
+        no_builtin=no_builtin,
+        params=param,
+        decision_log=None,
+        as_of=parse_as_of(as_of),
+        command="card",
+    )
     model_spec = load_spec(spec)
     document = load_evidence(evidence) if evidence is not None else None
     params: dict[str, Any] = build_params(model_spec)
     verdict: dict[str, Any] | None = None
     if decision is not None:
-        verdict = _load_decision(decision)
+        verdict, saved = _load_decision(decision)
+        if saved is not None:
+            params = dict(saved.params)  # the parameters the decision was taken with
+            if document is None:
+                document = saved.evidence_document()
     elif document is not None:
-        verdict, params = _decide(model_spec, document, stage, today)
+        verdict, params = _decide(model_spec, document, stage, options)
     record = _audit_record(audit_log, verdict.get("decision_id") if verdict else None) if audit_log else None
     built = build_card(model_spec, params, document, verdict, record)
     write_atomic(render_card(CardFormat(card_format.value), built), output)
