@@ -28,6 +28,7 @@ from govern.engine.decision import EXIT_ERROR, Outcome, Result
 from govern.engine.errors import BackendError, ConfigError, PolicyLoadError
 from govern.engine.evidence import evidence_from_value
 from govern.engine.policyset import (
+    PolicyModule,
     builtin_modules,
     load_policy_set,
     make_policy_set,
@@ -358,7 +359,16 @@ def _module(tmp_path: Path, text: str, name: str = "team.rego") -> Path:
 )
 def test_compile_errors_name_the_file_and_line(opa, tmp_path, text, line, words) -> None:  # type: ignore[no-untyped-def]
     path = _module(tmp_path, text)
-    policy_set = make_policy_set(builtin_modules(["metrics"]) + modules_from_path(path))
+    # built by hand, so OPA sees the file even when govern's own parser would refuse it first
+    module = PolicyModule(
+        path=str(path),
+        text=text,
+        rego_version=RegoVersion.V1,
+        package="team.bad",
+        is_test=False,
+        builtin=False,
+    )
+    policy_set = make_policy_set([*builtin_modules(["metrics"]), module])
     with create_backend("opa", opa.url) as backend, pytest.raises(PolicyLoadError) as caught:
         backend.load(policy_set, {})
     error = caught.value
@@ -366,9 +376,12 @@ def test_compile_errors_name_the_file_and_line(opa, tmp_path, text, line, words)
     assert error.location.file == str(path)
     assert error.location.line == line
     assert words in error.message
-    with pytest.raises(PolicyLoadError) as embedded:
-        create_backend("embedded").load(policy_set, {})
+    with pytest.raises(PolicyLoadError) as embedded:  # at parse time or at load, never later
+        create_backend("embedded").load(
+            make_policy_set(builtin_modules(["metrics"]) + modules_from_path(path)), {}
+        )
     assert embedded.value.location is not None
+    assert embedded.value.location.file == str(path)
     assert embedded.value.location.line == line
 
 

@@ -16,6 +16,7 @@ caught at every call and becomes a :class:`BackendError` (exit 3), never a trace
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from importlib import metadata
@@ -32,6 +33,8 @@ __all__ = ["EmbeddedBackend", "import_regorus"]
 
 _T = TypeVar("_T")
 _NOT_FOUND = "could not find function"
+_STATIC_MARKERS = ("unsafe", _NOT_FOUND, "unknown function", "undefined function")
+_UNSAFE_VAR = re.compile(r"var (?P<name>[A-Za-z_][A-Za-z0-9_]*) is unsafe")
 _PROBE_ARGS = ", ".join(["null"] * 9)  # no built-in takes nine arguments: only the name is checked
 
 
@@ -163,6 +166,7 @@ class EmbeddedBackend(Backend):
         except Exception as exc:
             raise _load_error(exc) from None
         _check_functions(parsed)
+        _probe(engine, parsed)
         self._engine = engine
         rules: dict[str, list[str]] = {}
         for rule in policy_set.rules:
@@ -250,6 +254,10 @@ class EmbeddedBackend(Backend):
         return self._require()
 
 
+def _eval_rule(engine: Any, path: str) -> None:
+    guarded("checking the policies", lambda: engine.eval_rule(path))
+
+
 def _add_policy(engine: Any, path: str, text: str) -> None:
     guarded(f"loading {path}", lambda: engine.add_policy(path, text))
 
@@ -292,3 +300,59 @@ def _check_functions(parsed: Iterable[tuple[PolicyModule, dict[str, Any]]]) -> N
                 "by any policy in the set",
                 Location(module.path, node.line),
             )
+
+
+def _probe(engine: Any, parsed: list[tuple[PolicyModule, dict[str, Any]]]) -> None:
+    """Evaluate each package once on an empty input: what regorus finds only when it evaluates
+    (a variable that is neither bound nor a rule, ``msg := x``) is a load error, as in OPA.
+    Other errors (a built-in failing on the empty input) are for evaluation to report."""
+    guarded("checking the policies", lambda: engine.set_input_json("{}"))
+    by_package: dict[str, list[tuple[PolicyModule, dict[str, Any]]]] = {}
+    for module, ast in parsed:
+        if not module.is_test:
+            by_package.setdefault(module.package, []).append((module, ast))
+    for package, items in by_package.items():
+        names = sorted({name for module, _ in items for name in _rule_names(module, _)})
+        for path in (f"data.{package}.{name}" for name in names):
+            try:
+                _eval_rule(engine, path)
+            except BackendError:
+                raise
+            except Exception as exc:
+                text = str(exc)
+                if not any(marker in text for marker in _STATIC_MARKERS):
+                    continue
+                raise _static_error(text, items) from None
+
+
+def _rule_names(module: PolicyModule, ast: dict[str, Any]) -> list[str]:
+    out = []
+    for rule in ast.get("rules", []):
+        node = as_spanned(rule)
+        head = as_spanned(node.body.get("head")) if node is not None else None
+        if head is not None and head.kind != "Func":
+            name = _call_name(head.body.get("refr"))
+            if name is None:  # a ref head: its first part names the rule
+                ref = as_spanned(head.body.get("refr"))
+                while ref is not None and ref.kind in ("RefDot", "RefBrack"):
+                    ref = as_spanned(ref.body["refr"])
+                name = str(ref.body["value"]) if ref is not None and ref.kind == "Var" else None
+            if name:
+                out.append(name.split(".")[0])
+    return out
+
+
+def _static_error(text: str, items: list[tuple[PolicyModule, dict[str, Any]]]) -> PolicyLoadError:
+    message, location = split_engine_error(text)
+    if location is not None:
+        return PolicyLoadError(message, location)
+    match = _UNSAFE_VAR.search(text)
+    if match is not None:
+        for module, ast in items:
+            for node in iter_spanned(ast.get("rules", [])):
+                if node.kind == "Var" and node.body.get("value") == match.group("name"):
+                    return PolicyLoadError(
+                        f"var {match.group('name')} is unsafe (column {node.col})",
+                        Location(module.path, node.line),
+                    )
+    return PolicyLoadError(message, Location(items[0][0].path))
