@@ -29,12 +29,15 @@ from .spec import RegoVersion
 
 __all__ = [
     "BUNDLE_NAME",
+    "DECISION_PACKAGE",
     "STAMP_KEY",
     "Bundle",
     "build_bundle",
     "bundle_data",
     "bundle_path",
     "bundle_stamp",
+    "decision_module",
+    "sentinel_name",
     "write_bundle",
 ]
 
@@ -122,6 +125,7 @@ def build_bundle(policy_set: PolicySet, data: Mapping[str, Any]) -> Bundle:
         _add(tar, "data.json", json.dumps(bundle_data(policy_set, data), sort_keys=True, indent=2).encode())
         for name in sorted(files):
             _add(tar, name, files[name].text.encode("utf-8"))
+        _add(tar, "govern/_decision.rego", decision_module(policy_set).encode("utf-8"))
     packed = io.BytesIO()
     with gzip.GzipFile(filename="", mode="wb", fileobj=packed, mtime=0) as gz:
         gz.write(raw.getvalue())
@@ -144,3 +148,37 @@ def write_bundle(bundle: Bundle, output: Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+#: The package of the generated module that answers a decision in one query.
+DECISION_PACKAGE: Final = "govern._decision"
+
+
+def _field(key: str, path: str) -> str:
+    return f"{json.dumps(key)}: [__v | __v := {path}]"
+
+
+def decision_module(policy_set: PolicySet, held: Mapping[str, tuple[str, int]] | None = None) -> str:
+    """A module whose document holds, in one evaluation, every rule value govern reads and what
+    proves the server holds this policy set: the bundle revisions and stamp (bundle mode) or,
+    with ``held`` (push mode: policy id → (package, sentinel number)), each pushed module's
+    sentinel and the marker. Each value is a 0- or 1-element array: undefined stays visible.
+    Written so OPA reads it as Rego v0 and v1 alike."""
+    rules = sorted({(r.package, r.name) for r in policy_set.rules})
+    values = ",\n".join(_field(f"{p}.{n}", f"data.{p}.{n}") for p, n in rules)
+    parts = [f"package {DECISION_PACKAGE}\n", f"values := {{\n{values}\n}}\n"]
+    if held is None:
+        parts.append("revisions := [__r | __r := data.system.bundles[_].manifest.revision]\n")
+        parts.append(f"stamp := [__v | __v := data.govern.{STAMP_KEY}]\n")
+    else:
+        fields = ",\n".join(
+            _field(pid, f"data.{package}.{sentinel_name(n)}") for pid, (package, n) in sorted(held.items())
+        )
+        parts.append(f"held := {{\n{fields}\n}}\n")
+        parts.append("marker := [__v | __v := data.govern._backend]\n")
+    return "\n".join(parts)
+
+
+def sentinel_name(number: int) -> str:
+    """The rule appended to a pushed module so a decision can see that the module is still there."""
+    return f"__govern_held_{number}__"

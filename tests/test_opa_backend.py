@@ -22,7 +22,7 @@ import pytest
 import requests
 
 from govern.engine.backends import create_backend
-from govern.engine.backends.opa import MARKER_KEY, OpaBackend, parse_opa_url, policy_id
+from govern.engine.backends.opa import MARKER_KEY, OpaBackend, merge_modules, parse_opa_url, policy_id
 from govern.engine.check import Checker
 from govern.engine.decision import EXIT_ERROR, Outcome, Result
 from govern.engine.errors import BackendError, ConfigError, PolicyLoadError
@@ -315,12 +315,15 @@ def test_push_is_idempotent_and_keyed_by_digest(opa, spec) -> None:  # type: ign
         assert not backend.pushed
         held = _govern_policies(opa.url)
         prefix = f"govern/{checks.digest.removeprefix('sha256:')[:12]}/"
-        assert sorted(held) == sorted(policy_id(checks.digest, m.path) for m in checks.modules)
+        # one module per package (files merged), plus the decision module
+        merged = merge_modules(checks)
+        assert len(merged) == len(checks.packages) < len(checks.modules) + 1
+        assert sorted(held) == sorted([*(p.pid for p in merged), policy_id(checks.digest, "_decision.rego")])
         assert all(pid.startswith(prefix) for pid in held)
         backend.load(tests, {})
         assert backend.pushed
         held = _govern_policies(opa.url)
-        assert len(held) == len(tests.modules)
+        assert len(held) == len(merge_modules(tests)) + 1
         assert not any(pid.startswith(prefix) for pid in held)
         # the parameters of the first load are gone with it
         assert "result" not in requests.get(f"{opa.url}/v1/data/govern/params", timeout=5).json()
