@@ -102,6 +102,8 @@ class PolicyModule:
     tests: tuple[tuple[str, int], ...] = ()
     #: ``todo_test_*`` rules: reported as skipped, never run.
     todos: tuple[tuple[str, int], ...] = ()
+    #: ``test_*`` names defined as functions: ``opa test`` reports them as errors.
+    test_functions: tuple[str, ...] = ()
     #: The text the embedded engine parses when it differs (bodiless function heads completed).
     engine_text: str | None = None
 
@@ -228,6 +230,7 @@ def parse_module(path: str, text: str, rego_version: RegoVersion, *, builtin: bo
     rules: dict[str, RuleMeta] = {}
     tests: list[tuple[str, int]] = []
     todos: list[tuple[str, int]] = []
+    test_functions: list[str] = []
     for head in parsed_rego.heads:
         index = head.line - 1
         if _RULE_RE.match(head.name) and not head.is_function:
@@ -242,6 +245,8 @@ def parse_module(path: str, text: str, rego_version: RegoVersion, *, builtin: bo
             rules[head.name] = _rule_meta(head.name, package, path, head.line, ann, ann_line)
         elif _TEST_RE.match(head.name) and head.name not in {t for t, _ in tests}:
             tests.append((head.name, head.line))
+            if head.is_function:
+                test_functions.append(head.name)
         elif _TODO_RE.match(head.name) and head.name not in {t for t, _ in todos}:
             todos.append((head.name, head.line))
     is_test = path.endswith("_test.rego")
@@ -255,6 +260,7 @@ def parse_module(path: str, text: str, rego_version: RegoVersion, *, builtin: bo
         rules=tuple(rules.values()) if not is_test else (),
         tests=tuple(tests),
         todos=tuple(todos),
+        test_functions=tuple(test_functions),
         engine_text=parsed_rego.text if parsed_rego.text != text else None,
     )
 
