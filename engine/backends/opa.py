@@ -498,6 +498,11 @@ class OpaBackend(Backend):
                 if attempt < self._retries and deadline - time.monotonic() > 0:
                     attempt += 1
                     continue
+                if deadline - time.monotonic() <= 0:
+                    raise BackendError(
+                        f"{what} failed: the OPA server at {self.url} gave no answer within the "
+                        f"{self._decision_timeout:g} s decision deadline (across {attempt + 1} attempts)"
+                    ) from None
                 self._broken = f"{what} failed: the OPA server at {self.url} timed out; no decision was made"
                 raise BackendError(self._broken) from None
             except requests.ConnectionError as exc:
