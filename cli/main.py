@@ -19,7 +19,7 @@ from govern.engine.backends import BackendName
 from govern.engine.errors import ConfigError
 from govern.engine.formats import Format, SpecLocations
 
-from . import card_command, registry_commands, replay_command
+from . import card_command, registry_commands, rego_commands, replay_command
 from .common import handle_errors as _handle_errors
 from .common import stderr as _stderr
 from .common import write_atomic as _write
@@ -264,78 +264,6 @@ def validate(
     raise typer.Exit(2 if bad else 0)
 
 
-@app.command("test")
-@_handle_errors
-def run_rego_tests(
-    paths: Annotated[
-        list[Path] | None,
-        typer.Argument(
-            help="Policy folders or files. Default: the built-in library's own tests.", show_default=False
-        ),
-    ] = None,
-    run: Annotated[
-        str | None, typer.Option("--run", "-r", help="Only tests whose path matches this regex.")
-    ] = None,
-    v0_compatible: Annotated[
-        bool, typer.Option("--v0-compatible", help="Read the files as Rego v0.")
-    ] = False,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Print every test, not only failures.")
-    ] = False,
-    backend: Annotated[BackendName, typer.Option("--backend", help="Policy engine.")] = BackendName.EMBEDDED,
-    opa_url: Annotated[
-        str | None,
-        typer.Option("--opa-url", envvar="GOVERN_OPA_URL", help="The OPA server, for --backend opa."),
-    ] = None,
-) -> None:
-    """Run Rego unit tests (rules named test_*), like `opa test`.
-
-    The built-in library (govern.lib and the packs) is loaded beside your files, so your
-    policies may import data.govern.lib. Exits 1 if any test fails or errors, 0 otherwise.
-    """
-    import re
-
-    from govern.engine.backends import create_backend
-    from govern.engine.policyset import builtin_modules, modules_from_path
-    from govern.engine.rego_tests import TestOutcome, TestResult, run_tests
-    from govern.engine.spec import RegoVersion
-
-    if run is not None:
-        try:
-            re.compile(run)
-        except re.error as exc:
-            raise ConfigError(f"--run {run!r} is not a valid regular expression: {exc}") from None
-    if paths:
-        version = RegoVersion.V0 if v0_compatible else RegoVersion.V1
-        modules = builtin_modules()
-        for path in paths:
-            modules.extend(modules_from_path(path.resolve(), version, include_tests=True))
-    else:
-        modules = builtin_modules(include_tests=True)
-
-    def show(result: TestResult) -> None:
-        if result.outcome is TestOutcome.PASS and not verbose:
-            return
-        label = {TestOutcome.PASS: "PASS", TestOutcome.FAIL: "FAIL", TestOutcome.ERROR: "ERROR"}[
-            result.outcome
-        ]
-        detail = f": {result.message}" if result.message else ""
-        where = f"{result.file}:{result.line}"
-        typer.echo(
-            f"{label} data.{result.package}.{result.name} ({where}) {result.seconds * 1000:.1f}ms{detail}"
-        )
-
-    with create_backend(backend.value, opa_url) as engine:
-        report = run_tests(modules, engine, run=run, on_result=show)
-    passed, failed, errored = (report.count(o) for o in TestOutcome)
-    if not report.results:
-        typer.echo("no test_* rules found")
-        raise typer.Exit(1)
-    typer.echo("-" * 60)
-    typer.echo(f"{passed} passed, {failed + errored} failed" + (f" ({errored} errors)" if errored else ""))
-    raise typer.Exit(0 if report.ok else 1)
-
-
 @app.command()
 def version() -> None:
     """Print govern's version and its policy engine's."""
@@ -353,6 +281,8 @@ app.add_typer(registry_commands.gate_app, name="gate")
 app.add_typer(registry_commands.audit_app, name="audit")
 app.command()(card_command.card)
 app.command()(replay_command.replay)
+app.command("test")(rego_commands.run_rego_tests)
+app.add_typer(rego_commands.bundle_app, name="bundle")
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError, Location, PolicyLoadError
+from .rego_ast import parse_rego
 from .spec import ModelSpec, PolicySource, RegoVersion, Stage
 
 __all__ = [
@@ -44,9 +45,9 @@ def builtin_pack_names() -> tuple[str, ...]:
 
 
 _ALWAYS = ("lib",)
-_PACKAGE_RE = re.compile(r"^package\s+([A-Za-z_][\w.]*)", re.MULTILINE)
-_RULE_RE = re.compile(r"^(deny|warn|violation)(_[A-Za-z0-9_]+)?(?=[\s\[{:=]|$)")
-_TEST_RE = re.compile(r"^(test_[A-Za-z0-9_]+)\b")
+_RULE_RE = re.compile(r"^(deny|warn|violation)(_[A-Za-z0-9_]+)?$")
+_TEST_RE = re.compile(r"^test_[A-Za-z0-9_]+$")
+_TODO_RE = re.compile(r"^todo_test_[A-Za-z0-9_]+$")
 _ID_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")
 
 
@@ -97,6 +98,12 @@ class PolicyModule:
     builtin: bool
     rules: tuple[RuleMeta, ...] = ()
     tests: tuple[tuple[str, int], ...] = ()
+    #: ``todo_test_*`` rules: reported as skipped, never run.
+    todos: tuple[tuple[str, int], ...] = ()
+    #: ``test_*`` names defined as functions: ``opa test`` reports them as errors.
+    test_functions: tuple[str, ...] = ()
+    #: The text the embedded engine parses when it differs (bodiless function heads completed).
+    engine_text: str | None = None
 
     @property
     def sha256(self) -> str:
@@ -203,14 +210,14 @@ def _rule_meta(
 
 
 def parse_module(path: str, text: str, rego_version: RegoVersion, *, builtin: bool) -> PolicyModule:
-    """Read a module's package, its deny/warn rules with their annotations, and its tests."""
-    stripped = "\n".join(
-        line.split("#", 1)[0] if not line.lstrip().startswith("#") else "" for line in text.splitlines()
-    )
-    match = _PACKAGE_RE.search(stripped)
-    if match is None:
-        raise PolicyLoadError("no 'package' declaration", Location(path, 1))
-    package = match.group(1)
+    """Read a module's package, its deny/warn rules with their annotations, and its tests.
+
+    Rule heads come from the engine's parser (``rego_ast``), so a head that is indented, spread
+    over lines or written as a ref (``deny.always := ...``) is found; only ``# METADATA`` comments
+    are read as text.
+    """
+    parsed_rego = parse_rego(path, text, v0=rego_version is RegoVersion.V0)
+    package = parsed_rego.package
     lines = text.splitlines()
     annotations: dict[int, tuple[dict[str, Any], int]] = {}
     for start, block, target in _annotation_blocks(lines):
@@ -220,21 +227,26 @@ def parse_module(path: str, text: str, rego_version: RegoVersion, *, builtin: bo
         annotations[target] = (parsed, start + 1)
     rules: dict[str, RuleMeta] = {}
     tests: list[tuple[str, int]] = []
-    for index, line in enumerate(lines):
-        rule_match = _RULE_RE.match(line)
-        if rule_match:
-            name = rule_match.group(1) + (rule_match.group(2) or "")
+    todos: list[tuple[str, int]] = []
+    test_functions: list[str] = []
+    for head in parsed_rego.heads:
+        index = head.line - 1
+        if _RULE_RE.match(head.name) and not head.is_function:
             annotation = annotations.get(index)
-            if name in rules:
-                if annotation is not None and not rules[name].annotated:
-                    rules[name] = _rule_meta(name, package, path, index + 1, annotation[0], annotation[1])
+            if head.name in rules:
+                if annotation is not None and not rules[head.name].annotated:
+                    rules[head.name] = _rule_meta(
+                        head.name, package, path, head.line, annotation[0], annotation[1]
+                    )
                 continue
-            ann, ann_line = annotation if annotation else (None, index + 1)
-            rules[name] = _rule_meta(name, package, path, index + 1, ann, ann_line)
-            continue
-        test_match = _TEST_RE.match(line)
-        if test_match and test_match.group(1) not in {t for t, _ in tests}:
-            tests.append((test_match.group(1), index + 1))
+            ann, ann_line = annotation if annotation else (None, head.line)
+            rules[head.name] = _rule_meta(head.name, package, path, head.line, ann, ann_line)
+        elif _TEST_RE.match(head.name) and head.name not in {t for t, _ in tests}:
+            tests.append((head.name, head.line))
+            if head.is_function:
+                test_functions.append(head.name)
+        elif _TODO_RE.match(head.name) and head.name not in {t for t, _ in todos}:
+            todos.append((head.name, head.line))
     is_test = path.endswith("_test.rego")
     return PolicyModule(
         path=path,
@@ -245,6 +257,9 @@ def parse_module(path: str, text: str, rego_version: RegoVersion, *, builtin: bo
         builtin=builtin,
         rules=tuple(rules.values()) if not is_test else (),
         tests=tuple(tests),
+        todos=tuple(todos),
+        test_functions=tuple(test_functions),
+        engine_text=parsed_rego.text if parsed_rego.text != text else None,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from typing import assert_never
 
@@ -16,10 +17,13 @@ class BackendName(StrEnum):
     OPA = "opa"
 
 
-def create_backend(name: str, opa_url: str | None = None) -> Backend:
+def create_backend(name: str, opa_url: str | None = None, opa_mode: str | None = None) -> Backend:
     """A backend by name; an unknown name is a configuration error, never a silent default.
 
     ``opa_url`` is the OPA server's URL, required by (and only used by) the ``opa`` backend.
+    ``opa_mode`` is ``push`` (the default: govern writes the policies to the server) or
+    ``bundle`` (the server serves a bundle from ``govern bundle build``; govern never writes and
+    refuses a server holding another revision); ``$GOVERN_OPA_MODE`` when not given.
     """
     try:
         choice = BackendName(name)
@@ -33,7 +37,13 @@ def create_backend(name: str, opa_url: str | None = None) -> Backend:
     if choice is BackendName.OPA:
         if not opa_url:
             raise ConfigError("the opa backend needs the OPA server's URL: --opa-url URL or GOVERN_OPA_URL")
-        from .opa import OpaBackend
+        from .opa import OpaBackend, OpaMode
 
-        return OpaBackend(opa_url)
+        mode_name = opa_mode or os.environ.get("GOVERN_OPA_MODE") or OpaMode.PUSH.value
+        try:
+            mode = OpaMode(mode_name)
+        except ValueError:
+            options = ", ".join(m.value for m in OpaMode)
+            raise ConfigError(f"unknown OPA mode {mode_name!r}; choose one of: {options}") from None
+        return OpaBackend(opa_url, mode=mode)
     assert_never(choice)

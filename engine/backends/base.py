@@ -9,13 +9,12 @@ A backend knows Rego and nothing of models: it returns raw rule values per packa
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar, Final
 
-from ..errors import Location
 from ..policyset import PolicySet
+from ..rego_ast import split_engine_error
 
 __all__ = ["UNDEFINED", "Backend", "PackageValues", "Undefined", "package_values", "split_engine_error"]
 
@@ -72,22 +71,6 @@ class Backend(ABC):
 
     def __exit__(self, *_: object) -> None:
         self.close()
-
-
-_LOCATION_RE = re.compile(r"-->\s*(?P<file>.+?):(?P<line>\d+):(?P<col>\d+)")
-
-
-def split_engine_error(text: str) -> tuple[str, Location | None]:
-    """Reduce a multi-line engine diagnostic to one sentence and its location."""
-    match = _LOCATION_RE.search(text)
-    location = Location(match.group("file"), int(match.group("line"))) if match else None
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    message = next((line[len("error:") :].strip() for line in lines if line.startswith("error:")), None)
-    if message is None:
-        message = lines[-1] if lines else "unknown engine error"
-    if match:
-        message = f"{message} (column {match.group('col')})"
-    return message, location
 
 
 def package_values(tree: Any, members: list[str], wanted: set[str]) -> PackageValues:

@@ -1,49 +1,41 @@
 """The embedded backend: regorus (PyPI ``gordon-to-regorus``), in process, no server.
 
-At load the v1 modules are compiled with ``regorus.Program.compile_from_modules``, which
-rejects unsafe variables and unknown functions before any input is seen; v0 modules (which
-that compiler does not accept) are probed once with an empty input for the same errors.
-Evaluation uses the regorus interpreter, which raises on runtime errors (a conflicting
-complete rule, a failing builtin) where the compiled VM would return nothing: govern fails
-closed, so it evaluates with the engine that reports errors.
+At load every module is rewritten so regorus gives OPA's answer (``fidelity``: negation over
+calls, decimal arithmetic, ``time.add_date``) or refused with its line and column; then the
+engine analyses the whole set once (unsafe variables, conflicting definitions) and every function
+a policy calls is resolved (a built-in, an extension or a function of the policy set), so an
+unknown function is a load error on v0 and v1 alike. There is no throwaway compile.
+
+Evaluation asks one query for exactly the rule values govern reads (never the whole ``data``
+tree) with the regorus interpreter, which raises on runtime errors (a conflicting complete rule,
+a failing builtin) where the compiled VM would return nothing: govern fails closed. A Rust panic
+inside regorus surfaces in Python as a ``BaseException`` that is not an ``Exception``; it is
+caught at every call and becomes a :class:`BackendError` (exit 3), never a traceback.
 """
 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from importlib import metadata
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn, TypeVar
 
-from ..errors import BackendError, PolicyLoadError
+from ..errors import BackendError, Location, PolicyLoadError
 from ..policyset import PolicyModule, PolicySet
+from ..rego_ast import as_spanned, import_regorus, iter_spanned, parse_rego
 from ..spec import RegoVersion
-from .base import UNDEFINED, Backend, PackageValues, package_values, split_engine_error
+from .base import UNDEFINED, Backend, PackageValues, split_engine_error
+from .fidelity import EXACT_MODULE, EXACT_MODULE_PATH, extensions, rewrite_module
 
 __all__ = ["EmbeddedBackend", "import_regorus"]
 
-_UNSUPPORTED = "not supported by the compiler"
-_STATIC_MARKERS = ("unsafe", "could not find function", "unknown function", "undefined function")
-
-
-def import_regorus() -> Any:
-    """Import regorus without Rust backtraces appended to every error message."""
-    os.environ.setdefault("RUST_LIB_BACKTRACE", "0")
-    os.environ["RUST_LIB_BACKTRACE"] = "0"
-    import regorus
-
-    return regorus
-
-
-def _load_error(exc: BaseException, module: PolicyModule | None = None) -> PolicyLoadError:
-    message, location = split_engine_error(str(exc))
-    if location is None and module is not None:
-        from ..errors import Location
-
-        location = Location(module.path)
-    return PolicyLoadError(message, location)
+_T = TypeVar("_T")
+_NOT_FOUND = "could not find function"
+_STATIC_MARKERS = ("unsafe", _NOT_FOUND, "unknown function", "undefined function")
+_UNSAFE_VAR = re.compile(r"var (?P<name>[A-Za-z_][A-Za-z0-9_]*) is unsafe")
+_PROBE_ARGS = ", ".join(["null"] * 9)  # no built-in takes nine arguments: only the name is checked
 
 
 @cache
@@ -54,113 +46,313 @@ def _regorus_version() -> str:
         return "regorus (unknown version)"
 
 
+def _crash(exc: BaseException, doing: str) -> NoReturn:
+    """A Rust panic (``pyo3_runtime.PanicException``, a BaseException) as an evaluation error."""
+    first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+    raise BackendError(f"the embedded engine crashed while {doing}: {first}") from None
+
+
+def guarded(doing: str, call: Callable[[], _T]) -> _T:
+    """Run one regorus call; an engine panic becomes a BackendError (exit 3)."""
+    try:
+        return call()
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except Exception:
+        raise
+    except BaseException as exc:
+        _crash(exc, doing)
+
+
+@cache
+def _is_builtin(name: str) -> bool:
+    """Whether regorus (with govern's extensions) knows a function by this name."""
+    regorus = import_regorus()
+    engine = regorus.Engine()
+    for ext_name, (arity, function) in extensions().items():
+        engine.add_extension(ext_name, arity, function)
+    try:
+        guarded("checking a function name", lambda: engine.eval_query(f"x := {name}({_PROBE_ARGS})"))
+    except BackendError:
+        return False
+    except Exception as exc:
+        return _NOT_FOUND not in str(exc)
+    return True
+
+
+def _imports(ast: dict[str, Any]) -> dict[str, str]:
+    """Import aliases of a module: alias → dotted path (``lib`` → ``data.govern.lib``)."""
+    out: dict[str, str] = {}
+    for item in ast.get("imports", []):
+        node = as_spanned(item)
+        if node is None:
+            continue
+        parts: list[str] = []
+        ref = as_spanned(node.body.get("refr"))
+        while ref is not None and ref.kind in ("RefDot", "Var"):
+            if ref.kind == "RefDot":
+                parts.append(str(ref.body["field"][1]))
+                ref = as_spanned(ref.body["refr"])
+            else:
+                parts.append(str(ref.body["value"]))
+                ref = None
+        path = ".".join(reversed(parts))
+        alias = node.body.get("alias")
+        out[str(alias) if alias else path.rsplit(".", 1)[-1]] = path
+    return out
+
+
+def _call_name(node: Any) -> str | None:
+    parts: list[str] = []
+    current = as_spanned(node)
+    while current is not None:
+        if current.kind == "RefDot":
+            parts.append(str(current.body["field"][1]))
+            current = as_spanned(current.body["refr"])
+        elif current.kind == "Var":
+            parts.append(str(current.body["value"]))
+            current = None
+        else:
+            return None
+    return ".".join(reversed(parts))
+
+
 class EmbeddedBackend(Backend):
-    """regorus in process. The policy set is parsed and checked once per ``load``."""
+    """regorus in process. The policy set is parsed, rewritten and checked once per ``load``."""
 
     name: ClassVar[str] = "embedded"
 
     def __init__(self) -> None:
         self._regorus = import_regorus()
         self._engine: Any = None
-        self._roots: dict[str, list[str]] = {}
+        self._rules: dict[str, tuple[str, ...]] = {}
+        self._queries: dict[tuple[str, ...], tuple[str, list[tuple[str, str]]]] = {}
 
     def version(self) -> str:
         return _regorus_version()
 
     def load(self, policy_set: PolicySet, data: Mapping[str, Any]) -> None:
-        data_json = json.dumps(data)
-        compiled = self._compile_check(policy_set, data_json)
-        engine = self._regorus.Engine()
+        engine = guarded("starting", self._regorus.Engine)
+        for ext_name, (arity, function) in extensions().items():
+            engine.add_extension(ext_name, arity, function)
+        guarded("loading its helpers", lambda: engine.add_policy(EXACT_MODULE_PATH, EXACT_MODULE))
+        parsed: list[tuple[PolicyModule, dict[str, Any]]] = []
         for module in policy_set.modules:
-            engine.set_rego_v0(module.rego_version is RegoVersion.V0)
+            v0 = module.rego_version is RegoVersion.V0
+            source = parse_rego(module.path, module.engine_text or module.text, v0=v0)
+            text = rewrite_module(module.path, source.text, source.ast)
+            engine.set_rego_v0(v0)
             try:
-                engine.add_policy(module.path, module.text)
+                _add_policy(engine, module.path, text)
+            except BackendError:
+                raise
             except Exception as exc:  # regorus raises RuntimeError/ValueError with a diagnostic
                 raise _load_error(exc, module) from None
+            parsed.append((module, source.ast))
         engine.set_rego_v0(False)
+        data_json = json.dumps(data)
         try:
-            engine.add_data_json(data_json)
+            guarded("loading the policy data", lambda: engine.add_data_json(data_json))
+        except BackendError:
+            raise
         except Exception as exc:
             raise PolicyLoadError(
                 f"the policy data was rejected: {split_engine_error(str(exc))[0]}"
             ) from None
-        self._probe(engine, policy_set, probe_v1=not compiled)
-        self._engine = engine
-        roots: dict[str, list[str]] = {}
-        for package in policy_set.packages:
-            roots.setdefault(package.split(".")[0], []).append(package)
-        self._roots = roots
-
-    def _compile_check(self, policy_set: PolicySet, data_json: str) -> bool:
-        """Compile the v1 policy modules; False when the compiler cannot take them (then probe)."""
-        v1 = [m for m in policy_set.modules if m.rego_version is RegoVersion.V1 and not m.is_test]
-        entry_points = sorted({rule.path for m in v1 for rule in m.rules})
-        if not v1 or not entry_points:
-            return True
-        try:
-            self._regorus.Program.compile_from_modules(
-                data_json, [(m.path, m.text) for m in v1], entry_points
-            )
+        try:  # the first query analyses every module: unsafe variables, conflicts, recursion
+            guarded("checking the policies", lambda: engine.eval_query("true"))
+        except BackendError:
+            raise
         except Exception as exc:
-            if _UNSUPPORTED in str(exc):
-                return False  # e.g. `with` outside tests: valid Rego the compiler does not cover yet
             raise _load_error(exc) from None
-        return True
-
-    def _probe(self, engine: Any, policy_set: PolicySet, *, probe_v1: bool) -> None:
-        """Evaluate the rules the compiler did not check once, to surface static errors at load."""
-        probe = [
-            m for m in policy_set.modules if not m.is_test and (m.rego_version is RegoVersion.V0 or probe_v1)
-        ]
-        if not probe:
-            return
-        engine.set_input_json("{}")
-        for module in probe:
-            for path in (r.path for r in module.rules):
-                try:
-                    engine.eval_rule_as_json(path)
-                except Exception as exc:
-                    if any(marker in str(exc) for marker in _STATIC_MARKERS):
-                        raise _load_error(exc, module) from None
+        _check_functions(parsed)
+        _probe(engine, parsed)
+        self._engine = engine
+        rules: dict[str, list[str]] = {}
+        for rule in policy_set.rules:
+            rules.setdefault(rule.package, [])
+            if rule.name not in rules[rule.package]:
+                rules[rule.package].append(rule.name)
+        self._rules = {package: tuple(names) for package, names in rules.items()}
+        self._queries = {}
 
     def _require(self) -> Any:
         if self._engine is None:
             raise BackendError("the embedded backend was used before a policy set was loaded")
         return self._engine
 
+    def _query(self, packages: tuple[str, ...]) -> tuple[str, list[tuple[str, str]]]:
+        """One query whose value holds each wanted rule's value as a 0- or 1-element array."""
+        cached = self._queries.get(packages)
+        if cached is not None:
+            return cached
+        keys: list[tuple[str, str]] = []
+        fields: list[str] = []
+        for package in packages:
+            for name in self._rules.get(package, ()):
+                keys.append((package, name))
+                path = f"data.{package}.{name}"
+                fields.append(f"{json.dumps(f'{package}.{name}')}: [__v | __v := {path}]")
+        query = "{\n" + ",\n".join(fields) + "\n}"  # one field a line: regorus limits line width
+        self._queries[packages] = (query, keys)
+        return query, keys
+
     def evaluate(self, input_doc: Mapping[str, Any], packages: tuple[str, ...]) -> PackageValues:
         engine = self._require()
+        self._set_input(engine, input_doc)
+        query, keys = self._query(packages)
+        out: PackageValues = {package: {} for package in packages}
+        if not keys:
+            return out
         try:
-            engine.set_input_json(json.dumps(input_doc))
+            raw = guarded("evaluating", lambda: engine.eval_query_as_json(query))
+        except BackendError:
+            raise
+        except Exception as exc:
+            message, location = split_engine_error(str(exc))
+            where = f" at {location}" if location else ""
+            raise BackendError(f"evaluation failed{where}: {message}") from None
+        results = json.loads(raw).get("result") or []
+        if not results:
+            raise BackendError("evaluation returned no result for the rule values")
+        values = results[0]["expressions"][0]["value"]
+        for package, name in keys:
+            found = values.get(f"{package}.{name}") or []
+            if found:
+                out[package][name] = found[0]
+        return out
+
+    def _set_input(self, engine: Any, input_doc: Mapping[str, Any]) -> None:
+        text = json.dumps(input_doc)
+        try:
+            guarded("reading the input", lambda: engine.set_input_json(text))
+        except BackendError:
+            raise
         except Exception as exc:
             raise BackendError(
                 f"the input was rejected by the engine: {split_engine_error(str(exc))[0]}"
             ) from None
-        wanted = set(packages)
-        out: PackageValues = {}
-        for root, members in self._roots.items():
-            if not wanted.intersection(members):
-                continue
-            try:
-                raw = engine.eval_query_as_json(f"data.{root}")
-            except Exception as exc:
-                message, location = split_engine_error(str(exc))
-                where = f" at {location}" if location else ""
-                raise BackendError(f"evaluation failed{where}: {message}") from None
-            results = json.loads(raw).get("result") or []
-            tree = results[0]["expressions"][0]["value"] if results else {}
-            out.update(package_values(tree, members, wanted))
-        return out
 
     def evaluate_rule(self, input_doc: Mapping[str, Any] | None, path: str) -> Any:
         engine = self._require()
+        if input_doc is not None:
+            self._set_input(engine, input_doc)
         try:
-            if input_doc is not None:
-                engine.set_input_json(json.dumps(input_doc))
-            raw = engine.eval_rule_as_json(path)
+            raw = guarded(f"evaluating {path}", lambda: engine.eval_rule_as_json(path))
+        except BackendError:
+            raise
         except Exception as exc:
             message, location = split_engine_error(str(exc))
             where = f" at {location}" if location else ""
             raise BackendError(f"{path} failed{where}: {message}") from None
         value = json.loads(raw)
         return UNDEFINED if value == "<undefined>" else value
+
+    @property
+    def engine(self) -> Any:
+        """The loaded regorus engine (``govern test`` uses it for coverage and prints)."""
+        return self._require()
+
+
+def _eval_rule(engine: Any, path: str) -> None:
+    guarded("checking the policies", lambda: engine.eval_rule(path))
+
+
+def _add_policy(engine: Any, path: str, text: str) -> None:
+    guarded(f"loading {path}", lambda: engine.add_policy(path, text))
+
+
+def _load_error(exc: BaseException, module: PolicyModule | None = None) -> PolicyLoadError:
+    message, location = split_engine_error(str(exc))
+    if location is None and module is not None:
+        location = Location(module.path)
+    return PolicyLoadError(message, location)
+
+
+def _check_functions(parsed: Iterable[tuple[PolicyModule, dict[str, Any]]]) -> None:
+    """Every called function is a built-in, an extension or a function of the policy set."""
+    items = list(parsed)
+    defined: set[str] = set()
+    for module, ast in items:
+        for rule in ast.get("rules", []):
+            node = as_spanned(rule)
+            head = as_spanned(node.body.get("head")) if node is not None else None
+            if head is not None and head.kind == "Func":
+                name = _call_name(head.body.get("refr"))
+                if name:
+                    defined.add(f"data.{module.package}.{name}")
+    for module, ast in items:
+        imports = _imports(ast)
+        for node in iter_spanned(ast.get("rules", [])):
+            if node.kind != "Call":
+                continue
+            name = _call_name(node.body.get("fcn"))
+            if name is None:
+                continue
+            first, _, rest = name.partition(".")
+            candidates = {name, f"data.{module.package}.{name}"}
+            if first in imports:
+                candidates.add(f"{imports[first]}.{rest}" if rest else imports[first])
+            if candidates & defined or _is_builtin(name):
+                continue
+            raise PolicyLoadError(
+                f"unknown function {name!r} (column {node.col}): not a built-in and not defined "
+                "by any policy in the set",
+                Location(module.path, node.line),
+            )
+
+
+def _probe(engine: Any, parsed: list[tuple[PolicyModule, dict[str, Any]]]) -> None:
+    """Evaluate each package once on an empty input: what regorus finds only when it evaluates
+    (a variable that is neither bound nor a rule, ``msg := x``) is a load error, as in OPA.
+    Other errors (a built-in failing on the empty input) are for evaluation to report."""
+    guarded("checking the policies", lambda: engine.set_input_json("{}"))
+    by_package: dict[str, list[tuple[PolicyModule, dict[str, Any]]]] = {}
+    for module, ast in parsed:
+        if not module.is_test:
+            by_package.setdefault(module.package, []).append((module, ast))
+    for package, items in by_package.items():
+        names = sorted({name for module, _ in items for name in _rule_names(module, _)})
+        for path in (f"data.{package}.{name}" for name in names):
+            try:
+                _eval_rule(engine, path)
+            except BackendError:
+                raise
+            except Exception as exc:
+                text = str(exc)
+                if not any(marker in text for marker in _STATIC_MARKERS):
+                    continue
+                raise _static_error(text, items) from None
+
+
+def _rule_names(module: PolicyModule, ast: dict[str, Any]) -> list[str]:
+    out = []
+    for rule in ast.get("rules", []):
+        node = as_spanned(rule)
+        head = as_spanned(node.body.get("head")) if node is not None else None
+        if head is not None and head.kind != "Func":
+            name = _call_name(head.body.get("refr"))
+            if name is None:  # a ref head: its first part names the rule
+                ref = as_spanned(head.body.get("refr"))
+                while ref is not None and ref.kind in ("RefDot", "RefBrack"):
+                    ref = as_spanned(ref.body["refr"])
+                name = str(ref.body["value"]) if ref is not None and ref.kind == "Var" else None
+            if name:
+                out.append(name.split(".")[0])
+    return out
+
+
+def _static_error(text: str, items: list[tuple[PolicyModule, dict[str, Any]]]) -> PolicyLoadError:
+    message, location = split_engine_error(text)
+    if location is not None:
+        return PolicyLoadError(message, location)
+    match = _UNSAFE_VAR.search(text)
+    if match is not None:
+        for module, ast in items:
+            for node in iter_spanned(ast.get("rules", [])):
+                if node.kind == "Var" and node.body.get("value") == match.group("name"):
+                    return PolicyLoadError(
+                        f"var {match.group('name')} is unsafe (column {node.col})",
+                        Location(module.path, node.line),
+                    )
+    return PolicyLoadError(message, Location(items[0][0].path))

@@ -27,8 +27,10 @@ the backend fails fast instead of waiting out the timeouts again for every rule.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import partial
 from importlib import metadata
 from typing import Any, ClassVar, Final, TypeVar
@@ -38,18 +40,22 @@ import requests  # type: ignore[import-untyped,unused-ignore]
 from opa_client.errors import DeleteDataError, RegoParseError  # type: ignore[import-untyped]
 from opa_client.opa import OpaClient  # type: ignore[import-untyped]
 
+from ..bundle import DECISION_PACKAGE, STAMP_KEY, bundle_stamp, decision_module, sentinel_name
 from ..errors import BackendError, ConfigError, Location, PolicyLoadError
 from ..evidence.document import canonical_digest
 from ..policyset import PolicyModule, PolicySet
 from ..spec import RegoVersion
-from .base import UNDEFINED, Backend, PackageValues, package_values
+from .base import UNDEFINED, Backend, PackageValues
 
 __all__ = [
+    "DEFAULT_DECISION_TIMEOUT",
     "DEFAULT_RETRIES",
     "DEFAULT_TIMEOUT",
     "MARKER_KEY",
     "OpaBackend",
     "OpaEndpoint",
+    "OpaMode",
+    "merge_modules",
     "parse_opa_url",
     "policy_id",
 ]
@@ -60,6 +66,8 @@ T = TypeVar("T")
 DEFAULT_TIMEOUT: Final = 5.0
 #: Retries on connection errors (every request) and on HTTP 500/502/504 (idempotent requests).
 DEFAULT_RETRIES: Final = 2
+#: Seconds for one decision, across all its retries.
+DEFAULT_DECISION_TIMEOUT: Final = 10.0
 #: The key of the marker document under ``data.govern``.
 MARKER_KEY: Final = "_backend"
 _PREFIX: Final = "govern"
@@ -67,6 +75,119 @@ _STRICT: Final = {"strict-builtin-errors": "true"}
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9._/-]")
 _V0_MARKERS = ("`if` keyword is required", "`contains` keyword is required")
 _LATER = "undefined function"
+_RETRY_STATUS = (500, 502, 503, 504)
+_IMPORT_RE = re.compile(r"^\s*import\s+(?P<path>[A-Za-z0-9_.\[\]\"]+)(?:\s+as\s+(?P<alias>\w+))?\s*(?:#.*)?$")
+_PACKAGE_RE = re.compile(r"^\s*package\s+")
+
+
+class OpaMode(StrEnum):
+    """How the OPA backend gets its policies: pushed over the REST API, or served as a bundle."""
+
+    PUSH = "push"
+    BUNDLE = "bundle"
+
+
+@dataclass(frozen=True)
+class _Pushed:
+    """One module as pushed: the files of one package merged, with a sentinel rule at the end."""
+
+    pid: str
+    text: str
+    package: str
+    sentinel: int
+    rows: tuple[tuple[str, int], ...]  # line in the pushed text (1-based, index + 1) → file, line
+
+
+def _split_module(text: str) -> tuple[list[str], list[str]] | None:
+    """A module's import lines and the lines after them; None when it cannot be merged safely."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if _PACKAGE_RE.match(line)), None)
+    if start is None:
+        return None
+    imports: list[str] = []
+    i = start + 1
+    while i < len(lines):
+        stripped = lines[i].strip()
+        if stripped.startswith("import "):
+            if _IMPORT_RE.match(lines[i]) is None:
+                return None
+            imports.append(stripped)
+        elif stripped and not stripped.startswith("#"):
+            break
+        i += 1
+    return imports, lines[i:]
+
+
+def _alias(line: str) -> str | None:
+    match = _IMPORT_RE.match(line)
+    if match is None:
+        return None
+    path = match.group("path")
+    if path in ("rego.v1",) or path.startswith("future."):
+        return None
+    return match.group("alias") or path.rsplit(".", 1)[-1]
+
+
+def merge_modules(policy_set: PolicySet) -> list[_Pushed]:
+    """The policy set as few modules as OPA needs: one per package and Rego version.
+
+    OPA recompiles every module on every upload, so pushing a 200-file library file by file
+    costs 200 compilations. Files of one package are merged (package line once, imports once,
+    the rest verbatim, line by line); a file whose imports clash with the group's stays alone.
+    """
+    groups: dict[tuple[str, RegoVersion], list[tuple[PolicyModule, list[str], list[str]]]] = {}
+    alone: list[PolicyModule] = []
+    for module in policy_set.modules:
+        split = _split_module(module.text)
+        if split is None:
+            alone.append(module)
+            continue
+        groups.setdefault((module.package, module.rego_version), []).append((module, *split))
+    pushed: list[_Pushed] = []
+    counter = 0
+    digest = policy_set.digest
+
+    def emit(members: list[tuple[PolicyModule, list[str], list[str]]], name: str, package: str) -> None:
+        nonlocal counter
+        imports: list[str] = []
+        for _, own, _ in members:
+            imports.extend(line for line in own if line not in imports)
+        out = [f"package {package}", *imports]
+        rows: list[tuple[str, int]] = [(members[0][0].path, 1)] * len(out)
+        for module, _, body in members:
+            first = len(module.text.splitlines()) - len(body) + 1
+            for offset, line in enumerate(body):
+                out.append(line)
+                rows.append((module.path, first + offset))
+        sentinel = counter
+        counter += 1
+        out.append(f'{sentinel_name(sentinel)} := "{digest}"')
+        rows.append((members[0][0].path, len(members[0][0].text.splitlines())))
+        pid = policy_id(digest, name)
+        pushed.append(_Pushed(pid, "\n".join(out) + "\n", package, sentinel, tuple(rows)))
+
+    for (package, version), members in groups.items():
+        group: list[tuple[PolicyModule, list[str], list[str]]] = []
+        aliases: dict[str, str] = {}
+        for member in members:
+            own = {a: line for line in member[1] if (a := _alias(line)) is not None}
+            if any(aliases.get(a, line) != line for a, line in own.items()):
+                emit([member], member[0].path, package)
+                continue
+            aliases.update(own)
+            group.append(member)
+        suffix = "" if version is RegoVersion.V1 else ".v0"
+        emit(group, f"{package.replace('.', '/')}{suffix}.rego", package)
+    for module in alone:
+        text = module.text.rstrip("\n") + "\n"
+        rows = tuple((module.path, n + 1) for n in range(len(text.splitlines())))
+        sentinel = counter
+        counter += 1
+        text += f'{sentinel_name(sentinel)} := "{digest}"\n'
+        pushed.append(
+            _Pushed(policy_id(digest, module.path), text, module.package, sentinel, (*rows, rows[-1]))
+        )
+    return pushed
 
 
 @dataclass(frozen=True)
@@ -115,18 +236,6 @@ def policy_id(digest: str, path: str) -> str:
     return "/".join((_PREFIX, digest.removeprefix("sha256:")[:12], *segments))
 
 
-def _policy_ids(policy_set: PolicySet) -> dict[str, PolicyModule]:
-    out: dict[str, PolicyModule] = {}
-    for module in policy_set.modules:
-        base = pid = policy_id(policy_set.digest, module.path)
-        n = 1
-        while pid in out:  # two paths that differ only in characters made safe
-            n += 1
-            pid = f"{base}.{n}"
-        out[pid] = module
-    return out
-
-
 def _documents(data: Mapping[str, Any]) -> dict[str, Any]:
     """The data documents to PUT: each ``data[root][key]``, or ``data[root]`` if not an object."""
     out: dict[str, Any] = {}
@@ -166,8 +275,22 @@ class OpaBackend(Backend):
 
     name: ClassVar[str] = "opa"
 
-    def __init__(self, url: str, *, timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        retries: int = DEFAULT_RETRIES,
+        mode: OpaMode = OpaMode.PUSH,
+        decision_timeout: float = DEFAULT_DECISION_TIMEOUT,
+    ) -> None:
         self.url = url
+        self.mode = mode
+        self._retries = retries
+        self._decision_timeout = decision_timeout
+        # Decisions go through a session without the client's retry adapter: their retries are
+        # counted here, against one deadline per decision.
+        self._plain: Any = requests.Session()
         self.endpoint = parse_opa_url(url)
         self._timeout = timeout
         self._client: Any = OpaClient(
@@ -183,8 +306,11 @@ class OpaBackend(Backend):
         self._session: Any = self._client._session
         self._server_version: str | None = None
         self._paths: dict[str, str] = {}  # policy id → the module's path, for error locations
+        self._rows: dict[str, tuple[tuple[str, int], ...]] = {}  # policy id → line → file, line
+        self._held: dict[str, tuple[str, int]] = {}  # policy id → (package, sentinel number)
+        self._stamp: dict[str, str] | None = None
+        self._policy_digest: str | None = None
         self._v0: frozenset[str] = frozenset()
-        self._roots: dict[str, list[str]] = {}
         self._marker: dict[str, Any] | None = None
         self._broken: str | None = None
         #: Whether the last ``load`` had to write to the server (False: it already held all).
@@ -200,23 +326,33 @@ class OpaBackend(Backend):
         return f"opa {self._server_version or '(version unknown)'} (opa-python-client {client})"
 
     def load(self, policy_set: PolicySet, data: Mapping[str, Any]) -> None:
-        modules = _policy_ids(policy_set)
-        self._paths = {pid: m.path for pid, m in modules.items()}
+        self._marker = None
+        self._broken = None  # a new load is a new attempt, even after a connection failure
+        self._policy_digest = policy_set.digest
         self._v0 = frozenset(m.path for m in policy_set.modules if m.rego_version is RegoVersion.V0)
+        if self.mode is OpaMode.BUNDLE:
+            self._load_bundle(policy_set, data)
+            return
+        merged = merge_modules(policy_set)
+        texts = {p.pid: p.text for p in merged}
+        decision_pid = policy_id(policy_set.digest, "_decision.rego")
+        self._held = {p.pid: (p.package, p.sentinel) for p in merged}
+        texts[decision_pid] = decision_module(policy_set, self._held)
+        self._rows = {p.pid: p.rows for p in merged}
+        self._paths = {p.pid: p.rows[-1][0] for p in merged}
+        self._paths[decision_pid] = "(govern's decision module)"
         documents = _documents(data)
         marker = {
             "state": "ready",
             "policy_digest": policy_set.digest,
             "data_digest": canonical_digest(dict(data)),
-            "policies": sorted(modules),
+            "policies": sorted(texts),
             "data_paths": sorted(documents),
         }
-        self._marker = None
-        self._broken = None  # a new load is a new attempt, even after a connection failure
         previous = self._guard(self._read_marker)
         held = self._guard(self._govern_policies)
-        stale = [pid for pid in held if pid not in modules]
-        changed = [pid for pid, m in modules.items() if held.get(pid) != m.text]
+        stale = [pid for pid in held if pid not in texts]
+        changed = [pid for pid, text in texts.items() if held.get(pid) != text]
         self.pushed = bool(stale or changed or previous != marker)
         if self.pushed:
             self._put_data(f"{_PREFIX}/{MARKER_KEY}", {**marker, "state": "loading"})
@@ -226,7 +362,7 @@ class OpaBackend(Backend):
                 raise BackendError(
                     f"cannot remove the previous govern policies from the OPA server: {exc}"
                 ) from None
-            self._in_rounds(changed, lambda pid: self._put_policy(pid, modules[pid]))
+            self._in_rounds(changed, lambda pid: self._put_policy(pid, texts[pid]))
             old = previous.get("data_paths") if isinstance(previous, dict) else None
             for path in old if isinstance(old, list) else []:
                 if isinstance(path, str) and path not in documents and path != f"{_PREFIX}/{MARKER_KEY}":
@@ -235,25 +371,89 @@ class OpaBackend(Backend):
                 self._put_data(path, value)
             self._put_data(f"{_PREFIX}/{MARKER_KEY}", marker)
         self._marker = marker
-        roots: dict[str, list[str]] = {}
-        for package in policy_set.packages:
-            roots.setdefault(package.split(".")[0], []).append(package)
-        self._roots = roots
+
+    def _load_bundle(self, policy_set: PolicySet, data: Mapping[str, Any]) -> None:
+        """Bundle mode: push nothing; the server must already hold this revision and data."""
+        self._stamp = bundle_stamp(policy_set, data)
+        revisions = self._guard(self._bundle_revisions)
+        stamp = self._guard(lambda: self._read_data(f"{_PREFIX}/{STAMP_KEY}"))
+        if policy_set.digest not in revisions:
+            held = ", ".join(sorted(revisions)) or "no bundle"
+            raise BackendError(
+                f"the OPA server at {self.url} holds {held}, not bundle revision {policy_set.digest}; "
+                "build it with `govern bundle build` and serve it (bundle mode never pushes)"
+            )
+        if stamp != self._stamp:
+            raise BackendError(
+                f"the OPA server at {self.url} holds bundle revision {policy_set.digest} with other "
+                "parameters or data than this decision needs; rebuild the bundle with them"
+            )
+        self._marker = {"bundle": policy_set.digest}
+
+    def _bundle_revisions(self) -> list[str]:
+        body = self._checked(
+            self._session.get(f"{self.endpoint.root_url}/data/system/bundles", timeout=self._timeout),
+            "reading the server's bundles",
+        )
+        bundles = body.get("result")
+        out: list[str] = []
+        if isinstance(bundles, dict):
+            for item in bundles.values():
+                manifest = item.get("manifest") if isinstance(item, dict) else None
+                revision = manifest.get("revision") if isinstance(manifest, dict) else None
+                if isinstance(revision, str):
+                    out.append(revision)
+        return out
+
+    def _read_data(self, path: str) -> Any:
+        body = self._checked(
+            self._session.get(f"{self.endpoint.root_url}/data/{path}", timeout=self._timeout),
+            f"reading data {path}",
+        )
+        return body.get("result")
 
     def evaluate(self, input_doc: Mapping[str, Any], packages: tuple[str, ...]) -> PackageValues:
+        """One request: the rule values and, in the same transaction, the proof that the server
+        still holds what was loaded (every pushed module's sentinel and the marker, or the bundle
+        revision and stamp). A module lost since the load makes the decision an error."""
         self._require()
-        wanted = set(packages)
-        out: PackageValues = {}
-        for root, members in self._roots.items():
-            if not wanted.intersection(members):
-                continue
-            tree = self._query(root, input_doc, "evaluation")
-            if tree is UNDEFINED:
-                tree = {}
-            if root == _PREFIX:
-                self._verify_marker(tree)
-            out.update(package_values(tree, members, wanted))
+        answer = self._query(DECISION_PACKAGE.replace(".", "/"), input_doc, "evaluation")
+        if not isinstance(answer, dict) or not isinstance(answer.get("values"), dict):
+            raise BackendError(
+                f"the OPA server at {self.url} does not hold govern's decision module for policy set "
+                f"{self._policy_digest}; no decision was made"
+            )
+        self._verify_held(answer)
+        out: PackageValues = {package: {} for package in packages}
+        for key, found in answer["values"].items():
+            package, _, name = str(key).rpartition(".")
+            if package in out and isinstance(found, list) and found:
+                out[package][name] = found[0]
         return out
+
+    def _verify_held(self, answer: dict[str, Any]) -> None:
+        if self.mode is OpaMode.BUNDLE:
+            revisions = answer.get("revisions") or []
+            if self._policy_digest not in revisions or answer.get("stamp") != [self._stamp]:
+                raise BackendError(
+                    f"the OPA server at {self.url} no longer holds bundle revision {self._policy_digest} "
+                    f"with this decision's data (it holds {', '.join(map(str, revisions)) or 'none'}); "
+                    "no decision was made"
+                )
+            return
+        held = answer.get("held")
+        held = held if isinstance(held, dict) else {}
+        digest = self._policy_digest
+        lost = sorted(pid for pid in self._held if held.get(pid) != [digest])
+        if lost:
+            files = sorted({self._paths.get(pid, pid) for pid in lost})
+            raise BackendError(
+                f"the OPA server at {self.url} no longer holds {len(lost)} of the {len(self._held)} "
+                f"modules govern pushed (e.g. {files[0]}); another process changed its policies. "
+                "No decision was made"
+            )
+        marker = answer.get("marker")
+        self._verify_marker({MARKER_KEY: marker[0] if isinstance(marker, list) and marker else None})
 
     def evaluate_rule(self, input_doc: Mapping[str, Any] | None, path: str) -> Any:
         self._require()
@@ -261,6 +461,7 @@ class OpaBackend(Backend):
 
     def close(self) -> None:
         self._client.close_connection()
+        self._plain.close()
 
     # --- queries -------------------------------------------------------------------------------
 
@@ -271,31 +472,64 @@ class OpaBackend(Backend):
             raise BackendError(self._broken)
 
     def _query(self, url_path: str, input_doc: Mapping[str, Any] | None, what: str) -> Any:
-        """``POST /v1/data/<url_path>``: the value, or UNDEFINED when OPA returns no result."""
+        """``POST /v1/data/<url_path>``: the value, or UNDEFINED when OPA returns no result.
 
-        def post() -> Any:
-            try:
-                if input_doc is not None:
-                    return self._client.query_rule(dict(input_doc), url_path, query_params=_STRICT)
-                # query_rule always sends {"input": ...}; a test rule is evaluated as `opa test`
-                # evaluates it, with no input at all, so this request goes through the session.
-                response = self._session.post(
-                    f"{self.endpoint.root_url}/data/{url_path}",
-                    params=_STRICT,
-                    json={},
-                    timeout=self._timeout,
+        A test rule is evaluated as ``opa test`` evaluates it, with no input at all. Retries (on a
+        refused connection, a timeout, HTTP 500/502/503/504) all count against one deadline.
+        """
+        payload: dict[str, Any] = {} if input_doc is None else {"input": dict(input_doc)}
+        url = f"{self.endpoint.root_url}/data/{url_path}"
+        deadline = time.monotonic() + self._decision_timeout
+        attempt = 0
+        while True:
+            if self._broken is not None:
+                raise BackendError(self._broken)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise BackendError(
+                    f"{what} failed: the OPA server at {self.url} gave no answer within the "
+                    f"{self._decision_timeout:g} s decision deadline (across {attempt} attempts)"
                 )
-                response.raise_for_status()
-                return response.json()
-            except requests.HTTPError as exc:
-                # query_rule raises on any status >= 400; OPA's errors[] (code, message,
-                # location) are in the response body, which the HTTPError still carries.
-                raise BackendError(f"{what} failed{self._describe(exc.response)}") from None
-
-        body = self._guard(post)
-        if not isinstance(body, dict):
-            raise BackendError(f"{what} failed: the OPA server answered {body!r}")
-        return body.get("result", UNDEFINED)
+            try:
+                response = self._plain.post(
+                    url, params=_STRICT, json=payload, timeout=min(self._timeout, remaining)
+                )
+            except requests.Timeout:
+                if attempt < self._retries and deadline - time.monotonic() > 0:
+                    attempt += 1
+                    continue
+                if deadline - time.monotonic() <= 0:
+                    raise BackendError(
+                        f"{what} failed: the OPA server at {self.url} gave no answer within the "
+                        f"{self._decision_timeout:g} s decision deadline (across {attempt + 1} attempts)"
+                    ) from None
+                self._broken = f"{what} failed: the OPA server at {self.url} timed out; no decision was made"
+                raise BackendError(self._broken) from None
+            except requests.ConnectionError as exc:
+                if attempt < self._retries and deadline - time.monotonic() > 0.1:
+                    attempt += 1
+                    time.sleep(0.05)
+                    continue
+                self._broken = (
+                    f"the OPA server at {self.url} is unreachable ({_reason(exc)}); no decision was made"
+                )
+                raise BackendError(self._broken) from None
+            except requests.RequestException as exc:
+                raise BackendError(f"the OPA server at {self.url} failed: {_reason(exc)}") from None
+            if (
+                response.status_code in _RETRY_STATUS
+                and attempt < self._retries
+                and deadline - time.monotonic() > 0.1
+            ):
+                attempt += 1
+                time.sleep(0.05)
+                continue
+            if response.status_code >= 400:
+                raise BackendError(f"{what} failed{self._describe(response)}")
+            body = _json(response)
+            if body is None:
+                raise BackendError(f"{what} failed: the OPA server's answer is not a JSON object")
+            return body.get("result", UNDEFINED)
 
     def _describe(self, response: Any) -> str:
         """`` at file:line: message`` from OPA's error body, like the embedded backend's."""
@@ -307,7 +541,11 @@ class OpaBackend(Backend):
             where = ""
             if isinstance(location, dict) and location.get("file"):
                 pid = str(location["file"])
-                where = f" at {self._paths.get(pid, pid)}:{location.get('row', '?')}"
+                path, row = self._paths.get(pid, pid), location.get("row", "?")
+                rows = self._rows.get(pid)
+                if rows and isinstance(row, int) and 1 <= row <= len(rows):
+                    path, row = rows[row - 1]
+                where = f" at {path}:{row}"
             more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
             return f"{where}: {first.get('message', 'evaluation error')}{more}"
         status = getattr(response, "status_code", "?")
@@ -359,16 +597,17 @@ class OpaBackend(Backend):
                 out[pid] = str(item.get("raw", ""))
         return out
 
-    def _put_policy(self, pid: str, module: PolicyModule) -> None:
+    def _put_policy(self, pid: str, text: str) -> None:
         try:
             # rego_compat=False: on a v0 syntax error the client would rewrite the module into
             # v1 with regular expressions and push that instead of what the author wrote.
-            self._client.update_policy_from_string(module.text, pid, rego_compat=False)
+            self._client.update_policy_from_string(text, pid, rego_compat=False)
         except RegoParseError as exc:
             errors = [e for e in exc.errors or [] if isinstance(e, dict)]
             if not errors:
                 raise BackendError(
-                    f"the OPA server refused policy {module.path}: {exc.expression}: {exc.message}"
+                    f"the OPA server refused policy {self._paths.get(pid, pid)}: "
+                    f"{exc.expression}: {exc.message}"
                 ) from None
             raise _CompileFailure(errors) from None
 
@@ -435,6 +674,9 @@ class OpaBackend(Backend):
         pid = str(location.get("file") or "")
         path = self._paths.get(pid, pid or None)
         row = location.get("row")
+        rows = self._rows.get(pid)
+        if rows and isinstance(row, int) and 1 <= row <= len(rows):
+            path, row = rows[row - 1]
         if location.get("col"):
             message += f" (column {location['col']})"
         if len(errors) > 1:

@@ -1,0 +1,347 @@
+"""What makes regorus give OPA's answer: a source rewrite at load, exact arithmetic, refusals.
+
+The embedded engine loads each module through :func:`rewrite_module`, which works on regorus' own
+AST (spans into the source) and keeps every line where it was, so errors still point at the
+user's file and line:
+
+* **Negation over a call.** OPA binds every reference, call and composite argument of a call to
+  a fresh variable *before* the call, outside the ``not`` (``not f(input.a)`` is
+  ``__local0__ = input.a; not f(__local0__)``), so an undefined argument makes the whole
+  expression undefined. regorus evaluates ``not`` over the undefined call and succeeds. The
+  rewrite hoists those arguments exactly as OPA does.
+* **Arithmetic.** OPA computes ``+ - * / %`` in decimal; regorus in binary floating point
+  (``0.93 - 0.91 > 0.02`` is true in regorus, false in OPA). Every arithmetic operator, and unary
+  minus (which regorus accepts only on literals), becomes a call to a helper that, for two
+  numbers, computes in :class:`decimal.Decimal` and for anything else (set difference) uses the
+  native operator.
+* **Built-ins.** ``time.add_date`` follows Go's normalisation (31 Jan + 1 month = 2 or 3 Mar) via
+  an extension; built-ins regorus lists but evaluates to undefined (``http.send``,
+  ``opa.runtime``) are refused at load with the line and column and the fix.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal, DivisionByZero, InvalidOperation, localcontext
+from typing import Any, Final
+
+from ..errors import Location, PolicyLoadError
+from ..rego_ast import Spanned, as_spanned, iter_spanned
+
+__all__ = ["EXACT_MODULE", "EXACT_MODULE_PATH", "extensions", "rewrite_module"]
+
+EXACT_PACKAGE: Final = "govern_exact_internal"
+EXACT_MODULE_PATH: Final = "govern/internal/exact.rego"
+_ARITH_EXT: Final = "govern_exact_arith"
+_ADD_DATE_EXT: Final = "govern_time_add_date"
+_OPS: Final = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/", "Mod": "%"}
+
+
+def _exact_module() -> str:
+    functions = [
+        f"{name.lower()}(a, b) := {_ARITH_EXT}({json.dumps(name)}, a, b) if {{\n"
+        "\tis_number(a)\n\tis_number(b)\n"
+        f"}} else := a {symbol} b\n"
+        for name, symbol in _OPS.items()
+    ]
+    return f"package {EXACT_PACKAGE}\n\n" + "\n".join(functions)
+
+
+#: The helpers rewritten arithmetic calls: decimal for two numbers, the native operator otherwise.
+EXACT_MODULE: Final = _exact_module()
+
+#: Built-ins regorus knows by name but evaluates to undefined: refused at load.
+_REFUSED_CALLS: Final = {
+    "http.send": "regorus evaluates it to undefined",
+    "opa.runtime": "regorus evaluates it to undefined",
+    "net.lookup_ip_addr": "regorus does not perform network lookups",
+}
+#: Built-ins replaced by an extension that computes OPA's answer.
+_REPLACED_CALLS: Final = {"time.add_date": _ADD_DATE_EXT}
+_HOIST_ALWAYS: Final = {"RefDot", "RefBrack", "Call", "ArithExpr", "BinExpr", "UnaryExpr"}
+_HOIST_IF_DYNAMIC: Final = {"Array", "Object", "Set"}
+_EQUALITY: Final = {"Eq"}
+
+
+def _to_decimal(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError("operand is not a number")
+    return Decimal(value) if isinstance(value, int) else Decimal(repr(value))
+
+
+def _from_decimal(value: Decimal) -> int | float:
+    if value == value.to_integral_value() and abs(value) < 2**63:
+        return int(value)
+    return float(value)
+
+
+def exact_arith(op: str, a: Any, b: Any) -> int | float:
+    """``a op b`` computed in decimal, as OPA does; division by zero is an error, as in OPA."""
+    x, y = _to_decimal(a), _to_decimal(b)
+    with localcontext() as ctx:
+        ctx.prec = 34
+        ctx.traps[DivisionByZero] = True
+        ctx.traps[InvalidOperation] = True
+        if op == "Add":
+            result = x + y
+        elif op == "Sub":
+            result = x - y
+        elif op == "Mul":
+            result = x * y
+        elif op == "Div":
+            if y == 0:
+                raise ValueError("divide by zero")
+            result = x / y
+        elif op == "Mod":
+            if y == 0:
+                raise ValueError("modulo by zero")
+            if x != x.to_integral_value() or y != y.to_integral_value():
+                raise ValueError("modulo on floating-point number")
+            result = x % y  # Decimal's remainder keeps the dividend's sign, like Go's
+        else:
+            raise ValueError(f"unknown arithmetic operator {op}")
+    return _from_decimal(result)
+
+
+def add_date(ns: Any, years: Any, months: Any, days: Any) -> int:
+    """``time.add_date`` with Go's ``Time.AddDate`` normalisation (day overflow rolls forward)."""
+    for value in (ns, years, months, days):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError("time.add_date takes integers")
+    seconds, nanos = divmod(ns, 1_000_000_000)
+    base = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=seconds)
+    month_index = base.month - 1 + months
+    year = base.year + years + month_index // 12
+    month = month_index % 12 + 1
+    first = dt.datetime(year, month, 1, base.hour, base.minute, base.second, tzinfo=dt.UTC)
+    moved = first + dt.timedelta(days=base.day - 1 + days)
+    delta = moved - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return int((delta.days * 86_400 + delta.seconds) * 1_000_000_000 + nanos)
+
+
+def extensions() -> dict[str, tuple[int, Callable[..., Any]]]:
+    """The Python extensions the rewritten modules call: name → (arity, function)."""
+    return {_ARITH_EXT: (3, exact_arith), _ADD_DATE_EXT: (4, add_date)}
+
+
+def _call_name(node: Spanned) -> str | None:
+    parts: list[str] = []
+    current: Spanned | None = as_spanned(node.body.get("fcn"))
+    while current is not None:
+        if current.kind == "RefDot":
+            parts.append(str(current.body["field"][1]))
+            current = as_spanned(current.body["refr"])
+        elif current.kind == "Var":
+            parts.append(str(current.body["value"]))
+            current = None
+        else:
+            return None
+    return ".".join(reversed(parts))
+
+
+def _is_dynamic(node: Spanned) -> bool:
+    return any(child.kind in (*_HOIST_ALWAYS, "Var") for child in iter_spanned(node.body))
+
+
+def _hoistable(node: Spanned) -> bool:
+    if node.kind in _HOIST_ALWAYS:
+        return True
+    if node.kind == "Var":
+        return node.body.get("value") != "_"
+    return node.kind in _HOIST_IF_DYNAMIC and _is_dynamic(node)
+
+
+def _is_call(node: Spanned) -> bool:
+    return node.kind in ("Call", "ArithExpr", "BinExpr", "UnaryExpr")
+
+
+def _hoisted_operands(expr: Spanned) -> list[Spanned]:
+    """The operands OPA binds before a negated expression (its rewriteDynamics compiler stage)."""
+    operands: list[Any]
+    wanted: Callable[[Spanned], bool]
+    if expr.kind == "Call":
+        operands = list(expr.body.get("params") or [])
+        wanted = _hoistable
+    elif expr.kind in ("BoolExpr", "AssignExpr"):
+        operands = [expr.body.get("lhs"), expr.body.get("rhs")]
+        if expr.kind == "AssignExpr" or expr.body.get("op") in _EQUALITY:
+            # unification: references stay in place, only calls are bound first
+            def wanted(n: Spanned) -> bool:
+                return n.kind in ("Call", "ArithExpr", "BinExpr", "UnaryExpr")
+        else:
+            wanted = _hoistable
+    elif expr.kind == "Membership":
+        operands = [expr.body.get("key"), expr.body.get("value"), expr.body.get("collection")]
+        wanted = _hoistable
+    elif expr.kind in ("ArithExpr", "BinExpr"):
+        operands = [expr.body.get("lhs"), expr.body.get("rhs")]
+        wanted = _hoistable
+    else:
+        return []
+    out: list[Spanned] = []
+    for operand in operands:
+        node = as_spanned(operand)
+        if node is not None and wanted(node):
+            out.append(node)
+    return out
+
+
+@dataclass
+class _Rewriter:
+    path: str
+    src: bytes
+    counter: int = 0
+    changed: bool = False
+    hoisted: dict[int, bytes] = field(default_factory=dict)
+
+    def children(self, value: Any) -> list[Spanned]:
+        """The outermost spanned elements under ``value`` (not ``value`` itself), by position."""
+        out: list[Spanned] = []
+
+        def walk(item: Any) -> None:
+            node = as_spanned(item)
+            if node is not None:
+                out.append(node)
+                return
+            if isinstance(item, dict):
+                for key, child in item.items():
+                    if key != "span":
+                        walk(child)
+            elif isinstance(item, list):
+                for child in item:
+                    walk(child)
+
+        if isinstance(value, dict):
+            for key, child in value.items():
+                if key != "span":
+                    walk(child)
+        return sorted(out, key=lambda n: (n.start, -n.end))
+
+    def render(self, node: Spanned) -> bytes:
+        """The node's source with every rewritten descendant substituted."""
+        pieces: list[bytes] = []
+        pos = node.start
+        for child in self.children(node.body):
+            if child.start < pos or child.end > node.end or child.end <= child.start:
+                continue  # elements without a source extent of their own (e.g. a field name)
+            pieces.append(self.src[pos : child.start])
+            pieces.append(self.emit(child))
+            pos = child.end
+        pieces.append(self.src[pos : node.end])
+        return b"".join(pieces)
+
+    def refuse(self, node: Spanned, what: str, fix: str) -> PolicyLoadError:
+        return PolicyLoadError(
+            f"{what} (column {node.col}) would not give OPA's answer on the embedded engine; {fix}",
+            Location(self.path, node.line),
+        )
+
+    def emit(self, node: Spanned) -> bytes:
+        if id(node.body) in self.hoisted:
+            return self.hoisted[id(node.body)]
+        if node.kind == "ArithExpr":
+            self.changed = True
+            op = str(node.body["op"])
+            lhs = self.emit(_spanned(node.body["lhs"]))
+            rhs = self.emit(_spanned(node.body["rhs"]))
+            return f"data.{EXACT_PACKAGE}.{op.lower()}(".encode() + lhs + b", " + rhs + b")"
+        if node.kind == "UnaryExpr":
+            self.changed = True
+            operand = self.emit(_spanned(node.body["expr"]))
+            return f"data.{EXACT_PACKAGE}.sub(0, ".encode() + operand + b")"
+        if node.kind == "Call":
+            name = _call_name(node)
+            if name in _REFUSED_CALLS:
+                raise self.refuse(node, f"{name} ({_REFUSED_CALLS[name]})", "run it with --backend opa")
+            if name in _REPLACED_CALLS:
+                self.changed = True
+                fcn = _spanned(node.body["fcn"])
+                return (
+                    self.src[node.start : fcn.start]
+                    + _REPLACED_CALLS[name].encode()
+                    + self.render_after(node, fcn.end)
+                )
+        if node.kind == "" and "stmts" in node.body:
+            return self.emit_query(node)
+        return self.render(node)
+
+    def render_after(self, node: Spanned, start: int) -> bytes:
+        pieces: list[bytes] = []
+        pos = start
+        for child in self.children(node.body):
+            if child.start < pos or child.end > node.end or child.end <= child.start:
+                continue
+            pieces.append(self.src[pos : child.start])
+            pieces.append(self.emit(child))
+            pos = child.end
+        pieces.append(self.src[pos : node.end])
+        return b"".join(pieces)
+
+    def emit_query(self, query: Spanned) -> bytes:
+        """A query; negated calls get their arguments bound first, on the same line."""
+        pieces: list[bytes] = []
+        pos = query.start
+        any_hoist = False
+        for child in self.children(query.body):
+            if child.start < pos or child.end > query.end or child.end <= child.start:
+                continue
+            pieces.append(self.src[pos : child.start])
+            prefix = self.hoist(child) if "literal" in child.body else b""
+            any_hoist = any_hoist or bool(prefix)
+            pieces.append(prefix + self.emit(child))
+            pos = child.end
+        pieces.append(self.src[pos : query.end])
+        text = b"".join(pieces)
+        opener = self.src[query.start : query.start + 1]
+        if any_hoist and opener not in (b"{", b"|"):
+            return b"{ " + text + b" }"  # `p if not f(x)`: one literal became several
+        return text
+
+    def hoist(self, stmt: Spanned) -> bytes:
+        negation = as_spanned(stmt.body["literal"])
+        if negation is None or negation.kind != "NotExpr":
+            return b""
+        inner = as_spanned(negation.body.get("expr"))
+        if inner is None:
+            return b""
+        operands = _hoisted_operands(inner)
+        if not operands:
+            return b""
+        modifiers = self.src[negation.end : stmt.end] if stmt.body.get("with_mods") else b""
+        prefix: list[bytes] = []
+        for operand in operands:
+            name = f"__govern_neg{self.counter}__".encode()
+            self.counter += 1
+            prefix.append(name + b" = " + self.emit(operand) + modifiers + b"; ")
+            self.hoisted[id(operand.body)] = name
+        self.changed = True
+        return b"".join(prefix)
+
+
+def _spanned(value: Any) -> Spanned:
+    node = as_spanned(value)
+    if node is None:  # pragma: no cover - the parser always gives operands a span
+        raise PolicyLoadError("unexpected policy syntax tree")
+    return node
+
+
+def rewrite_module(path: str, text: str, ast: dict[str, Any]) -> str:
+    """The module's text as regorus must load it to give OPA's answers (same lines)."""
+    src = text.encode("utf-8")
+    rewriter = _Rewriter(path, src)
+    pieces: list[bytes] = []
+    pos = 0
+    for rule in ast.get("rules", []):
+        node = as_spanned(rule)
+        if node is None or node.start < pos:
+            continue
+        pieces.append(src[pos : node.start])
+        pieces.append(rewriter.emit(node))
+        pos = node.end
+    pieces.append(src[pos:])
+    if not rewriter.changed:
+        return text
+    return b"".join(pieces).decode("utf-8")

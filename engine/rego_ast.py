@@ -1,0 +1,255 @@
+"""Rego read through the engine's own parser: rule heads from the AST, never from regular expressions.
+
+regorus parses each module (``Engine.get_ast_as_json``); govern reads the package, every rule
+head (indented, spread over lines, or a ref head such as ``deny.always := ...``) and the tests from
+that tree. Only ``# METADATA`` comments are read as text, by ``policyset``.
+
+OPA accepts a function with no body (``allowed("x")``, meaning ``allowed("x") := true``); regorus
+does not, so such a head is given its implied ``:= true`` before parsing. The module keeps its
+original text; the completed text is what the embedded engine loads.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import Location, PolicyLoadError
+
+__all__ = [
+    "Head",
+    "ParsedModule",
+    "Spanned",
+    "import_regorus",
+    "iter_spanned",
+    "parse_rego",
+    "split_engine_error",
+]
+
+_BODILESS = "rule must have a body or assignment"
+_LOCATION_RE = re.compile(r"-->\s*(?P<file>.+?):(?P<line>\d+):(?P<col>\d+)")
+_MAX_REPAIRS = 10_000
+
+
+def import_regorus() -> Any:
+    """Import regorus without Rust backtraces appended to every error message."""
+    import os
+
+    os.environ["RUST_LIB_BACKTRACE"] = "0"
+    import regorus
+
+    return regorus
+
+
+def split_engine_error(text: str) -> tuple[str, Location | None]:
+    """Reduce a multi-line engine diagnostic to one sentence and its location."""
+    match = _LOCATION_RE.search(text)
+    location = Location(match.group("file"), int(match.group("line"))) if match else None
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith(("Stack backtrace", "at /"))]
+    message = next((line[len("error:") :].strip() for line in lines if line.startswith("error:")), None)
+    if message is None:
+        message = lines[-1] if lines else "unknown engine error"
+    if match:
+        message = f"{message} (column {match.group('col')})"
+    return message, location
+
+
+@dataclass(frozen=True)
+class Head:
+    """One rule head: its name (the first part of its reference), line, and shape."""
+
+    name: str
+    line: int
+    is_function: bool
+    is_default: bool
+
+
+@dataclass(frozen=True)
+class ParsedModule:
+    """A module as regorus parsed it: the text it loads (bodiless heads completed) and the AST."""
+
+    text: str
+    ast: dict[str, Any]
+    package: str
+    heads: tuple[Head, ...]
+
+
+@dataclass(frozen=True)
+class Spanned:
+    """An AST element with a source span: ``kind`` is its node type ('' for plain elements)."""
+
+    kind: str
+    body: dict[str, Any]
+
+    @property
+    def start(self) -> int:
+        return int(self.body["span"]["start"])
+
+    @property
+    def end(self) -> int:
+        return int(self.body["span"]["end"])
+
+    @property
+    def line(self) -> int:
+        return int(self.body["span"]["line"])
+
+    @property
+    def col(self) -> int:
+        return int(self.body["span"]["col"])
+
+
+def as_spanned(value: Any) -> Spanned | None:
+    """The element ``value`` is, when it is one (``{"Kind": {"span": ...}}`` or ``{"span": ...}``)."""
+    if not isinstance(value, dict):
+        return None
+    if isinstance(value.get("span"), dict) and "start" in value["span"]:
+        return Spanned("", value)
+    if len(value) == 1:
+        kind, body = next(iter(value.items()))
+        if isinstance(body, dict) and isinstance(body.get("span"), dict):
+            return Spanned(kind, body)
+    return None
+
+
+def iter_spanned(value: Any) -> Iterator[Spanned]:
+    """Every spanned element under ``value``, outermost first."""
+    node = as_spanned(value)
+    if node is not None:
+        yield node
+        children: Any = node.body
+    else:
+        children = value
+    if isinstance(children, dict):
+        for key, child in children.items():
+            if key != "span":
+                yield from iter_spanned(child)
+    elif isinstance(children, list):
+        for child in children:
+            yield from iter_spanned(child)
+
+
+def _ref_root(node: Any) -> str | None:
+    """The first name of a head reference (``deny`` for ``deny.always`` and ``deny[x]``)."""
+    spanned = as_spanned(node)
+    while spanned is not None and spanned.kind in ("RefDot", "RefBrack"):
+        spanned = as_spanned(spanned.body["refr"])
+    if spanned is not None and spanned.kind == "Var":
+        return str(spanned.body["value"])
+    return None
+
+
+def _heads(ast: dict[str, Any]) -> tuple[Head, ...]:
+    out: list[Head] = []
+    for rule in ast.get("rules", []):
+        spanned = as_spanned(rule)
+        if spanned is None:
+            continue
+        if spanned.kind == "Default":
+            name = _ref_root(spanned.body.get("refr"))
+            if name:
+                out.append(Head(name, spanned.line, bool(spanned.body.get("args")), True))
+            continue
+        head = as_spanned(spanned.body.get("head"))
+        if head is None:
+            continue
+        name = _ref_root(head.body.get("refr"))
+        if name:
+            out.append(Head(name, head.line, head.kind == "Func", False))
+    return tuple(out)
+
+
+def _package(ast: dict[str, Any]) -> str:
+    parts: list[str] = []
+    node = as_spanned(ast["package"]["refr"])
+    while node is not None:
+        if node.kind == "RefDot":
+            parts.append(str(node.body["field"][1]))
+            node = as_spanned(node.body["refr"])
+        elif node.kind == "RefBrack":
+            index = as_spanned(node.body["index"])
+            parts.append(str(index.body.get("value")) if index is not None else "?")
+            node = as_spanned(node.body["refr"])
+        elif node.kind == "Var":
+            parts.append(str(node.body["value"]))
+            node = None
+        else:  # pragma: no cover - the parser accepts no other package shape
+            node = None
+    return ".".join(reversed(parts))
+
+
+def _close_paren(data: bytes, start: int) -> int | None:
+    """The offset just past the ')' that closes the first '(' at or after ``start``."""
+    depth = 0
+    i = start
+    quote: int | None = None
+    while i < len(data):
+        c = data[i]
+        if quote is not None:
+            if c == ord("\\") and quote == ord('"'):
+                i += 2
+                continue
+            if c == quote:
+                quote = None
+        elif c in (ord('"'), ord("`")):
+            quote = c
+        elif c == ord("#"):
+            while i < len(data) and data[i] != ord("\n"):
+                i += 1
+            continue
+        elif c == ord("("):
+            depth += 1
+        elif c == ord(")"):
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return None
+
+
+def _line_offset(data: bytes, line: int, col: int) -> int:
+    offset = 0
+    for _ in range(line - 1):
+        offset = data.index(b"\n", offset) + 1
+    return offset + col - 1
+
+
+def parse_rego(path: str, text: str, *, v0: bool) -> ParsedModule:
+    """Parse one module with regorus; a syntax error is a PolicyLoadError with file and line."""
+    regorus = import_regorus()
+    current = text
+    for _ in range(_MAX_REPAIRS):
+        engine = regorus.Engine()
+        engine.set_rego_v0(v0)
+        try:
+            engine.add_policy(path, current)
+        except BaseException as exc:  # regorus raises RuntimeError; a Rust panic is a BaseException
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            message, location = split_engine_error(str(exc))
+            repaired = _complete_bodiless(current, str(exc)) if _BODILESS in message else None
+            if repaired is None:
+                raise PolicyLoadError(message, location or Location(path)) from None
+            current = repaired
+            continue
+        ast = json.loads(engine.get_ast_as_json())[0]["ast"]
+        return ParsedModule(text=current, ast=ast, package=_package(ast), heads=_heads(ast))
+    raise PolicyLoadError("too many bodiless function heads", Location(path))  # pragma: no cover
+
+
+def _complete_bodiless(text: str, diagnostic: str) -> str | None:
+    match = _LOCATION_RE.search(diagnostic)
+    if match is None:
+        return None
+    data = text.encode("utf-8")
+    try:
+        start = _line_offset(data, int(match.group("line")), int(match.group("col")))
+    except ValueError:
+        return None
+    end = _close_paren(data, start)
+    if end is None:
+        return None
+    return (data[:end] + b" := true" + data[end:]).decode("utf-8")

@@ -1,0 +1,307 @@
+"""The embedded engine gives OPA's answer or refuses: each case runs on regorus and on a real OPA.
+
+Rule values are compared between the two backends (never against a value written here alone);
+where the issue that motivated a case names OPA's answer, that answer is pinned as well.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from govern.engine.backends import UNDEFINED, Backend, create_backend
+from govern.engine.backends.embedded import EmbeddedBackend
+from govern.engine.backends.fidelity import add_date, exact_arith
+from govern.engine.errors import BackendError, PolicyLoadError
+from govern.engine.policyset import PolicyModule, make_policy_set, parse_module
+from govern.engine.spec import RegoVersion
+
+from .conformance.opa_server import OpaServer, shared_server, stop_shared
+from .conftest import EVIDENCE, SPEC, run_govern
+
+CHECK_ARGS_EVIDENCE = ("check", str(SPEC), "--evidence", str(EVIDENCE), "--as-of", "2026-11-27")
+
+
+@pytest.fixture(scope="module")
+def opa() -> Iterator[OpaServer]:
+    yield shared_server()
+    stop_shared()
+
+
+@pytest.fixture(scope="module")
+def opa_backend(opa: OpaServer) -> Iterator[Backend]:
+    backend = create_backend("opa", opa.url)
+    yield backend
+    backend.close()
+
+
+def modules(files: dict[str, str], version: RegoVersion = RegoVersion.V1) -> list[PolicyModule]:
+    return [parse_module(name, text, version, builtin=False) for name, text in files.items()]
+
+
+def values(
+    backend: Backend, files: dict[str, str], input_doc: dict[str, Any], names: list[str]
+) -> dict[str, Any]:
+    backend.load(make_policy_set(modules(files)), {})
+    out = {}
+    for name in names:
+        try:
+            value = backend.evaluate_rule(input_doc, f"data.p.{name}")
+        except BackendError:
+            value = "error"
+        out[name] = "undefined" if value is UNDEFINED else value
+    return out
+
+
+NEGATION = """package p
+
+f(a) if { a.type == "final_exam" }
+g(x) if { count(x) == 7 }
+
+default compliant := false
+compliant if { not f(input.assessment) }
+
+r_gt if { not input.x > 1 }
+r_neq if { not input.x != 1 }
+r_eq_ref if { not input.x.y == 1 }
+r_eq_call if { not count(input.x) == 1 }
+r_in if { not 1 in input.xs }
+r_array if { not g([input.x, 1]) }
+r_object if { not g({"a": input.x}) }
+r_local if { a := input.v; not f(a.b) }
+r_braceless if not f(input.a)
+r_term if { not input.x }
+r_compr := [x | some x in [1, 2]; not f(input.a)]
+r_set contains x if { some x in [1, 2]; not f(x) }
+r_with if { not f(input.assessment) with input as {"assessment": {"type": "essay"}} }
+"""
+NEGATION_RULES = [
+    "compliant", "r_gt", "r_neq", "r_eq_ref", "r_eq_call", "r_in", "r_array", "r_object", "r_local",
+    "r_braceless", "r_term", "r_compr", "r_set", "r_with",
+]  # fmt: skip
+NEGATION_INPUTS = [
+    {},
+    {"x": {"y": [7, 8]}},
+    {"x": 1, "xs": [2], "a": {"type": "x"}, "v": {"b": 7}, "assessment": {"type": "final_exam"}},
+    {"x": 0, "xs": [1], "assessment": {"type": "essay"}},
+]
+
+
+@pytest.mark.parametrize("input_doc", NEGATION_INPUTS, ids=lambda d: json.dumps(d)[:40])
+def test_negation_over_a_call_agrees_with_opa(input_doc: dict[str, Any], opa_backend: Backend) -> None:
+    files = {"neg.rego": NEGATION}
+    embedded = values(EmbeddedBackend(), files, input_doc, NEGATION_RULES)
+    assert embedded == values(opa_backend, files, input_doc, NEGATION_RULES)
+
+
+def test_negation_with_no_evidence_does_not_approve() -> None:
+    # the case from the field: no assessment at all must not make the model compliant
+    got = values(EmbeddedBackend(), {"neg.rego": NEGATION}, {}, ["compliant", "r_term"])
+    assert got == {"compliant": False, "r_term": True}
+
+
+SPLIT = {
+    "other": "package p\n\nother := 1\n",
+    "policy": 'package p\n\nok if { m == 5 }\n\nm := 5\n\ndeny contains "not ok" if { not ok }\n',
+    "more": "package p\n\nwarn_m contains m if { m > other }\n",
+}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    order=st.permutations(sorted(SPLIT)),
+    names=st.lists(st.text(alphabet="abcz_019", min_size=1, max_size=6), min_size=3, max_size=3, unique=True),
+)
+def test_a_package_split_across_files_never_depends_on_order_or_names(
+    order: list[str], names: list[str], opa_backend: Backend
+) -> None:
+    files = {f"{name}.rego": SPLIT[key] for name, key in zip(names, order, strict=True)}
+    wanted = ["ok", "m", "other", "deny", "warn_m"]
+    expected = {"ok": True, "m": 5, "other": 1, "deny": [], "warn_m": [5]}
+    assert values(EmbeddedBackend(), files, {}, wanted) == expected
+    assert values(opa_backend, files, {}, wanted) == expected
+    backend = EmbeddedBackend()
+    backend.load(make_policy_set(modules(files)), {})
+    assert backend.evaluate({}, ("p",)) == {"p": {"deny": [], "warn_m": [5]}}
+
+
+ARITHMETIC = """package p
+
+drop := input.champion - input.run
+regressed if { drop > 0.02 }
+sum_eq if { 0.1 + 0.2 == 0.3 }
+product := 1.1 * 1.1
+quotient := 1 / 3
+remainder := -7 % 3
+negated := -input.stats.mean_abs
+set_diff := {1, 2, 3} - {2}
+nested := (input.champion - input.run) * 100
+int_math := count([1, 2, 3]) - 1
+"""
+ARITH_RULES = ["drop", "regressed", "sum_eq", "product", "quotient", "remainder", "negated", "set_diff",
+               "nested", "int_math"]  # fmt: skip
+
+
+def test_arithmetic_gives_opas_decimal_answer(opa_backend: Backend) -> None:
+    input_doc = {"champion": 0.93, "run": 0.91, "stats": {"mean_abs": 0.25}}
+    files = {"arith.rego": ARITHMETIC}
+    embedded = values(EmbeddedBackend(), files, input_doc, ARITH_RULES)
+    assert embedded == values(opa_backend, files, input_doc, ARITH_RULES)
+    assert embedded["regressed"] == "undefined"  # 0.93 - 0.91 is exactly 0.02 in OPA
+    assert embedded["drop"] == 0.02
+
+
+def test_division_by_zero_is_an_error_not_a_value() -> None:
+    backend = EmbeddedBackend()
+    backend.load(make_policy_set(modules({"z.rego": "package p\n\nq := input.a / input.b\n"})), {})
+    with pytest.raises(BackendError, match="divide by zero"):
+        backend.evaluate_rule({"a": 1, "b": 0}, "data.p.q")
+
+
+@pytest.mark.parametrize(
+    ("op", "a", "b", "expected"),
+    [("Sub", 0.93, 0.91, 0.02), ("Add", 0.1, 0.2, 0.3), ("Mul", 3, 4, 12), ("Mod", -7, 3, -1)],
+)
+def test_exact_arith(op: str, a: float, b: float, expected: float) -> None:
+    assert exact_arith(op, a, b) == expected
+
+
+def test_time_add_date_overflows_like_go(opa: OpaServer) -> None:
+    jan31 = 1_706_659_200_000_000_000  # 2024-01-31T00:00:00Z
+    ours = add_date(jan31, 0, 1, 0)
+    proc = subprocess.run(
+        [opa.binary, "eval", "-f", "raw", f"time.add_date({jan31}, 0, 1, 0)"],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    assert ours == int(proc.stdout.strip())
+    backend = EmbeddedBackend()
+    backend.load(
+        make_policy_set(modules({"t.rego": f"package p\n\nd := time.add_date({jan31}, 0, 1, 0)\n"})), {}
+    )
+    assert backend.evaluate_rule({}, "data.p.d") == ours
+
+
+def test_bodiless_function_and_unary_minus_on_a_reference_load() -> None:
+    files = {
+        "b.rego": 'package p\n\nlegit("academic_advising")\n\n'
+        "ok if legit(input.purpose)\n\nneg := -input.x.mean_abs\n"
+    }
+    got = values(
+        EmbeddedBackend(), files, {"purpose": "academic_advising", "x": {"mean_abs": 1.5}}, ["ok", "neg"]
+    )
+    assert got == {"ok": True, "neg": -1.5}
+
+
+@pytest.mark.parametrize("version", [RegoVersion.V1, RegoVersion.V0])
+def test_an_unknown_function_is_a_load_error_naming_it(version: RegoVersion) -> None:
+    body = (
+        "deny contains 1 if { no_such.func(1) }"
+        if version is RegoVersion.V1
+        else "deny[1] { no_such.func(1) }"
+    )
+    mods = modules({"u.rego": f"package p\n\n{body}\n"}, version)
+    with pytest.raises(PolicyLoadError, match=r"no_such\.func") as info:
+        EmbeddedBackend().load(make_policy_set(mods), {})
+    assert info.value.location is not None
+    assert info.value.location.line == 3
+
+
+def test_a_builtin_regorus_cannot_evaluate_is_refused_with_the_fix() -> None:
+    mods = modules({"h.rego": 'package p\n\nr := http.send({"method": "get", "url": "http://x"})\n'})
+    with pytest.raises(PolicyLoadError, match=r"http.send.*--backend opa") as info:
+        EmbeddedBackend().load(make_policy_set(mods), {})
+    assert info.value.location is not None
+    assert info.value.location.line == 3
+
+
+def test_rule_heads_are_found_from_the_ast() -> None:
+    text = (
+        "package team\n\n"
+        "# a comment that says deny_commented := 1\n"
+        '\tdeny_tab contains "t" if { input.x }\n'
+        ' warn_space := "s" if { input.x }\n'
+        'deny_multi[\n  "k"\n] := {"msg": "m"} if { input.x }\n'
+        'deny.always := {"msg": "always"}\n'
+        'note := "deny_in_string := 1"\n'
+        "test_one if { true }\n"
+        "todo_test_two if { false }\n"
+    )
+    module = parse_module("team.rego", text, RegoVersion.V1, builtin=False)
+    assert [(r.name, r.line) for r in module.rules] == [
+        ("deny_tab", 4), ("warn_space", 5), ("deny_multi", 6), ("deny", 9),
+    ]  # fmt: skip
+    assert module.tests == (("test_one", 11),)
+    assert module.todos == (("todo_test_two", 12),)
+
+
+def test_a_ref_head_deny_is_evaluated(tmp_path: Path) -> None:
+    (tmp_path / "always.rego").write_text(
+        'package team\n\n# METADATA\n# custom:\n#   id: TEAM-ALWAYS\n  deny.always := {"msg": "never ship"}\n'
+    )
+    run = run_govern(*CHECK_ARGS_EVIDENCE, "--policies", str(tmp_path))
+    assert run.code == 1, run.stdout + run.stderr
+    assert "TEAM-ALWAYS" in run.stdout
+
+
+MANY = 300
+
+
+def many_rules(tmp_path: Path) -> Path:
+    body = "".join(
+        f"\n# METADATA\n# custom:\n#   id: MANY-{i}\n"
+        f'deny_r{i} contains "r{i}" if {{ input.run.metrics.accuracy > {i + 2} }}\n'
+        for i in range(MANY)
+    )
+    folder = tmp_path / "many"
+    folder.mkdir()
+    (folder / "many.rego").write_text(f"package many\n{body}")
+    return folder
+
+
+def test_three_hundred_rules_decide_normally(tmp_path: Path) -> None:
+    run = run_govern(*CHECK_ARGS_EVIDENCE, "--policies", str(many_rules(tmp_path)), "--format", "json")
+    assert run.code == 0, run.stderr
+    results = json.loads(run.stdout)["results"]
+    assert sum(1 for r in results if r["rule_id"].startswith("MANY-")) == MANY
+
+
+def real_panic() -> BaseException:
+    """A genuine regorus panic: its compiler overflows its registers on this many rules."""
+    from govern.engine.rego_ast import import_regorus
+
+    regorus = import_regorus()
+    text = "package many\n" + "".join(f"deny_r{i} contains {i} if {{ input.x > {i} }}\n" for i in range(MANY))
+    try:
+        regorus.Program.compile_from_modules(
+            "{}", [("many.rego", text)], [f"data.many.deny_r{i}" for i in range(MANY)]
+        )
+    except BaseException as exc:
+        return exc
+    pytest.skip("this regorus build no longer panics on 300 rules")
+
+
+def test_an_engine_panic_is_an_evaluation_error_not_a_crash(tmp_path: Path) -> None:
+    panic = real_panic()
+    assert not isinstance(panic, Exception)
+    backend = EmbeddedBackend()
+    backend.load(make_policy_set(modules({"p.rego": "package p\n\ndeny contains 1 if { input.x }\n"})), {})
+
+    class Exploding:
+        def __getattr__(self, name: str) -> Any:
+            def explode(*_: Any) -> Any:
+                raise panic
+
+            return explode
+
+    backend._engine = Exploding()
+    with pytest.raises(BackendError, match="crashed"):
+        backend.evaluate({"x": True}, ("p",))
+    with pytest.raises(BackendError, match="crashed"):
+        backend.evaluate_rule({"x": True}, "data.p.deny")
