@@ -21,6 +21,7 @@ from .errors import BackendError, EvidenceError, Location
 from .evidence.document import EvidenceDocument, canonical_digest
 from .params import build_params
 from .policyset import PolicySet, RuleKind, RuleMeta
+from .requirements import VerdictKind, judge_silence
 from .spec import ModelSpec, Stage
 from .waivers import apply_waivers
 
@@ -91,12 +92,38 @@ def _errored(rule: RuleMeta, message: str) -> RuleResult:
     return _result(rule, Result.ERROR, message)
 
 
-def rule_results(rules: Iterable[RuleMeta], values: PackageValues, stage: Stage) -> list[RuleResult]:
+def _judged(rule: RuleMeta, own: list[Violation], judge: _Judge | None) -> RuleResult:
+    """A silent rule is a pass only when it is configured and its evidence is there."""
+    if own or judge is None or not rule.requires:
+        return _result_for(rule, own)
+    verdict = judge_silence(rule.requires, judge[0], judge[1])
+    if verdict is None:
+        return _result_for(rule, own)
+    if verdict.kind is not VerdictKind.EVIDENCE_MISSING:
+        return _result(rule, Result.SKIP, verdict.message)
+    missing = Violation(verdict.message, {"evidence_missing": list(verdict.paths)})
+    return _result(rule, Result.FAIL, verdict.message, (missing,))
+
+
+_Judge = tuple[Mapping[str, Any], Mapping[str, Any]]
+
+
+def rule_results(
+    rules: Iterable[RuleMeta],
+    values: PackageValues,
+    stage: Stage,
+    *,
+    input_doc: Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> list[RuleResult]:
     """One result per rule from raw package values.
 
     A rule whose result objects carry an ``id`` other than its own is split: each such id
     becomes its own result (for policies that put many checks in one ``deny`` rule).
+    Given the input and the params, a rule that found nothing is judged by its
+    ``custom.requires`` / ``custom.configured_by`` (see :mod:`govern.engine.requirements`).
     """
+    judge: _Judge | None = (input_doc, params or {}) if input_doc is not None else None
     out: list[RuleResult] = []
     for rule in rules:
         if stage not in rule.stages:
@@ -112,7 +139,7 @@ def rule_results(rules: Iterable[RuleMeta], values: PackageValues, stage: Stage)
                 by_id.setdefault(other, []).append(violation)
             else:
                 own.append(violation)
-        out.append(_result_for(rule, own))
+        out.append(_judged(rule, own, judge))
         for other_id, items in sorted(by_id.items()):
             virtual = RuleMeta(
                 id=other_id,
@@ -188,7 +215,10 @@ class Checker:
             values = self.backend.evaluate(value, self._packages)
         except BackendError as exc:
             return self._evaluate_each(value, stage, str(exc))
-        return rule_results(self.policy_set.rules, values, stage), []
+        return (
+            rule_results(self.policy_set.rules, values, stage, input_doc=value, params=self.params),
+            [],
+        )
 
     def _evaluate_each(
         self, value: Mapping[str, Any], stage: Stage, first: str
@@ -205,7 +235,8 @@ class Checker:
             except BackendError as exc:
                 results.append(_errored(rule, str(exc)))
                 continue
-            results.extend(rule_results([rule], {rule.package: {rule.name: rule_value}}, stage))
+            one = {rule.package: {rule.name: rule_value}}
+            results.extend(rule_results([rule], one, stage, input_doc=value, params=self.params))
         if not any(r.result is Result.ERROR for r in results):
             errors.append("the error did not recur rule by rule; the decision is an error all the same")
         return results, errors
