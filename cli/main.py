@@ -128,7 +128,9 @@ def check(
     stage: Annotated[
         StageOption | None,
         typer.Option(
-            "--stage", "-s", help="Decide for this stage. Default: the stage recorded in the evidence."
+            "--stage",
+            "-s",
+            help="Decide for this stage (default deploy). Evidence collected for another stage is an error.",
         ),
     ] = None,
     output_format: Annotated[Format, typer.Option("--format", "-o", help="Output format.")] = Format.TEXT,
@@ -162,6 +164,10 @@ def check(
     no_builtin: Annotated[
         bool, typer.Option("--no-builtin", help="Do not apply the built-in policy library.")
     ] = False,
+    allow_empty: Annotated[
+        bool,
+        typer.Option("--allow-empty", help="Accept a policy set with no deny/warn rule for the stage."),
+    ] = False,
     param: Annotated[
         list[str] | None,
         typer.Option("--param", help="Override a policy parameter: key.path=value (JSON value). Repeatable."),
@@ -175,7 +181,11 @@ def check(
     ] = None,
     as_of: Annotated[
         str | None,
-        typer.Option("--as-of", help="Judge waiver expiry as of this date (YYYY-MM-DD). Default: today."),
+        typer.Option(
+            "--as-of",
+            help="Replay: judge waiver expiry as of this date (YYYY-MM-DD), recorded in the decision. "
+            "Default: today.",
+        ),
     ] = None,
     backend: Annotated[BackendName, typer.Option("--backend", help="Policy engine.")] = BackendName.EMBEDDED,
     opa_url: Annotated[
@@ -227,8 +237,8 @@ def check(
     else:
         document = load_evidence(evidence)
     with create_backend(backend.value, opa_url) as engine:
-        checker = Checker.for_spec(model_spec, policy_set, engine, overrides)
-        decision = checker.decide(document, Stage(stage.value) if stage else None, today)
+        checker = Checker.for_spec(model_spec, policy_set, engine, overrides, allow_empty=allow_empty)
+        decision = checker.decide(document, Stage(stage.value) if stage else Stage.DEPLOY, today)
         if decision_log is not None:
             _append_decision_log(
                 decision_log, decision, checker.prepare_input(document, decision.stage).value

@@ -5,7 +5,6 @@ Thin: parse, call the engine, render, exit. mlflow is imported only when a comma
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import sys
@@ -244,7 +243,9 @@ def _run_gate(
 
     if output_format not in ("text", "json"):
         raise ConfigError(f"unknown output format {output_format!r}; choose text or json")
-    today = _date(as_of)
+    if as_of is not None:  # a gate acts now: an expired waiver must not move an alias
+        raise ConfigError("--as-of is for `govern check` replays; a gate judges waivers as of today")
+    today = None
     model_spec = load_spec(spec)
     registry = _registry(model_spec, tracking_uri)
     with create_backend("embedded") as backend, progress_bars(sys.stderr.isatty()) as progress:
@@ -266,22 +267,13 @@ def _run_gate(
     raise typer.Exit(result.exit_code)
 
 
-def _date(value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ConfigError(f"--as-of {value!r} is not a date (YYYY-MM-DD)") from None
-
-
 SpecArg = Annotated[Path, typer.Argument(help="The model spec (YAML).", show_default=False)]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Decide and audit, but change nothing in MLflow.")]
 Live = Annotated[Path | None, typer.Option("--live", help="Live metrics as JSON, instead of MLflow's.")]
 NoModel = Annotated[bool, typer.Option("--no-model", help="Skip fairness, SHAP and data evidence.")]
 Sample = Annotated[int | None, typer.Option("--sample", help="Rows of evaluation data to use (seeded).")]
 Seed = Annotated[int, typer.Option("--seed", help="Seed for every sample.")]
-AsOf = Annotated[str | None, typer.Option("--as-of", help="Judge waiver expiry as of this date.")]
+AsOf = Annotated[str | None, typer.Option("--as-of", hidden=True, help="Refused: gates judge as of today.")]
 OutputFormat = Annotated[str, typer.Option("--format", "-o", help="text or json.")]
 
 

@@ -16,13 +16,15 @@ from typing import Any
 
 from . import __version__
 from .backends import UNDEFINED, Backend, PackageValues
+from .capabilities import check_builtins
 from .decision import Decision, Result, RuleResult, Violation
-from .errors import BackendError, EvidenceError, Location
+from .errors import BackendError, ConfigError, EvidenceError, Location
 from .evidence.document import EvidenceDocument, canonical_digest
 from .params import build_params
 from .policyset import PolicySet, RuleKind, RuleMeta
 from .requirements import VerdictKind, judge_silence
 from .spec import ModelSpec, Stage
+from .typecheck import check_policy_set
 from .waivers import apply_waivers
 
 __all__ = ["Checker", "rule_results"]
@@ -169,14 +171,24 @@ class Checker:
     """A spec's policy set loaded into a backend, ready to decide on evidence."""
 
     def __init__(
-        self, spec: ModelSpec, policy_set: PolicySet, backend: Backend, params: Mapping[str, Any]
+        self,
+        spec: ModelSpec,
+        policy_set: PolicySet,
+        backend: Backend,
+        params: Mapping[str, Any],
+        *,
+        allow_empty: bool = False,
     ) -> None:
         self.spec = spec
         self.policy_set = policy_set
         self.backend = backend
         self.params = dict(params)
         self.params_digest = canonical_digest(self.params)
+        self.allow_empty = allow_empty
         self._packages = policy_set.packages
+        allowed = (spec.data.get("policies") or {}).get("allow_builtins") or []
+        check_builtins(policy_set.modules, allowed, backend=backend.name)
+        self.references_checked = check_policy_set(policy_set)
         backend.load(policy_set, {"govern": {"params": self.params}})
 
     @classmethod
@@ -186,8 +198,11 @@ class Checker:
         policy_set: PolicySet,
         backend: Backend,
         param_overrides: list[dict[str, Any]] | None = None,
+        *,
+        allow_empty: bool = False,
     ) -> Checker:
-        return cls(spec, policy_set, backend, build_params(spec, param_overrides))
+        params = build_params(spec, param_overrides)
+        return cls(spec, policy_set, backend, params, allow_empty=allow_empty)
 
     def prepare_input(self, evidence: EvidenceDocument, stage: Stage | None) -> PreparedInput:
         """The Rego input: the evidence with this spec and the stage asked for."""
@@ -200,6 +215,14 @@ class Checker:
             )
         value = dict(evidence.value)
         value["spec"] = self.spec.data
+        collected_at = value.get("stage")
+        if stage is not None and collected_at is not None and collected_at != stage.value:
+            raise EvidenceError(
+                f"this evidence was collected for stage '{collected_at}', but the decision is for "
+                f"stage '{stage.value}'; collect evidence for '{stage.value}' (govern collect --stage "
+                f"{stage.value})",
+                Location(evidence.source, None, "stage"),
+            )
         if stage is not None:
             value["stage"] = stage.value
         if evidence.sha256:
@@ -246,6 +269,12 @@ class Checker:
     ) -> Decision:
         prepared = self.prepare_input(evidence, stage)
         effective = Stage(prepared.value["stage"])
+        if not self.allow_empty and not any(effective in rule.stages for rule in self.policy_set.rules):
+            raise ConfigError(
+                f"the policy set has no deny or warn rule that applies at stage {effective.value}, so "
+                "nothing would be checked",
+                hint="add policies, or pass --allow-empty if an empty decision is intended",
+            )
         as_of = today or dt.date.today()
         results, errors = self._evaluate(prepared.value, effective)
         results, uses = apply_waivers(results, self.spec.waivers, effective, as_of)
