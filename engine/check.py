@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from . import __version__
@@ -20,9 +20,9 @@ from .capabilities import check_builtins
 from .decision import Decision, Result, RuleResult, Violation
 from .errors import BackendError, ConfigError, EvidenceError, Location
 from .evidence.document import EvidenceDocument, canonical_digest
-from .params import build_params
+from .params import build_params, param_sources
 from .policyset import PolicySet, RuleKind, RuleMeta
-from .requirements import VerdictKind, judge_silence
+from .requirements import VerdictKind, judge_silence, threshold_source
 from .spec import ModelSpec, Stage
 from .typecheck import check_policy_set
 from .waivers import apply_waivers
@@ -94,8 +94,17 @@ def _errored(rule: RuleMeta, message: str) -> RuleResult:
     return _result(rule, Result.ERROR, message)
 
 
-def _judged(rule: RuleMeta, own: list[Violation], judge: _Judge | None) -> RuleResult:
-    """A silent rule is a pass only when it is configured and its evidence is there."""
+def _judged(
+    rule: RuleMeta, own: list[Violation], judge: _Judge | None, sources: Mapping[str, str] | None = None
+) -> RuleResult:
+    """A silent rule is a pass only when it is configured and its evidence is there; a failure
+    names where its threshold came from."""
+    if own and judge is not None and sources:
+        noted = []
+        for violation in own:
+            note = threshold_source(rule.requires, violation.details, judge[1], sources)
+            noted.append(replace(violation, message=f"{violation.message} ({note})") if note else violation)
+        return _result_for(rule, noted)
     if own or judge is None or not rule.requires:
         return _result_for(rule, own)
     verdict = judge_silence(rule.requires, judge[0], judge[1])
@@ -117,6 +126,7 @@ def rule_results(
     *,
     input_doc: Mapping[str, Any] | None = None,
     params: Mapping[str, Any] | None = None,
+    sources: Mapping[str, str] | None = None,
 ) -> list[RuleResult]:
     """One result per rule from raw package values.
 
@@ -141,7 +151,7 @@ def rule_results(
                 by_id.setdefault(other, []).append(violation)
             else:
                 own.append(violation)
-        out.append(_judged(rule, own, judge))
+        out.append(_judged(rule, own, judge, sources))
         for other_id, items in sorted(by_id.items()):
             virtual = RuleMeta(
                 id=other_id,
@@ -178,8 +188,10 @@ class Checker:
         params: Mapping[str, Any],
         *,
         allow_empty: bool = False,
+        sources: Mapping[str, str] | None = None,
     ) -> None:
         self.spec = spec
+        self.sources = dict(sources or {})
         self.policy_set = policy_set
         self.backend = backend
         self.params = dict(params)
@@ -202,7 +214,8 @@ class Checker:
         allow_empty: bool = False,
     ) -> Checker:
         params = build_params(spec, param_overrides)
-        return cls(spec, policy_set, backend, params, allow_empty=allow_empty)
+        sources = param_sources(spec, param_overrides)
+        return cls(spec, policy_set, backend, params, allow_empty=allow_empty, sources=sources)
 
     def prepare_input(self, evidence: EvidenceDocument, stage: Stage | None) -> PreparedInput:
         """The Rego input: the evidence with this spec and the stage asked for."""
@@ -238,10 +251,9 @@ class Checker:
             values = self.backend.evaluate(value, self._packages)
         except BackendError as exc:
             return self._evaluate_each(value, stage, str(exc))
-        return (
-            rule_results(self.policy_set.rules, values, stage, input_doc=value, params=self.params),
-            [],
-        )
+        rules = self.policy_set.rules
+        judged = rule_results(rules, values, stage, input_doc=value, params=self.params, sources=self.sources)
+        return judged, []
 
     def _evaluate_each(
         self, value: Mapping[str, Any], stage: Stage, first: str
@@ -259,7 +271,9 @@ class Checker:
                 results.append(_errored(rule, str(exc)))
                 continue
             one = {rule.package: {rule.name: rule_value}}
-            results.extend(rule_results([rule], one, stage, input_doc=value, params=self.params))
+            results.extend(
+                rule_results([rule], one, stage, input_doc=value, params=self.params, sources=self.sources)
+            )
         if not any(r.result is Result.ERROR for r in results):
             errors.append("the error did not recur rule by rule; the decision is an error all the same")
         return results, errors

@@ -180,3 +180,40 @@ def judge_silence(
         reason = why(path)
         parts.append(f"{path} ({reason + '; ' if reason else ''}{_hint(path)})")
     return Verdict(VerdictKind.EVIDENCE_MISSING, "evidence missing: " + "; ".join(parts), tuple(absent))
+
+
+def _param_leaves(value: Any, prefix: str) -> list[tuple[str, Any]]:
+    if isinstance(value, Mapping):
+        out: list[tuple[str, Any]] = []
+        for key, child in value.items():
+            out.extend(_param_leaves(child, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return [(prefix, value)]
+
+
+def threshold_source(
+    requirement: Requirement,
+    details: Mapping[str, Any],
+    params: Mapping[str, Any],
+    sources: Mapping[str, str],
+) -> str | None:
+    """Where the threshold a violation names came from ("the default for risk tier high", a spec
+    line, ``--param``): the parameter under the rule's ``configured_by`` that holds that value,
+    preferring one that names the violation's metric. None when it cannot be told."""
+    threshold = details.get("threshold")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+        return None
+    candidates: list[str] = []
+    for configured in requirement.configured_by:
+        root, _, rest = configured.partition(".")
+        if root != "params":
+            continue
+        for path, value in _param_leaves(lookup(params, rest.split(".")), rest):
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value == threshold:
+                candidates.append(path)
+    metric = details.get("metric")
+    named = [c for c in candidates if isinstance(metric, str) and f".{metric}." in f".{c}."]
+    for path in named or candidates:
+        if path in sources:
+            return f"threshold {threshold} from {sources[path]}"
+    return None

@@ -43,6 +43,7 @@ __all__ = [
     "column_of",
     "problems",
     "references",
+    "schema_paths",
     "valid_paths",
 ]
 
@@ -397,8 +398,11 @@ def _resolve(root: Root, steps: Sequence[Step]) -> tuple[int, list[_Node]] | Non
     return None
 
 
-def _enumerate(node: _Node, prefix: tuple[str, ...], seen: set[int]) -> Iterator[tuple[str, ...]]:
-    """Every path below ``node`` as segments; open-map keys as ``<placeholders>``, items as ``[_]``."""
+def _walk_schema(
+    node: _Node, prefix: tuple[str, ...], seen: set[int]
+) -> Iterator[tuple[tuple[str, ...], Mapping[str, Any]]]:
+    """(path, schema) of every path below ``node``; open-map keys as ``<placeholders>``, items as
+    ``[_]``. The schema is the path's first non-null alternative (with its type list intact)."""
     if len(prefix) > 8:
         return
     for schema, doc in _branches(node):
@@ -407,17 +411,50 @@ def _enumerate(node: _Node, prefix: tuple[str, ...], seen: set[int]) -> Iterator
         inner = seen | {id(schema)}
         for key, child in (schema.get("properties") or {}).items():
             path = (*prefix, key)
-            yield path
-            yield from _enumerate((child, doc), path, inner)
+            yield path, _describe_node((child, doc))
+            yield from _walk_schema((child, doc), path, inner)
         extra = schema.get("additionalProperties")
         if isinstance(extra, Mapping) and extra:
             name = _PLACEHOLDERS.get(prefix[-1] if prefix else "", "<key>")
-            yield (*prefix, name)
-            yield from _enumerate((extra, doc), (*prefix, name), inner)
+            yield (*prefix, name), _describe_node((extra, doc))
+            yield from _walk_schema((extra, doc), (*prefix, name), inner)
         items = schema.get("items")
         if isinstance(items, Mapping):
-            yield (*prefix, "[_]")
-            yield from _enumerate((items, doc), (*prefix, "[_]"), inner)
+            yield (*prefix, "[_]"), _describe_node((items, doc))
+            yield from _walk_schema((items, doc), (*prefix, "[_]"), inner)
+
+
+def _describe_node(node: _Node) -> Mapping[str, Any]:
+    """One schema standing for a node: its alternatives' types merged (null included)."""
+    schema = node[0]
+    branches = [b for b, _ in _branches(node) if isinstance(b, Mapping)]
+    types: list[str] = []
+    nullable = False
+    raw = schema if isinstance(schema, Mapping) else {}
+    for alternative in [*raw.get("oneOf", []), *raw.get("anyOf", [])]:
+        if isinstance(alternative, Mapping) and alternative.get("type") == "null":
+            nullable = True
+    for branch in branches:
+        if "enum" in branch or "const" in branch:
+            return branch
+        kind = branch.get("type")
+        for t in [kind] if isinstance(kind, str) else list(kind or []):
+            if t not in types:
+                types.append(t)
+    if nullable and "null" not in types:
+        types.append("null")
+    return {"type": types} if types else {}
+
+
+def schema_paths(root: Root) -> list[tuple[tuple[str, ...], Mapping[str, Any]]]:
+    """Every path the schema defines under ``root``, with a schema describing its value."""
+    return list(_walk_schema(_schema_root(root), (), set()))
+
+
+def _enumerate(node: _Node, prefix: tuple[str, ...], seen: set[int]) -> Iterator[tuple[str, ...]]:
+    """Every path below ``node`` as segments."""
+    for path, _ in _walk_schema(node, prefix, seen):
+        yield path
 
 
 def _render(root: Root, path: Sequence[str]) -> str:
