@@ -41,6 +41,7 @@ __all__ = [
     "TypeProblem",
     "check_policy_set",
     "column_of",
+    "opa_input_schema",
     "problems",
     "references",
     "schema_paths",
@@ -553,3 +554,11 @@ def check_policy_set(policy_set: PolicySet) -> int:
         more = f" ({len(found) - 1} more such reference(s) in the policy set)" if len(found) > 1 else ""
         raise PolicyLoadError(first.message + more, first.error().location)
     return len(refs)
+
+
+def opa_input_schema() -> dict[str, Any]:
+    """The evidence schema as ``opa check --schema`` takes it (OPA cannot merge the conditional
+    ``allOf`` that ties a null section to its ``missing`` reason, which types nothing anyway)."""
+    schema = dict(load_schema(Schema.EVIDENCE))
+    schema.pop("allOf", None)
+    return schema

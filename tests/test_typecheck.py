@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import json
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,14 @@ from govern.engine.errors import PolicyLoadError
 from govern.engine.evidence import evidence_from_value
 from govern.engine.policyset import load_policy_set, make_policy_set, modules_from_path
 from govern.engine.spec import PolicySource, RegoVersion, load_spec
-from govern.engine.typecheck import Root, check_policy_set, problems, references, valid_paths
+from govern.engine.typecheck import (
+    Root,
+    check_policy_set,
+    opa_input_schema,
+    problems,
+    references,
+    valid_paths,
+)
 
 from .conftest import SPEC, TODAY
 
@@ -185,3 +195,56 @@ def test_a_policy_set_with_no_rule_for_the_stage_is_an_error(tmp_path: Path, exa
         )
     empty = Checker.for_spec(spec, policy_set, create_backend("embedded"), allow_empty=True)
     assert empty.decide(evidence_from_value(example_evidence), today=TODAY).results == ()
+
+
+OPA_BIN = os.environ.get("GOVERN_OPA_BIN")
+needs_opa = pytest.mark.skipif(not OPA_BIN, reason="GOVERN_OPA_BIN is not set (tools/opa/build.sh builds it)")
+
+# (reference, govern accepts it, opa check --schema accepts it)
+AGREEMENT = [
+    ("input.bias_score", False, False),
+    ("input.spec.metadata", True, True),
+    ("input.stage", True, True),
+    ("input.run.metrics.bias_score", True, True),
+    ("input.fairness.features[f].metrics.accuracy.by_group.female", True, True),
+    ('input.data.drift["capital-gain"].psi', True, True),
+    ("input.explanations.global_importance[0].share", True, True),
+    ("input.live.metrics.accuracy", True, True),
+    # OPA's schema checker gives up below a oneOf (every nullable section) and below array items
+    # and open-map values; govern follows them: stricter, never looser.
+    ("input.live.window_size", False, True),
+    ("input.explanations.global_importance[0].rank", False, True),
+    ("input.run.datasets[0].contxt", False, True),
+    ("input.fairness.features[f].demographic_parity_diff", False, True),
+]
+
+
+def _opa_check(target: Path, schema: Path) -> subprocess.CompletedProcess[str]:
+    assert OPA_BIN is not None
+    command = [OPA_BIN, "check", "--strict", "--schema", str(schema), str(target)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+@needs_opa
+def test_opa_check_with_the_schema_agrees_on_the_builtin_library(tmp_path: Path) -> None:
+    schema = tmp_path / "input.json"
+    schema.write_text(json.dumps(opa_input_schema()), encoding="utf-8")
+    proc = _opa_check(Path(__file__).resolve().parents[1] / "policies", schema)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert check_policy_set(load_policy_set(None)) > 0  # govern: clean too
+
+
+@needs_opa
+@pytest.mark.parametrize(("expression", "ours_ok", "opa_ok"), AGREEMENT)
+def test_opa_check_agrees(tmp_path: Path, expression: str, ours_ok: bool, opa_ok: bool) -> None:
+    """Whatever `opa check --schema` refuses, govern refuses too; govern also checks below
+    nullable sections, list items and open-map values, where OPA's checker stops."""
+    schema = tmp_path / "input.json"
+    schema.write_text(json.dumps(opa_input_schema()), encoding="utf-8")
+    some = "\tsome f\n" if "[f]" in expression else ""
+    text = f"package team\n\nimport rego.v1\n\ndeny contains 1 if {{\n{some}\t{expression}\n}}\n"
+    folder = _policy(tmp_path, text)
+    ours = _problems(tmp_path, text) == []
+    theirs = _opa_check(folder, schema)
+    assert ours is ours_ok
+    assert (theirs.returncode == 0) is opa_ok, theirs.stdout + theirs.stderr
