@@ -37,13 +37,22 @@ def import_regorus() -> Any:
     return regorus
 
 
+_V0_MARKERS = ("`if` keyword is required", "`contains` keyword is required")
+_V0_HINT = (
+    "this looks like Rego v0: declare `rego_version: v0` for its path under policies.paths in the "
+    "spec, or pass --v0-compatible"
+)
+
+
 def _load_error(exc: BaseException, module: PolicyModule | None = None) -> PolicyLoadError:
     message, location = split_engine_error(str(exc))
     if location is None and module is not None:
         from ..errors import Location
 
         location = Location(module.path)
-    return PolicyLoadError(message, location)
+    v1 = module is None or module.rego_version is RegoVersion.V1
+    hint = _V0_HINT if v1 and any(marker in message for marker in _V0_MARKERS) else None
+    return PolicyLoadError(message, location, hint)
 
 
 @cache

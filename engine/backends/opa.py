@@ -52,6 +52,7 @@ __all__ = [
     "OpaEndpoint",
     "parse_opa_url",
     "policy_id",
+    "pushed_text",
 ]
 
 T = TypeVar("T")
@@ -67,6 +68,25 @@ _STRICT: Final = {"strict-builtin-errors": "true"}
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9._/-]")
 _V0_MARKERS = ("`if` keyword is required", "`contains` keyword is required")
 _LATER = "undefined function"
+_REGO_V1_IMPORT = re.compile(r"^\s*import\s+rego\.v1\b", re.MULTILINE)
+_PACKAGE_LINE = re.compile(r"^package\s", re.MULTILINE)
+
+
+def pushed_text(module: PolicyModule) -> str:
+    """The module's text as pushed: a v1 module gets ``import rego.v1`` on its package line, so it
+    reads as v1 on a server started with ``--v0-compatible`` too (where the v0 files of a mixed
+    policy set can live). Same line, so every row OPA reports stays the author's."""
+    if module.rego_version is RegoVersion.V0 or _REGO_V1_IMPORT.search(module.text):
+        return module.text
+    match = _PACKAGE_LINE.search(module.text)
+    if match is None:
+        return module.text
+    end = module.text.find("\n", match.start())
+    end = len(module.text) if end < 0 else end
+    line = module.text[match.start() : end]
+    code, hash_, comment = line.partition("#")
+    patched = f"{code.rstrip()} import rego.v1" + (f" {hash_}{comment}" if hash_ else "")
+    return module.text[: match.start()] + patched + module.text[end:]
 
 
 @dataclass(frozen=True)
@@ -216,7 +236,7 @@ class OpaBackend(Backend):
         previous = self._guard(self._read_marker)
         held = self._guard(self._govern_policies)
         stale = [pid for pid in held if pid not in modules]
-        changed = [pid for pid, m in modules.items() if held.get(pid) != m.text]
+        changed = [pid for pid, m in modules.items() if held.get(pid) != pushed_text(m)]
         self.pushed = bool(stale or changed or previous != marker)
         if self.pushed:
             self._put_data(f"{_PREFIX}/{MARKER_KEY}", {**marker, "state": "loading"})
@@ -363,7 +383,7 @@ class OpaBackend(Backend):
         try:
             # rego_compat=False: on a v0 syntax error the client would rewrite the module into
             # v1 with regular expressions and push that instead of what the author wrote.
-            self._client.update_policy_from_string(module.text, pid, rego_compat=False)
+            self._client.update_policy_from_string(pushed_text(module), pid, rego_compat=False)
         except RegoParseError as exc:
             errors = [e for e in exc.errors or [] if isinstance(e, dict)]
             if not errors:
@@ -437,12 +457,29 @@ class OpaBackend(Backend):
         row = location.get("row")
         if location.get("col"):
             message += f" (column {location['col']})"
-        if len(errors) > 1:
-            message += f"; {len(errors) - 1} more error(s)"
+        others = [self._located(e) for e in errors if e is not first]
+        located = [o for o in others if o[0]]
+        if located:  # every located error, as the embedded backend shows them (not "error limit")
+            message += "; also " + "; ".join(f"{where}: {text}" for where, text in located)
+        elif others:
+            message += f"; {len(others)} more error(s)"
         hint = None
         if path in self._v0 and any(marker in message for marker in _V0_MARKERS):
             hint = "this OPA server reads Rego v1; serve Rego v0 policies from `opa run --v0-compatible`"
         return PolicyLoadError(message, Location(path, row if isinstance(row, int) else None), hint)
+
+    def _located(self, error: dict[str, Any]) -> tuple[str, str]:
+        """(``file:row:col`` or "", message) of one of OPA's errors."""
+        text = str(error.get("message") or "").strip()
+        location = error.get("location")
+        if not isinstance(location, dict) or not location.get("file"):
+            return "", text
+        pid = str(location["file"])
+        where = str(self._paths.get(pid, pid))
+        for key in ("row", "col"):
+            if isinstance(location.get(key), int):
+                where += f":{location[key]}"
+        return where, text
 
     # --- error wrapping ------------------------------------------------------------------------
 
