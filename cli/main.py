@@ -19,7 +19,7 @@ from govern.engine.backends import BackendName
 from govern.engine.errors import ConfigError
 from govern.engine.formats import Format, SpecLocations
 
-from . import card_command, registry_commands, rego_commands, replay_command
+from . import card_command, inspect_commands, registry_commands, rego_commands, replay_command
 from .common import handle_errors as _handle_errors
 from .common import stderr as _stderr
 from .common import write_atomic as _write
@@ -124,7 +124,9 @@ def check(
     stage: Annotated[
         StageOption | None,
         typer.Option(
-            "--stage", "-s", help="Decide for this stage. Default: the stage recorded in the evidence."
+            "--stage",
+            "-s",
+            help="Decide for this stage (default deploy). Evidence collected for another stage is an error.",
         ),
     ] = None,
     output_format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.TEXT,
@@ -147,6 +149,10 @@ def check(
     v0_compatible: V0Opt = False,
     no_builtin: NoBuiltinOpt = False,
     param: ParamOpt = None,
+    allow_empty: Annotated[
+        bool,
+        typer.Option("--allow-empty", help="Accept a policy set with no deny/warn rule for the stage."),
+    ] = False,
     tracking_uri: Annotated[
         str | None,
         typer.Option(
@@ -184,6 +190,7 @@ def check(
         decision_log=decision_log,
         as_of=parse_as_of(as_of),
         command="check",
+        allow_empty=allow_empty,
     )
     # the pipeline loads the policies first: a broken policy is reported before any slow collection
     with Pipeline(model_spec, options) as pipeline:
@@ -200,7 +207,7 @@ def check(
             )
         else:
             document = load_evidence(evidence)
-        record = pipeline.decide(document, Stage(stage.value) if stage else None)
+        record = pipeline.decide(document, Stage(stage.value) if stage else Stage.DEPLOY)
     decision = record.decision
     use_color = color if color is not None else (output is None and sys.stdout.isatty())
     width = 120 if output is not None or not sys.stdout.isatty() else max(100, _terminal_width())
@@ -283,6 +290,8 @@ app.command()(card_command.card)
 app.command()(replay_command.replay)
 app.command("test")(rego_commands.run_rego_tests)
 app.add_typer(rego_commands.bundle_app, name="bundle")
+app.command("input")(inspect_commands.input_command)
+app.command("params")(inspect_commands.params_command)
 
 
 def main() -> None:

@@ -103,6 +103,7 @@ def pipeline_options(
     decision_log: Path | None,
     as_of: dt.date | None,
     command: str,
+    allow_empty: bool = False,
 ) -> PipelineOptions:
     """The engine's pipeline options from the shared command-line options."""
     from govern.engine.pipeline import PipelineOptions
@@ -118,4 +119,5 @@ def pipeline_options(
         decision_log=decision_log,
         as_of=as_of,
         labels={"command": command},
+        allow_empty=allow_empty,
     )

@@ -5,7 +5,6 @@ Thin: parse, call the engine, render, exit. mlflow is imported only when a comma
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import sys
@@ -266,6 +265,8 @@ def _run_gate(
 
     if output_format not in ("text", "json"):
         raise ConfigError(f"unknown output format {output_format!r}; choose text or json")
+    if as_of is not None:  # a gate acts now: an expired waiver must not move an alias
+        raise ConfigError("--as-of is for `govern check` replays; a gate judges waivers as of today")
     options = pipeline_options(
         backend=decision.backend,
         opa_url=decision.opa_url,
@@ -274,7 +275,7 @@ def _run_gate(
         no_builtin=decision.no_builtin,
         params=decision.params,
         decision_log=decision.decision_log,
-        as_of=_date(as_of),
+        as_of=None,
         command=f"gate {gate}",
     )
     key = load_key(audit_key_file)
@@ -299,22 +300,13 @@ def _run_gate(
     raise typer.Exit(result.exit_code)
 
 
-def _date(value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ConfigError(f"--as-of {value!r} is not a date (YYYY-MM-DD)") from None
-
-
 SpecArg = Annotated[Path, typer.Argument(help="The model spec (YAML).", show_default=False)]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Decide and audit, but change nothing in MLflow.")]
 Live = Annotated[Path | None, typer.Option("--live", help="Live metrics as JSON, instead of MLflow's.")]
 NoModel = Annotated[bool, typer.Option("--no-model", help="Skip fairness, SHAP and data evidence.")]
 Sample = Annotated[int | None, typer.Option("--sample", help="Rows of evaluation data to use (seeded).")]
 Seed = Annotated[int, typer.Option("--seed", help="Seed for every sample.")]
-AsOf = Annotated[str | None, typer.Option("--as-of", help="Judge waiver expiry as of this date.")]
+AsOf = Annotated[str | None, typer.Option("--as-of", hidden=True, help="Refused: gates judge as of today.")]
 OutputFormat = Annotated[str, typer.Option("--format", "-f", help="text or json.")]
 
 

@@ -180,6 +180,8 @@ def replay(
         )
         if not policies:
             options = dataclass_replace(options, policies=recorded.policies)
+        if not param:
+            options = dataclass_replace(options, params=recorded.params)
     report = replay_record(loaded, evidence=document, options=options, use_recorded_params=not param)
     write_atomic(_text(report) if output_format == "text" else _json(report), output)
     raise typer.Exit(report.exit_code)

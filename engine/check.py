@@ -10,18 +10,21 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from . import __version__
 from .backends import UNDEFINED, Backend, PackageValues
+from .capabilities import check_builtins
 from .decision import Decision, Result, RuleResult, Violation
 from .digests import input_digest
-from .errors import BackendError, EvidenceError, Location
+from .errors import BackendError, ConfigError, EvidenceError, Location
 from .evidence.document import EvidenceDocument, canonical_digest
-from .params import build_params
+from .params import build_params, param_sources
 from .policyset import PolicySet, RuleKind, RuleMeta
+from .requirements import VerdictKind, judge_silence, threshold_source
 from .spec import ModelSpec, Stage
+from .typecheck import check_policy_set
 from .waivers import apply_waivers
 
 __all__ = ["Checker", "rule_results"]
@@ -91,12 +94,48 @@ def _errored(rule: RuleMeta, message: str) -> RuleResult:
     return _result(rule, Result.ERROR, message)
 
 
-def rule_results(rules: Iterable[RuleMeta], values: PackageValues, stage: Stage) -> list[RuleResult]:
+def _judged(
+    rule: RuleMeta, own: list[Violation], judge: _Judge | None, sources: Mapping[str, str] | None = None
+) -> RuleResult:
+    """A silent rule is a pass only when it is configured and its evidence is there; a failure
+    names where its threshold came from."""
+    if own and judge is not None and sources:
+        noted = []
+        for violation in own:
+            note = threshold_source(rule.requires, violation.details, judge[1], sources)
+            noted.append(replace(violation, message=f"{violation.message} ({note})") if note else violation)
+        return _result_for(rule, noted)
+    if own or judge is None or not rule.requires:
+        return _result_for(rule, own)
+    verdict = judge_silence(rule.requires, judge[0], judge[1])
+    if verdict is None:
+        return _result_for(rule, own)
+    if verdict.kind is not VerdictKind.EVIDENCE_MISSING:
+        return _result(rule, Result.SKIP, verdict.message)
+    missing = Violation(verdict.message, {"evidence_missing": list(verdict.paths)})
+    return _result(rule, Result.FAIL, verdict.message, (missing,))
+
+
+_Judge = tuple[Mapping[str, Any], Mapping[str, Any]]
+
+
+def rule_results(
+    rules: Iterable[RuleMeta],
+    values: PackageValues,
+    stage: Stage,
+    *,
+    input_doc: Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | None = None,
+    sources: Mapping[str, str] | None = None,
+) -> list[RuleResult]:
     """One result per rule from raw package values.
 
     A rule whose result objects carry an ``id`` other than its own is split: each such id
     becomes its own result (for policies that put many checks in one ``deny`` rule).
+    Given the input and the params, a rule that found nothing is judged by its
+    ``custom.requires`` / ``custom.configured_by`` (see :mod:`govern.engine.requirements`).
     """
+    judge: _Judge | None = (input_doc, params or {}) if input_doc is not None else None
     out: list[RuleResult] = []
     for rule in rules:
         if stage not in rule.stages:
@@ -112,7 +151,7 @@ def rule_results(rules: Iterable[RuleMeta], values: PackageValues, stage: Stage)
                 by_id.setdefault(other, []).append(violation)
             else:
                 own.append(violation)
-        out.append(_result_for(rule, own))
+        out.append(_judged(rule, own, judge, sources))
         for other_id, items in sorted(by_id.items()):
             virtual = RuleMeta(
                 id=other_id,
@@ -142,14 +181,26 @@ class Checker:
     """A spec's policy set loaded into a backend, ready to decide on evidence."""
 
     def __init__(
-        self, spec: ModelSpec, policy_set: PolicySet, backend: Backend, params: Mapping[str, Any]
+        self,
+        spec: ModelSpec,
+        policy_set: PolicySet,
+        backend: Backend,
+        params: Mapping[str, Any],
+        *,
+        allow_empty: bool = False,
+        sources: Mapping[str, str] | None = None,
     ) -> None:
         self.spec = spec
+        self.sources = dict(sources or {})
         self.policy_set = policy_set
         self.backend = backend
         self.params = dict(params)
         self.params_digest = canonical_digest(self.params)
+        self.allow_empty = allow_empty
         self._packages = policy_set.packages
+        allowed = (spec.data.get("policies") or {}).get("allow_builtins") or []
+        check_builtins(policy_set.modules, allowed, backend=backend.name)
+        self.references_checked = check_policy_set(policy_set)
         backend.load(policy_set, {"govern": {"params": self.params}})
 
     @classmethod
@@ -159,8 +210,12 @@ class Checker:
         policy_set: PolicySet,
         backend: Backend,
         param_overrides: list[dict[str, Any]] | None = None,
+        *,
+        allow_empty: bool = False,
     ) -> Checker:
-        return cls(spec, policy_set, backend, build_params(spec, param_overrides))
+        params = build_params(spec, param_overrides)
+        sources = param_sources(spec, param_overrides)
+        return cls(spec, policy_set, backend, params, allow_empty=allow_empty, sources=sources)
 
     def prepare_input(self, evidence: EvidenceDocument, stage: Stage | None) -> PreparedInput:
         """The Rego input: the evidence with this spec and the stage asked for."""
@@ -173,6 +228,14 @@ class Checker:
             )
         value = dict(evidence.value)
         value["spec"] = self.spec.data
+        collected_at = value.get("stage")
+        if stage is not None and collected_at is not None and collected_at != stage.value:
+            raise EvidenceError(
+                f"this evidence was collected for stage '{collected_at}', but the decision is for "
+                f"stage '{stage.value}'; collect evidence for '{stage.value}' (govern collect --stage "
+                f"{stage.value})",
+                Location(evidence.source, None, "stage"),
+            )
         if stage is not None:
             value["stage"] = stage.value
         return PreparedInput(value=value, digest=input_digest(evidence, self.spec, value["stage"]))
@@ -182,7 +245,9 @@ class Checker:
             values = self.backend.evaluate(value, self._packages)
         except BackendError as exc:
             return self._evaluate_each(value, stage, str(exc))
-        return rule_results(self.policy_set.rules, values, stage), []
+        rules = self.policy_set.rules
+        judged = rule_results(rules, values, stage, input_doc=value, params=self.params, sources=self.sources)
+        return judged, []
 
     def _evaluate_each(
         self, value: Mapping[str, Any], stage: Stage, first: str
@@ -199,7 +264,10 @@ class Checker:
             except BackendError as exc:
                 results.append(_errored(rule, str(exc)))
                 continue
-            results.extend(rule_results([rule], {rule.package: {rule.name: rule_value}}, stage))
+            one = {rule.package: {rule.name: rule_value}}
+            results.extend(
+                rule_results([rule], one, stage, input_doc=value, params=self.params, sources=self.sources)
+            )
         if not any(r.result is Result.ERROR for r in results):
             errors.append("the error did not recur rule by rule; the decision is an error all the same")
         return results, errors
@@ -209,6 +277,12 @@ class Checker:
     ) -> Decision:
         prepared = self.prepare_input(evidence, stage)
         effective = Stage(prepared.value["stage"])
+        if not self.allow_empty and not any(effective in rule.stages for rule in self.policy_set.rules):
+            raise ConfigError(
+                f"the policy set has no deny or warn rule that applies at stage {effective.value}, so "
+                "nothing would be checked",
+                hint="add policies, or pass --allow-empty if an empty decision is intended",
+            )
         as_of = today or dt.date.today()
         results, errors = self._evaluate(prepared.value, effective)
         results, uses = apply_waivers(results, self.spec.waivers, effective, as_of)

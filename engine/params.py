@@ -135,3 +135,96 @@ def _validate(params: dict[str, Any]) -> None:
             hint="parameters come from policies/defaults.yaml, the spec's requirements and policies.params, "
             "and --param",
         )
+
+
+# --- where each parameter came from -------------------------------------------------------------
+
+#: params path prefix → the spec path it is read from (see ``_from_spec``).
+_SPEC_PATHS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("metrics",), ("requirements", "metrics")),
+    (("champion",), ("requirements", "champion")),
+    (("live",), ("requirements", "live")),
+    (("lineage",), ("requirements", "lineage")),
+    (("data",), ("requirements", "data_quality")),
+    (("fairness", "sensitive_features"), ("fairness", "sensitive_features")),
+    (("fairness",), ("fairness", "thresholds")),
+    (("explainability", "required"), ("explainability",)),
+    (("explainability",), ("explainability",)),
+    (("tier",), ("metadata", "risk_tier")),
+)
+
+
+def _leaves(value: Any, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    if isinstance(value, dict) and value:
+        out: list[tuple[tuple[str, ...], Any]] = []
+        for key, child in value.items():
+            out.extend(_leaves(child, (*prefix, str(key))))
+        return out
+    return [(prefix, value)]
+
+
+def _has(layer: Any, path: tuple[str, ...]) -> bool:
+    node = layer
+    for part in path:
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def _spec_path(path: tuple[str, ...]) -> tuple[str, ...]:
+    for prefix, target in _SPEC_PATHS:
+        if path[: len(prefix)] == prefix:
+            rest = (
+                path[len(prefix) :]
+                if target != ("explainability",) or prefix != ("explainability", "required")
+                else ()
+            )
+            return (*target, *rest)
+    return path
+
+
+def param_sources(spec: ModelSpec, overrides: list[dict[str, Any]] | None = None) -> dict[str, str]:
+    """Where each effective parameter (dotted path → description) came from, last layer winning:
+    the built-in default, the default for the risk tier, a spec line, or ``--param``."""
+    from pathlib import Path
+
+    from .documents import load_document
+    from .errors import SpecError
+
+    tier = spec.risk_tier.value
+    layers: list[tuple[Any, Any]] = [
+        (defaults(), lambda p: "the built-in default"),
+        (_defaults_file().get("tiers", {}).get(tier) or {}, lambda p: f"the default for risk tier {tier}"),
+    ]
+    try:
+        doc, _ = load_document(Path(spec.source), SpecError)
+        lines: dict[Any, int] = dict(doc.lines)
+    except (OSError, SpecError):
+        lines = {}  # a spec not read from a file has no lines
+    where = Path(spec.source).name
+
+    def from_spec(root: tuple[str, ...]) -> Any:
+        def describe(path: tuple[str, ...]) -> str:
+            spec_path = (*root, *path) if root else _spec_path(path)
+            dotted = ".".join(spec_path)
+            if spec_path in lines:
+                return f"{where}:{lines[spec_path]} ({dotted})"
+            for cut in range(len(spec_path) - 1, 0, -1):
+                if spec_path[:cut] in lines:
+                    return f"{where}:{lines[spec_path[:cut]]} ({dotted}, the spec schema's default)"
+            return f"{where} ({dotted})"
+
+        return describe
+
+    layers.append((_from_spec(spec), from_spec(())))
+    layers.append((spec.params_overrides, from_spec(("policies", "params"))))
+    for override in overrides or []:
+        layers.append((override, lambda p: "--param " + ".".join(p)))
+    out: dict[str, str] = {}
+    for path, _ in _leaves(build_params(spec, overrides)):
+        for layer, describe in reversed(layers):
+            if _has(layer, path):
+                out[".".join(path)] = describe(path)
+                break
+    return out

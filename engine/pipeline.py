@@ -30,7 +30,7 @@ from .check import Checker
 from .decision_log import decision_log_record
 from .errors import ConfigError, Location
 from .evidence.document import EvidenceDocument, canonical_digest
-from .params import build_params, parse_param_override
+from .params import build_params, param_sources, parse_param_override
 from .policyset import PolicySet, load_policy_set
 from .record import DecisionRecord, EvidenceRef, PolicyRef, SpecRef
 from .spec import ModelSpec, PolicySource, Stage
@@ -50,6 +50,7 @@ class PipelineOptions:
     decision_log: Path | None = None
     as_of: dt.date | None = None  # judge waivers as of this day (check and replay only)
     labels: Mapping[str, str] = field(default_factory=dict)
+    allow_empty: bool = False  # accept a policy set with no deny/warn rule for the stage
 
 
 class Pipeline:
@@ -71,13 +72,21 @@ class Pipeline:
             spec, self.options.policies, builtin=self.options.builtin
         )
         self.params: dict[str, Any] = dict(params) if params is not None else build_params(spec, overrides)
+        self.param_sources = param_sources(spec, overrides)  # where each threshold came from
         self._backend: Backend | None = None
         self._checker: Checker | None = None
 
     def __enter__(self) -> Pipeline:
         backend = create_backend(self.options.backend.value, self.options.opa_url)
         try:
-            self._checker = Checker(self.spec, self.policy_set, backend, self.params)
+            self._checker = Checker(
+                self.spec,
+                self.policy_set,
+                backend,
+                self.params,
+                allow_empty=self.options.allow_empty,
+                sources=self.param_sources,
+            )
         except BaseException:
             backend.close()
             raise
@@ -132,6 +141,7 @@ class Pipeline:
             policy=self.policy_ref(),
             evidence=evidence.value,
             labels=dict(self.options.labels),
+            overrides=self.options.params,
         )
         if self.options.decision_log is not None:
             append_decision_log(

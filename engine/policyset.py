@@ -22,6 +22,7 @@ import yaml
 
 from .errors import ConfigError, Location, PolicyLoadError
 from .rego_ast import parse_rego
+from .requirements import Requirement, parse_config_path, parse_evidence_path
 from .spec import ModelSpec, PolicySource, RegoVersion, Stage
 
 __all__ = [
@@ -48,7 +49,26 @@ _ALWAYS = ("lib",)
 _RULE_RE = re.compile(r"^(deny|warn|violation)(_[A-Za-z0-9_]+)?$")
 _TEST_RE = re.compile(r"^test_[A-Za-z0-9_]+$")
 _TODO_RE = re.compile(r"^todo_test_[A-Za-z0-9_]+$")
-_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")
+_ID_RE = re.compile(r"[A-Za-z0-9_.:-]+")
+#: The keys a rule's ``custom`` block may hold; any other key is a typo until proven otherwise.
+CUSTOM_KEYS = ("id", "severity", "stages", "controls", "requires", "configured_by", "skip_without")
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """A YAML loader that refuses duplicate keys (OPA rejects them; PyYAML keeps the last one)."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 class Severity(StrEnum):
@@ -80,6 +100,7 @@ class RuleMeta:
     file: str
     line: int
     annotated: bool
+    requires: Requirement = field(default_factory=Requirement)
 
     @property
     def path(self) -> str:
@@ -145,7 +166,7 @@ def _annotation_blocks(lines: list[str]) -> Iterator[tuple[int, dict[str, Any], 
 
 def _parse_annotation(body: str, file: str, line: int) -> dict[str, Any]:
     try:
-        value = yaml.safe_load(body) if body.strip() else {}
+        value = yaml.load(body, Loader=_StrictLoader) if body.strip() else {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = line + 1 + mark.line if mark is not None else line
@@ -166,8 +187,13 @@ def _rule_meta(
     where = Location(file, ann_line)
     if not isinstance(custom, dict):
         raise PolicyLoadError("'custom' in # METADATA must be a mapping", where)
+    unknown = sorted(str(k) for k in custom if k not in CUSTOM_KEYS)
+    if unknown:
+        raise PolicyLoadError(
+            f"custom.{unknown[0]} is not a key govern knows; the keys are {', '.join(CUSTOM_KEYS)}", where
+        )
     rule_id = custom.get("id", f"{package}.{name}")
-    if not isinstance(rule_id, str) or not _ID_RE.match(rule_id):
+    if not isinstance(rule_id, str) or not _ID_RE.fullmatch(rule_id):
         raise PolicyLoadError(
             f"custom.id {rule_id!r} must be a string of letters, digits, '.', '_', ':' or '-'", where
         )
@@ -182,6 +208,12 @@ def _rule_meta(
     raw_stages = custom.get("stages", [s.value for s in Stage])
     if isinstance(raw_stages, str):
         raw_stages = [raw_stages]
+    if not raw_stages:
+        raise PolicyLoadError(
+            "custom.stages is empty, which would disable the rule; list at least one of register, "
+            "deploy, rollback (or leave the key out for every stage)",
+            where,
+        )
     try:
         stages = frozenset(Stage(s) for s in raw_stages)
     except (ValueError, TypeError):
@@ -191,6 +223,7 @@ def _rule_meta(
     controls = custom.get("controls", [])
     if not isinstance(controls, list) or not all(isinstance(c, str) for c in controls):
         raise PolicyLoadError("custom.controls must be a list of strings", where)
+    requires = _requirement(custom, where)
     title = (annotation or {}).get("title")
     description = (annotation or {}).get("description")
     return RuleMeta(
@@ -206,7 +239,32 @@ def _rule_meta(
         file=file,
         line=line,
         annotated=annotation is not None,
+        requires=requires,
     )
+
+
+def _requirement(custom: dict[str, Any], where: Location) -> Requirement:
+    """``custom.requires`` (evidence paths) and ``custom.configured_by`` (settings), checked."""
+    evidence: list[str] = []
+    configured: list[str] = []
+    without: list[str] = []
+    evidence_shape = "an evidence path such as explanations or run.datasets"
+    for key, parse, out, shape in (
+        ("requires", parse_evidence_path, evidence, evidence_shape),
+        ("configured_by", parse_config_path, configured, "params.<path> or spec.<path>"),
+        ("skip_without", parse_evidence_path, without, evidence_shape),
+    ):
+        raw = custom.get(key, [])
+        if isinstance(raw, str):
+            raw = [raw]
+        if not isinstance(raw, list):
+            raise PolicyLoadError(f"custom.{key} must be a list", where)
+        for item in raw:
+            parsed = parse(item)
+            if parsed is None:
+                raise PolicyLoadError(f"custom.{key} entry {item!r} must be {shape}", where)
+            out.append(parsed)
+    return Requirement(evidence=tuple(evidence), configured_by=tuple(configured), skip_without=tuple(without))
 
 
 def parse_module(path: str, text: str, rego_version: RegoVersion, *, builtin: bool) -> PolicyModule:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +124,7 @@ class DecisionRecord:
     policy: PolicyRef
     evidence: Mapping[str, Any] | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    overrides: tuple[str, ...] = ()  # --param key.path=value, as given
 
     @property
     def decision_id(self) -> str:
@@ -133,9 +134,7 @@ class DecisionRecord:
         """The same record, carrying the evidence inline or by reference only."""
         if inline:
             return self
-        return DecisionRecord(
-            self.decision, self.params, self.spec, self.evidence_ref, self.policy, None, self.labels
-        )
+        return replace(self, evidence=None)
 
     def evidence_document(self) -> EvidenceDocument | None:
         """The inline evidence as the document that was judged (digest checked on load)."""
@@ -156,6 +155,7 @@ class DecisionRecord:
             "evidence": copy.deepcopy(dict(self.evidence)) if self.evidence is not None else None,
             "policy": self.policy.to_dict(),
             "labels": dict(self.labels),
+            "overrides": list(self.overrides),
         }
 
     def to_json(self, *, indent: int | None = 2) -> str:
@@ -180,6 +180,7 @@ class DecisionRecord:
             policy=PolicyRef.from_dict(value["policy"]),
             evidence=dict(evidence) if evidence is not None else None,
             labels=dict(value.get("labels") or {}),
+            overrides=tuple(str(o) for o in value.get("overrides", ())),
         )
 
 

@@ -94,6 +94,7 @@ def recorded_options(record: DecisionRecord) -> PipelineOptions:
             for s in record.policy.sources
         ),
         builtin=record.policy.builtin,
+        params=record.overrides,
         as_of=record.decision.as_of,
         labels={"command": "replay", "replay_of": record.decision_id},
     )
@@ -153,7 +154,7 @@ def replay(
         document = replace(document, sha256=record.evidence_ref.sha256)
     spec = recorded_spec(record)
     chosen = options or recorded_options(record)
-    params = record.params if use_recorded_params and not chosen.params else None
+    params = record.params if use_recorded_params else None
     with Pipeline(spec, chosen, params=params) as pipeline:
         replayed = pipeline.decide(
             document, record.decision.stage, as_of=chosen.as_of or record.decision.as_of

@@ -2,7 +2,9 @@
 
 A waiver turns a ``fail`` or ``warn`` of its rule into ``waived`` while it is in force (through
 its expiry date, for the stages it names). An expired waiver is void and says so in the result;
-a waiver never turns an ``error`` into anything else: govern fails closed.
+a waiver never turns an ``error`` into anything else: govern fails closed. Nor does it cover a
+failure for missing evidence: a waiver accepts a finding, and with the evidence missing there is
+no finding to accept (the failure stands and the waiver is reported as refused).
 """
 
 from __future__ import annotations
@@ -14,7 +16,12 @@ from dataclasses import replace
 from .decision import Result, RuleResult, WaiverStatus, WaiverUse
 from .spec import Stage, Waiver
 
-__all__ = ["apply_waivers"]
+__all__ = ["apply_waivers", "is_evidence_missing"]
+
+
+def is_evidence_missing(result: RuleResult) -> bool:
+    """A failure govern raised because the rule's required evidence was absent."""
+    return result.result is Result.FAIL and any("evidence_missing" in v.details for v in result.violations)
 
 
 def _use(waiver: Waiver, status: WaiverStatus, today: dt.date) -> WaiverUse:
@@ -47,6 +54,12 @@ def apply_waivers(
             continue
         if result.result is Result.ERROR:
             uses.append(_use(waiver, WaiverStatus.REFUSED, today))
+            continue
+        if is_evidence_missing(result):
+            use = _use(waiver, WaiverStatus.REFUSED, today)
+            note = f"the waiver by {waiver.approver} does not cover missing evidence"
+            out[position] = replace(result, message=f"{result.message} ({note})", waiver=use)
+            uses.append(use)
             continue
         if result.result not in (Result.FAIL, Result.WARN):
             uses.append(_use(waiver, WaiverStatus.UNUSED, today))

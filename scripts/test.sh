@@ -34,6 +34,14 @@ if GOVERN_OPA_BIN="$(tools/opa/build.sh)"; then
   export GOVERN_OPA_BIN
   "$GOVERN_OPA_BIN" test policies/
   "$GOVERN_OPA_BIN" check --strict policies/
+  # the same type check govern runs at load: every input.* reference against the evidence schema
+  schema_dir="$(mktemp -d)"
+  python scripts/opa_input_schema.py "$schema_dir/input.json"
+  "$GOVERN_OPA_BIN" check --strict --schema "$schema_dir/input.json" policies/
+  # and only the built-ins govern allows (no network, clock or randomness)
+  "$GOVERN_OPA_BIN" capabilities --current | python scripts/opa_capabilities.py > "$schema_dir/capabilities.json"
+  "$GOVERN_OPA_BIN" check --strict --capabilities "$schema_dir/capabilities.json" policies/
+  rm -rf "$schema_dir"
   "$GOVERN_OPA_BIN" fmt --fail --list policies/
 elif [ "${CI:-}" = "true" ]; then
   echo "tools/opa/build.sh failed: CI needs a real OPA" >&2

@@ -60,7 +60,8 @@ def test_waiver_is_valid_through_its_expiry_day(embedded, example_evidence) -> N
 
 def test_waiver_limited_to_stages(embedded, example_evidence) -> None:  # type: ignore[no-untyped-def]
     # the example's waivers cover register and deploy; at rollback the fairness rules are skipped
-    decision = embedded.decide(evidence_from_value(example_evidence), stage=Stage.ROLLBACK, today=TODAY)
+    evidence = {**example_evidence, "stage": "rollback"}
+    decision = embedded.decide(evidence_from_value(evidence), stage=Stage.ROLLBACK, today=TODAY)
     assert by_id(decision)["GOV-FAIR-001"].result is Result.SKIP
 
 
@@ -93,7 +94,10 @@ def test_missing_section_fails_closed(embedded, example_evidence) -> None:  # ty
 def test_stage_override_and_evidence_digest(embedded, example_evidence) -> None:  # type: ignore[no-untyped-def]
     doc = evidence_from_value(example_evidence)
     deploy = embedded.decide(doc, today=TODAY)
-    register = embedded.decide(doc, stage=Stage.REGISTER, today=TODAY)
+    with pytest.raises(EvidenceError, match="collected for stage 'deploy'"):
+        embedded.decide(doc, stage=Stage.REGISTER, today=TODAY)
+    register_doc = evidence_from_value({**example_evidence, "stage": "register"})
+    register = embedded.decide(register_doc, stage=Stage.REGISTER, today=TODAY)
     assert deploy.stage is Stage.DEPLOY
     assert register.stage is Stage.REGISTER
     assert by_id(register)["GOV-CHAMP-001"].result is Result.SKIP

@@ -30,7 +30,7 @@ def gate(
     *args: str, uri: str, audit: Path, cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.Popen[str]:
     command = [govern_bin(), "gate", *args, str(GATE_SPEC), "--tracking-uri", uri, "--audit-log", str(audit),
-               "--as-of", "2026-11-27", "--format", "json"]  # fmt: skip
+               "--format", "json"]  # fmt: skip
     if args[0] != "rollback":
         command.append("--no-model")
     return subprocess.Popen(

@@ -36,6 +36,11 @@ _NOT_FOUND = "could not find function"
 _STATIC_MARKERS = ("unsafe", _NOT_FOUND, "unknown function", "undefined function")
 _UNSAFE_VAR = re.compile(r"var (?P<name>[A-Za-z_][A-Za-z0-9_]*) is unsafe")
 _PROBE_ARGS = ", ".join(["null"] * 9)  # no built-in takes nine arguments: only the name is checked
+_V0_MARKERS = ("`if` keyword is required", "`contains` keyword is required")
+_V0_HINT = (
+    "this looks like Rego v0: declare `rego_version: v0` for its path under policies.paths in the "
+    "spec, or pass --v0-compatible"
+)
 
 
 @cache
@@ -266,7 +271,9 @@ def _load_error(exc: BaseException, module: PolicyModule | None = None) -> Polic
     message, location = split_engine_error(str(exc))
     if location is None and module is not None:
         location = Location(module.path)
-    return PolicyLoadError(message, location)
+    v1 = module is None or module.rego_version is RegoVersion.V1
+    hint = _V0_HINT if v1 and any(marker in message for marker in _V0_MARKERS) else None
+    return PolicyLoadError(message, location, hint)
 
 
 def _check_functions(parsed: Iterable[tuple[PolicyModule, dict[str, Any]]]) -> None:

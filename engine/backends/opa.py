@@ -58,6 +58,7 @@ __all__ = [
     "merge_modules",
     "parse_opa_url",
     "policy_id",
+    "pushed_text",
 ]
 
 T = TypeVar("T")
@@ -152,6 +153,8 @@ def merge_modules(policy_set: PolicySet) -> list[_Pushed]:
         imports: list[str] = []
         for _, own, _ in members:
             imports.extend(line for line in own if line not in imports)
+        if members[0][0].rego_version is RegoVersion.V1 and "import rego.v1" not in imports:
+            imports.append("import rego.v1")  # reads as v1 on a server started with --v0-compatible too
         out = [f"package {package}", *imports]
         rows: list[tuple[str, int]] = [(members[0][0].path, 1)] * len(out)
         for module, _, body in members:
@@ -179,7 +182,7 @@ def merge_modules(policy_set: PolicySet) -> list[_Pushed]:
         suffix = "" if version is RegoVersion.V1 else ".v0"
         emit(group, f"{package.replace('.', '/')}{suffix}.rego", package)
     for module in alone:
-        text = module.text.rstrip("\n") + "\n"
+        text = pushed_text(module).rstrip("\n") + "\n"
         rows = tuple((module.path, n + 1) for n in range(len(text.splitlines())))
         sentinel = counter
         counter += 1
@@ -188,6 +191,27 @@ def merge_modules(policy_set: PolicySet) -> list[_Pushed]:
             _Pushed(policy_id(digest, module.path), text, module.package, sentinel, (*rows, rows[-1]))
         )
     return pushed
+
+
+_REGO_V1_IMPORT = re.compile(r"^\s*import\s+rego\.v1\b", re.MULTILINE)
+_PACKAGE_LINE = re.compile(r"^package\s", re.MULTILINE)
+
+
+def pushed_text(module: PolicyModule) -> str:
+    """The module's text as pushed: a v1 module gets ``import rego.v1`` on its package line, so it
+    reads as v1 on a server started with ``--v0-compatible`` too (where the v0 files of a mixed
+    policy set can live). Same line, so every row OPA reports stays the author's."""
+    if module.rego_version is RegoVersion.V0 or _REGO_V1_IMPORT.search(module.text):
+        return module.text
+    match = _PACKAGE_LINE.search(module.text)
+    if match is None:
+        return module.text
+    end = module.text.find("\n", match.start())
+    end = len(module.text) if end < 0 else end
+    line = module.text[match.start() : end]
+    code, hash_, comment = line.partition("#")
+    patched = f"{code.rstrip()} import rego.v1" + (f" {hash_}{comment}" if hash_ else "")
+    return module.text[: match.start()] + patched + module.text[end:]
 
 
 @dataclass(frozen=True)
@@ -679,12 +703,29 @@ class OpaBackend(Backend):
             path, row = rows[row - 1]
         if location.get("col"):
             message += f" (column {location['col']})"
-        if len(errors) > 1:
-            message += f"; {len(errors) - 1} more error(s)"
+        others = [self._located(e) for e in errors if e is not first]
+        located = [o for o in others if o[0]]
+        if located:  # every located error, as the embedded backend shows them (not "error limit")
+            message += "; also " + "; ".join(f"{where}: {text}" for where, text in located)
+        elif others:
+            message += f"; {len(others)} more error(s)"
         hint = None
         if path in self._v0 and any(marker in message for marker in _V0_MARKERS):
             hint = "this OPA server reads Rego v1; serve Rego v0 policies from `opa run --v0-compatible`"
         return PolicyLoadError(message, Location(path, row if isinstance(row, int) else None), hint)
+
+    def _located(self, error: dict[str, Any]) -> tuple[str, str]:
+        """(``file:row:col`` or "", message) of one of OPA's errors."""
+        text = str(error.get("message") or "").strip()
+        location = error.get("location")
+        if not isinstance(location, dict) or not location.get("file"):
+            return "", text
+        pid = str(location["file"])
+        where = str(self._paths.get(pid, pid))
+        for key in ("row", "col"):
+            if isinstance(location.get(key), int):
+                where += f":{location[key]}"
+        return where, text
 
     # --- error wrapping ------------------------------------------------------------------------
 

@@ -9,6 +9,8 @@ from ..decision import Decision, Result, RuleResult, WaiverStatus
 __all__ = [
     "RESULT_LABEL",
     "counts_phrase",
+    "is_evidence_missing",
+    "is_not_configured",
     "model_label",
     "result_lines",
     "spec_path",
@@ -53,16 +55,28 @@ def spec_path(decision: Decision) -> str:
     return path
 
 
+def is_evidence_missing(result: RuleResult) -> bool:
+    """A failure because the evidence the rule requires is absent (never a pass)."""
+    return result.result is Result.FAIL and any("evidence_missing" in v.details for v in result.violations)
+
+
+def is_not_configured(result: RuleResult) -> bool:
+    """A skip because the spec does not configure the check."""
+    return result.result is Result.SKIP and result.message.startswith("not configured:")
+
+
 def counts_phrase(decision: Decision) -> str:
-    """``32 rules: 2 waived, 30 passed``."""
+    """``32 rules: 1 failed (1 evidence missing), 2 waived, 27 passed, 2 skipped (1 not configured)``."""
     s = decision.summary
+    missing = sum(is_evidence_missing(r) for r in decision.results)
+    unset = sum(is_not_configured(r) for r in decision.results)
     parts = [
         (s.errored, "errored"),
-        (s.failed, "failed"),
+        (s.failed, "failed" + (f" ({missing} evidence missing)" if missing else "")),
         (s.warned, "warned"),
         (s.waived, "waived"),
         (s.passed, "passed"),
-        (s.skipped, "skipped"),
+        (s.skipped, "skipped" + (f" ({unset} not configured)" if unset else "")),
     ]
     listed = ", ".join(f"{n} {label}" for n, label in parts if n)
     noun = "rule" if s.total == 1 else "rules"

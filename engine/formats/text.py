@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..decision import Decision, Outcome, Result, RuleResult, WaiverStatus
+from .common import is_evidence_missing, is_not_configured
 
 __all__ = ["render"]
 
@@ -62,13 +63,15 @@ def _message(result: RuleResult) -> Text:
 
 def _summary(decision: Decision) -> Text:
     s = decision.summary
+    missing = sum(is_evidence_missing(r) for r in decision.results)
+    unset = sum(is_not_configured(r) for r in decision.results)
     parts = [
         (s.errored, "errored", _STYLE[Result.ERROR]),
-        (s.failed, "failed", _STYLE[Result.FAIL]),
+        (s.failed, "failed" + (f" ({missing} evidence missing)" if missing else ""), _STYLE[Result.FAIL]),
         (s.warned, "warned", _STYLE[Result.WARN]),
         (s.waived, "waived", _STYLE[Result.WAIVED]),
         (s.passed, "passed", _STYLE[Result.PASS]),
-        (s.skipped, "skipped", _STYLE[Result.SKIP]),
+        (s.skipped, "skipped" + (f" ({unset} not configured)" if unset else ""), _STYLE[Result.SKIP]),
     ]
     text = Text()
     text.append(decision.outcome.value.upper(), style=_OUTCOME_STYLE[decision.outcome])
@@ -119,7 +122,7 @@ def render(decision: Decision, *, color: bool = False, width: int = 120) -> str:
             why = (
                 "names no rule in the policy set"
                 if waiver.status is WaiverStatus.UNKNOWN_RULE
-                else "cannot waive an error"
+                else "cannot waive an error or missing evidence"
             )
             console.print(Text(f"note: the waiver for {waiver.rule} {why}", style="yellow"))
         elif waiver.status is WaiverStatus.APPLIED and waiver.days_left <= 14:

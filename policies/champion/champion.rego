@@ -64,6 +64,9 @@ direction := "higher" if {
 #   severity: high
 #   stages: [deploy]
 #   controls: ["EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.3", "NIST-AI-RMF:MANAGE-2.2"]
+#   requires: [champion.metrics, run.metrics]
+#   configured_by: [params.champion]
+#   skip_without: [champion]
 deny_regression contains result if {
 	lib.applies(stages)
 	regression > lib.fixed(max_regression)
@@ -93,6 +96,7 @@ deny_regression contains result if {
 #   severity: low
 #   stages: [deploy]
 #   controls: ["EU-AI-Act:Art.15", "NIST-AI-RMF:MANAGE-2.2"]
+#   configured_by: [params.champion]
 warn_no_champion contains result if {
 	lib.applies(stages)
 	metric
@@ -114,6 +118,8 @@ warn_no_champion contains result if {
 #   severity: high
 #   stages: [deploy]
 #   controls: ["EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.3"]
+#   configured_by: [params.champion]
+#   skip_without: [champion]
 deny_metric_not_comparable contains result if {
 	lib.applies(stages)
 	metric

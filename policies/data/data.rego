@@ -31,6 +31,7 @@ drift := lib.obj(lib.get(lib.evidence("data"), "drift", {}))
 #   severity: high
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.3"]
+#   requires: [data]
 deny_evidence_missing contains result if {
 	lib.applies(stages)
 	not is_object(lib.evidence("data"))
@@ -49,6 +50,8 @@ deny_evidence_missing contains result if {
 #   severity: medium
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.3"]
+#   requires: [data.evaluation.columns]
+#   configured_by: [params.data.max_null_share]
 deny_null_share contains result if {
 	lib.applies(stages)
 	threshold := lib.get(params, "max_null_share", null)
@@ -75,6 +78,8 @@ deny_null_share contains result if {
 #   severity: medium
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.10", "EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.5"]
+#   requires: [data.drift]
+#   configured_by: [params.data.max_psi, spec.data.reference]
 deny_drift_psi contains result if {
 	lib.applies(stages)
 	threshold := lib.get(params, "max_psi", null)
@@ -101,6 +106,8 @@ deny_drift_psi contains result if {
 #   severity: low
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.5"]
+#   requires: [data.drift]
+#   configured_by: [params.data.max_ks_statistic, spec.data.reference]
 warn_drift_ks contains result if {
 	lib.applies(stages)
 	threshold := lib.get(params, "max_ks_statistic", null)
@@ -125,6 +132,8 @@ warn_drift_ks contains result if {
 #   severity: medium
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.3"]
+#   requires: [data.evaluation]
+#   configured_by: [params.data.min_rows]
 deny_too_few_rows contains result if {
 	lib.applies(stages)
 	is_object(lib.evidence("data"))
@@ -148,6 +157,7 @@ deny_too_few_rows contains result if {
 #   severity: high
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.3"]
+#   requires: [data]
 deny_schema_violations contains result if {
 	lib.applies(stages)
 	some violation in lib.arr(lib.get(lib.evidence("data"), "schema_violations", []))

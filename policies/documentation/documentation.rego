@@ -33,6 +33,7 @@ model_name := n if {
 #   severity: high
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.11", "EU-AI-Act:Art.14", "NIST-AI-RMF:GOVERN-2.1"]
+#   requires: [spec.metadata]
 deny_missing_owner contains result if {
 	lib.applies(stages)
 	not lib.present(lib.get(metadata, "owner", null))
@@ -47,6 +48,7 @@ deny_missing_owner contains result if {
 #   severity: high
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.11", "EU-AI-Act:Art.13", "NIST-AI-RMF:MAP-1.1"]
+#   requires: [spec]
 deny_missing_intended_use contains result if {
 	lib.applies(stages)
 	count(lib.names(lib.get(intended_use, "primary_uses", []))) == 0
@@ -61,6 +63,7 @@ deny_missing_intended_use contains result if {
 #   severity: high
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.11", "EU-AI-Act:Art.13", "NIST-AI-RMF:MAP-1.1"]
+#   requires: [spec]
 deny_missing_out_of_scope contains result if {
 	lib.applies(stages)
 	lib.tier == "high"
@@ -79,6 +82,7 @@ deny_missing_out_of_scope contains result if {
 #   severity: low
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.13", "NIST-AI-RMF:MAP-1.1"]
+#   requires: [spec]
 warn_missing_out_of_scope contains result if {
 	lib.applies(stages)
 	lib.tier != "high"
@@ -101,6 +105,7 @@ has_out_of_scope if count(lib.names(lib.get(intended_use, "out_of_scope", []))) 
 #   severity: critical
 #   stages: [register, deploy, rollback]
 #   controls: ["EU-AI-Act:Art.5", "NIST-AI-RMF:GOVERN-1.1"]
+#   requires: [spec.metadata]
 deny_unacceptable_risk contains result if {
 	lib.applies(all_stages)
 	unacceptable
@@ -122,6 +127,8 @@ unacceptable if lib.get(metadata, "risk_tier", null) == "unacceptable"
 #   severity: low
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.11", "NIST-AI-RMF:MAP-1.1"]
+#   requires: [spec.metadata]
+#   configured_by: [params.documentation.min_description_length]
 warn_short_description contains result if {
 	lib.applies(stages)
 	threshold := lib.get(lib.section("documentation"), "min_description_length", null)

@@ -38,6 +38,8 @@ rank(item) := 1 + count([other |
 #   severity: high
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.13", "NIST-AI-RMF:MEASURE-2.9"]
+#   requires: [explanations]
+#   configured_by: [params.explainability.required]
 deny_evidence_missing contains result if {
 	lib.applies(stages)
 	lib.get(params, "required", false) == true
@@ -60,6 +62,8 @@ deny_evidence_missing contains result if {
 #   severity: high
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.10", "EU-AI-Act:Art.13", "NIST-AI-RMF:MEASURE-2.9", "NIST-AI-RMF:MEASURE-2.11"]
+#   requires: [explanations.global_importance]
+#   configured_by: [params.explainability.required, params.explainability.top_k]
 deny_prohibited_feature_top_k contains result if {
 	lib.applies(stages)
 	top_k := lib.get(params, "top_k", null)
@@ -87,6 +91,8 @@ deny_prohibited_feature_top_k contains result if {
 #   severity: medium
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.9"]
+#   requires: [explanations.global_importance]
+#   configured_by: [params.explainability.required, params.explainability.max_feature_share]
 warn_dominant_feature contains result if {
 	lib.applies(stages)
 	threshold := lib.get(params, "max_feature_share", null)

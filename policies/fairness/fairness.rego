@@ -29,6 +29,8 @@ features := lib.obj(lib.get(lib.evidence("fairness"), "features", {}))
 #   severity: high
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.11"]
+#   requires: [fairness]
+#   configured_by: [params.fairness.sensitive_features]
 deny_evidence_missing contains result if {
 	lib.applies(stages)
 	not is_object(lib.evidence("fairness"))
@@ -62,6 +64,8 @@ deny_evidence_missing contains result if {
 #   severity: high
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.11"]
+#   requires: [fairness.features]
+#   configured_by: [params.fairness.sensitive_features, params.fairness.demographic_parity_difference]
 deny_demographic_parity_difference contains result if {
 	lib.applies(stages)
 	some result in exceeds("demographic_parity_difference", "Demographic parity difference")
@@ -77,6 +81,8 @@ deny_demographic_parity_difference contains result if {
 #   severity: high
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.11"]
+#   requires: [fairness.features]
+#   configured_by: [params.fairness.sensitive_features, params.fairness.demographic_parity_ratio]
 deny_demographic_parity_ratio contains result if {
 	lib.applies(stages)
 	some result in falls_short("demographic_parity_ratio", "Demographic parity ratio")
@@ -92,6 +98,8 @@ deny_demographic_parity_ratio contains result if {
 #   severity: high
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.11"]
+#   requires: [fairness.features]
+#   configured_by: [params.fairness.sensitive_features, params.fairness.equalized_odds_difference]
 deny_equalized_odds_difference contains result if {
 	lib.applies(stages)
 	some result in exceeds("equalized_odds_difference", "Equalized odds difference")
@@ -160,6 +168,8 @@ floor := f if {
 #   severity: high
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.10", "EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.11"]
+#   requires: [fairness.features]
+#   configured_by: [params.fairness.sensitive_features, params.fairness.group_floor]
 deny_group_floor contains result if {
 	lib.applies(stages)
 	some feature, evidence in features
@@ -220,6 +230,8 @@ deny_group_floor contains result if {
 #   severity: medium
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.11"]
+#   requires: [fairness.features]
+#   configured_by: [params.fairness.sensitive_features, params.fairness.min_group_size]
 warn_small_group contains result if {
 	lib.applies(stages)
 	threshold := lib.get(params, "min_group_size", null)

@@ -29,6 +29,7 @@ run_id := id if {
 #   severity: high
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.11", "EU-AI-Act:Art.12", "NIST-AI-RMF:GOVERN-1.6"]
+#   requires: [run]
 deny_run_missing contains result if {
 	lib.applies(stages)
 	not is_object(lib.evidence("run"))
@@ -47,6 +48,8 @@ deny_run_missing contains result if {
 #   severity: medium
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.11", "EU-AI-Act:Art.12", "NIST-AI-RMF:GOVERN-1.6"]
+#   requires: [run.params]
+#   configured_by: [params.lineage.params]
 deny_missing_params contains result if {
 	lib.applies(stages)
 	is_object(lib.evidence("run"))
@@ -67,6 +70,8 @@ deny_missing_params contains result if {
 #   severity: medium
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.12", "NIST-AI-RMF:GOVERN-1.6"]
+#   requires: [run.tags]
+#   configured_by: [params.lineage.tags]
 deny_missing_tags contains result if {
 	lib.applies(stages)
 	is_object(lib.evidence("run"))
@@ -87,6 +92,8 @@ deny_missing_tags contains result if {
 #   severity: medium
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.11", "EU-AI-Act:Art.12", "NIST-AI-RMF:GOVERN-1.6"]
+#   requires: [run]
+#   configured_by: [params.lineage.git_commit]
 deny_missing_git_commit contains result if {
 	lib.applies(stages)
 	is_object(lib.evidence("run"))
@@ -106,6 +113,8 @@ deny_missing_git_commit contains result if {
 #   severity: high
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.10", "EU-AI-Act:Art.11", "NIST-AI-RMF:GOVERN-1.6"]
+#   requires: [run.datasets]
+#   configured_by: [params.lineage.training_dataset]
 deny_missing_training_dataset contains result if {
 	lib.applies(stages)
 	is_object(lib.evidence("run"))

@@ -29,6 +29,8 @@ window := w if {
 #   severity: high
 #   stages: [rollback]
 #   controls: ["EU-AI-Act:Art.72", "NIST-AI-RMF:MEASURE-2.4", "NIST-AI-RMF:MANAGE-4.1"]
+#   requires: [live]
+#   configured_by: [params.live]
 deny_evidence_missing contains result if {
 	lib.applies(stages)
 	count(bounds) > 0
@@ -48,6 +50,8 @@ deny_evidence_missing contains result if {
 #   severity: high
 #   stages: [rollback]
 #   controls: ["EU-AI-Act:Art.15", "EU-AI-Act:Art.72", "NIST-AI-RMF:MEASURE-2.4", "NIST-AI-RMF:MANAGE-4.1"]
+#   requires: [live.metrics]
+#   configured_by: [params.live]
 deny_live_metric_below_min contains result if {
 	lib.applies(stages)
 	some name, bound in bounds
@@ -70,6 +74,8 @@ deny_live_metric_below_min contains result if {
 #   severity: high
 #   stages: [rollback]
 #   controls: ["EU-AI-Act:Art.15", "EU-AI-Act:Art.72", "NIST-AI-RMF:MEASURE-2.4", "NIST-AI-RMF:MANAGE-4.1"]
+#   requires: [live.metrics]
+#   configured_by: [params.live]
 deny_live_metric_above_max contains result if {
 	lib.applies(stages)
 	some name, bound in bounds
@@ -92,6 +98,8 @@ deny_live_metric_above_max contains result if {
 #   severity: medium
 #   stages: [rollback]
 #   controls: ["EU-AI-Act:Art.12", "EU-AI-Act:Art.72", "NIST-AI-RMF:MEASURE-2.4", "NIST-AI-RMF:MANAGE-4.1"]
+#   requires: [live]
+#   configured_by: [params.live]
 deny_live_metric_not_reported contains result if {
 	lib.applies(stages)
 	is_object(lib.evidence("live"))

@@ -24,6 +24,8 @@ run_metrics := lib.obj(lib.get(lib.evidence("run"), "metrics", {}))
 #   severity: high
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.3", "NIST-AI-RMF:MEASURE-2.5"]
+#   requires: [run.metrics]
+#   configured_by: [params.metrics]
 deny_metric_below_min contains result if {
 	lib.applies(stages)
 	some name, bound in bounds
@@ -46,6 +48,8 @@ deny_metric_below_min contains result if {
 #   severity: high
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.3", "NIST-AI-RMF:MEASURE-2.5"]
+#   requires: [run.metrics]
+#   configured_by: [params.metrics]
 deny_metric_above_max contains result if {
 	lib.applies(stages)
 	some name, bound in bounds
@@ -70,6 +74,8 @@ deny_metric_above_max contains result if {
 #   severity: high
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.11", "EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.3"]
+#   requires: [run.metrics]
+#   configured_by: [params.metrics]
 deny_metric_not_logged contains result if {
 	lib.applies(stages)
 	some name, bound in bounds

@@ -169,7 +169,9 @@ def checker(backend: Backend, spec: ModelSpec, params: Mapping[str, Any] | None 
 
 
 def decide(backend: Backend, case: Case) -> Decision:
-    spec, evidence = materialize(case.patches)
+    # evidence is collected for the stage decided on: a case at another stage patches it so
+    staged = (Patch(("stage",), case.stage.value),) if case.stage else ()
+    spec, evidence = materialize(case.patches + staged)
     return checker(backend, spec, case.params).decide(evidence, case.stage, TODAY)
 
 

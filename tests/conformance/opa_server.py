@@ -87,7 +87,7 @@ def healthy(url: str) -> bool:
         return False
 
 
-def start_server(binary: str) -> OpaServer:
+def start_server(binary: str, *extra: str) -> OpaServer:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
@@ -102,6 +102,7 @@ def start_server(binary: str) -> OpaServer:
             "--skip-version-check",
             "--shutdown-grace-period",
             "1",
+            *extra,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
