@@ -293,13 +293,13 @@ def test_card_command_from_a_saved_decision_and_audit_log(tmp_path: Path) -> Non
         str(EVIDENCE),
         "--as-of",
         "2026-11-27",
-        "-o",
+        "-f",
         "json",
         "--output",
         str(decision_file),
     )
     assert run.code == 0, run.stderr
-    decision_id = json.loads(decision_file.read_text())["decision_id"]
+    decision_id = json.loads(decision_file.read_text())["decision"]["decision_id"]
     log = AuditLog(tmp_path / "audit.jsonl")
     record = log.append({"action": "gate.promote", "decision_id": decision_id})
     run = run_govern(
