@@ -21,6 +21,8 @@ from govern.engine.errors import ConfigError
 from govern.engine.formats import Format, SpecLocations
 
 from . import card_command, registry_commands
+from .common import allowed_roots as _allowed_roots
+from .common import check_output_path as _check_output_path
 from .common import handle_errors as _handle_errors
 from .common import stderr as _stderr
 from .common import write_atomic as _write
@@ -79,6 +81,7 @@ def _parse_reports(values: list[str], output: Path | None) -> list[tuple[Format,
         if not sep or not name.strip() or not file.strip():
             raise ConfigError(f"--report {value!r} must look like FORMAT=FILE, e.g. junit=reports/govern.xml")
         path = Path(file.strip())
+        _check_output_path(path, f"--report {name.strip()}")
         if path.resolve() in seen:
             raise ConfigError(f"--report {value!r}: {path} is written twice in this run")
         seen.add(path.resolve())
@@ -110,6 +113,16 @@ def _policy_sources(paths: list[Path] | None, v0: bool) -> list[Any]:
 
     version = RegoVersion.V0 if v0 else RegoVersion.V1
     return [PolicySource(path=p.resolve(), rego_version=version) for p in paths or []]
+
+
+AllowRoot = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--allow-root",
+        help="A folder besides the spec's own that its data and policy paths may name (repeatable; "
+        "also GOVERN_ALLOW_ROOT).",
+    ),
+]
 
 
 @app.command()
@@ -191,6 +204,7 @@ def check(
             help="Append the decision as an OPA decision-log event (JSON line) to FILE.",
         ),
     ] = None,
+    allow_root: AllowRoot = None,
 ) -> None:
     """Evaluate the policies against a model's evidence and print the decision.
 
@@ -209,8 +223,9 @@ def check(
 
     overrides = [parse_param_override(p) for p in param or []]
     today = _as_of(as_of)
+    _check_output_path(output)
     reports = _parse_reports(report or [], output)
-    model_spec = load_spec(spec)
+    model_spec = load_spec(spec, _allowed_roots(allow_root))
     # policies first: a broken policy is reported before any slow collection
     policy_set = load_policy_set(model_spec, _policy_sources(policies, v0_compatible), builtin=not no_builtin)
     if evidence is None:
@@ -288,6 +303,7 @@ def _terminal_width() -> int:
 @_handle_errors
 def validate(
     specs: Annotated[list[Path], typer.Argument(help="Model spec files.", show_default=False)],
+    allow_root: AllowRoot = None,
 ) -> None:
     """Validate model specs against the schema, without evaluating any policy.
 
@@ -297,9 +313,10 @@ def validate(
     from govern.engine.spec import load_spec
 
     bad = 0
+    roots = _allowed_roots(allow_root)
     for path in specs:
         try:
-            spec = load_spec(path)
+            spec = load_spec(path, roots)
         except InputError as exc:
             bad += 1
             _stderr(f"invalid: {exc}")

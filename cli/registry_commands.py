@@ -18,7 +18,15 @@ import typer
 
 from govern.engine.errors import ConfigError
 
-from .common import handle_errors, stderr, write_atomic
+from .common import (
+    allowed_roots,
+    check_alias,
+    check_output_path,
+    check_version,
+    handle_errors,
+    stderr,
+    write_atomic,
+)
 
 if TYPE_CHECKING:
     from govern.engine.evidence.base import Progress
@@ -151,7 +159,9 @@ def collect(
     """
     from govern.engine.spec import Stage, load_spec
 
-    model_spec = load_spec(spec)
+    check_output_path(output)
+    version = check_version(version)
+    model_spec = load_spec(spec, allowed_roots())
     document = collect_to_document(
         model_spec,
         _stage(stage),
@@ -205,6 +215,7 @@ def _render_gate(result: GateResult, output_format: str) -> str:
             + "\n"
         )
     from govern.engine.formats import Format, RenderOptions, render
+    from govern.engine.formats.sanitize import one_line
 
     text = ""
     if result.decision is not None:
@@ -212,7 +223,7 @@ def _render_gate(result: GateResult, output_format: str) -> str:
     seq = result.audit.get("seq") if result.audit else None
     return (
         text
-        + f"gate {result.gate.value}: {result.action.value.replace('_', ' ')}: {result.message}"
+        + f"gate {result.gate.value}: {result.action.value.replace('_', ' ')}: {one_line(result.message)}"
         + (f" (audit record {seq})\n" if seq else "\n")
     )
 
@@ -245,7 +256,9 @@ def _run_gate(
     if output_format not in ("text", "json"):
         raise ConfigError(f"unknown output format {output_format!r}; choose text or json")
     today = _date(as_of)
-    model_spec = load_spec(spec)
+    alias = check_alias(alias)
+    version = check_version(version)
+    model_spec = load_spec(spec, allowed_roots())
     registry = _registry(model_spec, tracking_uri)
     with create_backend("embedded") as backend, progress_bars(sys.stderr.isatty()) as progress:
         checker = Checker.for_spec(model_spec, load_policy_set(model_spec), backend)
@@ -385,7 +398,8 @@ def _alias_change(record: dict[str, Any]) -> str:
     moved = record.get("result") in ("promoted", "rolled_back")
     if alias and moved:
         before = record.get("previous") or "none"
-        return f"{alias}: {before} → {(record.get('model') or {}).get('version')}"
+        model = record.get("model")
+        return f"{alias}: {before} → {model.get('version') if isinstance(model, dict) else None}"
     return alias
 
 
@@ -399,31 +413,37 @@ def audit_show(
     """Print the audit log's records, oldest first."""
     from govern.engine.audit import AuditLog
 
-    records = [
-        r
-        for r in AuditLog(audit_log).records()
-        if model is None or (r.get("model") or {}).get("name") == model
-    ]
+    def model_of(record: Any) -> dict[str, Any]:
+        value = record.get("model") if isinstance(record, dict) else None
+        return value if isinstance(value, dict) else {}
+
+    records = [r for r in AuditLog(audit_log).records() if model is None or model_of(r).get("name") == model]
     if as_json:
         for record in records:
             typer.echo(json.dumps(record, sort_keys=True))
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=f"{audit_log} ({len(records)} records)")
+    from govern.engine.formats.sanitize import one_line
+
+    def cell(value: object) -> Text:  # plain text: never Rich markup, never an escape sequence
+        return Text(one_line(str(value)))
+
+    table = Table(title=Text(one_line(f"{audit_log} ({len(records)} records)")))
     for column in ("seq", "time", "gate", "model", "alias", "result", "outcome", "decision"):
         table.add_column(column)
     for r in records:
-        m = r.get("model") or {}
+        m = model_of(r)
         table.add_row(
-            str(r.get("seq")),
-            str(r.get("time", ""))[:19],
-            str(r.get("action", "")).removeprefix("gate."),
-            f"{m.get('name')} v{m.get('version')}" if m.get("version") else str(m.get("name")),
-            _alias_change(r),
-            str(r.get("result", "")) + (" (dry run)" if r.get("dry_run") else ""),
-            str(r.get("outcome", "")),
-            str(r.get("decision_id") or "")[:8],
+            cell(r.get("seq")),
+            cell(str(r.get("time", ""))[:19]),
+            cell(str(r.get("action", "")).removeprefix("gate.")),
+            cell(f"{m.get('name')} v{m.get('version')}" if m.get("version") else str(m.get("name"))),
+            cell(_alias_change(r)),
+            cell(str(r.get("result", "")) + (" (dry run)" if r.get("dry_run") else "")),
+            cell(r.get("outcome", "")),
+            cell(str(r.get("decision_id") or "")[:8]),
         )
     Console(width=max(120, os.get_terminal_size().columns if sys.stdout.isatty() else 120)).print(table)

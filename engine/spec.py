@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -20,6 +21,7 @@ __all__ = [
     "RiskTier",
     "Stage",
     "Waiver",
+    "confined_path",
     "load_spec",
     "spec_from_document",
 ]
@@ -155,8 +157,54 @@ def _check_packs(doc: Document, value: dict[str, Any], packs: tuple[str, ...]) -
             )
 
 
-def spec_from_document(doc: Document, base_dir: Path | None = None) -> ModelSpec:
-    """Validate a parsed document as a model spec."""
+def confined_path(raw: str, base: Path, allowed_roots: Sequence[Path] = ()) -> Path | None:
+    """``raw`` resolved against ``base`` (symlinks followed), or None when it lands outside
+    ``base`` and every allowed root."""
+    resolved = (base / raw).resolve()
+    for root in (base, *allowed_roots):
+        if resolved.is_relative_to(root.resolve()):
+            return resolved
+    return None
+
+
+def _confine(
+    doc: Document, field: tuple[str | int, ...], raw: str, base: Path, allowed_roots: Sequence[Path]
+) -> Path:
+    """A path named by the spec must stay inside the spec's folder or an allowed root (exit 2)."""
+    if "\0" in raw:
+        raise SpecError("the path contains a NUL character", doc.location(field))
+    resolved = confined_path(raw, base, allowed_roots)
+    if resolved is None:
+        roots = ", ".join(str(r) for r in (base, *allowed_roots))
+        raise SpecError(
+            f"the path {raw!r} leads outside the spec's folder and every allowed root ({roots})",
+            doc.location(field),
+            hint="move the file under the spec's folder, or allow its folder with --allow-root DIR",
+        )
+    return resolved
+
+
+def _confine_data(doc: Document, value: dict[str, Any], base: Path, allowed_roots: Sequence[Path]) -> None:
+    for key, ds in (value.get("data") or {}).items():
+        if not isinstance(ds, dict):
+            continue
+        if isinstance(ds.get("path"), str):
+            _confine(doc, ("data", key, "path"), ds["path"], base, allowed_roots)
+        uri = ds.get("uri")
+        if isinstance(uri, str) and uri.startswith("file:"):
+            from urllib.parse import unquote, urlparse
+
+            _confine(doc, ("data", key, "uri"), unquote(urlparse(uri).path), base, allowed_roots)
+
+
+def spec_from_document(
+    doc: Document, base_dir: Path | None = None, allowed_roots: Sequence[Path] = ()
+) -> ModelSpec:
+    """Validate a parsed document as a model spec.
+
+    Every data and policy path it names must resolve (symlinks followed) inside ``base_dir``
+    (default: the spec's folder) or one of ``allowed_roots``; anything else is a SpecError.
+    """
     validate(doc, Schema.MODEL_SPEC, SpecError)
     value: dict[str, Any] = doc.value
     registered = value["model"].get("registered")
@@ -189,10 +237,14 @@ def spec_from_document(doc: Document, base_dir: Path | None = None) -> ModelSpec
     base = base_dir if base_dir is not None else Path(doc.source).parent
     sources = []
     policies = value.get("policies", {})
-    for raw_entry in policies.get("paths", []):
+    for i, raw_entry in enumerate(policies.get("paths", [])):
         entry = {"path": raw_entry} if isinstance(raw_entry, str) else raw_entry
         version = RegoVersion(entry.get("rego_version", "v1"))
-        sources.append(PolicySource(path=(base / entry["path"]).resolve(), rego_version=version))
+        field = ("policies", "paths", i) if isinstance(raw_entry, str) else ("policies", "paths", i, "path")
+        sources.append(
+            PolicySource(path=_confine(doc, field, entry["path"], base, allowed_roots), rego_version=version)
+        )
+    _confine_data(doc, value, base, allowed_roots)
     packs = tuple(policies["packs"]) if "packs" in policies else None
     if packs is not None:
         _check_packs(doc, value, packs)
@@ -206,9 +258,12 @@ def spec_from_document(doc: Document, base_dir: Path | None = None) -> ModelSpec
     )
 
 
-def load_spec(path: Path) -> ModelSpec:
-    """Load and validate a spec file. Raises :class:`SpecError` naming file, line and field."""
+def load_spec(path: Path, allowed_roots: Sequence[Path] = ()) -> ModelSpec:
+    """Load and validate a spec file. Raises :class:`SpecError` naming file, line and field.
+
+    ``allowed_roots``: folders besides the spec's own that its data and policy paths may name.
+    """
     doc, _ = load_document(path, SpecError)
     if not isinstance(doc.value, dict):
         raise SpecError("a model spec must be a YAML mapping", doc.location(()))
-    return spec_from_document(doc)
+    return spec_from_document(doc, allowed_roots=allowed_roots)

@@ -45,7 +45,13 @@ def parse_format(name: str) -> Format:
 
 
 def render(fmt: Format, decision: Decision, options: RenderOptions | None = None) -> str:
+    """``decision`` in ``fmt``. Every format but JSON (a lossless record for programs, where
+    JSON's own escaping applies) sees the decision with its user text neutralized."""
     opts = options or RenderOptions()
+    if fmt is not Format.JSON:
+        from .sanitize import sanitize_decision
+
+        decision = sanitize_decision(decision)
     if fmt is Format.TEXT:
         from . import text
 
