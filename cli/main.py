@@ -205,6 +205,22 @@ def check(
         ),
     ] = None,
     allow_root: AllowRoot = None,
+    eval_timeout: Annotated[
+        str | None,
+        typer.Option(
+            "--eval-timeout",
+            envvar="GOVERN_EVAL_TIMEOUT",
+            help="Seconds one embedded evaluation may take (default 10); beyond, the rule is an error.",
+        ),
+    ] = None,
+    eval_memory: Annotated[
+        str | None,
+        typer.Option(
+            "--eval-memory",
+            envvar="GOVERN_EVAL_MEMORY",
+            help="Memory the embedded engine may use, e.g. 1GiB (the default) or 512MiB.",
+        ),
+    ] = None,
 ) -> None:
     """Evaluate the policies against a model's evidence and print the decision.
 
@@ -214,6 +230,7 @@ def check(
     Example:  govern check examples/adult-income/spec.yaml -e examples/adult-income/evidence.json
     """
     from govern.engine.backends import create_backend
+    from govern.engine.backends.bounded import EvalLimits, parse_memory, parse_timeout
     from govern.engine.check import Checker
     from govern.engine.evidence import load_evidence
     from govern.engine.formats import RenderOptions, render
@@ -222,6 +239,10 @@ def check(
     from govern.engine.spec import Stage, load_spec
 
     overrides = [parse_param_override(p) for p in param or []]
+    limits = EvalLimits(
+        timeout=parse_timeout(eval_timeout, "--eval-timeout") if eval_timeout else EvalLimits.timeout,
+        memory=parse_memory(eval_memory, "--eval-memory") if eval_memory else EvalLimits.memory,
+    )
     today = _as_of(as_of)
     _check_output_path(output)
     reports = _parse_reports(report or [], output)
@@ -241,7 +262,7 @@ def check(
         )
     else:
         document = load_evidence(evidence)
-    with create_backend(backend.value, opa_url) as engine:
+    with create_backend(backend.value, opa_url, limits) as engine:
         checker = Checker.for_spec(model_spec, policy_set, engine, overrides)
         decision = checker.decide(document, Stage(stage.value) if stage else None, today)
         if decision_log is not None:
