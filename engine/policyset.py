@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from .documents import read_input
 from .errors import ConfigError, Location, PolicyLoadError
 from .spec import ModelSpec, PolicySource, RegoVersion, Stage
 
@@ -302,10 +303,7 @@ def modules_from_path(
         if file.name.endswith("_test.rego") and not include_tests:
             continue
         display = str(file)
-        try:
-            raw = file.read_bytes()
-        except OSError as exc:
-            raise PolicyLoadError(f"cannot read: {exc.strerror}", Location(display)) from None
+        raw = read_input(file, PolicyLoadError)  # a regular file, size-checked before reading
         modules.append(parse_module(display, _read_text(raw, display), rego_version, builtin=False))
     return modules
 

@@ -135,6 +135,7 @@ class BoundedBackend(Backend):
 
     def close(self) -> None:
         self._stop()
+        self._stderr_tail()
 
     # ------------------------------------------------------------------ the worker
 

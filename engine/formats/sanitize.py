@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any, TypeVar
 
-__all__ = ["clean", "one_line", "sanitize_decision", "sanitize_value"]
+__all__ = ["clean", "escape_json_controls", "one_line", "sanitize_decision", "sanitize_value"]
 
 T = TypeVar("T")
 
@@ -51,6 +51,18 @@ def clean(text: str) -> str:
     text = _LINE_BREAKS_RE.sub("\n", text)
     text = _CONTROL_RE.sub("", text)
     return _COMMAND_RE.sub(r"\1: ", text)
+
+
+_JSON_UNSAFE_RE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def escape_json_controls(text: str) -> str:
+    """JSON text with DEL, C1 controls, line separators and bidi controls written as ``\\uXXXX``.
+
+    ``json.dumps(..., ensure_ascii=False)`` escapes only C0 controls; the rest can appear only
+    inside strings, where the escape means the same character: the data is unchanged.
+    """
+    return _JSON_UNSAFE_RE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def one_line(text: str) -> str:
