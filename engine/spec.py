@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -184,6 +185,46 @@ def _confine(
     return resolved
 
 
+_ALIAS_RE = re.compile(r"[A-Za-z0-9_-]{1,255}")
+_NAME_FORBIDDEN_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _check_references(doc: Document, value: dict[str, Any]) -> None:
+    """Names the registry will be asked about: plain text, and aliases MLflow can hold."""
+    model = value.get("model") or {}
+    registered = model.get("registered") or {}
+    run = model.get("run") or {}
+    for section, key, item in (
+        ("registered", "name", registered.get("name")),
+        ("registered", "alias", registered.get("alias")),
+        ("run", "run_id", run.get("run_id")),
+        ("run", "artifact_path", run.get("artifact_path")),
+    ):
+        if not isinstance(item, str):
+            continue
+        where = doc.location(("model", section, key))
+        if _NAME_FORBIDDEN_RE.search(item) or item != item.strip() or len(item) > 256:
+            raise SpecError(
+                f"model.{section}.{key} must be plain text on one line: no control characters, line "
+                "breaks or surrounding spaces, at most 256 characters",
+                where,
+            )
+    alias = registered.get("alias")
+    champion = (value.get("requirements") or {}).get("champion") or {}
+    for field, item in (
+        (("model", "registered", "alias"), alias),
+        (("requirements", "champion", "alias"), champion.get("alias")),
+    ):
+        if isinstance(item, str) and (
+            not _ALIAS_RE.fullmatch(item) or item.lower() == "latest" or re.fullmatch(r"[vV][0-9]+", item)
+        ):
+            raise SpecError(
+                "an alias is letters, digits, '_' and '-' (at most 255), not 'latest' nor a version "
+                "such as 'v3'",
+                doc.location(field),
+            )
+
+
 def _confine_data(doc: Document, value: dict[str, Any], base: Path, allowed_roots: Sequence[Path]) -> None:
     for key, ds in (value.get("data") or {}).items():
         if not isinstance(ds, dict):
@@ -245,6 +286,7 @@ def spec_from_document(
             PolicySource(path=_confine(doc, field, entry["path"], base, allowed_roots), rego_version=version)
         )
     _confine_data(doc, value, base, allowed_roots)
+    _check_references(doc, value)
     packs = tuple(policies["packs"]) if "packs" in policies else None
     if packs is not None:
         _check_packs(doc, value, packs)
