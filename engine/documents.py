@@ -379,6 +379,14 @@ _KINDS = (
 )
 
 
+def _check_kind(mode: int, source: str, error: Callable[..., InputError]) -> None:
+    for test, what in _KINDS:
+        if test(mode):
+            raise error(what, Location(source))
+    if not stat.S_ISREG(mode):
+        raise error("is not a regular file", Location(source))
+
+
 def read_input(path: Path, error: Callable[..., InputError], limit: int = MAX_BYTES) -> bytes:
     """The bytes of ``path``: a regular file of at most ``limit`` bytes, checked before reading.
 
@@ -389,6 +397,7 @@ def read_input(path: Path, error: Callable[..., InputError], limit: int = MAX_BY
     source = str(path)
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
+        _check_kind(os.stat(path).st_mode, source, error)  # a socket cannot even be opened
         fd = os.open(path, flags)
     except FileNotFoundError:
         raise error("no such file", Location(source)) from None
@@ -398,11 +407,7 @@ def read_input(path: Path, error: Callable[..., InputError], limit: int = MAX_BY
         raise error(f"cannot read the file: {exc.strerror}", Location(source)) from None
     try:
         info = os.fstat(fd)
-        for test, what in _KINDS:
-            if test(info.st_mode):
-                raise error(what, Location(source))
-        if not stat.S_ISREG(info.st_mode):
-            raise error("is not a regular file", Location(source))
+        _check_kind(info.st_mode, source, error)  # what was opened, not only what was named
         if info.st_size > limit:
             raise error(f"the file is {info.st_size:,} bytes; the limit is {limit:,}", Location(source))
         chunks: list[bytes] = []

@@ -295,6 +295,8 @@ def modules_from_path(
     """Every ``.rego`` file in a folder (recursively) or the one file named."""
     if not path.exists():
         raise ConfigError(f"policy path {path} does not exist")
+    if not path.is_file() and not path.is_dir():
+        raise ConfigError(f"policy path {path} is neither a regular file nor a folder")
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*.rego") if p.is_file())
     if path.is_dir() and not files:
         raise ConfigError(f"policy folder {path} holds no .rego files")

@@ -60,7 +60,7 @@ def test_socket_is_refused(tmp_path: Path) -> None:
     server = socket.socket(socket.AF_UNIX)
     try:
         server.bind(str(path))
-        with pytest.raises(SpecError, match=r"no such file|socket"):
+        with pytest.raises(SpecError, match="socket"):
             read_input(path, SpecError)
     finally:
         server.close()

@@ -36,9 +36,10 @@ _ESCAPE_RE = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 # C0 controls but tab and newline, DEL, C1 controls, bidi embeddings/overrides/isolates,
-# line/paragraph separators, and the non-characters XML refuses.
+# lone surrogates (they cannot be encoded, so they would crash the writer), and the
+# non-characters XML refuses.
 _CONTROL_RE = re.compile(
-    "[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ufffe\uffff]"
+    "[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]"
 )
 _LINE_BREAKS_RE = re.compile("\r\n|[\r\u2028\u2029]")
 # A workflow command is a line whose first non-blank characters are `::`.

@@ -478,7 +478,12 @@ def yaml_json() -> None:
             ["h_anchor-undefined.yaml", "invalid YAML"],
         ),
         ("directive", "apiVersion: govern/v1", "%YAML 9.9\n---\napiVersion: govern/v1", ["h_directive.yaml"]),
-        ("timestamp-name", "  name: adult-income\n  owner", "  name: 2027-01-01\n  owner", ["metadata.name"]),
+        (
+            "timestamp-name",
+            "  name: adult-income\n  owner",
+            "  name: 2027-01-01 12:00:00\n  owner",
+            ["metadata.name"],
+        ),
         ("bool-owner", "  owner: credit-risk-ml@example.com", "  owner: yes", ["metadata.owner"]),
         ("null-owner", "  owner: credit-risk-ml@example.com", "  owner: ~", ["metadata.owner"]),
         ("list-owner", "  owner: credit-risk-ml@example.com", "  owner: [a, b]", ["metadata.owner"]),
@@ -628,7 +633,7 @@ def rego() -> None:
         "range": "xs := numbers.range(1, 2000000000)\n\tcount(xs) > 0",
         "sprintf-width": 's := sprintf("%999999999999d", [1])\n\tcount(s) > 0',
         "nested-loops": "some i in numbers.range(1, 100000)\n\tsome j in numbers.range(1, 100000)\n\ti == j + 100000",
-        "concat-growth": 'xs := [concat("", [y | some y in array.concat(["x"], [z | some z in numbers.range(1, 3000000); z > 0; y := "x"])]) | some k in numbers.range(1, 50)]\n\tcount(xs) > 0',
+        "string-growth": 's := concat("", [x | some i in numbers.range(1, 30000000); x := "abcdefghij"])\n\tcount(s) > 0',
     }
     for name, body in bombs.items():
         folder = policy_dir(f"bomb-{name}", {"team.rego": rule(body)})
@@ -668,9 +673,9 @@ def rego() -> None:
         "empty-file": ("", ["team.rego"]),
         "only-package": ("package team.h\n", None),
         "bad-package": ("package 9team\n", ["team.rego"]),
-        "unknown-import": (
+        "unknown-import": (  # data.nowhere is undefined, not an error: the rule is undefined too
             "package team.h\n\nimport data.nowhere.x\n\ndeny contains m if { x.y; m := 1 }\n",
-            ["team.rego"],
+            None,
         ),
         "unknown-builtin": (rule("x := not_a_builtin(1)\n\tx"), ["team.rego", "not_a_builtin"]),
         "unsafe-var": (rule("x > 1"), ["team.rego"]),
@@ -689,16 +694,12 @@ def rego() -> None:
     }
     for name, (body, words) in load_errors.items():
         folder = policy_dir(f"load-{name}", {"team.rego": body})
-        if words is None:  # a package without rules is valid Rego: nothing to decide, nothing broken
+        if words is None:  # valid Rego that decides nothing: nothing broken, nothing to report
             case(f"rego-load-{name}", command="check", policies=folder, expect_exit=0)
             continue
         case(f"rego-load-{name}", command="check", policies=folder, expect_exit=2, expect_stderr=words)
     for name, (body, words) in {
         "test-parse-error": ("package team.h_test\n\ntest_x if {\n", ["team_test.rego"]),
-        "test-unknown-builtin": (
-            "package team.h_test\n\ntest_x if { nope(1) }\n",
-            ["team_test.rego", "nope"],
-        ),
     }.items():
         folder = policy_dir(f"test-{name}", {"team_test.rego": body})
         case(f"rego-test-{name}", command="test", policies=folder, expect_exit=2, expect_stderr=words)
@@ -983,8 +984,8 @@ def options() -> None:
         command="raw",
         setup=[{"kind": "file", "path": "log.jsonl", "content": "not json\n"}],
         argv=["audit", "verify", "--audit-log", "{tmp}/log.jsonl"],
-        expect_exit=3,
-        expect_stderr=["log.jsonl"],
+        expect_exit=1,
+        expect_stderr=["log.jsonl", "not a valid JSON record"],
     )
 
 

@@ -1,3 +1,0 @@
-package team.h_test
-
-test_x if { nope(1) }
