@@ -20,13 +20,18 @@ from govern.engine.errors import ConfigError
 from govern.engine.formats import Format, SpecLocations
 
 from . import card_command, inspect_commands, registry_commands, rego_commands, replay_command
+from .common import allowed_roots as _allowed_roots
+from .common import check_output_path as _check_output_path
 from .common import handle_errors as _handle_errors
 from .common import stderr as _stderr
 from .common import write_atomic as _write
 from .options import (
+    AllowRootOpt,
     AsOfOpt,
     BackendOpt,
     DecisionLogOpt,
+    EvalMemoryOpt,
+    EvalTimeoutOpt,
     NoBuiltinOpt,
     OpaUrlOpt,
     OutputOpt,
@@ -91,6 +96,7 @@ def _parse_reports(values: list[str], output: Path | None) -> list[tuple[Format,
         if not sep or not name.strip() or not file.strip():
             raise ConfigError(f"--report {value!r} must look like FORMAT=FILE, e.g. junit=reports/govern.xml")
         path = Path(file.strip())
+        _check_output_path(path, f"--report {name.strip()}")
         if path.resolve() in seen:
             raise ConfigError(f"--report {value!r}: {path} is written twice in this run")
         seen.add(path.resolve())
@@ -165,6 +171,9 @@ def check(
     opa_url: OpaUrlOpt = None,
     color: Annotated[bool | None, typer.Option("--color/--no-color", help="Colour the text output.")] = None,
     decision_log: DecisionLogOpt = None,
+    allow_root: AllowRootOpt = None,
+    eval_timeout: EvalTimeoutOpt = None,
+    eval_memory: EvalMemoryOpt = None,
 ) -> None:
     """Evaluate the policies against a model's evidence and print the decision.
 
@@ -178,8 +187,9 @@ def check(
     from govern.engine.pipeline import Pipeline
     from govern.engine.spec import Stage, load_spec
 
+    _check_output_path(output)
     reports = _parse_reports(report or [], output)
-    model_spec = load_spec(spec)
+    model_spec = load_spec(spec, _allowed_roots(allow_root))
     options = pipeline_options(
         backend=backend,
         opa_url=opa_url,
@@ -191,6 +201,8 @@ def check(
         as_of=parse_as_of(as_of),
         command="check",
         allow_empty=allow_empty,
+        eval_timeout=eval_timeout,
+        eval_memory=eval_memory,
     )
     # the pipeline loads the policies first: a broken policy is reported before any slow collection
     with Pipeline(model_spec, options) as pipeline:
@@ -249,6 +261,7 @@ def _terminal_width() -> int:
 @_handle_errors
 def validate(
     specs: Annotated[list[Path], typer.Argument(help="Model spec files.", show_default=False)],
+    allow_root: AllowRootOpt = None,
 ) -> None:
     """Validate model specs against the schema, without evaluating any policy.
 
@@ -258,9 +271,10 @@ def validate(
     from govern.engine.spec import load_spec
 
     bad = 0
+    roots = _allowed_roots(allow_root)
     for path in specs:
         try:
-            spec = load_spec(path)
+            spec = load_spec(path, roots)
         except InputError as exc:
             bad += 1
             _stderr(f"invalid: {exc}")

@@ -19,10 +19,13 @@ if TYPE_CHECKING:
     from govern.engine.pipeline import PipelineOptions
 
 __all__ = [
+    "AllowRootOpt",
     "AsOfOpt",
     "BackendOpt",
     "DecisionLogOpt",
     "DecisionOptions",
+    "EvalMemoryOpt",
+    "EvalTimeoutOpt",
     "NoBuiltinOpt",
     "OpaUrlOpt",
     "OutputOpt",
@@ -83,6 +86,32 @@ class DecisionOptions:
     decision_log: Path | None = None
 
 
+AllowRootOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--allow-root",
+        help="A folder besides the spec's own that its data and policy paths may name (repeatable; "
+        "also GOVERN_ALLOW_ROOT).",
+    ),
+]
+EvalTimeoutOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--eval-timeout",
+        envvar="GOVERN_EVAL_TIMEOUT",
+        help="Seconds one embedded evaluation may take (default 10); beyond, the rule is an error.",
+    ),
+]
+EvalMemoryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--eval-memory",
+        envvar="GOVERN_EVAL_MEMORY",
+        help="Memory the embedded engine may use, e.g. 1GiB (the default) or 512MiB.",
+    ),
+]
+
+
 def parse_as_of(value: str | None) -> dt.date | None:
     if value is None:
         return None
@@ -104,11 +133,18 @@ def pipeline_options(
     as_of: dt.date | None,
     command: str,
     allow_empty: bool = False,
+    eval_timeout: str | None = None,
+    eval_memory: str | None = None,
 ) -> PipelineOptions:
     """The engine's pipeline options from the shared command-line options."""
+    from govern.engine.backends.bounded import EvalLimits, parse_memory, parse_timeout
     from govern.engine.pipeline import PipelineOptions
     from govern.engine.spec import PolicySource, RegoVersion
 
+    limits = EvalLimits(
+        timeout=parse_timeout(eval_timeout, "--eval-timeout") if eval_timeout else EvalLimits.timeout,
+        memory=parse_memory(eval_memory, "--eval-memory") if eval_memory else EvalLimits.memory,
+    )
     version = RegoVersion.V0 if v0_compatible else RegoVersion.V1
     return PipelineOptions(
         backend=backend,
@@ -120,4 +156,5 @@ def pipeline_options(
         as_of=as_of,
         labels={"command": command},
         allow_empty=allow_empty,
+        limits=limits,
     )

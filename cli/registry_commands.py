@@ -18,7 +18,15 @@ import typer
 from govern.engine.backends import BackendName
 from govern.engine.errors import ConfigError
 
-from .common import handle_errors, stderr, write_atomic
+from .common import (
+    allowed_roots,
+    check_alias,
+    check_output_path,
+    check_version,
+    handle_errors,
+    stderr,
+    write_atomic,
+)
 from .options import (
     BackendOpt,
     DecisionLogOpt,
@@ -170,7 +178,9 @@ def collect(
     """
     from govern.engine.spec import Stage, load_spec
 
-    model_spec = load_spec(spec)
+    check_output_path(output)
+    version = check_version(version)
+    model_spec = load_spec(spec, allowed_roots())
     document = collect_to_document(
         model_spec,
         _stage(stage),
@@ -226,6 +236,7 @@ def _render_gate(result: GateResult, output_format: str) -> str:
             + "\n"
         )
     from govern.engine.formats import Format, RenderOptions, render
+    from govern.engine.formats.sanitize import one_line
 
     text = ""
     if result.decision is not None:
@@ -233,7 +244,7 @@ def _render_gate(result: GateResult, output_format: str) -> str:
     seq = result.audit.get("seq") if result.audit else None
     return (
         text
-        + f"gate {result.gate.value}: {result.action.value.replace('_', ' ')}: {result.message}"
+        + f"gate {result.gate.value}: {result.action.value.replace('_', ' ')}: {one_line(result.message)}"
         + (f" (audit record {seq})\n" if seq else "\n")
     )
 
@@ -279,7 +290,9 @@ def _run_gate(
         command=f"gate {gate}",
     )
     key = load_key(audit_key_file)
-    model_spec = load_spec(spec)
+    alias = check_alias(alias)
+    version = check_version(version)
+    model_spec = load_spec(spec, allowed_roots())
     registry = _registry(model_spec, tracking_uri)
     with Pipeline(model_spec, options) as pipeline, progress_bars(sys.stderr.isatty()) as progress:
         ctx = GateContext(
@@ -538,10 +551,15 @@ def audit_show(
             typer.echo(json.dumps(record, sort_keys=True))
         return
     from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=escape(f"{audit_log} ({len(records)} records)"))
+    from govern.engine.formats.sanitize import one_line
+
+    def cell(value: object) -> Text:  # plain text: never Rich markup, never an escape sequence
+        return Text(one_line(str(value)))
+
+    table = Table(title=Text(one_line(f"{audit_log} ({len(records)} records)")))
     for column in ("seq", "time", "gate", "model", "alias", "result", "outcome", "decision"):
         table.add_column(column)
     for r in records:
@@ -557,5 +575,5 @@ def audit_show(
             str(r.get("outcome", "")),
             str(r.get("decision_id") or "")[:8],
         )
-        table.add_row(*(escape(c) for c in cells))
+        table.add_row(*(cell(c) for c in cells))
     Console(width=max(120, os.get_terminal_size().columns if sys.stdout.isatty() else 120)).print(table)

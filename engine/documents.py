@@ -5,18 +5,25 @@ Specs and evidence are user input, so this loader is stricter than ``yaml.safe_l
 * bytes must be UTF-8 (the error names the line of the first bad byte);
 * duplicate keys are errors, not "last one wins";
 * keys are strings; NaN, infinities and numbers beyond 1e300 are rejected;
-* anchors and aliases are allowed, but the expanded document is bounded (an alias bomb
-  is an error, not an out-of-memory);
+* anchors and aliases are allowed, but the expanded document is bounded, both in values and in
+  the characters of its strings (an alias bomb is an error, not an out-of-memory);
+* only regular files are read, and their size is checked before the first byte is read
+  (a device, FIFO or socket is an input error, never a hang or an endless read);
 * YAML timestamps stay strings (``expires: 2027-01-01`` is the string the user wrote).
 
 Every value's line is recorded against its field path, so schema errors can name the line.
+JSON read on the fast path records no lines; when an error needs one, the field is found by
+walking the text with the json module's C scanner (:class:`JsonLocator`), never by re-parsing
+the whole document in Python.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +34,23 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .errors import InputError, Location
 
-__all__ = ["Document", "FieldPath", "format_path", "load_document", "parse_document"]
+__all__ = [
+    "Document",
+    "FieldPath",
+    "JsonLocator",
+    "format_path",
+    "load_document",
+    "parse_document",
+    "read_input",
+]
 
 FieldPath = tuple[str | int, ...]
 
 MAX_NODES = 200_000
 MAX_BYTES = 64 * 1024 * 1024
+#: Characters of string values a document may expand to through aliases. A document without
+#: aliases cannot exceed its own size, so this bound only ever stops an alias bomb.
+MAX_EXPANDED_CHARS = MAX_BYTES
 MAX_ABS_NUMBER = 1e300
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -58,11 +76,14 @@ class Document:
     source: str
     lines: dict[FieldPath, int] = field(default_factory=dict)
     sha256: str = ""
+    locate: Callable[[FieldPath], int | None] | None = field(default=None, compare=False, repr=False)
 
     def line_of(self, path: FieldPath) -> int | None:
         """The line of ``path``, or of its nearest ancestor that has one."""
         for cut in range(len(path), -1, -1):
             line = self.lines.get(tuple(path[:cut]))
+            if line is None and self.locate is not None:
+                line = self.locate(tuple(path[:cut]))
             if line is not None:
                 return line
         return None
@@ -79,6 +100,7 @@ class _Builder:
         self.error = error
         self.lines: dict[FieldPath, int] = {}
         self.nodes = 0
+        self.chars = 0
         self.constructor = yaml.SafeLoader("")
 
     def fail(self, node: Node, message: str, path: FieldPath) -> InputError:
@@ -101,6 +123,14 @@ class _Builder:
         if isinstance(node, SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         assert isinstance(node, ScalarNode)
+        self.chars += len(node.value)
+        if self.chars > MAX_EXPANDED_CHARS:
+            raise self.fail(
+                node,
+                f"the document's strings expand to more than {MAX_EXPANDED_CHARS:,} characters; "
+                "refusing it (an alias bomb, or far too large for a spec)",
+                path,
+            )
         return self._scalar(node, path)
 
     def _mapping(self, node: MappingNode, path: FieldPath) -> dict[str, Any]:
@@ -219,10 +249,13 @@ def _locate_json_problem(
     if "is not a JSON number" in message:
         match = _CONSTANT_RE.search(raw)
         return raw[: match.start()].count(b"\n") + 1 if match else None
-    try:
-        parse_document(raw, source, error)  # the YAML path records lines and finds duplicates
-    except InputError as exc:
-        return exc.location.line if exc.location else None
+    duplicate = re.match(r"duplicate key '(.*)'$", message, re.DOTALL)
+    if duplicate:
+        # The second occurrence of the key: a C-speed regular expression, no re-parse.
+        key = re.escape(json.dumps(duplicate.group(1)).encode("utf-8"))
+        hits = [m.start() for m in re.finditer(key + rb"\s*:", raw)]
+        if len(hits) >= 2:
+            return raw[: hits[1]].count(b"\n") + 1
     return None
 
 
@@ -242,9 +275,92 @@ def _check_json_numbers(value: Any, source: str, error: Callable[..., InputError
             raise error("an integer does not fit in 64 bits", Location(source, None, format_path(where)))
 
 
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder()
+
+
+class JsonLocator:
+    """The line of a field path in JSON text, found by walking down to it.
+
+    Only the containers on the path are stepped through; every sibling value is skipped by
+    the json module's C scanner, so locating a field in a 60 MB file costs about one load.
+    Results are cached, and at most ``budget`` walks are made per document (a file with
+    thousands of errors names the lines of the first ones, not of all).
+    """
+
+    def __init__(self, text: str, budget: int = 64) -> None:
+        self.text = text
+        self.budget = budget
+        self._cache: dict[FieldPath, int | None] = {}
+
+    def __call__(self, path: FieldPath) -> int | None:
+        if path in self._cache:
+            return self._cache[path]
+        if self.budget <= 0:
+            return None
+        self.budget -= 1
+        try:
+            offset = self._offset(path)
+        except (ValueError, IndexError):
+            offset = None
+        line = None if offset is None else self.text.count("\n", 0, offset) + 1
+        self._cache[path] = line
+        return line
+
+    def _ws(self, index: int) -> int:
+        match = _WHITESPACE.match(self.text, index)
+        return match.end() if match else index
+
+    def _offset(self, path: FieldPath) -> int | None:
+        text = self.text
+        index = self._ws(0)
+        for part in path:
+            if isinstance(part, str):
+                if text[index] != "{":
+                    return None
+                index = self._ws(index + 1)
+                while text[index] != "}":
+                    key, index = json.decoder.scanstring(text, index + 1)  # type: ignore[attr-defined]
+                    index = self._ws(index)
+                    if text[index] != ":":
+                        return None
+                    index = self._ws(index + 1)
+                    if key == part:
+                        break
+                    index = self._skip(index)
+                else:
+                    return None
+            else:
+                if text[index] != "[":
+                    return None
+                index = self._ws(index + 1)
+                for _ in range(part):
+                    if text[index] == "]":
+                        return None
+                    index = self._skip(index)
+                if text[index] == "]":
+                    return None
+        return index
+
+    def _skip(self, index: int) -> int:
+        """Past one value and its trailing comma."""
+        _, index = _DECODER.raw_decode(self.text, index)
+        index = self._ws(index)
+        if self.text[index] == ",":
+            index = self._ws(index + 1)
+        return index
+
+
 def with_lines(doc: Document, raw: bytes, error: Callable[..., InputError]) -> Document:
-    """Recover line numbers for a document parsed on the JSON fast path (used on errors)."""
-    if doc.lines:
+    """Let a document parsed on the JSON fast path name lines (used on errors)."""
+    if doc.lines or doc.locate is not None:
+        return doc
+    try:
+        text = raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        return doc
+    if text.lstrip().startswith(("{", "[")):
+        doc.locate = JsonLocator(text)
         return doc
     try:
         slow = parse_document(raw, doc.source, error)
@@ -254,17 +370,63 @@ def with_lines(doc: Document, raw: bytes, error: Callable[..., InputError]) -> D
     return doc
 
 
-def load_document(
-    path: Path, error: Callable[..., InputError], *, json_fast_path: bool = False
-) -> tuple[Document, bytes]:
-    """Read and parse ``path``; a missing or unreadable file is an input error."""
+_KINDS = (
+    (stat.S_ISDIR, "is a directory, not a file"),
+    (stat.S_ISFIFO, "is a named pipe (FIFO), not a regular file"),
+    (stat.S_ISSOCK, "is a socket, not a regular file"),
+    (stat.S_ISCHR, "is a character device, not a regular file"),
+    (stat.S_ISBLK, "is a block device, not a regular file"),
+)
+
+
+def _check_kind(mode: int, source: str, error: Callable[..., InputError]) -> None:
+    for test, what in _KINDS:
+        if test(mode):
+            raise error(what, Location(source))
+    if not stat.S_ISREG(mode):
+        raise error("is not a regular file", Location(source))
+
+
+def read_input(path: Path, error: Callable[..., InputError], limit: int = MAX_BYTES) -> bytes:
+    """The bytes of ``path``: a regular file of at most ``limit`` bytes, checked before reading.
+
+    The file is opened without blocking (a FIFO with no writer would wait forever) and its
+    type and size are taken from the open descriptor, so nothing is read from a device, pipe or
+    socket, and a file larger than the limit is refused without reading it.
+    """
     source = str(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
-        raw = path.read_bytes()
+        _check_kind(os.stat(path).st_mode, source, error)  # a socket cannot even be opened
+        fd = os.open(path, flags)
     except FileNotFoundError:
         raise error("no such file", Location(source)) from None
     except IsADirectoryError:
         raise error("is a directory, not a file", Location(source)) from None
     except OSError as exc:
         raise error(f"cannot read the file: {exc.strerror}", Location(source)) from None
-    return parse_document(raw, source, error, json_fast_path=json_fast_path), raw
+    try:
+        info = os.fstat(fd)
+        _check_kind(info.st_mode, source, error)  # what was opened, not only what was named
+        if info.st_size > limit:
+            raise error(f"the file is {info.st_size:,} bytes; the limit is {limit:,}", Location(source))
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := os.read(fd, min(1 << 20, limit + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                raise error(f"the file grew past the limit of {limit:,} bytes while read", Location(source))
+    except OSError as exc:
+        raise error(f"cannot read the file: {exc.strerror}", Location(source)) from None
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+def load_document(
+    path: Path, error: Callable[..., InputError], *, json_fast_path: bool = False
+) -> tuple[Document, bytes]:
+    """Read and parse ``path``; a missing or unreadable file is an input error."""
+    raw = read_input(path, error)
+    return parse_document(raw, str(path), error, json_fast_path=json_fast_path), raw

@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import Any
 
 from .backends import Backend, BackendName, create_backend
+from .backends.bounded import EvalLimits
 from .check import Checker
 from .decision_log import decision_log_record
 from .errors import ConfigError, Location
@@ -51,6 +52,7 @@ class PipelineOptions:
     as_of: dt.date | None = None  # judge waivers as of this day (check and replay only)
     labels: Mapping[str, str] = field(default_factory=dict)
     allow_empty: bool = False  # accept a policy set with no deny/warn rule for the stage
+    limits: EvalLimits | None = None  # the embedded engine's deadline and memory (None: env or defaults)
 
 
 class Pipeline:
@@ -77,7 +79,7 @@ class Pipeline:
         self._checker: Checker | None = None
 
     def __enter__(self) -> Pipeline:
-        backend = create_backend(self.options.backend.value, self.options.opa_url)
+        backend = create_backend(self.options.backend.value, self.options.opa_url, limits=self.options.limits)
         try:
             self._checker = Checker(
                 self.spec,

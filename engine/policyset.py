@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from .documents import read_input
 from .errors import ConfigError, Location, PolicyLoadError
 from .rego_ast import parse_rego
 from .requirements import Requirement, parse_config_path, parse_evidence_path
@@ -366,6 +367,8 @@ def modules_from_path(
     """Every ``.rego`` file in a folder (recursively) or the one file named."""
     if not path.exists():
         raise ConfigError(f"policy path {path} does not exist")
+    if not path.is_file() and not path.is_dir():
+        raise ConfigError(f"policy path {path} is neither a regular file nor a folder")
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*.rego") if p.is_file())
     if path.is_dir() and not files:
         raise ConfigError(f"policy folder {path} holds no .rego files")
@@ -374,10 +377,7 @@ def modules_from_path(
         if file.name.endswith("_test.rego") and not include_tests:
             continue
         display = str(file)
-        try:
-            raw = file.read_bytes()
-        except OSError as exc:
-            raise PolicyLoadError(f"cannot read: {exc.strerror}", Location(display)) from None
+        raw = read_input(file, PolicyLoadError)  # a regular file, size-checked before reading
         modules.append(parse_module(display, _read_text(raw, display), rego_version, builtin=False))
     return modules
 

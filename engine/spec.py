@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -34,6 +35,7 @@ __all__ = [
     "RunRef",
     "Stage",
     "Waiver",
+    "confined_path",
     "load_spec",
     "spec_from_document",
     "spec_from_text",
@@ -295,8 +297,94 @@ def _check_packs(doc: Document, value: dict[str, Any], packs: tuple[str, ...]) -
             )
 
 
-def spec_from_document(doc: Document, base_dir: Path | None = None) -> ModelSpec:
-    """Validate a parsed document as a model spec."""
+def confined_path(raw: str, base: Path, allowed_roots: Sequence[Path] = ()) -> Path | None:
+    """``raw`` resolved against ``base`` (symlinks followed), or None when it lands outside
+    ``base`` and every allowed root."""
+    resolved = (base / raw).resolve()
+    for root in (base, *allowed_roots):
+        if resolved.is_relative_to(root.resolve()):
+            return resolved
+    return None
+
+
+def _confine(
+    doc: Document, field: tuple[str | int, ...], raw: str, base: Path, allowed_roots: Sequence[Path]
+) -> Path:
+    """A path named by the spec must stay inside the spec's folder or an allowed root (exit 2)."""
+    if "\0" in raw:
+        raise SpecError("the path contains a NUL character", doc.location(field))
+    resolved = confined_path(raw, base, allowed_roots)
+    if resolved is None:
+        roots = ", ".join(str(r) for r in (base, *allowed_roots))
+        raise SpecError(
+            f"the path {raw!r} leads outside the spec's folder and every allowed root ({roots})",
+            doc.location(field),
+            hint="move the file under the spec's folder, or allow its folder with --allow-root DIR",
+        )
+    return resolved
+
+
+_ALIAS_RE = re.compile(r"[A-Za-z0-9_-]{1,255}")
+_NAME_FORBIDDEN_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _check_references(doc: Document, value: dict[str, Any]) -> None:
+    """Names the registry will be asked about: plain text, and aliases MLflow can hold."""
+    model = value.get("model") or {}
+    registered = model.get("registered") or {}
+    run = model.get("run") or {}
+    for section, key, item in (
+        ("registered", "name", registered.get("name")),
+        ("registered", "alias", registered.get("alias")),
+        ("run", "run_id", run.get("run_id")),
+        ("run", "artifact_path", run.get("artifact_path")),
+    ):
+        if not isinstance(item, str):
+            continue
+        where = doc.location(("model", section, key))
+        if _NAME_FORBIDDEN_RE.search(item) or item != item.strip() or len(item) > 256:
+            raise SpecError(
+                f"model.{section}.{key} must be plain text on one line: no control characters, line "
+                "breaks or surrounding spaces, at most 256 characters",
+                where,
+            )
+    alias = registered.get("alias")
+    champion = (value.get("requirements") or {}).get("champion") or {}
+    for alias_field, item in (
+        (("model", "registered", "alias"), alias),
+        (("requirements", "champion", "alias"), champion.get("alias")),
+    ):
+        if isinstance(item, str) and (
+            not _ALIAS_RE.fullmatch(item) or item.lower() == "latest" or re.fullmatch(r"[vV][0-9]+", item)
+        ):
+            raise SpecError(
+                "an alias is letters, digits, '_' and '-' (at most 255), not 'latest' nor a version "
+                "such as 'v3'",
+                doc.location(alias_field),
+            )
+
+
+def _confine_data(doc: Document, value: dict[str, Any], base: Path, allowed_roots: Sequence[Path]) -> None:
+    for key, ds in (value.get("data") or {}).items():
+        if not isinstance(ds, dict):
+            continue
+        if isinstance(ds.get("path"), str):
+            _confine(doc, ("data", key, "path"), ds["path"], base, allowed_roots)
+        uri = ds.get("uri")
+        if isinstance(uri, str) and uri.startswith("file:"):
+            from urllib.parse import unquote, urlparse
+
+            _confine(doc, ("data", key, "uri"), unquote(urlparse(uri).path), base, allowed_roots)
+
+
+def spec_from_document(
+    doc: Document, base_dir: Path | None = None, allowed_roots: Sequence[Path] = ()
+) -> ModelSpec:
+    """Validate a parsed document as a model spec.
+
+    Every data and policy path it names must resolve (symlinks followed) inside ``base_dir``
+    (default: the spec's folder) or one of ``allowed_roots``; anything else is a SpecError.
+    """
     validate(doc, Schema.MODEL_SPEC, SpecError)
     value: dict[str, Any] = doc.value
     registered = value["model"].get("registered")
@@ -329,10 +417,15 @@ def spec_from_document(doc: Document, base_dir: Path | None = None) -> ModelSpec
     base = base_dir if base_dir is not None else Path(doc.source).parent
     sources = []
     policies = value.get("policies", {})
-    for raw_entry in policies.get("paths", []):
+    for i, raw_entry in enumerate(policies.get("paths", [])):
         entry = {"path": raw_entry} if isinstance(raw_entry, str) else raw_entry
         version = RegoVersion(entry.get("rego_version", "v1"))
-        sources.append(PolicySource(path=(base / entry["path"]).resolve(), rego_version=version))
+        field = ("policies", "paths", i) if isinstance(raw_entry, str) else ("policies", "paths", i, "path")
+        sources.append(
+            PolicySource(path=_confine(doc, field, entry["path"], base, allowed_roots), rego_version=version)
+        )
+    _confine_data(doc, value, base, allowed_roots)
+    _check_references(doc, value)
     packs = tuple(policies["packs"]) if "packs" in policies else None
     if packs is not None:
         _check_packs(doc, value, packs)
@@ -456,12 +549,15 @@ def _typed(data: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def load_spec(path: Path) -> ModelSpec:
-    """Load and validate a spec file. Raises :class:`SpecError` naming file, line and field."""
+def load_spec(path: Path, allowed_roots: Sequence[Path] = ()) -> ModelSpec:
+    """Load and validate a spec file. Raises :class:`SpecError` naming file, line and field.
+
+    ``allowed_roots``: folders besides the spec's own that its data and policy paths may name.
+    """
     doc, raw = load_document(path, SpecError)
     if not isinstance(doc.value, dict):
         raise SpecError("a model spec must be a YAML mapping", doc.location(()))
-    spec = spec_from_document(doc)
+    spec = spec_from_document(doc, allowed_roots=allowed_roots)
     return replace(spec, text=raw.decode("utf-8", errors="replace"))
 
 

@@ -1,9 +1,11 @@
 """The bad-input corpus: every malformed spec, evidence, policy or option fails cleanly.
 
-Each case in ``tests/corpus/cases.yaml`` runs the real ``govern`` console script in a
-subprocess and must: exit with the expected code (2 bad input, 3 evaluation error), print a
-short paragraph on stderr naming the file, line and field path given in the manifest, print no
-Python traceback, and write nothing to stdout that looks like a pass.
+Each case in ``tests/corpus/cases.yaml`` and ``tests/corpus/hostile.yaml`` runs the real
+``govern`` console script in a subprocess and must: exit with the expected code (2 bad input,
+3 evaluation error), print a short paragraph on stderr naming the file, line and field path
+given in the manifest, print no Python traceback nor "internal error", and write nothing to
+stdout that looks like a pass. Cases that may pass (exit 0 or 1) check what they print:
+no escape sequence and no workflow command but govern's own (``clean_output``).
 """
 
 from __future__ import annotations
@@ -22,20 +24,42 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "tests" / "corpus"
 MANIFEST = CORPUS / "cases.yaml"
+HOSTILE = CORPUS / "hostile.yaml"
 EXAMPLE_SPEC = REPO / "examples" / "adult-income" / "spec.yaml"
 EXAMPLE_EVIDENCE = REPO / "examples" / "adult-income" / "evidence.json"
 GOVERN = Path(sys.executable).parent / "govern"
 AS_OF = "2026-11-27"  # before the example waivers expire (2027-06-30): decisions do not drift
 MAX_STDERR_LINES = 6
-COMMANDS = ("validate", "check", "test")
-CASE_KEYS = {"id", "command", "spec", "evidence", "policies", "args", "expect_exit", "expect_stderr", "xfail"}
+COMMANDS = ("validate", "check", "test", "raw")
+CASE_KEYS = {
+    "id",
+    "command",
+    "spec",
+    "evidence",
+    "policies",
+    "args",
+    "argv",
+    "setup",
+    "env",
+    "expect_exit",
+    "expect_stderr",
+    "forbid_stderr",
+    "clean_output",
+    "xfail",
+}
+NON_UTF8 = b"r\xe9port\xff"
+#: govern's own workflow commands in the github format; any other line starting `::` is injected
+OWN_COMMAND = re.compile(r"::(error|warning|notice) (file|title)=|::group::govern: |::endgroup::$")
 # A pass on stdout: the text summary ("PASS  32 rules: …"), a validated spec, a JSON pass.
 PASS_ON_STDOUT = re.compile(r'^(PASS\s+\d+ rules|valid:)|"outcome":\s*"pass"', re.MULTILINE)
 
 
 def _load_cases() -> list[dict[str, Any]]:
-    cases = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
-    assert isinstance(cases, list), f"{MANIFEST} must hold a list of cases"
+    cases: list[dict[str, Any]] = []
+    for manifest in (MANIFEST, HOSTILE):
+        loaded = yaml.safe_load(manifest.read_text(encoding="utf-8"))
+        assert isinstance(loaded, list), f"{manifest} must hold a list of cases"
+        cases.extend(loaded)
     return cases
 
 
@@ -47,8 +71,55 @@ def _rel(path: Path) -> str:
     return os.path.relpath(path, REPO)
 
 
-def _command_line(case: dict[str, Any]) -> list[str]:
+def _expand(arg: str, tmp: Path) -> str | bytes:
+    out = (
+        arg.replace("{tmp}", str(tmp))
+        .replace("{spec}", _rel(EXAMPLE_SPEC))
+        .replace("{evidence}", _rel(EXAMPLE_EVIDENCE))
+    )
+    if "{nonutf8}" in out:
+        return out.encode().replace(b"{nonutf8}", NON_UTF8)
+    return out
+
+
+def _setup(case: dict[str, Any], tmp: Path) -> None:
+    """Create the files a case needs in its own folder: pipes, sockets, links, sparse files."""
+    import socket
+
+    for item in case.get("setup", []):
+        path = tmp / item["path"]
+        kind = item["kind"]
+        if kind == "fifo":
+            os.mkfifo(path)
+        elif kind == "socket":
+            server = socket.socket(socket.AF_UNIX)
+            server.bind(str(path))  # left bound until the process ends: a live socket file
+            _SOCKETS.append(server)
+        elif kind == "dir":
+            path.mkdir(parents=True, exist_ok=True)
+        elif kind == "file":
+            path.write_text(item.get("content", ""), encoding="utf-8")
+        elif kind == "sparse":
+            with open(path, "wb") as handle:
+                handle.truncate(int(item["size"]))
+        elif kind == "symlink":
+            path.symlink_to(item["target"])
+        elif kind == "spec":
+            text = EXAMPLE_SPEC.read_text(encoding="utf-8")
+            assert item["old"] in text, item
+            path.write_text(text.replace(item["old"], item["new"], 1), encoding="utf-8")
+        else:
+            raise AssertionError(f"{case['id']}: unknown setup kind {kind!r}")
+
+
+_SOCKETS: list[Any] = []
+
+
+def _command_line(case: dict[str, Any], tmp: Path | None = None) -> list[Any]:
     command = case["command"]
+    if command == "raw":
+        assert tmp is not None
+        return [str(GOVERN), *(_expand(str(a), tmp) for a in case["argv"])]
     spec = CORPUS / case["spec"] if "spec" in case else EXAMPLE_SPEC
     args = [str(a) for a in case.get("args", [])]
     policies = CORPUS / case["policies"] if "policies" in case else None
@@ -67,9 +138,12 @@ def _command_line(case: dict[str, Any]) -> list[str]:
     return line + args
 
 
-def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100", "RUST_BACKTRACE": "0"}
+def _run(argv: list[Any], extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100", "RUST_BACKTRACE": "0", **(extra_env or {})}
     env.pop("GOVERN_DEBUG", None)
+    for name in ("GOVERN_ALLOW_ROOT", "GOVERN_EVAL_TIMEOUT", "GOVERN_EVAL_MEMORY"):
+        if name not in (extra_env or {}):
+            env.pop(name, None)
     return subprocess.run(
         argv,
         check=False,
@@ -96,12 +170,24 @@ def _params() -> list[Any]:
 def test_manifest_is_well_formed() -> None:
     ids = [c.get("id") for c in CASES]
     assert len(ids) == len(set(ids)), "case ids must be unique"
-    assert len(CASES) >= 40
+    assert len(CASES) >= 250
     for case in CASES:
         assert set(case) <= CASE_KEYS, f"{case.get('id')}: unknown keys {set(case) - CASE_KEYS}"
         assert case["command"] in COMMANDS, case["id"]
-        assert case["expect_exit"] in (2, 3), case["id"]
-        assert case.get("expect_stderr"), f"{case['id']}: say what stderr must name"
+        assert (case["command"] == "raw") == ("argv" in case), case["id"]
+        if case["expect_exit"] in (2, 3):
+            assert case.get("expect_stderr"), f"{case['id']}: say what stderr must name"
+        else:  # a case that may pass must at least check what it prints
+            assert case["expect_exit"] in (0, 1), case["id"]
+            assert case.get("clean_output") or case["command"] in ("validate", "raw", "check"), case["id"]
+
+
+def test_hostile_manifest_is_current() -> None:
+    """hostile.yaml is written by make_hostile.py: every case there names an input that exists."""
+    for case in CASES:
+        for key in ("spec", "evidence", "policies"):
+            if case.get(key) and "/h_" in case[key]:
+                assert (CORPUS / case[key]).exists(), f"{case['id']}: {case[key]} is missing"
 
 
 def test_every_corpus_file_has_a_case() -> None:
@@ -120,24 +206,37 @@ def test_every_corpus_file_has_a_case() -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", _params())
-def test_bad_input_fails_cleanly(case: dict[str, Any]) -> None:
-    argv = _command_line(case)
-    proc = _run(argv)
+def test_bad_input_fails_cleanly(case: dict[str, Any], tmp_path: Path) -> None:
+    _setup(case, tmp_path)
+    argv = _command_line(case, tmp_path)
+    proc = _run(argv, case.get("env"))
     shown = (
-        f"$ govern {' '.join(argv[1:])}\n--- exit {proc.returncode}\n"
-        f"--- stderr:\n{proc.stderr}--- stdout:\n{proc.stdout[-2000:]}"
+        f"$ govern {' '.join(os.fsdecode(a) for a in argv[1:])}\n--- exit {proc.returncode}\n"
+        f"--- stderr:\n{proc.stderr[-3000:]}--- stdout:\n{proc.stdout[-2000:]}"
     )
 
     assert "Traceback" not in proc.stderr + proc.stdout, shown
+    assert "internal error" not in proc.stderr, shown
     assert proc.returncode == case["expect_exit"], shown
+    for forbidden in case.get("forbid_stderr", []):
+        assert forbidden not in proc.stderr, f"stderr shows {forbidden!r}\n{shown}"
+    if case.get("clean_output"):
+        for stream in (proc.stdout, proc.stderr):
+            assert "\x1b" not in stream, shown
+            assert "\x9b" not in stream, shown
+            for line in stream.splitlines():
+                if line.lstrip().startswith("::"):
+                    assert OWN_COMMAND.match(line), f"injected workflow command {line!r}\n{shown}"
+    missing = [s for s in case.get("expect_stderr", []) if str(s) not in proc.stderr]
+    assert not missing, f"stderr lacks {missing}\n{shown}"
+    if case["expect_exit"] not in (2, 3):
+        return
     assert not PASS_ON_STDOUT.search(proc.stdout), shown
     if case["expect_exit"] == 2:
         assert proc.stdout == "", shown
     stderr = proc.stderr.strip()
     assert stderr, shown
     assert len(stderr.splitlines()) <= MAX_STDERR_LINES, shown
-    missing = [s for s in case["expect_stderr"] if str(s) not in proc.stderr]
-    assert not missing, f"stderr lacks {missing}\n{shown}"
 
 
 # ------------------------------------------------------------------ the positive counterparts

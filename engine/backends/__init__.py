@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 from enum import StrEnum
-from typing import assert_never
+from typing import TYPE_CHECKING, assert_never
 
 from ..errors import ConfigError
 from .base import UNDEFINED, Backend, PackageValues, Undefined
+
+if TYPE_CHECKING:
+    from .bounded import EvalLimits
 
 __all__ = ["UNDEFINED", "Backend", "BackendName", "PackageValues", "Undefined", "create_backend"]
 
@@ -17,13 +20,23 @@ class BackendName(StrEnum):
     OPA = "opa"
 
 
-def create_backend(name: str, opa_url: str | None = None, opa_mode: str | None = None) -> Backend:
+def create_backend(
+    name: str,
+    opa_url: str | None = None,
+    opa_mode: str | None = None,
+    limits: EvalLimits | None = None,
+    *,
+    bounded: bool = True,
+) -> Backend:
     """A backend by name; an unknown name is a configuration error, never a silent default.
 
     ``opa_url`` is the OPA server's URL, required by (and only used by) the ``opa`` backend.
     ``opa_mode`` is ``push`` (the default: govern writes the policies to the server) or
     ``bundle`` (the server serves a bundle from ``govern bundle build``; govern never writes and
     refuses a server holding another revision); ``$GOVERN_OPA_MODE`` when not given.
+    The embedded engine runs in a worker process bounded by ``limits`` (default: 10 s and
+    1 GiB per call, or GOVERN_EVAL_TIMEOUT / GOVERN_EVAL_MEMORY); ``bounded=False`` runs it in
+    process, without limits.
     """
     try:
         choice = BackendName(name)
@@ -31,6 +44,10 @@ def create_backend(name: str, opa_url: str | None = None, opa_mode: str | None =
         options = ", ".join(b.value for b in BackendName)
         raise ConfigError(f"unknown backend {name!r}; choose one of: {options}") from None
     if choice is BackendName.EMBEDDED:
+        if bounded:
+            from .bounded import BoundedBackend, EvalLimits
+
+            return BoundedBackend(limits or EvalLimits.from_env())
         from .embedded import EmbeddedBackend
 
         return EmbeddedBackend()

@@ -48,9 +48,14 @@ def parse_format(name: str) -> Format:
 def render(fmt: Format, subject: Decision | DecisionRecord, options: RenderOptions | None = None) -> str:
     """``subject`` rendered as ``fmt``. JSON of a decision record is the whole record (what
     ``govern check --format json`` prints and ``govern card``/``govern replay`` read); every
-    other format renders the decision it holds."""
+    other format renders the decision it holds. Every format but JSON (lossless, for programs,
+    where JSON's own escaping applies) sees the decision with its user text neutralized."""
     opts = options or RenderOptions()
     decision = subject.decision if isinstance(subject, DecisionRecord) else subject
+    if fmt is not Format.JSON:
+        from .sanitize import sanitize_decision
+
+        decision = sanitize_decision(decision)
     if fmt is Format.TEXT:
         from . import text
 

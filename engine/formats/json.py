@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 from ..decision import Decision
+from .sanitize import escape_json_controls
 
 __all__ = ["render"]
 
 
 def render(decision: Decision) -> str:
-    return json.dumps(decision.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    return escape_json_controls(json.dumps(decision.to_dict(), indent=2, ensure_ascii=False)) + "\n"

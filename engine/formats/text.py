@@ -109,10 +109,10 @@ def render(decision: Decision, *, color: bool = False, width: int = 120) -> str:
     for result in decision.sorted_results():
         table.add_row(
             Text(result.result.value.upper(), style=_STYLE[result.result]),
-            result.rule_id,
-            result.severity.value,
+            Text(result.rule_id),  # user text reaches Rich only as Text: markup is never parsed
+            Text(result.severity.value),
             _message(result),
-            _evidence(result),
+            Text(_evidence(result)),
         )
     console.print(table)
     for error in decision.errors:

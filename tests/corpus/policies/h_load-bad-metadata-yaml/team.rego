@@ -1,0 +1,5 @@
+package team.h
+
+# METADATA
+# custom: [unclosed
+deny contains m if { m := 1 }

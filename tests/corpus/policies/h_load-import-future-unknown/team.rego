@@ -1,0 +1,3 @@
+package team.h
+
+import future.keywords.nope

@@ -1,0 +1,7 @@
+package team.h
+
+# METADATA
+# title: x
+# custom:
+#   severity: high
+deny contains m if { m := input.x }

@@ -1,0 +1,2 @@
+package team.h
+# ÿş

@@ -1,0 +1,3 @@
+package team.h
+
+deny[msg] { msg := input.x }

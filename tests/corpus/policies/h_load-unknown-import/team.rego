@@ -1,0 +1,5 @@
+package team.h
+
+import data.nowhere.x
+
+deny contains m if { x.y; m := 1 }

@@ -1,0 +1,3 @@
+package team.h_test
+
+test_x if {
