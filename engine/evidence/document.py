@@ -14,8 +14,9 @@ from ..schemas import Schema, validate
 
 __all__ = ["SECTIONS", "EvidenceDocument", "canonical_digest", "evidence_from_value", "load_evidence"]
 
-#: Sections every evidence document has; each is an object or null with a reason in `missing`.
-SECTIONS = ("model", "run", "champion", "fairness", "explanations", "data", "live")
+#: Sections every evidence document has; each is an object or null with a reason in `missing`
+#: (``performance`` is optional in the schema: documents from before it was measured stay valid).
+SECTIONS = ("model", "run", "champion", "performance", "fairness", "explanations", "data", "live")
 
 
 def canonical_digest(value: Any) -> str:

@@ -810,3 +810,56 @@ def _probability_like(values: np.ndarray[Any, Any]) -> bool:
     if not (math.isfinite(low) and math.isfinite(high)) or low < 0.0 or high > 1.0:
         return False
     return not bool(np.all((values == 0.0) | (values == 1.0)))
+
+
+# --------------------------------------------------------------------------- another model, same rows
+
+_OTHER: dict[tuple[str, str, int | None, int], Predictions] = {}
+
+
+def _data_digest(ctx: ModelContext) -> str:
+    return next((v for k, v in sorted(ctx.inputs.items()) if k.startswith("evaluation:")), "")
+
+
+def predictions_of(model_uri: str, ctx: ModelContext) -> Predictions:
+    """Another model's predictions (e.g. the champion's) on ``ctx.evaluation``, row-aligned.
+
+    The model is judged by the context's rules (positive label, one pass); results are cached per
+    process by model URI and evaluation data digest (with sample and seed), so a gate that
+    compares again does not predict again.
+    """
+    import dataclasses
+
+    import mlflow.models
+
+    key = (model_uri, _data_digest(ctx), ctx.sample, ctx.seed)
+    cached = _OTHER.get(key)
+    if cached is not None:
+        return cached
+    try:
+        info = mlflow.models.get_model_info(model_uri)
+    except Exception as exc:
+        raise _load_error(model_uri, exc) from exc
+    signature = _signature_dict(info.signature)
+    named = _named_inputs(signature)
+    features = [str(item["name"]) for item in named] if named else list(ctx.features)
+    blocking = [v.message for v in signature_violations(ctx.evaluation, signature) if v.blocking]
+    if blocking:
+        raise CollectionError(
+            f"the evaluation data do not match the signature of {model_uri}: " + "; ".join(blocking)
+        )
+    loaded = _load_model(model_uri, list(info.flavors), features)
+    other = dataclasses.replace(
+        ctx,
+        model_uri=model_uri,
+        flavor=loaded.flavor,
+        native=loaded.native,
+        predict=loaded.predict,
+        predict_proba=_positive_proba(loaded, ctx.positive_label),
+        predict_with_scores=_positive_labelled(loaded, ctx.positive_label),
+        features=features,
+        signature=signature,
+    )
+    result = predictions(other)
+    _OTHER[key] = result
+    return result
