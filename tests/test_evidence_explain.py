@@ -299,7 +299,8 @@ def test_hist_gradient_boosting_with_categorical_features_falls_back_to_a_verifi
     assert tree is not None
     assert tree.method == "tree"
     error = additivity_error(tree)
-    assert error is not None and error > 0.5  # the known shap bug, measured
+    assert error is not None
+    assert error > 0.5  # the known shap bug, measured
     verified = _verified(ctx, rows, 5, 0, 600.0)
     assert isinstance(verified, tuple)
     result, checks = verified
@@ -311,7 +312,8 @@ def test_hist_gradient_boosting_with_categorical_features_falls_back_to_a_verifi
     failed = _verified(ctx, rows, 5, 0, 0.0)
     assert isinstance(failed, dict)
     assert failed["global_importance"] == []
-    assert "do not add up" in failed["error"] and "time budget" in failed["error"]
+    assert "do not add up" in failed["error"]
+    assert "time budget" in failed["error"]
 
 
 def test_hist_gradient_boosting_without_categorical_features_passes_additivity() -> None:
@@ -326,7 +328,8 @@ def test_hist_gradient_boosting_without_categorical_features_passes_additivity()
     assert isinstance(verified, tuple)
     result, checks = verified
     assert result.method == "tree"
-    assert checks[0]["passed"] and checks[0]["max_abs_error"] < 1e-3
+    assert checks[0]["passed"]
+    assert checks[0]["max_abs_error"] < 1e-3
 
 
 @pytest.mark.parametrize("library", ["xgboost", "lightgbm"])
@@ -349,4 +352,5 @@ def test_xgboost_and_lightgbm_use_tree_shap_with_additivity_checked(library: str
     assert isinstance(verified, tuple)
     result, checks = verified
     assert result.method == "tree"
-    assert len(checks) == 1 and checks[0]["passed"]
+    assert len(checks) == 1
+    assert checks[0]["passed"]

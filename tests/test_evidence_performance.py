@@ -129,7 +129,7 @@ def test_mcnemar_agresti_worked_example() -> None:
     assert (result.only_a, result.only_b) == (150, 86)
     assert not result.exact
     assert result.statistic == pytest.approx(63**2 / 236, abs=1e-12)
-    assert (64**2 / 236) == pytest.approx(17.36, abs=0.005)
+    assert pytest.approx(17.36, abs=0.005) == (64**2 / 236)
     assert result.p_value < 0.001
 
 
@@ -266,3 +266,35 @@ def test_challenger_against_a_weaker_champion_on_the_same_rows(
     )
     assert loss["p_value"] == pytest.approx(1 / 51)  # no replicate is worse by the margin
     assert accuracy["regression"] == pytest.approx(-accuracy["improvement"])
+
+
+def test_xgboost_flavour_is_loaded_natively_and_scored_once(
+    mlflow_store: AdultModel, adult_ctx: ModelContext
+) -> None:
+    xgboost = pytest.importorskip("xgboost")
+    import mlflow
+    import mlflow.xgboost
+    from mlflow.models import infer_signature
+
+    from .fixtures_model import TRAIN
+
+    frame = pd.read_csv(TRAIN).sample(n=3000, random_state=2)
+    x = frame[["age", "hours-per-week", "education-num"]]
+    y = (frame["income"] == ">50K").astype(int)
+    model = xgboost.XGBClassifier(n_estimators=20, max_depth=3, random_state=0).fit(x, y)
+    with mlflow.start_run() as run:
+        mlflow.xgboost.log_model(model, name="xgb", signature=infer_signature(x, model.predict(x)))
+    uri = f"runs:/{run.info.run_id}/xgb"
+    # the Adult target is '>50K'/'<=50K' while this model predicts 0/1: labels share nothing
+    from govern.engine.errors import CollectionError
+
+    with pytest.raises(CollectionError, match="share none"):
+        predictions_of(uri, adult_ctx)
+    from govern.engine.evidence.model import _load_model
+
+    loaded = _load_model(uri, ["xgboost", "python_function"], list(x.columns))
+    assert loaded.flavor == "xgboost"
+    assert loaded.labelled is not None
+    labels, matrix = loaded.labelled(x)
+    assert np.array_equal(labels, model.predict(x))
+    assert np.allclose(matrix, model.predict_proba(x))

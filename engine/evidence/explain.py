@@ -214,7 +214,7 @@ def _background(ctx: ModelContext, size: int, seed: int) -> pd.DataFrame:
 
 def _native_split(ctx: ModelContext) -> tuple[Any, Any | None]:
     """(the estimator to explain, the preprocessing before it or None)."""
-    if ctx.flavor != "sklearn":
+    if ctx.flavor not in {"sklearn", "xgboost", "lightgbm"}:  # xgboost/lightgbm: sklearn-API objects
         return None, None
     model = ctx.native
     steps = getattr(model, "steps", None)

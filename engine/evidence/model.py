@@ -395,14 +395,40 @@ def _to_1d(value: Any, rows: int) -> np.ndarray[Any, Any]:
     return array
 
 
-def _load_model(model_uri: str, flavors: Sequence[str], features: list[str]) -> _Loaded:
-    if "sklearn" in flavors:
-        import mlflow.sklearn
-
+def _native_booster(model_uri: str, flavors: Sequence[str]) -> Any:
+    """An xgboost / lightgbm model logged with its own flavour, loaded as its sklearn-API object
+    (so it predicts, scores and is explained by TreeExplainer like an sklearn model); None when
+    it was logged as a bare Booster."""
+    for flavor in ("xgboost", "lightgbm"):
+        if flavor not in flavors:
+            continue
         try:
-            native = mlflow.sklearn.load_model(model_uri)
+            if flavor == "xgboost":
+                import mlflow.xgboost
+
+                model = mlflow.xgboost.load_model(model_uri)
+            else:
+                import mlflow.lightgbm
+
+                model = mlflow.lightgbm.load_model(model_uri)
         except Exception as exc:
             raise _load_error(model_uri, exc) from exc
+        return model if hasattr(model, "predict_proba") or hasattr(model, "get_params") else None
+    return None
+
+
+def _load_model(model_uri: str, flavors: Sequence[str], features: list[str]) -> _Loaded:
+    booster = None if "sklearn" in flavors else _native_booster(model_uri, flavors)
+    if "sklearn" in flavors or booster is not None:
+        if booster is not None:
+            native = booster
+        else:
+            import mlflow.sklearn
+
+            try:
+                native = mlflow.sklearn.load_model(model_uri)
+            except Exception as exc:
+                raise _load_error(model_uri, exc) from exc
         from sklearn.base import is_classifier as sk_is_classifier
         from sklearn.base import is_regressor as sk_is_regressor
 
@@ -427,7 +453,8 @@ def _load_model(model_uri: str, flavors: Sequence[str], features: list[str]) -> 
         labelled = None
         if proba is not None and classes is not None:
             labelled = _one_pass(native, features, classes)
-        return _Loaded("sklearn", native, predict, proba, classes, regressor, labelled)
+        flavor = "sklearn" if booster is None else next(f for f in ("xgboost", "lightgbm") if f in flavors)
+        return _Loaded(flavor, native, predict, proba, classes, regressor, labelled)
 
     import mlflow.pyfunc
 

@@ -104,10 +104,7 @@ def delong(
     variance = float(s[0, 0] + s[1, 1] - 2 * s[0, 1])
     diff = float(aucs[1] - aucs[0])
     se = math.sqrt(max(variance, 0.0))
-    if se == 0:
-        z = 0.0 if diff == 0 else math.copysign(math.inf, diff)
-    else:
-        z = diff / se
+    z = diff / se if se else (0.0 if diff == 0 else math.copysign(math.inf, diff))
     return DeLong(float(aucs[0]), float(aucs[1]), diff, se, z, min(1.0, 2 * _norm_sf(abs(z))))
 
 
@@ -221,34 +218,10 @@ def compare(
     }
     rows = len(y_true)
     if metric == "roc_auc" and champion[1] is not None and challenger[1] is not None:
-        test = delong(y_true, champion[1], challenger[1])
-        se = test.se
-        out["test"] = "DeLong (Sun & Xu fast algorithm)"
-        out["statistic"] = _finite(test.z)
-        out["p_value_two_sided"] = test.p_value
-        out["ci"] = [_finite(improvement - z_half * se), _finite(improvement + z_half * se)]
-        shift = margin if mode == "non_inferiority" else 0.0
-        out["p_value"] = None if mode == "point" else _one_sided(improvement + shift, se)
+        out.update(_by_delong(y_true, champion[1], challenger[1], improvement, mode, margin, z_half))
         return out
     if metric == "accuracy":
-        correct_a = champion[0] == y_true
-        correct_b = challenger[0] == y_true
-        test_m = mcnemar(correct_a, correct_b)
-        d = (test_m.only_b - test_m.only_a) / rows
-        se = math.sqrt(max(test_m.only_a + test_m.only_b - rows * d * d, 0.0)) / rows
-        out["test"] = (
-            "McNemar exact binomial" if test_m.exact else "McNemar chi-square (continuity corrected)"
-        )
-        out["statistic"] = test_m.statistic
-        out["discordant"] = {"champion_only": test_m.only_a, "challenger_only": test_m.only_b}
-        out["p_value_two_sided"] = test_m.p_value
-        out["ci"] = [_finite(d - z_half * se), _finite(d + z_half * se)]
-        if mode == "superiority":
-            out["p_value"] = _mcnemar_superiority(test_m)
-        elif mode == "non_inferiority":
-            out["p_value"] = _one_sided(d + margin, se)
-        else:
-            out["p_value"] = None
+        out.update(_by_mcnemar(y_true, champion[0], challenger[0], mode, margin, z_half))
         return out
     reps = paired_bootstrap(rows, lambda w: (value(0, w), value(1, w)), samples=samples, seed=seed)
     diffs = sign * (reps[:, 1] - reps[:, 0])
@@ -272,6 +245,55 @@ def compare(
     else:
         out["p_value"] = None
     return out
+
+
+def _by_delong(
+    y_true: np.ndarray[Any, Any],
+    score_a: np.ndarray[Any, Any],
+    score_b: np.ndarray[Any, Any],
+    improvement: float,
+    mode: str,
+    margin: float,
+    z_half: float,
+) -> dict[str, Any]:
+    test = delong(y_true, score_a, score_b)
+    se = test.se
+    shift = margin if mode == "non_inferiority" else 0.0
+    return {
+        "test": "DeLong (Sun & Xu fast algorithm)",
+        "statistic": _finite(test.z),
+        "p_value_two_sided": test.p_value,
+        "ci": [_finite(improvement - z_half * se), _finite(improvement + z_half * se)],
+        "p_value": None if mode == "point" else _one_sided(improvement + shift, se),
+    }
+
+
+def _by_mcnemar(
+    y_true: np.ndarray[Any, Any],
+    pred_a: np.ndarray[Any, Any],
+    pred_b: np.ndarray[Any, Any],
+    mode: str,
+    margin: float,
+    z_half: float,
+) -> dict[str, Any]:
+    rows = len(y_true)
+    test = mcnemar(pred_a == y_true, pred_b == y_true)
+    d = (test.only_b - test.only_a) / rows
+    se = math.sqrt(max(test.only_a + test.only_b - rows * d * d, 0.0)) / rows
+    if mode == "superiority":
+        p: float | None = _mcnemar_superiority(test)
+    elif mode == "non_inferiority":
+        p = _one_sided(d + margin, se)
+    else:
+        p = None
+    return {
+        "test": "McNemar exact binomial" if test.exact else "McNemar chi-square (continuity corrected)",
+        "statistic": test.statistic,
+        "discordant": {"champion_only": test.only_a, "challenger_only": test.only_b},
+        "p_value_two_sided": test.p_value,
+        "ci": [_finite(d - z_half * se), _finite(d + z_half * se)],
+        "p_value": p,
+    }
 
 
 def _one_sided(shifted: float, se: float) -> float:
