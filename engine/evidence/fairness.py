@@ -508,4 +508,6 @@ def fairness_section(
         frame, sizes, ci = compute(metrics, y_true, y_pred, codes, names, boot)
         out[label] = _feature_evidence(metrics, frame, sizes, names, ci, min_size, classifier)
     progress("fairness", total, total)
-    return {"rows": len(y_true), "features": out}
+    from .proxy import proxy_section
+
+    return {"rows": len(y_true), "features": out, "proxies": proxy_section(ctx, spec)}

@@ -236,3 +236,57 @@ warn_small_group contains result if {
 		"threshold": threshold,
 	}
 }
+
+proxy_pairs := [p |
+	some p in lib.get(lib.get(lib.evidence("fairness"), "proxies", {}), "pairs", [])
+	is_number(lib.get(params, "proxy_threshold", null))
+	p.value > params.proxy_threshold
+]
+
+proxy_result(p) := {
+	"msg": sprintf(
+		"Input %s is a proxy for the sensitive feature %s: %s = %v, above %v",
+		[p.feature, p.sensitive_feature, p.method, p.value, params.proxy_threshold],
+	),
+	"feature": p.feature,
+	"sensitive_feature": p.sensitive_feature,
+	"value": p.value,
+	"threshold": params.proxy_threshold,
+}
+
+# METADATA
+# title: No input is a strong proxy for a sensitive feature
+# description: >-
+#   The association of each model input with each sensitive feature (input.fairness.proxies:
+#   Cramér's V, correlation ratio or |Spearman| by type, in [0, 1]) must not exceed
+#   params.fairness.proxy_threshold. A warning by default; a failure when
+#   params.fairness.proxy_action is "fail".
+# custom:
+#   id: GOV-FAIR-006
+#   severity: medium
+#   stages: [register, deploy]
+#   requires: [fairness]
+#   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.11"]
+warn_proxy contains result if {
+	lib.applies(stages)
+	lib.get(params, "proxy_action", "warn") != "fail"
+	some p in proxy_pairs
+	result := proxy_result(p)
+}
+
+# METADATA
+# title: No input is a strong proxy for a sensitive feature (enforced)
+# description: >-
+#   As GOV-FAIR-006, failing instead of warning when params.fairness.proxy_action is "fail".
+# custom:
+#   id: GOV-FAIR-007
+#   severity: high
+#   stages: [register, deploy]
+#   requires: [fairness]
+#   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.11"]
+deny_proxy contains result if {
+	lib.applies(stages)
+	lib.get(params, "proxy_action", "warn") == "fail"
+	some p in proxy_pairs
+	result := proxy_result(p)
+}

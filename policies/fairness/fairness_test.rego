@@ -177,3 +177,32 @@ test_not_checked_at_rollback if {
 	doc := object.union(with_sex({"demographic_parity_difference": 0.5}), {"stage": "rollback"})
 	findings(doc, params) == none
 }
+
+proxy_doc := object.union(base, {"fairness": {"proxies": {"rows": 1000, "pairs": [
+	{"feature": "personal_status", "sensitive_feature": "sex", "method": "cramers_v", "value": 0.9},
+	{"feature": "housing", "sensitive_feature": "sex", "method": "cramers_v", "value": 0.23},
+]}}})
+
+proxy_params(action) := with_params({"proxy_threshold": 0.5, "proxy_action": action})
+
+test_proxy_above_threshold_warns if {
+	found := fairness.warn_proxy with input as proxy_doc with data.govern.params as proxy_params("warn")
+	[r] := [x | some x in found]
+	r.feature == "personal_status"
+	r.msg == "Input personal_status is a proxy for the sensitive feature sex: cramers_v = 0.9, above 0.5"
+	denied := fairness.deny_proxy with input as proxy_doc with data.govern.params as proxy_params("warn")
+	denied == set()
+}
+
+test_proxy_fails_when_the_spec_says_so if {
+	found := fairness.deny_proxy with input as proxy_doc with data.govern.params as proxy_params("fail")
+	count(found) == 1
+	warned := fairness.warn_proxy with input as proxy_doc with data.govern.params as proxy_params("fail")
+	warned == set()
+}
+
+test_proxy_at_threshold_passes if {
+	doc := object.union(base, {"fairness": {"proxies": {"pairs": [{"feature": "a", "sensitive_feature": "sex", "method": "spearman", "value": 0.5}]}}})
+	found := fairness.warn_proxy with input as doc with data.govern.params as proxy_params("warn")
+	found == set()
+}
