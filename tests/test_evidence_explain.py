@@ -354,3 +354,54 @@ def test_xgboost_and_lightgbm_use_tree_shap_with_additivity_checked(library: str
     assert result.method == "tree"
     assert len(checks) == 1
     assert checks[0]["passed"]
+
+
+# --------------------------------------------------------------------------- encoded sensitive features
+
+
+def test_one_hot_columns_logged_pre_encoded_are_folded_onto_the_watched_feature() -> None:
+    import pandas as pd
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    from govern.engine.evidence.explain import _importance, _verified, encoded_columns, fold_encoded
+
+    x, y = _adult_frame(3000)
+    numeric = x.select_dtypes("number")
+    encoded_frame = pd.concat([numeric, pd.get_dummies(x[["sex", "race"]], prefix_sep="_")], axis=1)
+    encoded_frame["sex_ratio_of_area"] = np.linspace(0, 3, len(encoded_frame))  # a prefix, not an indicator
+    model = GradientBoostingClassifier(n_estimators=30, max_depth=3, random_state=0).fit(encoded_frame, y)
+    features = list(encoded_frame.columns)
+    encoded = encoded_columns(features, ["sex", "race"], encoded_frame, None)
+    assert encoded == {
+        "sex_Female": "sex",
+        "sex_Male": "sex",
+        **{c: "race" for c in features if c.startswith("race_")},
+    }
+    # ambiguity: the longest watched name wins
+    assert encoded_columns(
+        ["sex_at_birth_F"], ["sex", "sex_at_birth"], pd.DataFrame({"sex_at_birth_F": [0, 1]}), None
+    ) == {"sex_at_birth_F": "sex_at_birth"}
+    # the signature alone can say a column is an indicator
+    assert encoded_columns(
+        ["segment_student"],
+        ["segment"],
+        pd.DataFrame({"other": [1]}),
+        {"inputs": [{"name": "segment_student", "type": "boolean"}]},
+    ) == {"segment_student": "segment"}
+    verified = _verified(
+        _native_ctx(model, encoded_frame, y, ">50K"), encoded_frame.sample(300, random_state=1), 20, 0, 600.0
+    )
+    assert isinstance(verified, tuple)
+    result, _ = verified
+    folded, names = fold_encoded(result.values, features, encoded)
+    assert "sex" in names
+    assert "sex_Male" not in names
+    assert "sex_ratio_of_area" in names
+    assert np.allclose(folded.sum(axis=1), result.values.sum(axis=1))  # additivity kept
+    j = names.index("sex")
+    assert np.allclose(
+        folded[:, j],
+        result.values[:, features.index("sex_Female")] + result.values[:, features.index("sex_Male")],
+    )
+    ranking = [item["feature"] for item in _importance(folded, names)]
+    assert "sex" in ranking

@@ -422,8 +422,74 @@ def _importance(values: np.ndarray[Any, Any], features: Sequence[str]) -> list[d
     ]
 
 
+_SEPARATORS = ("_", "=")
+
+
+def encoded_columns(
+    features: Sequence[str], watched: Sequence[str], frame: pd.DataFrame, signature: dict[str, Any] | None
+) -> dict[str, str]:
+    """Model inputs that one-hot encode a watched (prohibited or sensitive) feature: column → feature.
+
+    A column encodes ``w`` when its name is ``w`` followed by ``_`` or ``=`` and a value
+    (``customer_segment_student``, ``sex=Female``) and it is an indicator: boolean in the model
+    signature, or holding only 0/1 (or booleans) in the evaluation data. Ambiguity rule: when a
+    column's name starts with several watched names (``sex_`` and ``sex_at_birth_``), the
+    longest one wins.
+    """
+    import pandas as pd
+
+    types = {}
+    for item in (signature or {}).get("inputs") or []:
+        if isinstance(item, dict) and item.get("name"):
+            types[str(item["name"])] = str(item.get("type", ""))
+    out: dict[str, str] = {}
+    candidates = sorted({str(w) for w in watched}, key=len, reverse=True)
+    for column in features:
+        owner = next(
+            (
+                w
+                for w in candidates
+                if column != w
+                and any(column.startswith(w + sep) and len(column) > len(w) + 1 for sep in _SEPARATORS)
+            ),
+            None,
+        )
+        if owner is None:
+            continue
+        indicator = types.get(column) == "boolean"
+        if not indicator and column in frame.columns:
+            series = frame[column].dropna()
+            indicator = pd.api.types.is_bool_dtype(series.dtype) or (
+                pd.api.types.is_numeric_dtype(series.dtype) and set(pd.unique(series)) <= {0, 1}
+            )
+        if indicator:
+            out[column] = owner
+    return out
+
+
+def fold_encoded(
+    values: np.ndarray[Any, Any], features: Sequence[str], encoded: dict[str, str]
+) -> tuple[np.ndarray[Any, Any], list[str]]:
+    """Sum the SHAP values of encoded columns onto the feature they encode (additivity kept)."""
+    import numpy as np
+
+    names: list[str] = []
+    for feature in features:
+        target = encoded.get(feature, feature)
+        if target not in names:
+            names.append(target)
+    out = np.zeros((values.shape[0], len(names)), dtype=np.float64)
+    for j, feature in enumerate(features):
+        out[:, names.index(encoded.get(feature, feature))] += values[:, j]
+    return out, names
+
+
 def _by_group(
-    ctx: ModelContext, spec: ModelSpec, rows: pd.DataFrame, values: np.ndarray[Any, Any]
+    ctx: ModelContext,
+    spec: ModelSpec,
+    rows: pd.DataFrame,
+    values: np.ndarray[Any, Any],
+    names: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     fairness = spec.data.get("fairness") or {}
     out: dict[str, Any] = {}
@@ -434,7 +500,7 @@ def _by_group(
         out[feature] = {
             name: {
                 "rows": int((codes == g).sum()),
-                "importance": _importance(values[codes == g], ctx.features),
+                "importance": _importance(values[codes == g], names if names is not None else ctx.features),
             }
             for g, name in enumerate(names)
         }
@@ -536,16 +602,27 @@ def explanations_section(
         return verified
     result, checks = verified
     progress("explanations: aggregate", 2, 3)
+    explain = spec.data.get("explainability") or {}
+    watched = [
+        *explain.get("prohibited_features", []),
+        *(spec.data.get("fairness") or {}).get("sensitive_features", []),
+    ]
+    encoded = encoded_columns(ctx.features, watched, ctx.evaluation, ctx.signature)
+    folded, names = fold_encoded(result.values, ctx.features, encoded)
     section: dict[str, Any] = {
         "method": result.method,
         "sample_size": len(rows),
         "seed": seed,
-        "global_importance": _importance(result.values, ctx.features),
+        "global_importance": _importance(folded, names),
         "artifact": None,
         "additivity": checks,
     }
+    if encoded:
+        section["encoded_features"] = {
+            w: sorted(c for c, o in encoded.items() if o == w) for w in set(encoded.values())
+        }
     if by_group:
-        section["by_group"] = _by_group(ctx, spec, rows, result.values)
+        section["by_group"] = _by_group(ctx, spec, rows, folded, names)
     if artifact_dir is not None:
         artifact_dir.mkdir(parents=True, exist_ok=True)
         path = artifact_dir / ARTIFACT_NAME
