@@ -256,3 +256,18 @@ def test_regressor_metrics_match_fairlearn_and_leave_parity_null(
         assert low <= entry["metrics"][metric]["overall"] <= high
     assert entry["demographic_parity_difference"] is None
     assert entry["equalized_odds_difference"] is None
+
+
+def test_aggregate_intervals_reach_the_evidence(tmp_path: Path, adult_ctx: ModelContext) -> None:
+    ctx = dataclasses.replace(adult_ctx, evaluation=adult_ctx.evaluation.sample(n=3000, random_state=0))
+    spec = spec_with(tmp_path, {"fairness": {"bootstrap": {"samples": 300, "seed": 3}}})
+    sex = fairness_section(ctx, spec)["features"]["sex"]
+    intervals = sex["intervals"]
+    assert intervals["confidence"] == 0.95
+    # the same resamples: demographic parity is the selection rate's gap and ratio
+    assert intervals["demographic_parity_difference"] == sex["metrics"]["selection_rate"]["ci"]["difference"]
+    assert intervals["demographic_parity_ratio"] == sex["metrics"]["selection_rate"]["ci"]["ratio"]
+    low, high = intervals["equalized_odds_difference"]
+    assert low <= sex["equalized_odds_difference"] <= high
+    tpr_low, _ = sex["metrics"]["true_positive_rate"]["ci"]["difference"]
+    assert low >= tpr_low - 1e-12  # the larger of two gaps is never below either

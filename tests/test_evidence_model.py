@@ -56,7 +56,7 @@ def test_context_from_the_registered_model(adult_ctx: ModelContext, adult_model:
     assert ctx.features == adult_model.features  # from the signature, in order, without fnlwgt
     assert "fnlwgt" not in ctx.features
     assert ctx.target == "income"
-    assert ctx.positive_label == ">50K"  # the lexically last of two labels
+    assert ctx.positive_label == ">50K"  # named by the spec (data.evaluation.positive_label)
     assert len(ctx.evaluation) == 16281
     assert ctx.reference is not None
     assert len(ctx.reference) == 32561
@@ -105,8 +105,6 @@ def test_sample_and_seed_are_honoured(mlflow_store: AdultModel, adult_spec: Mode
     [
         ([0, 1], 1),
         ([False, True], True),
-        (["<=50K", ">50K"], ">50K"),
-        (["no", "yes"], "yes"),
         ([0.0, 1.0], 1.0),
     ],
 )
@@ -114,8 +112,40 @@ def test_positive_label_inference(labels: list[Any], positive: Any) -> None:
     assert _infer_positive(labels) == positive
 
 
-def test_three_labels_need_a_positive_label() -> None:
-    assert _infer_positive(["a", "b", "c"]) is None
+@pytest.mark.parametrize("labels", [["a", "b", "c"], ["<=50K", ">50K"], ["approved", "denied"], [1, 2]])
+def test_other_labels_are_never_guessed(labels: list[Any]) -> None:
+    assert _infer_positive(labels) is None
+
+
+def test_string_labels_without_a_positive_label_stop_with_exit_2(
+    mlflow_store: AdultModel, tmp_path: Path, test_rows: pd.DataFrame
+) -> None:
+    spec = _spec_for(tmp_path, _csv(tmp_path, test_rows))
+    raw = yaml.safe_load(Path(spec.source).read_text())
+    del raw["data"]["evaluation"]["positive_label"]
+    Path(spec.source).write_text(yaml.safe_dump(raw))
+    from govern.engine.spec import load_spec
+
+    with pytest.raises(SpecError, match=r"the labels \['<=50K', '>50K'\]") as info:
+        load_model_context(mlflow_store.model_uri, load_spec(Path(spec.source)), EXAMPLE)
+    assert info.value.exit_code == 2
+    assert info.value.location is not None
+    assert info.value.location.field == "data.evaluation"
+    assert "positive_label" in (info.value.hint or "")
+
+
+def test_one_pass_labels_match_predict_and_fall_back_when_argmax_is_not_the_rule() -> None:
+    from sklearn.svm import SVC
+
+    from govern.engine.evidence.model import _one_pass
+
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame({"a": rng.normal(size=400), "b": rng.normal(size=400)})
+    y = np.where(x["a"] + 0.8 * rng.normal(size=400) > 0, "yes", "no")
+    svc = SVC(probability=True, random_state=0).fit(x, y)
+    labels, matrix = _one_pass(svc, ["a", "b"], list(svc.classes_))(x)
+    assert np.array_equal(labels, svc.predict(x))  # the probe saw the disagreement, predict was used
+    assert np.allclose(matrix, svc.predict_proba(x))
 
 
 # --------------------------------------------------------------------------- bad input

@@ -59,6 +59,10 @@ class ModelContext:
     seed: int = 0
     sample: int | None = None
     inputs: dict[str, str] = field(default_factory=dict)  # data files read: name → sha256
+    # labels and the positive class's score from one pass, when the model allows it
+    predict_with_scores: (
+        Callable[[pd.DataFrame], tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] | None
+    ) = None
 
 
 class Collector(ABC):

@@ -36,7 +36,7 @@ class CollectOptions:
 def _model_sections(spec: ModelSpec, target: Target, options: CollectOptions, out: Collected) -> None:
     if spec.datasets.evaluation is None:
         reason = "the spec names no evaluation data (data.evaluation)"
-        for section in ("fairness", "explanations", "data"):
+        for section in ("performance", "fairness", "explanations", "data"):
             out.sections[section] = None
             out.missing[section] = reason
         return
@@ -54,6 +54,7 @@ def _model_sections(spec: ModelSpec, target: Target, options: CollectOptions, ou
         progress=options.progress,
     )
     out.inputs.update(ctx.inputs)
+    _performance(spec, ctx, options, out)
     if spec.fairness is not None:
         out.sections["fairness"] = fairness_section(ctx, spec, progress=options.progress)
     else:
@@ -67,6 +68,27 @@ def _model_sections(spec: ModelSpec, target: Target, options: CollectOptions, ou
         out.sections["explanations"] = None
         out.missing["explanations"] = "the spec asks for no explanations (explainability)"
     out.sections["data"] = data_section(ctx, spec, progress=options.progress)
+
+
+def _performance(spec: ModelSpec, ctx: ModelContext, options: CollectOptions, out: Collected) -> None:
+    """Measured scores, their integrity against the logged ones, and the champion on the same rows."""
+    from .model import predictions_of
+    from .performance import champion_comparison, performance_section
+
+    run = out.sections.get("run") or {}
+    section = performance_section(ctx, spec, logged=run.get("metrics") or {}, progress=options.progress)
+    champion = out.sections.get("champion")
+    if isinstance(champion, dict) and champion.get("name") and champion.get("version"):
+        uri = f"models:/{champion['name']}/{champion['version']}"
+        section["champion"] = champion_comparison(
+            ctx,
+            spec,
+            uri,
+            predictions_of(uri, ctx),
+            alias=str(champion.get("alias")),
+            version=str(champion["version"]),
+        )
+    out.sections["performance"] = section
 
 
 def collect_evidence(
@@ -85,9 +107,9 @@ def collect_evidence(
     collectors = ["mlflow"]
     if opts.with_model:
         _model_sections(spec, target, opts, collected)
-        collectors += ["model", "fairness", "explain", "quality"]
+        collectors += ["model", "performance", "fairness", "explain", "quality"]
     else:
-        for section in ("fairness", "explanations", "data"):
+        for section in ("performance", "fairness", "explanations", "data"):
             collected.sections.setdefault(section, None)
             collected.missing.setdefault(section, "model evidence was not collected (--no-model)")
     document: dict[str, Any] = {

@@ -29,7 +29,8 @@ def _sections() -> tuple[str, ...]:
 
 
 #: Sections every evidence document has; each is an object or null with a reason in `missing`.
-#: The model and run, then each pack's evidence section (policies/packs.yaml).
+#: The model and run, then each pack's evidence section (policies/packs.yaml). ``performance``
+#: is optional in the schema: documents from before it was measured stay valid.
 SECTIONS = _sections()
 
 

@@ -33,6 +33,7 @@ given: ``values`` (rows × features), ``features``, ``rows`` (the sample's row l
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,17 @@ ARTIFACT_NAME = "shap_values.npz"
 _PERMUTATIONS = 2
 
 
+#: Additivity: ``max |base + Σ SHAP − model output|`` over the explained rows must be at most
+#: ``ADDITIVITY_ATOL + ADDITIVITY_RTOL · max |model output|`` (on the explained output's scale:
+#: log-odds for a tree booster, the score for the permutation explainer).
+ADDITIVITY_ATOL = 1e-3
+ADDITIVITY_RTOL = 1e-6
+#: Seconds the permutation fallback may take (``explainability.time_budget``), estimated from a
+#: first chunk of rows before the rest is explained.
+DEFAULT_TIME_BUDGET = 300.0
+_PROBE = 5
+
+
 @dataclass
 class _Shap:
     method: str
@@ -70,6 +82,24 @@ class _Shap:
     base_value: float | None
     transformed: np.ndarray[Any, Any] | None = None
     transformed_names: list[str] | None = None
+    output: np.ndarray[Any, Any] | None = None  # the model's own output that the values explain
+
+
+def additivity_error(result: _Shap) -> float | None:
+    """``max |base + Σ values − output|`` over the rows, or None when it cannot be checked."""
+    import numpy as np
+
+    if result.output is None or result.base_value is None or len(result.values) == 0:
+        return None
+    total = result.base_value + result.values.sum(axis=1)
+    return float(np.max(np.abs(total - result.output)))
+
+
+def additivity_tolerance(result: _Shap) -> float:
+    import numpy as np
+
+    scale = float(np.max(np.abs(result.output))) if result.output is not None and result.output.size else 0.0
+    return ADDITIVITY_ATOL + ADDITIVITY_RTOL * scale
 
 
 def _settings(spec: ModelSpec, ctx: ModelContext) -> tuple[int, int, int, bool]:
@@ -184,7 +214,7 @@ def _background(ctx: ModelContext, size: int, seed: int) -> pd.DataFrame:
 
 def _native_split(ctx: ModelContext) -> tuple[Any, Any | None]:
     """(the estimator to explain, the preprocessing before it or None)."""
-    if ctx.flavor != "sklearn":
+    if ctx.flavor not in {"sklearn", "xgboost", "lightgbm"}:  # xgboost/lightgbm: sklearn-API objects
         return None, None
     model = ctx.native
     steps = getattr(model, "steps", None)
@@ -227,7 +257,7 @@ def _structured(ctx: ModelContext, rows: pd.DataFrame, background_size: int, see
             return None
         names, mapping = list(features), list(range(len(features)))
     if kind == "tree":
-        raw = tree.shap_values(matrix)
+        raw = tree.shap_values(matrix, check_additivity=False)  # govern checks it, see ADDITIVITY_*
         expected = tree.expected_value
     else:
         background = _background(ctx, background_size, seed)
@@ -236,6 +266,7 @@ def _structured(ctx: ModelContext, rows: pd.DataFrame, background_size: int, see
         raw = linear.shap_values(matrix)
         expected = linear.expected_value
     values = _select_output(raw, model, ctx)
+    output = _raw_output(model, matrix, ctx, tree_output=kind == "tree")
     summed = np.zeros((values.shape[0], len(features)), dtype=np.float64)
     columns = np.asarray(mapping)
     for f in range(len(features)):  # a feature's value: the sum of its columns' (no BLAS call)
@@ -246,7 +277,41 @@ def _structured(ctx: ModelContext, rows: pd.DataFrame, background_size: int, see
         _base(expected, model, ctx),
         values if pre is not None else None,
         names if pre is not None else None,
+        output,
     )
+
+
+def _raw_output(
+    model: Any, matrix: np.ndarray[Any, Any], ctx: ModelContext, *, tree_output: bool
+) -> np.ndarray[Any, Any] | None:
+    """The model's own output on the scale its tree/linear SHAP values explain (None: unknown)."""
+    import numpy as np
+
+    try:
+        if not is_classifier(ctx):
+            return np.asarray(model.predict(matrix), dtype=np.float64).reshape(-1)
+        module = type(model).__module__
+        if module.startswith("xgboost"):
+            raw = model.predict(matrix, output_margin=True)
+        elif module.startswith("lightgbm"):
+            raw = model.predict(matrix, raw_score=True)
+        elif hasattr(model, "decision_function"):
+            raw = model.decision_function(matrix)
+        elif tree_output and hasattr(model, "predict_proba"):
+            raw = model.predict_proba(matrix)  # forests: SHAP explains the probabilities
+        else:
+            return None
+    except Exception:
+        return None
+    array = np.asarray(raw, dtype=np.float64)
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim == 1:
+        binary = len(getattr(model, "classes_", [])) == 2
+        return -array if binary and _positive_index(model, ctx.positive_label) == 0 else array
+    if array.ndim == 2:
+        return array[:, _positive_index(model, ctx.positive_label)]
+    return None
 
 
 def _score_function(ctx: ModelContext) -> Callable[[pd.DataFrame], np.ndarray[Any, Any]]:
@@ -267,8 +332,14 @@ def _score_function(ctx: ModelContext) -> Callable[[pd.DataFrame], np.ndarray[An
     return lambda frame: np.asarray(predict(frame), dtype=np.float64)
 
 
-def _agnostic(ctx: ModelContext, rows: pd.DataFrame, background_size: int, seed: int) -> _Shap:
-    """Permutation SHAP on the features, with text columns as integer codes."""
+def _agnostic(
+    ctx: ModelContext, rows: pd.DataFrame, background_size: int, seed: int, budget: float | None = None
+) -> _Shap:
+    """Permutation SHAP on the features, with text columns as integer codes.
+
+    With a ``budget`` (seconds), the first rows are timed and :class:`_OverBudget` raised when the
+    whole sample would exceed it.
+    """
     import numpy as np
     import pandas as pd
     import shap
@@ -311,11 +382,32 @@ def _agnostic(ctx: ModelContext, rows: pd.DataFrame, background_size: int, seed:
     masker = shap.maskers.Independent(encoded[n:], max_samples=len(background))
     explainer = shap.PermutationExplainer(model, masker, seed=seed)
     evals = _PERMUTATIONS * (2 * len(features) + 1)
-    explanation = explainer(encoded[:n], max_evals=evals, silent=True)
-    base = np.atleast_1d(np.asarray(explanation.base_values, dtype=np.float64))
+    started = time.monotonic()
+    first = min(n, _PROBE) if budget is not None else n
+    parts = [explainer(encoded[:first], max_evals=evals, silent=True)]
+    if first < n:
+        assert budget is not None
+        elapsed = time.monotonic() - started
+        estimate = elapsed * n / first
+        if estimate > budget:
+            raise _OverBudget(
+                f"the permutation explainer would take about {estimate:.0f} s for {n} rows "
+                f"({elapsed:.1f} s for the first {first}), over the time budget of {budget:g} s"
+            )
+        parts.append(explainer(encoded[first:n], max_evals=evals, silent=True))
+    values = np.concatenate([np.asarray(p.values, dtype=np.float64) for p in parts], axis=0)
+    base = np.atleast_1d(np.asarray(parts[0].base_values, dtype=np.float64))
+    output = score(rows[features].reset_index(drop=True))
     return _Shap(
-        "permutation", np.asarray(explanation.values, dtype=np.float64), float(base[0]) if base.size else None
+        "permutation",
+        values,
+        float(base[0]) if base.size else None,
+        output=np.asarray(output, dtype=np.float64),
     )
+
+
+class _OverBudget(Exception):
+    """The fallback explainer would not finish within its time budget."""
 
 
 def _importance(values: np.ndarray[Any, Any], features: Sequence[str]) -> list[dict[str, Any]]:
@@ -330,8 +422,74 @@ def _importance(values: np.ndarray[Any, Any], features: Sequence[str]) -> list[d
     ]
 
 
+_SEPARATORS = ("_", "=")
+
+
+def encoded_columns(
+    features: Sequence[str], watched: Sequence[str], frame: pd.DataFrame, signature: dict[str, Any] | None
+) -> dict[str, str]:
+    """Model inputs that one-hot encode a watched (prohibited or sensitive) feature: column → feature.
+
+    A column encodes ``w`` when its name is ``w`` followed by ``_`` or ``=`` and a value
+    (``customer_segment_student``, ``sex=Female``) and it is an indicator: boolean in the model
+    signature, or holding only 0/1 (or booleans) in the evaluation data. Ambiguity rule: when a
+    column's name starts with several watched names (``sex_`` and ``sex_at_birth_``), the
+    longest one wins.
+    """
+    import pandas as pd
+
+    types = {}
+    for item in (signature or {}).get("inputs") or []:
+        if isinstance(item, dict) and item.get("name"):
+            types[str(item["name"])] = str(item.get("type", ""))
+    out: dict[str, str] = {}
+    candidates = sorted({str(w) for w in watched}, key=len, reverse=True)
+    for column in features:
+        owner = next(
+            (
+                w
+                for w in candidates
+                if column != w
+                and any(column.startswith(w + sep) and len(column) > len(w) + 1 for sep in _SEPARATORS)
+            ),
+            None,
+        )
+        if owner is None:
+            continue
+        indicator = types.get(column) == "boolean"
+        if not indicator and column in frame.columns:
+            series = frame[column].dropna()
+            indicator = pd.api.types.is_bool_dtype(series.dtype) or (
+                pd.api.types.is_numeric_dtype(series.dtype) and set(pd.unique(series)) <= {0, 1}
+            )
+        if indicator:
+            out[column] = owner
+    return out
+
+
+def fold_encoded(
+    values: np.ndarray[Any, Any], features: Sequence[str], encoded: dict[str, str]
+) -> tuple[np.ndarray[Any, Any], list[str]]:
+    """Sum the SHAP values of encoded columns onto the feature they encode (additivity kept)."""
+    import numpy as np
+
+    names: list[str] = []
+    for feature in features:
+        target = encoded.get(feature, feature)
+        if target not in names:
+            names.append(target)
+    out = np.zeros((values.shape[0], len(names)), dtype=np.float64)
+    for j, feature in enumerate(features):
+        out[:, names.index(encoded.get(feature, feature))] += values[:, j]
+    return out, names
+
+
 def _by_group(
-    ctx: ModelContext, spec: ModelSpec, rows: pd.DataFrame, values: np.ndarray[Any, Any]
+    ctx: ModelContext,
+    spec: ModelSpec,
+    rows: pd.DataFrame,
+    values: np.ndarray[Any, Any],
+    names: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     fairness = spec.data.get("fairness") or {}
     out: dict[str, Any] = {}
@@ -342,7 +500,7 @@ def _by_group(
         out[feature] = {
             name: {
                 "rows": int((codes == g).sum()),
-                "importance": _importance(values[codes == g], ctx.features),
+                "importance": _importance(values[codes == g], names if names is not None else ctx.features),
             }
             for g, name in enumerate(names)
         }
@@ -355,6 +513,72 @@ def _row_labels(rows: pd.DataFrame) -> np.ndarray[Any, Any]:
 
     labels = np.asarray(rows.index)
     return labels if labels.dtype.kind in "iufbU" else labels.astype(str)
+
+
+def _check(result: _Shap) -> dict[str, Any]:
+    import numpy as np
+
+    error = additivity_error(result)
+    tolerance = additivity_tolerance(result)
+    return {
+        "explainer": result.method,
+        "rows": len(result.values),
+        "max_abs_error": error,
+        "tolerance": tolerance,
+        "passed": error is not None and bool(np.isfinite(error)) and error <= tolerance,
+    }
+
+
+def _verified(
+    ctx: ModelContext, rows: pd.DataFrame, background_size: int, seed: int, budget: float
+) -> tuple[_Shap, list[dict[str, Any]]] | dict[str, Any]:
+    """SHAP values whose additivity holds, with the checks made; or an ``error`` section."""
+    import numpy as np
+
+    checks: list[dict[str, Any]] = []
+
+    def failed(reason: str) -> dict[str, Any]:
+        return {
+            "method": checks[-1]["explainer"] if checks else "none",
+            "sample_size": len(rows),
+            "seed": seed,
+            "global_importance": [],
+            "artifact": None,
+            "additivity": checks,
+            "error": reason,
+        }
+
+    try:
+        first = _structured(ctx, rows, background_size, seed)
+        if first is not None:
+            check = _check(first)
+            checks.append(check)
+            if check["passed"] and np.all(np.isfinite(first.values)):
+                return first, checks
+            budget_left: float | None = budget
+        else:
+            budget_left = None  # the model-agnostic explainer is the method, not a fallback
+        try:
+            second = _agnostic(ctx, rows, background_size, seed, budget_left)
+        except _OverBudget as exc:
+            return failed(
+                f"{checks[-1]['explainer']} SHAP values do not add up to the model output "
+                f"(max error {checks[-1]['max_abs_error']}); fallback abandoned: {exc}"
+            )
+    except CollectionError:
+        raise
+    except Exception as exc:
+        raise CollectionError(f"SHAP could not explain the model: {type(exc).__name__}: {exc}") from exc
+    if not np.all(np.isfinite(second.values)):
+        raise CollectionError("SHAP returned non-finite values; the model's output cannot be explained")
+    check = _check(second)
+    checks.append(check)
+    if not check["passed"]:
+        return failed(
+            f"{second.method} SHAP values do not add up to the model output "
+            f"(max error {check['max_abs_error']}, tolerance {check['tolerance']:.3g})"
+        )
+    return second, checks
 
 
 def explanations_section(
@@ -371,24 +595,34 @@ def explanations_section(
     progress("explanations: sample", 0, 3)
     rows = explain_sample(ctx.evaluation, size, seed)
     progress("explanations: shap", 1, 3)
-    try:
-        result = _structured(ctx, rows, background_size, seed) or _agnostic(ctx, rows, background_size, seed)
-    except CollectionError:
-        raise
-    except Exception as exc:
-        raise CollectionError(f"SHAP could not explain the model: {type(exc).__name__}: {exc}") from exc
-    if not np.all(np.isfinite(result.values)):
-        raise CollectionError("SHAP returned non-finite values; the model's output cannot be explained")
+    budget = float((spec.data.get("explainability") or {}).get("time_budget", DEFAULT_TIME_BUDGET))
+    verified = _verified(ctx, rows, background_size, seed, budget)
+    if isinstance(verified, dict):
+        progress("explanations", 3, 3)
+        return verified
+    result, checks = verified
     progress("explanations: aggregate", 2, 3)
+    explain = spec.data.get("explainability") or {}
+    watched = [
+        *explain.get("prohibited_features", []),
+        *(spec.data.get("fairness") or {}).get("sensitive_features", []),
+    ]
+    encoded = encoded_columns(ctx.features, watched, ctx.evaluation, ctx.signature)
+    folded, names = fold_encoded(result.values, ctx.features, encoded)
     section: dict[str, Any] = {
         "method": result.method,
         "sample_size": len(rows),
         "seed": seed,
-        "global_importance": _importance(result.values, ctx.features),
+        "global_importance": _importance(folded, names),
         "artifact": None,
+        "additivity": checks,
     }
+    if encoded:
+        section["encoded_features"] = {
+            w: sorted(c for c, o in encoded.items() if o == w) for w in set(encoded.values())
+        }
     if by_group:
-        section["by_group"] = _by_group(ctx, spec, rows, result.values)
+        section["by_group"] = _by_group(ctx, spec, rows, folded, names)
     if artifact_dir is not None:
         artifact_dir.mkdir(parents=True, exist_ok=True)
         path = artifact_dir / ARTIFACT_NAME

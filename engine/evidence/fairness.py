@@ -397,7 +397,34 @@ def _classification_feature(
             )
 
         ci = _bootstrap(names, metrics, replicate, boot)
+        ci[_INTERVALS] = _aggregate_intervals(draws, boot)
     return frame, sizes, ci
+
+
+_INTERVALS = "\x00intervals"  # key of the aggregate intervals inside the per-metric ci dict
+
+
+def _aggregate_intervals(draws: np.ndarray[Any, Any], boot: dict[str, Any]) -> dict[str, Any]:
+    """Percentile intervals of demographic parity and equalized odds over the resamples."""
+    import numpy as np
+
+    confidence = float(boot["confidence"])
+    quantiles = [(1 - confidence) / 2, (1 + confidence) / 2]
+    overall = draws.sum(axis=1)
+    rates = {
+        m: _aggregates(classification_from_counts(m, draws), classification_from_counts(m, overall))
+        for m in _INTERNAL
+    }
+    with np.errstate(invalid="ignore"):
+        eod = np.fmax(rates["true_positive_rate"]["difference"], rates["false_positive_rate"]["difference"])
+        eor = np.fmin(rates["true_positive_rate"]["ratio"], rates["false_positive_rate"]["ratio"])
+    return {
+        "confidence": confidence,
+        "demographic_parity_difference": _interval(rates["selection_rate"]["difference"], quantiles),
+        "demographic_parity_ratio": _interval(rates["selection_rate"]["ratio"], quantiles),
+        "equalized_odds_difference": _interval(eod, quantiles),
+        "equalized_odds_ratio": _interval(eor, quantiles),
+    }
 
 
 def regression_stats(
@@ -468,6 +495,8 @@ def _feature_evidence(
         if ci is not None:
             entry["ci"] = ci[metric]
         out["metrics"][metric] = entry
+    if ci is not None and _INTERVALS in ci:
+        out["intervals"] = ci[_INTERVALS]
     if classifier:
         tpr_d, fpr_d = frame.difference["true_positive_rate"], frame.difference["false_positive_rate"]
         tpr_r, fpr_r = frame.ratio["true_positive_rate"], frame.ratio["false_positive_rate"]
@@ -508,4 +537,6 @@ def fairness_section(
         frame, sizes, ci = compute(metrics, y_true, y_pred, codes, names, boot)
         out[label] = _feature_evidence(metrics, frame, sizes, names, ci, min_size, classifier)
     progress("fairness", total, total)
-    return {"rows": len(y_true), "features": out}
+    from .proxy import proxy_section
+
+    return {"rows": len(y_true), "features": out, "proxies": proxy_section(ctx, spec)}

@@ -16,11 +16,18 @@ Conventions, documented here once:
   *classifier*, judged one-vs-rest on its ``positive_label``; ``ctx.positive_label is None``
   marks a regressor.
 - **positive label**: ``data.evaluation.positive_label`` when given; else ``1`` when the labels
-  are a subset of {0, 1}, ``True`` when they are booleans, else the lexically last of exactly
-  two labels (``>50K`` over ``<=50K``). Three or more labels need an explicit positive label.
+  are a subset of {0, 1}, ``True`` when they are booleans. Any other labels (``approved`` /
+  ``denied``, ``>50K`` / ``<=50K``) need an explicit positive label: guessing would silently swap
+  the true- and false-positive rates. Without one, collection stops with a
+  :class:`~govern.engine.errors.SpecError` (exit 2) listing the observed labels.
 - **scores**: ``ctx.predict_proba`` returns the positive class's score as a 1-D array.
   A pyfunc classifier whose predictions are floats in [0, 1] (a probability) for 0/1 labels is
   read as a score and thresholded at 0.5.
+- **one prediction pass**: for an sklearn classifier with ``predict_proba``, :func:`predictions`
+  computes the probabilities once and takes the predicted label as the class of highest
+  probability (scikit-learn's own rule for its classifiers). The rule is first verified against
+  ``predict`` on a probe of up to 256 rows; a model that disagrees (e.g. an ``SVC`` whose Platt
+  probabilities can disagree with its decision function) is predicted and scored separately.
 - **sampling**: ``sample`` (or the dataset's ``sample``) keeps a seeded random subset of rows
   (``DataFrame.sample(n, random_state=seed)``, original order kept) of each dataset; the
   sha256 recorded in ``ctx.inputs`` is always the whole file's.
@@ -362,6 +369,8 @@ class _Loaded:
     proba: Callable[[pd.DataFrame], np.ndarray[Any, Any]] | None
     classes: list[Any] | None
     regressor: bool | None  # None: the flavour cannot tell
+    # labels and class probabilities from one predict_proba pass, when that is faithful
+    labelled: Callable[[pd.DataFrame], tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] | None = None
 
 
 def _to_1d(value: Any, rows: int) -> np.ndarray[Any, Any]:
@@ -386,14 +395,40 @@ def _to_1d(value: Any, rows: int) -> np.ndarray[Any, Any]:
     return array
 
 
-def _load_model(model_uri: str, flavors: Sequence[str], features: list[str]) -> _Loaded:
-    if "sklearn" in flavors:
-        import mlflow.sklearn
-
+def _native_booster(model_uri: str, flavors: Sequence[str]) -> Any:
+    """An xgboost / lightgbm model logged with its own flavour, loaded as its sklearn-API object
+    (so it predicts, scores and is explained by TreeExplainer like an sklearn model); None when
+    it was logged as a bare Booster."""
+    for flavor in ("xgboost", "lightgbm"):
+        if flavor not in flavors:
+            continue
         try:
-            native = mlflow.sklearn.load_model(model_uri)
+            if flavor == "xgboost":
+                import mlflow.xgboost
+
+                model = mlflow.xgboost.load_model(model_uri)
+            else:
+                import mlflow.lightgbm
+
+                model = mlflow.lightgbm.load_model(model_uri)
         except Exception as exc:
             raise _load_error(model_uri, exc) from exc
+        return model if hasattr(model, "predict_proba") or hasattr(model, "get_params") else None
+    return None
+
+
+def _load_model(model_uri: str, flavors: Sequence[str], features: list[str]) -> _Loaded:
+    booster = None if "sklearn" in flavors else _native_booster(model_uri, flavors)
+    if "sklearn" in flavors or booster is not None:
+        if booster is not None:
+            native = booster
+        else:
+            import mlflow.sklearn
+
+            try:
+                native = mlflow.sklearn.load_model(model_uri)
+            except Exception as exc:
+                raise _load_error(model_uri, exc) from exc
         from sklearn.base import is_classifier as sk_is_classifier
         from sklearn.base import is_regressor as sk_is_regressor
 
@@ -415,7 +450,11 @@ def _load_model(model_uri: str, flavors: Sequence[str], features: list[str]) -> 
             regressor = True
         elif sk_is_classifier(native):
             regressor = False
-        return _Loaded("sklearn", native, predict, proba, classes, regressor)
+        labelled = None
+        if proba is not None and classes is not None:
+            labelled = _one_pass(native, features, classes)
+        flavor = "sklearn" if booster is None else next(f for f in ("xgboost", "lightgbm") if f in flavors)
+        return _Loaded(flavor, native, predict, proba, classes, regressor, labelled)
 
     import mlflow.pyfunc
 
@@ -429,6 +468,33 @@ def _load_model(model_uri: str, flavors: Sequence[str], features: list[str]) -> 
 
     flavor = next((f for f in flavors if f != "python_function"), "python_function")
     return _Loaded(flavor, model, pyfunc_predict, None, None, None)
+
+
+_PROBE_ROWS = 256
+
+
+def _one_pass(
+    native: Any, features: list[str], classes: list[Any]
+) -> Callable[[pd.DataFrame], tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]]:
+    """Labels and probabilities from one ``predict_proba`` pass (argmax, checked on a probe)."""
+
+    def labelled(frame: pd.DataFrame) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        import numpy as np
+
+        x = frame[features]
+        matrix = np.asarray(native.predict_proba(x))
+        if matrix.ndim != 2 or matrix.shape != (len(frame), len(classes)):
+            raise CollectionError(
+                f"predict_proba returned shape {matrix.shape} for {len(frame)} rows and "
+                f"{len(classes)} classes"
+            )
+        labels = np.asarray(native.classes_)[np.argmax(matrix, axis=1)]
+        probe = min(_PROBE_ROWS, len(frame))
+        if probe and not np.array_equal(_to_1d(native.predict(x.iloc[:probe]), probe), labels[:probe]):
+            labels = _to_1d(native.predict(x), len(frame))  # argmax is not this model's rule
+        return labels, matrix
+
+    return labelled
 
 
 # --------------------------------------------------------------------------- task, labels
@@ -448,9 +514,13 @@ def _infer_positive(labels: list[Any]) -> Any:
             return next((v for v in labels if float(v) == 1.0), 1)
     except (TypeError, ValueError):
         pass
-    if len(labels) == 2:
-        return max(labels, key=str)
     return None
+
+
+def _plain(value: Any) -> Any:
+    """A label as a plain Python value (numpy scalars unwrapped), for messages."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) else value
 
 
 def _match_label(labels: list[Any], wanted: Any) -> Any:
@@ -542,8 +612,9 @@ def _positive_label(spec: ModelSpec, ds: dict[str, Any], y: pd.Series, target: s
             raise _spec_error(
                 spec,
                 ("data", "evaluation"),
-                f"the target '{target}' has {len(labels)} labels; say which one is the positive outcome",
-                hint="set data.evaluation.positive_label",
+                f"the target '{target}' has the labels {[_plain(v) for v in labels]}; "
+                "say which one is the positive outcome",
+                hint="set data.evaluation.positive_label to one of them (only 0/1 and booleans are inferred)",
             )
     return positive
 
@@ -608,6 +679,7 @@ def load_model_context(
     progress("labels", 3, steps)
     positive = _positive_label(spec, ds, evaluation[target], target, loaded)
     proba = _positive_proba(loaded, positive)
+    both = _positive_labelled(loaded, positive)
     progress("labels", steps, steps)
     return ModelContext(
         model_uri=model_uri,
@@ -615,6 +687,7 @@ def load_model_context(
         native=loaded.native,
         predict=loaded.predict,
         predict_proba=proba,
+        predict_with_scores=both,
         features=features,
         target=target,
         evaluation=evaluation,
@@ -640,6 +713,24 @@ def _positive_proba(loaded: _Loaded, positive: Any) -> Callable[[pd.DataFrame], 
         return proba(frame)[:, index]
 
     return positive_score
+
+
+def _positive_labelled(
+    loaded: _Loaded, positive: Any
+) -> Callable[[pd.DataFrame], tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] | None:
+    labelled, classes = loaded.labelled, loaded.classes
+    if labelled is None or classes is None or positive is None:
+        return None
+    matched = _match_label(classes, positive)
+    if matched is None:
+        return None
+    index = classes.index(matched)
+
+    def with_scores(frame: pd.DataFrame) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        labels, matrix = labelled(frame)
+        return labels, matrix[:, index]
+
+    return with_scores
 
 
 # --------------------------------------------------------------------------- predictions
@@ -686,8 +777,13 @@ def predictions(ctx: ModelContext) -> Predictions:
     if cached is not None and cached[0] is ctx.evaluation:
         return cached[1]
     frame = ctx.evaluation
+    score: np.ndarray[Any, Any] | None = None
     try:
-        raw = ctx.predict(frame)
+        if ctx.predict_with_scores is not None:
+            raw, score = ctx.predict_with_scores(frame)
+            score = np.asarray(score, dtype=np.float64)
+        else:
+            raw = ctx.predict(frame)
     except CollectionError:
         raise
     except Exception as exc:
@@ -697,8 +793,9 @@ def predictions(ctx: ModelContext) -> Predictions:
     raw = _to_1d(raw, len(frame))
     _no_nan(raw, "predictions")
     y = frame[ctx.target].to_numpy()
-    score: np.ndarray[Any, Any] | None = None
-    if ctx.predict_proba is not None:
+    if score is not None:
+        _no_nan(score, "scores")
+    elif ctx.predict_proba is not None:
         try:
             score = np.asarray(ctx.predict_proba(frame), dtype=np.float64)
         except Exception as exc:
@@ -740,3 +837,56 @@ def _probability_like(values: np.ndarray[Any, Any]) -> bool:
     if not (math.isfinite(low) and math.isfinite(high)) or low < 0.0 or high > 1.0:
         return False
     return not bool(np.all((values == 0.0) | (values == 1.0)))
+
+
+# --------------------------------------------------------------------------- another model, same rows
+
+_OTHER: dict[tuple[str, str, int | None, int], Predictions] = {}
+
+
+def _data_digest(ctx: ModelContext) -> str:
+    return next((v for k, v in sorted(ctx.inputs.items()) if k.startswith("evaluation:")), "")
+
+
+def predictions_of(model_uri: str, ctx: ModelContext) -> Predictions:
+    """Another model's predictions (e.g. the champion's) on ``ctx.evaluation``, row-aligned.
+
+    The model is judged by the context's rules (positive label, one pass); results are cached per
+    process by model URI and evaluation data digest (with sample and seed), so a gate that
+    compares again does not predict again.
+    """
+    import dataclasses
+
+    import mlflow.models
+
+    key = (model_uri, _data_digest(ctx), ctx.sample, ctx.seed)
+    cached = _OTHER.get(key)
+    if cached is not None:
+        return cached
+    try:
+        info = mlflow.models.get_model_info(model_uri)
+    except Exception as exc:
+        raise _load_error(model_uri, exc) from exc
+    signature = _signature_dict(info.signature)
+    named = _named_inputs(signature)
+    features = [str(item["name"]) for item in named] if named else list(ctx.features)
+    blocking = [v.message for v in signature_violations(ctx.evaluation, signature) if v.blocking]
+    if blocking:
+        raise CollectionError(
+            f"the evaluation data do not match the signature of {model_uri}: " + "; ".join(blocking)
+        )
+    loaded = _load_model(model_uri, list(info.flavors), features)
+    other = dataclasses.replace(
+        ctx,
+        model_uri=model_uri,
+        flavor=loaded.flavor,
+        native=loaded.native,
+        predict=loaded.predict,
+        predict_proba=_positive_proba(loaded, ctx.positive_label),
+        predict_with_scores=_positive_labelled(loaded, ctx.positive_label),
+        features=features,
+        signature=signature,
+    )
+    result = predictions(other)
+    _OTHER[key] = result
+    return result

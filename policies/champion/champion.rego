@@ -145,3 +145,74 @@ missing_sides contains sprintf("the challenger run %v did not log it", [lib.get(
 missing_sides contains sprintf("the champion (version %s) did not log it", [champion_version]) if {
 	not is_number(lib.get(champion_metrics, metric, null))
 }
+
+# The champion scored by govern on the challenger's evaluation rows (input.performance.champion).
+paired := lib.obj(lib.get(lib.evidence("performance"), "champion", {}))
+
+comparisons := lib.obj(lib.get(paired, "comparisons", {}))
+
+significant(c) if {
+	is_number(c.p_value)
+	is_number(c.alpha)
+	c.p_value < c.alpha
+}
+
+hypothesis := {
+	"superiority": "significantly better than",
+	"non_inferiority": "shown not worse (by the margin) than",
+}
+
+# METADATA
+# title: Challenger proven against the champion on the same rows
+# description: >-
+#   The champion is scored on the challenger's evaluation data and each compared metric is
+#   judged as the spec says (requirements.champion.test and .compare): superiority needs a
+#   one-sided p-value below alpha that the challenger is better; non-inferiority needs one that
+#   it is not worse by the margin or more; point fails when the measured regression exceeds
+#   the margin. p-values, the test and the interval of the improvement are in the message.
+# custom:
+#   id: GOV-CHAMP-004
+#   severity: high
+#   stages: [deploy]
+#   requires: [performance]
+#   controls: ["EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.3", "NIST-AI-RMF:MANAGE-2.2"]
+deny_not_proven contains result if {
+	lib.applies(stages)
+	some name, c in comparisons
+	c.mode in {"superiority", "non_inferiority"}
+	not significant(c)
+	result := {
+		"msg": sprintf(
+			"Metric %s: the challenger (%v) is not %s the %s (%v, version %v) on the same %v rows: %s p = %v (alpha %v), improvement %v, %v%% interval %v",
+			[name, c.challenger, hypothesis[c.mode], lib.get(paired, "alias", alias), c.champion, lib.get(paired, "version", "?"), lib.get(paired, "rows", "?"), c.test, c.p_value, c.alpha, c.improvement, lib.get(c, "confidence", "?"), c.ci],
+		),
+		"metric": name,
+		"value": c.challenger,
+		"champion_value": c.champion,
+		"p_value": c.p_value,
+		"threshold": c.alpha,
+		"ci": c.ci,
+		"test": c.test,
+	}
+}
+
+deny_not_proven contains result if {
+	lib.applies(stages)
+	some name, c in comparisons
+	c.mode == "point"
+	is_number(c.regression)
+	c.regression > lib.get(c, "margin", 0)
+	result := {
+		"msg": sprintf(
+			"Metric %s regressed from %v (%s, measured) to %v on the same %v rows: worse by %v, more than the allowed %v (%s p = %v, %v%% interval of the improvement %v)",
+			[name, c.champion, lib.get(paired, "alias", alias), c.challenger, lib.get(paired, "rows", "?"), c.regression, lib.get(c, "margin", 0), c.test, lib.get(c, "p_value_two_sided", null), lib.get(c, "confidence", "?"), c.ci],
+		),
+		"metric": name,
+		"value": c.challenger,
+		"champion_value": c.champion,
+		"regression": c.regression,
+		"threshold": lib.get(c, "margin", 0),
+		"ci": c.ci,
+		"test": c.test,
+	}
+}

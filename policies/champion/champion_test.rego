@@ -101,3 +101,47 @@ test_deploy_stage_only if {
 	findings(object.union(challenger({"accuracy": 0.5}), {"stage": "register"}), params) == none
 	findings(object.union(challenger({"accuracy": 0.5}), {"stage": "rollback"}), params) == none
 }
+
+comparison(mode, p, extra) := object.union(
+	{
+		"metric": "roc_auc", "mode": mode, "margin": 0.01, "alpha": 0.05, "champion": 0.90,
+		"challenger": 0.91, "improvement": 0.01, "regression": -0.01, "confidence": 0.95,
+		"test": "DeLong (Sun & Xu fast algorithm)", "p_value": p, "p_value_two_sided": 0.2,
+		"ci": [-0.005, 0.025],
+	},
+	extra,
+)
+
+paired_doc(c) := object.union(base, {"performance": {
+	"task": "classification", "rows": 16281, "metrics": {}, "integrity": [],
+	"champion": {"model_uri": "models:/m/1", "alias": "champion", "version": "1", "rows": 16281, "comparisons": {"roc_auc": c}},
+}})
+
+proven(c) := found if {
+	found := champion.deny_not_proven with input as paired_doc(c) with data.govern.params as params
+}
+
+test_superiority_not_significant_fails if {
+	[r] := [x | some x in proven(comparison("superiority", 0.1, {}))]
+	r.metric == "roc_auc"
+	r.p_value == 0.1
+	r.threshold == 0.05
+	r.msg == "Metric roc_auc: the challenger (0.91) is not significantly better than the champion (0.9, version 1) on the same 16281 rows: DeLong (Sun & Xu fast algorithm) p = 0.1 (alpha 0.05), improvement 0.01, 0.95% interval [-0.005, 0.025]"
+}
+
+test_superiority_significant_passes if proven(comparison("superiority", 0.01, {})) == set()
+
+test_p_value_equal_to_alpha_is_not_significant if count(proven(comparison("superiority", 0.05, {}))) == 1
+
+test_missing_p_value_fails_closed if count(proven(comparison("non_inferiority", null, {}))) == 1
+
+test_non_inferiority_shown_passes if proven(comparison("non_inferiority", 0.001, {})) == set()
+
+test_point_mode_judges_the_measured_regression if {
+	proven(comparison("point", null, {})) == set()
+	[r] := [x | some x in proven(comparison("point", null, {"regression": 0.02, "improvement": -0.02}))]
+	r.regression == 0.02
+	r.threshold == 0.01
+}
+
+test_point_regression_equal_to_margin_passes if proven(comparison("point", null, {"regression": 0.01})) == set()

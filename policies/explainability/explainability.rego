@@ -106,3 +106,26 @@ warn_dominant_feature contains result if {
 		"threshold": threshold,
 	}
 }
+
+# METADATA
+# title: Explanations verified
+# description: >-
+#   The SHAP values must add up to the model's own output on the explained rows (govern checks
+#   additivity and falls back to a permutation explainer). When no explainer produced verified
+#   values, input.explanations.error says why, and no ranking from it can be trusted.
+# custom:
+#   id: GOV-XAI-003
+#   severity: high
+#   stages: [register, deploy]
+#   requires: [explanations]
+#   controls: ["EU-AI-Act:Art.13", "NIST-AI-RMF:MEASURE-2.9"]
+deny_explanation_unverified contains result if {
+	lib.applies(stages)
+	reason := lib.get(lib.evidence("explanations"), "error", null)
+	is_string(reason)
+	result := {
+		"msg": sprintf("Explanations could not be verified: %s", [reason]),
+		"reason": reason,
+		"additivity": lib.get(lib.evidence("explanations"), "additivity", []),
+	}
+}

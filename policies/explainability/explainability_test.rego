@@ -92,3 +92,20 @@ test_not_checked_at_rollback if {
 	doc := object.union(ranked([["sex", 0.9], ["age", 0.1]]), {"stage": "rollback", "explanations": null})
 	findings(doc, params) == none
 }
+
+unverified_doc := object.union(base, {"explanations": {
+	"method": "tree", "sample_size": 200, "global_importance": [],
+	"additivity": [{"explainer": "tree", "max_abs_error": 6.26, "tolerance": 0.001, "passed": false}],
+	"error": "tree SHAP values do not add up to the model output (max error 6.26)",
+}})
+
+test_unverified_explanations_fail if {
+	found := explainability.deny_explanation_unverified with input as unverified_doc with data.govern.params as params
+	[r] := [x | some x in found]
+	r.msg == "Explanations could not be verified: tree SHAP values do not add up to the model output (max error 6.26)"
+}
+
+test_verified_explanations_pass if {
+	found := explainability.deny_explanation_unverified with input as base with data.govern.params as params
+	found == set()
+}

@@ -105,43 +105,50 @@ deny_equalized_odds_difference contains result if {
 	some result in exceeds("equalized_odds_difference", "Equalized odds difference")
 }
 
-# exceeds(key, label) is the set of results for features whose value of key is above
-# params.fairness[key], or could not be computed.
+# exceeds(key, label) is the set of results for features whose value of key is above their
+# threshold (params.fairness[key], or params.fairness.per_feature[feature][key]), judged as
+# their uncertainty mode says, or could not be computed.
 exceeds(key, label) := {result |
-	threshold := lib.get(params, key, null)
-	is_number(threshold)
 	some feature, evidence in features
+	threshold := threshold_for(feature, key)
+	is_number(threshold)
+	mode := uncertainty_for(feature)
+	judged := judged_max(evidence, key, mode)
+	is_number(judged)
+	lib.gt(judged, threshold)
 	value := lib.get(evidence, key, null)
-	is_number(value)
-	lib.gt(value, threshold)
 	result := {
-		"msg": sprintf("%s for %s is %v, above the maximum of %v", [label, feature, value, threshold]),
+		"msg": sprintf("%s for %s is %v%s, above the maximum of %v", [label, feature, value, how(evidence, key, mode), threshold]),
 		"feature": feature,
 		"value": value,
 		"threshold": threshold,
+		"uncertainty": mode,
 	}
 } | not_computed(key, label)
 
 # falls_short(key, label) is the same for a minimum.
 falls_short(key, label) := {result |
-	threshold := lib.get(params, key, null)
-	is_number(threshold)
 	some feature, evidence in features
+	threshold := threshold_for(feature, key)
+	is_number(threshold)
+	mode := uncertainty_for(feature)
+	judged := judged_min(evidence, key, mode)
+	is_number(judged)
+	lib.lt(judged, threshold)
 	value := lib.get(evidence, key, null)
-	is_number(value)
-	lib.lt(value, threshold)
 	result := {
-		"msg": sprintf("%s for %s is %v, below the minimum of %v", [label, feature, value, threshold]),
+		"msg": sprintf("%s for %s is %v%s, below the minimum of %v", [label, feature, value, how(evidence, key, mode), threshold]),
 		"feature": feature,
 		"value": value,
 		"threshold": threshold,
+		"uncertainty": mode,
 	}
 } | not_computed(key, label)
 
 not_computed(key, label) := {result |
-	threshold := lib.get(params, key, null)
-	is_number(threshold)
 	some feature, evidence in features
+	threshold := threshold_for(feature, key)
+	is_number(threshold)
 	not is_number(lib.get(evidence, key, null))
 	result := {
 		"msg": sprintf("%s for %s could not be computed, so the threshold of %v cannot be shown to hold", [label, feature, threshold]),
@@ -149,6 +156,76 @@ not_computed(key, label) := {result |
 		"value": null,
 		"threshold": threshold,
 	}
+} | {result |
+	some feature, evidence in features
+	threshold := threshold_for(feature, key)
+	is_number(threshold)
+	mode := uncertainty_for(feature)
+	mode != "point"
+	is_number(lib.get(evidence, key, null))
+	not interval(evidence, key)
+	result := {
+		"msg": sprintf("%s for %s has no bootstrap interval, so the threshold of %v cannot be judged by %s (set fairness.bootstrap)", [label, feature, threshold, mode]),
+		"feature": feature,
+		"value": lib.get(evidence, key, null),
+		"threshold": threshold,
+		"uncertainty": mode,
+	}
+}
+
+# Per-feature settings: params.fairness.per_feature[feature] over params.fairness.
+per_feature(feature) := lib.obj(lib.get(lib.get(params, "per_feature", {}), feature, {}))
+
+threshold_for(feature, key) := t if {
+	t := lib.get(per_feature(feature), key, null)
+	is_number(t)
+} else := lib.get(params, key, null)
+
+uncertainty_for(feature) := u if {
+	u := lib.get(per_feature(feature), "uncertainty", null)
+	is_string(u)
+} else := u if {
+	u := lib.get(params, "uncertainty", null)
+	is_string(u)
+} else := "point"
+
+interval(evidence, key) := i if {
+	i := lib.get(lib.get(evidence, "intervals", {}), key, null)
+	is_array(i)
+	count(i) == 2
+	is_number(i[0])
+	is_number(i[1])
+}
+
+# The figure judged against a maximum: the point estimate, the interval's upper bound (the
+# whole interval must clear the threshold) or its lower bound (fail only when the whole
+# interval lies beyond). For a minimum, the bounds swap.
+judged_max(evidence, key, "point") := lib.get(evidence, key, null)
+
+judged_max(evidence, key, "interval_must_clear") := interval(evidence, key)[1]
+
+judged_max(evidence, key, "fail_beyond") := interval(evidence, key)[0]
+
+judged_min(evidence, key, "point") := lib.get(evidence, key, null)
+
+judged_min(evidence, key, "interval_must_clear") := interval(evidence, key)[0]
+
+judged_min(evidence, key, "fail_beyond") := interval(evidence, key)[1]
+
+how(_, _, "point") := ""
+
+how(evidence, key, mode) := sprintf(" (%v%% interval %v, judged by %s)", [lib.get(lib.get(evidence, "intervals", {}), "confidence", "?"), interval(evidence, key), mode]) if {
+	mode != "point"
+}
+
+# small_groups(evidence): groups with fewer rows than params.fairness.min_group_size, decided
+# here (the collector only counts) so that GOV-FAIR-004 and GOV-FAIR-005 agree.
+small_groups(evidence) := {group |
+	threshold := lib.get(params, "min_group_size", null)
+	is_number(threshold)
+	some group, size in lib.obj(lib.get(evidence, "group_sizes", {}))
+	is_number(size)
+	size < threshold
 }
 
 floor := f if {
@@ -174,7 +251,7 @@ deny_group_floor contains result if {
 	lib.applies(stages)
 	some feature, evidence in features
 	by_group := lib.obj(lib.get(lib.get(lib.get(evidence, "metrics", {}), floor.metric, {}), "by_group", {}))
-	small := lib.names(lib.get(evidence, "small_groups", []))
+	small := small_groups(evidence)
 	some group, value in by_group
 	not group in small
 	is_number(value)
@@ -193,7 +270,7 @@ deny_group_floor contains result if {
 	lib.applies(stages)
 	some feature, evidence in features
 	by_group := lib.obj(lib.get(lib.get(lib.get(evidence, "metrics", {}), floor.metric, {}), "by_group", {}))
-	small := lib.names(lib.get(evidence, "small_groups", []))
+	small := small_groups(evidence)
 	some group, value in by_group
 	not group in small
 	not is_number(value)
@@ -247,4 +324,58 @@ warn_small_group contains result if {
 		"value": size,
 		"threshold": threshold,
 	}
+}
+
+proxy_pairs := [p |
+	some p in lib.get(lib.get(lib.evidence("fairness"), "proxies", {}), "pairs", [])
+	is_number(lib.get(params, "proxy_threshold", null))
+	p.value > params.proxy_threshold
+]
+
+proxy_result(p) := {
+	"msg": sprintf(
+		"Input %s is a proxy for the sensitive feature %s: %s = %v, above %v",
+		[p.feature, p.sensitive_feature, p.method, p.value, params.proxy_threshold],
+	),
+	"feature": p.feature,
+	"sensitive_feature": p.sensitive_feature,
+	"value": p.value,
+	"threshold": params.proxy_threshold,
+}
+
+# METADATA
+# title: No input is a strong proxy for a sensitive feature
+# description: >-
+#   The association of each model input with each sensitive feature (input.fairness.proxies:
+#   Cramér's V, correlation ratio or |Spearman| by type, in [0, 1]) must not exceed
+#   params.fairness.proxy_threshold. A warning by default; a failure when
+#   params.fairness.proxy_action is "fail".
+# custom:
+#   id: GOV-FAIR-006
+#   severity: medium
+#   stages: [register, deploy]
+#   requires: [fairness]
+#   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.11"]
+warn_proxy contains result if {
+	lib.applies(stages)
+	lib.get(params, "proxy_action", "warn") != "fail"
+	some p in proxy_pairs
+	result := proxy_result(p)
+}
+
+# METADATA
+# title: No input is a strong proxy for a sensitive feature (enforced)
+# description: >-
+#   As GOV-FAIR-006, failing instead of warning when params.fairness.proxy_action is "fail".
+# custom:
+#   id: GOV-FAIR-007
+#   severity: high
+#   stages: [register, deploy]
+#   requires: [fairness]
+#   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.11"]
+deny_proxy contains result if {
+	lib.applies(stages)
+	lib.get(params, "proxy_action", "warn") == "fail"
+	some p in proxy_pairs
+	result := proxy_result(p)
 }

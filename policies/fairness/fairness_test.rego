@@ -119,8 +119,57 @@ test_group_floor_fires if {
 test_group_floor_at_threshold if findings(with_sex({"metrics": {"accuracy": {"by_group": {"Male": 0.75}}}}), params) == none
 
 test_group_floor_skips_small_groups if {
+	doc := with_sex({"group_sizes": {"Female": 100, "Male": 20}, "metrics": {"accuracy": {"by_group": {"Male": 0.5}}}})
+	f := findings(doc, params)
+	f.floor == set()
+	[r] := [x | some x in f.small] # GOV-FAIR-005 warns about the very group GOV-FAIR-004 skipped
+	r.group == "Male"
+}
+
+# The small-group decision is Rego's (params.fairness.min_group_size), not the collector's list.
+test_small_groups_follow_the_params_not_the_collector if {
 	doc := with_sex({"small_groups": ["Male"], "metrics": {"accuracy": {"by_group": {"Male": 0.5}}}})
-	findings(doc, params).floor == set()
+	f := findings(doc, params)
+	count(f.floor) == 1
+	f.small == set()
+}
+
+intervals(i) := with_sex({"demographic_parity_difference": 0.09, "intervals": {"confidence": 0.95, "demographic_parity_difference": i}})
+
+uncertain(mode) := with_params({"uncertainty": mode})
+
+test_interval_must_clear_fails_when_the_upper_bound_is_above if {
+	f := findings(intervals([0.05, 0.13]), uncertain("interval_must_clear"))
+	[r] := [x | some x in f.dpd]
+	r.value == 0.09
+	r.uncertainty == "interval_must_clear"
+	r.msg == "Demographic parity difference for sex is 0.09 (0.95% interval [0.05, 0.13], judged by interval_must_clear), above the maximum of 0.1"
+	findings(intervals([0.05, 0.13]), params).dpd == set() # the point estimate clears it
+}
+
+test_fail_beyond_fails_only_when_the_whole_interval_is_above if {
+	findings(with_sex({"demographic_parity_difference": 0.12, "intervals": {"demographic_parity_difference": [0.08, 0.16]}}), uncertain("fail_beyond")).dpd == set()
+	count(findings(with_sex({"demographic_parity_difference": 0.14, "intervals": {"demographic_parity_difference": [0.11, 0.16]}}), uncertain("fail_beyond")).dpd) == 1
+}
+
+test_ratio_bounds_swap_for_a_minimum if {
+	doc := with_sex({"demographic_parity_ratio": 0.82, "intervals": {"demographic_parity_ratio": [0.78, 0.9]}})
+	count(findings(doc, uncertain("interval_must_clear")).dpr) == 1
+	findings(doc, uncertain("fail_beyond")).dpr == set()
+}
+
+test_missing_interval_fails_closed if {
+	f := findings(base, uncertain("interval_must_clear"))
+	[r] := [x | some x in f.dpd]
+	contains(r.msg, "has no bootstrap interval")
+}
+
+test_per_feature_threshold_and_mode if {
+	p := with_params({"per_feature": {"sex": {"demographic_parity_difference": 0.04}}})
+	[r] := [x | some x in findings(base, p).dpd]
+	r.threshold == 0.04
+	q := with_params({"per_feature": {"race": {"demographic_parity_difference": 0.04}}})
+	findings(base, q).dpd == set()
 }
 
 test_group_floor_null_value_is_a_failure if {
@@ -176,4 +225,33 @@ test_nothing_declared_nothing_required if {
 test_not_checked_at_rollback if {
 	doc := object.union(with_sex({"demographic_parity_difference": 0.5}), {"stage": "rollback"})
 	findings(doc, params) == none
+}
+
+proxy_doc := object.union(base, {"fairness": {"proxies": {"rows": 1000, "pairs": [
+	{"feature": "personal_status", "sensitive_feature": "sex", "method": "cramers_v", "value": 0.9},
+	{"feature": "housing", "sensitive_feature": "sex", "method": "cramers_v", "value": 0.23},
+]}}})
+
+proxy_params(action) := with_params({"proxy_threshold": 0.5, "proxy_action": action})
+
+test_proxy_above_threshold_warns if {
+	found := fairness.warn_proxy with input as proxy_doc with data.govern.params as proxy_params("warn")
+	[r] := [x | some x in found]
+	r.feature == "personal_status"
+	r.msg == "Input personal_status is a proxy for the sensitive feature sex: cramers_v = 0.9, above 0.5"
+	denied := fairness.deny_proxy with input as proxy_doc with data.govern.params as proxy_params("warn")
+	denied == set()
+}
+
+test_proxy_fails_when_the_spec_says_so if {
+	found := fairness.deny_proxy with input as proxy_doc with data.govern.params as proxy_params("fail")
+	count(found) == 1
+	warned := fairness.warn_proxy with input as proxy_doc with data.govern.params as proxy_params("fail")
+	warned == set()
+}
+
+test_proxy_at_threshold_passes if {
+	doc := object.union(base, {"fairness": {"proxies": {"pairs": [{"feature": "a", "sensitive_feature": "sex", "method": "spearman", "value": 0.5}]}}})
+	found := fairness.warn_proxy with input as doc with data.govern.params as proxy_params("warn")
+	found == set()
 }

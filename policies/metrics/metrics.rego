@@ -16,6 +16,31 @@ bounds := lib.section("metrics")
 
 run_metrics := lib.obj(lib.get(lib.evidence("run"), "metrics", {}))
 
+# Scores govern measured on the evaluation data (input.performance); they win over logged ones.
+measured := lib.obj(lib.get(lib.evidence("performance"), "metrics", {}))
+
+measured_value(name) := v if {
+	v := object.get(object.get(measured, name, {}), "value", null)
+	is_number(v)
+}
+
+# metric_values[name]: the measured value when govern measured it, else the logged one.
+metric_values[name] := v if {
+	some name, _ in bounds
+	v := measured_value(name)
+}
+
+metric_values[name] := v if {
+	some name, _ in bounds
+	not measured_value(name)
+	v := run_metrics[name]
+}
+
+integrity_tolerance := t if {
+	t := object.get(object.get(lib.params, "performance", {}), "integrity_tolerance", null)
+	is_number(t)
+}
+
 # METADATA
 # title: Metric at or above its minimum
 # description: Each metric with a min in params.metrics must be logged on the run with a value of at least that min.
@@ -30,7 +55,7 @@ deny_metric_below_min contains result if {
 	lib.applies(stages)
 	some name, bound in bounds
 	threshold := lib.bound_min(bound)
-	value := run_metrics[name]
+	value := metric_values[name]
 	lib.lt(value, threshold)
 	result := {
 		"msg": sprintf("Metric %s is %v, below the required minimum of %v", [name, value, threshold]),
@@ -54,7 +79,7 @@ deny_metric_above_max contains result if {
 	lib.applies(stages)
 	some name, bound in bounds
 	threshold := lib.bound_max(bound)
-	value := run_metrics[name]
+	value := metric_values[name]
 	lib.gt(value, threshold)
 	result := {
 		"msg": sprintf("Metric %s is %v, above the allowed maximum of %v", [name, value, threshold]),
@@ -82,6 +107,7 @@ deny_metric_not_logged contains result if {
 	has_threshold(bound)
 	is_object(lib.evidence("run"))
 	not is_number(lib.get(run_metrics, name, null))
+	not measured_value(name)
 	result := {
 		"msg": sprintf("Metric %s has a threshold but is not logged on run %v", [name, lib.get(lib.evidence("run"), "id", "(unknown)")]),
 		"metric": name,
@@ -106,3 +132,33 @@ deny_metric_not_logged contains result if {
 has_threshold(bound) if lib.bound_min(bound)
 
 has_threshold(bound) if lib.bound_max(bound)
+
+# METADATA
+# title: Logged metric agrees with the measured one
+# description: >-
+#   A metric logged on the run that govern also measured on the evaluation data
+#   (input.performance.integrity) must not differ from the measured value by more than
+#   params.performance.integrity_tolerance: self-reported figures are checked, not trusted.
+# custom:
+#   id: GOV-PERF-004
+#   severity: high
+#   stages: [register, deploy]
+#   requires: [performance]
+#   controls: ["EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.3", "NIST-AI-RMF:MEASURE-2.5"]
+deny_metric_integrity contains result if {
+	lib.applies(stages)
+	tolerance := integrity_tolerance
+	some item in lib.get(lib.evidence("performance"), "integrity", [])
+	item.difference > tolerance
+	result := {
+		"msg": sprintf(
+			"Metric %s is logged as %v (%s) but measures %v on %v evaluation rows: off by %v, more than the tolerance %v",
+			[item.metric, item.logged, object.get(item, "logged_as", item.metric), item.measured, lib.get(lib.evidence("performance"), "rows", "?"), item.difference, tolerance],
+		),
+		"metric": item.metric,
+		"value": item.logged,
+		"measured": item.measured,
+		"difference": item.difference,
+		"threshold": tolerance,
+	}
+}

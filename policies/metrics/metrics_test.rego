@@ -98,3 +98,48 @@ test_other_stages_skipped if {
 	findings(object.union(with_metrics({"accuracy": 0.5}), {"stage": "rollback"})) == none
 	count(findings(object.union(with_metrics({"accuracy": 0.5}), {"stage": "register"})).below) == 1
 }
+
+measured_doc(metrics_run, measured, integrity) := object.union(base, {
+	"run": {"metrics": metrics_run},
+	"performance": {"task": "classification", "rows": 1000, "metrics": measured, "integrity": integrity},
+})
+
+integrity_params := object.union(params, {"performance": {"integrity_tolerance": 0.01}})
+
+test_measured_value_wins_over_the_logged_one if {
+	doc := measured_doc({"accuracy": 0.95}, {"accuracy": {"value": 0.80, "ci": [0.78, 0.82]}}, [])
+	below := metrics.deny_metric_below_min with input as doc with data.govern.params as params
+	[r] := [x | some x in below]
+	r.value == 0.8
+}
+
+test_measured_metric_need_not_be_logged if {
+	doc := object.union(measured_doc({}, {"accuracy": {"value": 0.9}, "roc_auc": {"value": 0.95}, "log_loss": {"value": 0.2}}, []), {"run": {"metrics": {}}})
+	not_logged := metrics.deny_metric_not_logged with input as doc with data.govern.params as params
+	not_logged == set()
+}
+
+test_integrity_fails_beyond_the_tolerance if {
+	item := {"metric": "accuracy", "logged_as": "accuracy", "logged": 0.95, "measured": 0.7833, "difference": 0.1667}
+	doc := measured_doc({"accuracy": 0.95}, {"accuracy": {"value": 0.7833}}, [item])
+	found := metrics.deny_metric_integrity with input as doc with data.govern.params as integrity_params
+	[r] := [x | some x in found]
+	r.metric == "accuracy"
+	r.difference == 0.1667
+	r.msg == "Metric accuracy is logged as 0.95 (accuracy) but measures 0.7833 on 1000 evaluation rows: off by 0.1667, more than the tolerance 0.01"
+}
+
+test_integrity_passes_within_the_tolerance if {
+	item := {"metric": "roc_auc", "logged_as": "auc", "logged": 0.91, "measured": 0.905, "difference": 0.005}
+	doc := measured_doc({"auc": 0.91}, {"roc_auc": {"value": 0.905}}, [item])
+	found := metrics.deny_metric_integrity with input as doc with data.govern.params as integrity_params
+	found == set()
+}
+
+test_integrity_disabled_by_a_null_tolerance if {
+	item := {"metric": "accuracy", "logged": 0.95, "measured": 0.7, "difference": 0.25}
+	doc := measured_doc({"accuracy": 0.95}, {"accuracy": {"value": 0.7}}, [item])
+	p := object.union(params, {"performance": {"integrity_tolerance": null}})
+	found := metrics.deny_metric_integrity with input as doc with data.govern.params as p
+	found == set()
+}

@@ -1,0 +1,133 @@
+"""Proxy check (engine/evidence/proxy.py) on German Credit, against scipy and the definitions;
+and a real sklearn pipeline on this second data set through performance and fairness."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import sklearn.metrics as skm
+from scipy.stats.contingency import association as scipy_association
+from scipy.stats.contingency import crosstab
+
+from govern.engine.evidence.base import ModelContext
+from govern.engine.evidence.performance import performance_section
+from govern.engine.evidence.proxy import association, correlation_ratio, cramers_v, proxy_section
+from govern.engine.spec import ModelSpec
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+GERMAN = Path(__file__).resolve().parent.parent / "examples" / "german-credit" / "data" / "german.csv"
+
+
+@pytest.fixture(scope="module")
+def german() -> pd.DataFrame:
+    return pd.read_csv(GERMAN)
+
+
+def _codes(series: pd.Series) -> np.ndarray[Any, Any]:
+    codes, _ = pd.factorize(series.astype("object").where(series.notna(), "<missing>"))
+    return np.asarray(codes)
+
+
+@pytest.mark.parametrize("column", ["housing", "job", "purpose", "saving_accounts", "checking_account"])
+def test_cramers_v_matches_scipy(german: pd.DataFrame, column: str) -> None:
+    table = crosstab(german[column].fillna("<missing>"), german["sex"]).count
+    expected = scipy_association(table, method="cramer", correction=False)
+    assert cramers_v(_codes(german[column]), _codes(german["sex"])) == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("column", ["age", "credit_amount", "duration"])
+def test_correlation_ratio_matches_its_definition(german: pd.DataFrame, column: str) -> None:
+    values = german[column].astype(float)
+    means = values.groupby(german["sex"]).transform("mean")
+    eta2 = ((means - values.mean()) ** 2).sum() / ((values - values.mean()) ** 2).sum()
+    assert correlation_ratio(_codes(german["sex"]), values.to_numpy()) == pytest.approx(
+        np.sqrt(eta2), abs=1e-12
+    )
+    method, value = association(german[column], german["sex"])
+    assert method == "correlation_ratio"
+    assert value == pytest.approx(np.sqrt(eta2), abs=1e-12)
+
+
+def test_an_encoding_of_a_sensitive_feature_is_a_perfect_proxy(german: pd.DataFrame) -> None:
+    encoded = german["sex"].map({"male": "A93", "female": "A92"})
+    assert association(encoded, german["sex"]) == ("cramers_v", pytest.approx(1.0))
+    method, value = association(german["age"], german["age"] * 2 + 1)
+    assert method == "spearman"
+    assert value == pytest.approx(1.0)
+
+
+@pytest.fixture(scope="module")
+def german_ctx(german: pd.DataFrame) -> ModelContext:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    features = [c for c in german.columns if c not in ("risk", "sex")]
+    categorical = [c for c in features if german[c].dtype == object]
+    train = german.sample(frac=0.7, random_state=0)
+    test = german.drop(train.index)
+    pre = ColumnTransformer(
+        [("cat", OneHotEncoder(handle_unknown="ignore"), categorical)], remainder="passthrough"
+    )
+    model = Pipeline([("pre", pre), ("gb", GradientBoostingClassifier(random_state=0))]).fit(
+        train[features], train["risk"]
+    )
+    return ModelContext(
+        model_uri="memory",
+        flavor="sklearn",
+        native=model,
+        predict=lambda f: model.predict(f[features]),
+        predict_proba=lambda f: model.predict_proba(f[features])[:, 1],
+        features=features,
+        target="risk",
+        evaluation=test.reset_index(drop=True),
+        positive_label=1,
+        seed=0,
+    )
+
+
+def _spec(tmp_path: Path) -> ModelSpec:
+    return ModelSpec(
+        data={"fairness": {"sensitive_features": ["sex"]}, "performance": {"bootstrap": {"samples": 100}}},
+        source=str(tmp_path / "spec.yaml"),
+        sha256="",
+        waivers=(),
+        policy_sources=(),
+        packs=None,
+    )
+
+
+def test_proxy_section_on_german_credit(german_ctx: ModelContext, tmp_path: Path) -> None:
+    section = proxy_section(german_ctx, _spec(tmp_path))
+    assert section["rows"] == 300
+    pairs = section["pairs"]
+    assert {p["feature"] for p in pairs} == set(german_ctx.features)  # every input, never sex itself
+    assert [p["value"] for p in pairs] == sorted((p["value"] for p in pairs), reverse=True)
+    frame = german_ctx.evaluation
+    for p in pairs:
+        if p["method"] == "cramers_v":
+            table = crosstab(frame[p["feature"]].fillna("<missing>"), frame["sex"]).count
+            assert p["value"] == pytest.approx(
+                scipy_association(table, method="cramer", correction=False), abs=1e-12
+            )
+            assert 0 <= p["normalized_mutual_info"] <= 1
+
+
+def test_performance_on_german_credit_matches_sklearn(german_ctx: ModelContext, tmp_path: Path) -> None:
+    section = performance_section(german_ctx, _spec(tmp_path))
+    frame = german_ctx.evaluation
+    y = frame["risk"].to_numpy()
+    proba = german_ctx.native.predict_proba(frame[german_ctx.features])[:, 1]
+    pred = german_ctx.native.predict(frame[german_ctx.features])
+    assert section["rows"] == 300
+    assert section["metrics"]["roc_auc"]["value"] == pytest.approx(skm.roc_auc_score(y, proba), abs=1e-9)
+    assert section["metrics"]["f1"]["value"] == pytest.approx(skm.f1_score(y, pred), abs=1e-9)
+    assert section["metrics"]["log_loss"]["value"] == pytest.approx(skm.log_loss(y, proba), abs=1e-9)
+    low, high = section["metrics"]["accuracy"]["ci"]
+    assert low < section["metrics"]["accuracy"]["value"] < high
