@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from .evidence.document import SECTIONS
+
 __all__ = [
     "COLLECT_HINTS",
     "Requirement",
@@ -62,7 +64,8 @@ COLLECT_HINTS: Mapping[str, str] = {
     "live": "run `govern collect --stage rollback` with the live metrics of the serving model",
 }
 
-_SECTIONS = ("model", "run", "champion", "fairness", "explanations", "data", "live", "spec", "stage")
+#: What a rule may require: an evidence section (from the pack manifest), the spec or the stage.
+_SECTIONS = (*SECTIONS, "spec", "stage")
 
 
 class VerdictKind(StrEnum):
