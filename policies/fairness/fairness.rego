@@ -15,9 +15,11 @@ stages := {"register", "deploy"}
 
 params := lib.section("fairness")
 
-declared := lib.names(lib.get(params, "sensitive_features", []))
+declared := lib.names(object.get(params, "sensitive_features", []))
 
-features := lib.obj(lib.get(lib.evidence("fairness"), "features", {}))
+fairness_evidence := lib.evidence("fairness")
+
+features := lib.obj(lib.get(fairness_evidence, "features", {}))
 
 # METADATA
 # title: Fairness evidence present
@@ -31,7 +33,7 @@ features := lib.obj(lib.get(lib.evidence("fairness"), "features", {}))
 #   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.11"]
 deny_evidence_missing contains result if {
 	lib.applies(stages)
-	not is_object(lib.evidence("fairness"))
+	not is_object(fairness_evidence)
 	some feature in declared
 	reason := lib.missing_reason("fairness")
 	result := {
@@ -43,9 +45,9 @@ deny_evidence_missing contains result if {
 
 deny_evidence_missing contains result if {
 	lib.applies(stages)
-	is_object(lib.evidence("fairness"))
+	is_object(fairness_evidence)
 	some feature in declared
-	not is_object(lib.get(features, feature, null))
+	not is_object(object.get(features, feature, null))
 	result := {
 		"msg": sprintf("Sensitive feature %s was declared but has no fairness evidence", [feature]),
 		"feature": feature,
@@ -100,12 +102,12 @@ deny_equalized_odds_difference contains result if {
 # exceeds(key, label) is the set of results for features whose value of key is above
 # params.fairness[key], or could not be computed.
 exceeds(key, label) := {result |
-	threshold := lib.get(params, key, null)
+	threshold := object.get(params, key, null)
 	is_number(threshold)
 	some feature, evidence in features
 	value := lib.get(evidence, key, null)
 	is_number(value)
-	lib.gt(value, threshold)
+	value > threshold
 	result := {
 		"msg": sprintf("%s for %s is %v, above the maximum of %v", [label, feature, value, threshold]),
 		"feature": feature,
@@ -116,12 +118,12 @@ exceeds(key, label) := {result |
 
 # falls_short(key, label) is the same for a minimum.
 falls_short(key, label) := {result |
-	threshold := lib.get(params, key, null)
+	threshold := object.get(params, key, null)
 	is_number(threshold)
 	some feature, evidence in features
 	value := lib.get(evidence, key, null)
 	is_number(value)
-	lib.lt(value, threshold)
+	value < threshold
 	result := {
 		"msg": sprintf("%s for %s is %v, below the minimum of %v", [label, feature, value, threshold]),
 		"feature": feature,
@@ -131,7 +133,7 @@ falls_short(key, label) := {result |
 } | not_computed(key, label)
 
 not_computed(key, label) := {result |
-	threshold := lib.get(params, key, null)
+	threshold := object.get(params, key, null)
 	is_number(threshold)
 	some feature, evidence in features
 	not is_number(lib.get(evidence, key, null))
@@ -143,8 +145,8 @@ not_computed(key, label) := {result |
 	}
 }
 
-floor := f if {
-	f := lib.get(params, "group_floor", null)
+group_floor := f if {
+	f := object.get(params, "group_floor", null)
 	is_object(f)
 	lib.present(f.metric)
 	is_number(f.min)
@@ -154,7 +156,7 @@ floor := f if {
 # title: Per-group performance floor
 # description: >-
 #   For each sensitive feature, every group that is not too small to measure must reach
-#   params.fairness.group_floor.min on the metric params.fairness.group_floor.metric.
+#   params.fairness.group_floor.min on the metric params.fairness.group_group_floor.metric.
 # custom:
 #   id: GOV-FAIR-004
 #   severity: high
@@ -163,50 +165,50 @@ floor := f if {
 deny_group_floor contains result if {
 	lib.applies(stages)
 	some feature, evidence in features
-	by_group := lib.obj(lib.get(lib.get(lib.get(evidence, "metrics", {}), floor.metric, {}), "by_group", {}))
+	by_group := lib.obj(lib.get(lib.get(lib.get(evidence, "metrics", {}), group_floor.metric, {}), "by_group", {}))
 	small := lib.names(lib.get(evidence, "small_groups", []))
 	some group, value in by_group
 	not group in small
 	is_number(value)
-	lib.lt(value, floor.min)
+	value < group_floor.min
 	result := {
-		"msg": sprintf("%s for %s=%s is %v, below the per-group floor of %v", [floor.metric, feature, group, value, floor.min]),
+		"msg": sprintf("%s for %s=%s is %v, below the per-group floor of %v", [group_floor.metric, feature, group, value, group_floor.min]),
 		"feature": feature,
 		"group": group,
-		"metric": floor.metric,
+		"metric": group_floor.metric,
 		"value": value,
-		"threshold": floor.min,
+		"threshold": group_floor.min,
 	}
 }
 
 deny_group_floor contains result if {
 	lib.applies(stages)
 	some feature, evidence in features
-	by_group := lib.obj(lib.get(lib.get(lib.get(evidence, "metrics", {}), floor.metric, {}), "by_group", {}))
+	by_group := lib.obj(lib.get(lib.get(lib.get(evidence, "metrics", {}), group_floor.metric, {}), "by_group", {}))
 	small := lib.names(lib.get(evidence, "small_groups", []))
 	some group, value in by_group
 	not group in small
 	not is_number(value)
 	result := {
-		"msg": sprintf("%s for %s=%s could not be computed, so the per-group floor of %v cannot be shown to hold", [floor.metric, feature, group, floor.min]),
+		"msg": sprintf("%s for %s=%s could not be computed, so the per-group floor of %v cannot be shown to hold", [group_floor.metric, feature, group, group_floor.min]),
 		"feature": feature,
 		"group": group,
-		"metric": floor.metric,
+		"metric": group_floor.metric,
 		"value": null,
-		"threshold": floor.min,
+		"threshold": group_floor.min,
 	}
 }
 
 deny_group_floor contains result if {
 	lib.applies(stages)
 	some feature, evidence in features
-	count(lib.obj(lib.get(lib.get(lib.get(evidence, "metrics", {}), floor.metric, {}), "by_group", {}))) == 0
+	count(lib.obj(lib.get(lib.get(lib.get(evidence, "metrics", {}), group_floor.metric, {}), "by_group", {}))) == 0
 	result := {
-		"msg": sprintf("%s was not computed per group of %s, so the per-group floor of %v cannot be checked", [floor.metric, feature, floor.min]),
+		"msg": sprintf("%s was not computed per group of %s, so the per-group floor of %v cannot be checked", [group_floor.metric, feature, group_floor.min]),
 		"feature": feature,
-		"metric": floor.metric,
+		"metric": group_floor.metric,
 		"value": null,
-		"threshold": floor.min,
+		"threshold": group_floor.min,
 	}
 }
 
@@ -222,12 +224,12 @@ deny_group_floor contains result if {
 #   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.11"]
 warn_small_group contains result if {
 	lib.applies(stages)
-	threshold := lib.get(params, "min_group_size", null)
+	threshold := object.get(params, "min_group_size", null)
 	is_number(threshold)
 	some feature, evidence in features
 	some group, size in lib.obj(lib.get(evidence, "group_sizes", {}))
 	is_number(size)
-	lib.lt(size, threshold)
+	size < threshold
 	result := {
 		"msg": sprintf("Group %s=%s has %v rows, fewer than the %v needed for reliable fairness estimates", [feature, group, size, threshold]),
 		"feature": feature,
