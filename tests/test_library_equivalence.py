@@ -88,7 +88,9 @@ def _query_module() -> str:
 
 def _canonical(values: Any) -> dict[str, list[str]]:
     assert isinstance(values, dict), values
-    return {rule: sorted(json.dumps(item, sort_keys=True) for item in items) for rule, items in values.items()}
+    return {
+        rule: sorted(json.dumps(item, sort_keys=True) for item in items) for rule, items in values.items()
+    }
 
 
 def _docs_payload(docs: list[dict[str, Any]]) -> str:
@@ -114,7 +116,16 @@ def run_regorus(root: Path, docs: list[dict[str, Any]]) -> list[dict[str, list[s
 def run_opa(opa: str, root: Path, docs: list[dict[str, Any]], tmp: Path) -> list[dict[str, list[str]]]:
     (tmp / "equivalence.rego").write_text(_query_module(), encoding="utf-8")
     (tmp / "data.json").write_text(_docs_payload(docs), encoding="utf-8")
-    args = [opa, "eval", "--format", "json", "-d", str(tmp / "equivalence.rego"), "-d", str(tmp / "data.json")]
+    args = [
+        opa,
+        "eval",
+        "--format",
+        "json",
+        "-d",
+        str(tmp / "equivalence.rego"),
+        "-d",
+        str(tmp / "data.json"),
+    ]
     for path, _ in _modules(root):
         args += ["-d", str(root.parent / path)]
     proc = subprocess.run([*args, "data.equivalence.results"], capture_output=True, text=True, check=False)
@@ -217,7 +228,10 @@ def generated_docs(count: int, seed: int) -> list[dict[str, Any]]:
         if isinstance(params.get("champion"), dict) and rng.random() < 0.3:
             params["champion"]["higher_is_better"] = rng.random() < 0.5
         if rng.random() < 0.2:
-            params["live"] = {"accuracy": {"min": _decimal(rng)}, "latency_p95_ms": {"max": rng.randint(10, 500)}}
+            params["live"] = {
+                "accuracy": {"min": _decimal(rng)},
+                "latency_p95_ms": {"max": rng.randint(10, 500)},
+            }
         thresholds = _thresholds(params)
         for section in sections:
             if isinstance(value.get(section), dict):
@@ -235,7 +249,9 @@ def generated_docs(count: int, seed: int) -> list[dict[str, Any]]:
                 value.setdefault("missing", {})[section] = "not collected"
         if rng.random() < 0.1:
             value["spec"] = copy.deepcopy(value["spec"])
-            value["spec"]["metadata"]["risk_tier"] = rng.choice(("minimal", "limited", "high", "unacceptable"))
+            value["spec"]["metadata"]["risk_tier"] = rng.choice(
+                ("minimal", "limited", "high", "unacceptable")
+            )
         docs.append({"input": value, "params": params})
     return docs
 
@@ -322,4 +338,5 @@ def test_a_sub_millionth_difference_now_counts() -> None:
     new = run_regorus(CURRENT, [docs[index]])[0]
     rule = "govern.metrics.deny_metric_below_min"
     assert old[rule] == []
-    assert len(new[rule]) == 1 and "0.8499999" in new[rule][0]
+    assert len(new[rule]) == 1
+    assert "0.8499999" in new[rule][0]
