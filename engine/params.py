@@ -28,7 +28,7 @@ __all__ = ["build_params", "deep_merge", "defaults", "parse_param_override"]
 @cache
 def _defaults_file() -> dict[str, Any]:
     text = resources.files("govern.policies").joinpath("defaults.yaml").read_text(encoding="utf-8")
-    loaded = yaml.safe_load(text)
+    loaded = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     if not isinstance(loaded, dict) or not isinstance(loaded.get("params"), dict):
         raise ConfigError("policies/defaults.yaml must hold a 'params' mapping")
     return loaded

@@ -138,9 +138,26 @@ def _annotation_blocks(lines: list[str]) -> Iterator[tuple[int, dict[str, Any], 
             i += 1
 
 
+_FAST_LOADER: Any = getattr(yaml, "CSafeLoader", None)
+
+
+def _load_yaml(text: str) -> Any:
+    """yaml.safe_load through libyaml when PyYAML has it (about 10x faster on METADATA blocks).
+
+    A block libyaml rejects is read again by the pure-Python loader, so an error reads the same
+    whichever loader this installation has.
+    """
+    if _FAST_LOADER is not None:
+        try:
+            return yaml.load(text, Loader=_FAST_LOADER)
+        except yaml.YAMLError:
+            pass
+    return yaml.safe_load(text)
+
+
 def _parse_annotation(body: str, file: str, line: int) -> dict[str, Any]:
     try:
-        value = yaml.safe_load(body) if body.strip() else {}
+        value = _load_yaml(body) if body.strip() else {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = line + 1 + mark.line if mark is not None else line
