@@ -47,7 +47,9 @@ AS_OF = "2026-11-27"
 CHECK_ARGS = ["check", SPEC, "--evidence", EVIDENCE, "--as-of", AS_OF]
 FORBIDDEN = ("mlflow", "shap", "fairlearn", "pandas")
 ALSO_WATCHED = ("numpy", "scipy", "sklearn")  # reported, not part of the check
+NOT_NEEDED = ("pydantic", "rich", "jsonschema")  # not needed to decide on valid evidence
 TARGET_S = 0.5
+TARGET_RATIO = 5.0  # govern check / python -c pass, medians of the same run
 
 
 def govern_command() -> list[str]:
@@ -271,8 +273,15 @@ def main() -> None:
                 )
             g, p = res["govern check"], res["python -c pass"]
             verdict = "within" if g["median"] <= TARGET_S else "ABOVE"
+            ratio = g["median"] / p["median"] if p["median"] else float("inf")
+            res["ratio"] = ratio
             print(
                 f"{'':<4}govern − interpreter: {g['median'] - p['median']:.3f} s (median); {verdict} the {TARGET_S} s target",
+                flush=True,
+            )
+            print(
+                f"{'':<4}govern / interpreter: {ratio:.1f}x (median); "
+                f"{'within' if ratio <= TARGET_RATIO else 'ABOVE'} the {TARGET_RATIO:.0f}x target",
                 flush=True,
             )
 
@@ -309,6 +318,9 @@ def main() -> None:
         f"; also watched ({', '.join(ALSO_WATCHED)}): {', '.join(heavy) or 'none'}"
     )
 
+    not_needed = sorted({m.split(".")[0] for m in report["modules"] if m.split(".")[0] in NOT_NEEDED})
+    print(f"  not needed on this path ({', '.join(NOT_NEEDED)}): {', '.join(not_needed) or 'none'} imported")
+
     print()
     print(
         f"top 10 modules by cumulative import time (-X importtime, median of {1 if args.quick else 3}; indent = nesting); "
@@ -332,12 +344,12 @@ def main() -> None:
         "inherited": {
             k: {m: round(x, 4) for m, x in v.items()}
             for k, v in results["as inherited"].items()
-            if k != "exit codes"
+            if k not in ("exit codes", "ratio")
         },
         "bytecode_cached": {
             k: {m: round(x, 4) for m, x in v.items()}
             for k, v in results["bytecode cached"].items()
-            if k != "exit codes"
+            if k not in ("exit codes", "ratio")
         },
         "govern_exit_codes": sorted(
             set(results["as inherited"]["exit codes"]["govern check"])
@@ -349,6 +361,10 @@ def main() -> None:
         "forbidden_imported": loaded,
         "forbidden_looked_for": tried,
         "forbidden_ok": ok,
+        "not_needed_imported": not_needed,
+        "ratio_inherited": round(results["as inherited"]["ratio"], 2),
+        "ratio_cached": round(results["bytecode cached"]["ratio"], 2),
+        "target_ratio": TARGET_RATIO,
         "top_imports_ms": [[n, round(c / 1000, 1)] for n, _d, c in info["top"]],
         "phases_ms": {k: round(v * 1000, 1) for k, v in info["phases"].items()},
         "import_total_ms": round(info["import_total_ms"], 1),

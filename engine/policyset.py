@@ -55,7 +55,7 @@ _ID_RE = re.compile(r"[A-Za-z0-9_.:-]+")
 CUSTOM_KEYS = ("id", "severity", "stages", "controls", "requires", "configured_by", "skip_without")
 
 
-class _StrictLoader(yaml.SafeLoader):
+class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """A YAML loader that refuses duplicate keys (OPA rejects them; PyYAML keeps the last one)."""
 
 
@@ -66,7 +66,8 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
         if key in seen:
             raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
+    mapping: dict[Any, Any] = loader.construct_mapping(node, deep=deep)
+    return mapping
 
 
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)

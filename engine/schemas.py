@@ -16,7 +16,7 @@ from .errors import InputError
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
 
-__all__ = ["Schema", "load_schema", "validate", "validation_errors"]
+__all__ = ["Schema", "is_valid", "load_schema", "validate", "validation_errors"]
 
 MAX_REPORTED = 5
 
@@ -38,6 +38,51 @@ def load_schema(schema: Schema) -> dict[str, Any]:
 
     kinds = {Schema.MODEL_SPEC: "spec", Schema.EVIDENCE: "evidence"}
     return extend_schema(kinds[schema], loaded) if schema in kinds else loaded
+
+
+def _accept(_: str) -> bool:
+    return True
+
+
+@cache
+def _fast_validator(schema: Schema) -> Callable[[Any], bool] | None:
+    """The yes/no check: jsonschema-rs, with the same format checks jsonschema makes here.
+
+    jsonschema checks ``date`` and ``uuid`` but not ``date-time`` (that needs an optional
+    package), so ``date-time`` is accepted as any string here too: the two give one verdict.
+    None when jsonschema-rs is not installed (then jsonschema decides alone).
+    """
+    try:
+        import jsonschema_rs
+    except ImportError:  # pragma: no cover - a declared dependency; kept working without it
+        return None
+    validator = jsonschema_rs.validator_for(
+        load_schema(schema), validate_formats=True, formats={"date-time": _accept}
+    )
+    is_valid: Callable[[Any], bool] = validator.is_valid
+    return is_valid
+
+
+def _fast_errors(value: Any, schema: Schema) -> list[tuple[FieldPath, str]]:
+    """jsonschema-rs' own account, when it rejects what jsonschema accepts (fail closed)."""
+    import jsonschema_rs
+
+    validator = jsonschema_rs.validator_for(
+        load_schema(schema), validate_formats=True, formats={"date-time": _accept}
+    )
+    found = [(tuple(e.instance_path), str(e.message)[:300]) for e in validator.iter_errors(value)]
+    return found or [((), "the document does not conform to its schema")]
+
+
+def is_valid(value: Any, schema: Schema) -> bool:
+    """Whether ``value`` conforms to ``schema`` (fast; no description of what is wrong)."""
+    fast = _fast_validator(schema)
+    if fast is not None:
+        try:
+            return fast(value)
+        except (ValueError, TypeError, OverflowError):
+            pass  # a value JSON has no type for (bytes, a date from YAML): jsonschema judges it
+    return not any(True for _ in _validator(schema).iter_errors(value))
 
 
 @cache
@@ -85,9 +130,15 @@ def _describe(error: Any) -> tuple[FieldPath, str]:
 
 
 def validation_errors(doc: Document, schema: Schema) -> list[tuple[FieldPath, str]]:
-    """Every problem with ``doc`` against ``schema``, in document order."""
+    """Every problem with ``doc`` against ``schema``, in document order.
+
+    A valid document is recognised by the fast validator alone; jsonschema (slower, but with
+    the error details the messages are built from) runs only to describe an invalid one.
+    """
+    if is_valid(doc.value, schema):
+        return []
     errors = list(_validator(schema).iter_errors(doc.value))
-    described = [_describe(e) for e in errors]
+    described = [_describe(e) for e in errors] or _fast_errors(doc.value, schema)
     described.sort(key=lambda item: _order(doc, item))
     return described
 

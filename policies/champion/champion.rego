@@ -14,7 +14,7 @@ import data.govern.lib
 stages := {"deploy"}
 
 config := c if {
-	c := lib.get(lib.params, "champion", null)
+	c := object.get(lib.params, "champion", null)
 	is_object(c)
 	lib.present(c.metric)
 }
@@ -22,26 +22,30 @@ config := c if {
 metric := config.metric
 
 alias := a if {
-	a := lib.get(config, "alias", null)
+	a := object.get(config, "alias", null)
 	lib.present(a)
 } else := "champion"
 
 max_regression := m if {
-	m := lib.get(config, "max_regression", null)
+	m := object.get(config, "max_regression", null)
 	is_number(m)
 } else := 0
 
 higher_is_better := h if {
-	h := lib.get(config, "higher_is_better", null)
+	h := object.get(config, "higher_is_better", null)
 	is_boolean(h)
 } else := true
 
-challenger_metrics := lib.obj(lib.get(lib.evidence("run"), "metrics", {}))
+run_evidence := lib.evidence("run")
 
-champion_metrics := lib.obj(lib.get(lib.evidence("champion"), "metrics", {}))
+champion_evidence := lib.evidence("champion")
+
+challenger_metrics := lib.obj(lib.get(run_evidence, "metrics", {}))
+
+champion_metrics := lib.obj(lib.get(champion_evidence, "metrics", {}))
 
 champion_version := v if {
-	v := lib.get(lib.evidence("champion"), "version", null)
+	v := lib.get(champion_evidence, "version", null)
 	lib.present(v)
 } else := "(unknown version)"
 
@@ -100,7 +104,7 @@ deny_regression contains result if {
 warn_no_champion contains result if {
 	lib.applies(stages)
 	metric
-	not is_object(lib.evidence("champion"))
+	not is_object(champion_evidence)
 	reason := lib.missing_reason("champion")
 	result := {
 		"msg": sprintf("No champion under alias %s to compare %s against (%s); treating this as a first deployment", [alias, metric, reason]),
@@ -123,7 +127,7 @@ warn_no_champion contains result if {
 deny_metric_not_comparable contains result if {
 	lib.applies(stages)
 	metric
-	is_object(lib.evidence("champion"))
+	is_object(champion_evidence)
 	some side in missing_sides
 	result := {
 		"msg": sprintf("Metric %s cannot be compared with the %s: %s", [metric, alias, side]),
@@ -134,16 +138,16 @@ deny_metric_not_comparable contains result if {
 }
 
 missing_sides contains sprintf("challenger run evidence is missing (%s)", [lib.missing_reason("run")]) if {
-	not is_object(lib.evidence("run"))
+	not is_object(run_evidence)
 }
 
-missing_sides contains sprintf("the challenger run %v did not log it", [lib.get(lib.evidence("run"), "id", "(unknown)")]) if {
-	is_object(lib.evidence("run"))
-	not is_number(lib.get(challenger_metrics, metric, null))
+missing_sides contains sprintf("the challenger run %v did not log it", [lib.get(run_evidence, "id", "(unknown)")]) if {
+	is_object(run_evidence)
+	not is_number(object.get(challenger_metrics, metric, null))
 }
 
 missing_sides contains sprintf("the champion (version %s) did not log it", [champion_version]) if {
-	not is_number(lib.get(champion_metrics, metric, null))
+	not is_number(object.get(champion_metrics, metric, null))
 }
 
 # The champion scored by govern on the challenger's evaluation rows (input.performance.champion).

@@ -14,14 +14,16 @@ stages := {"register", "deploy"}
 
 params := lib.section("data")
 
-evaluation := lib.obj(lib.get(lib.evidence("data"), "evaluation", {}))
+data_evidence := lib.evidence("data")
+
+evaluation := lib.obj(lib.get(data_evidence, "evaluation", {}))
 
 dataset_name := n if {
-	n := lib.get(evaluation, "name", null)
+	n := object.get(evaluation, "name", null)
 	lib.present(n)
 } else := "evaluation data"
 
-drift := lib.obj(lib.get(lib.evidence("data"), "drift", {}))
+drift := lib.obj(lib.get(data_evidence, "drift", {}))
 
 # METADATA
 # title: Data evidence present
@@ -34,7 +36,7 @@ drift := lib.obj(lib.get(lib.evidence("data"), "drift", {}))
 #   requires: [data]
 deny_evidence_missing contains result if {
 	lib.applies(stages)
-	not is_object(lib.evidence("data"))
+	not is_object(data_evidence)
 	reason := lib.missing_reason("data")
 	result := {
 		"msg": sprintf("Data quality cannot be checked: data evidence is missing (%s)", [reason]),
@@ -54,12 +56,12 @@ deny_evidence_missing contains result if {
 #   configured_by: [params.data.max_null_share]
 deny_null_share contains result if {
 	lib.applies(stages)
-	threshold := lib.get(params, "max_null_share", null)
+	threshold := object.get(params, "max_null_share", null)
 	is_number(threshold)
-	some column, profile in lib.obj(lib.get(evaluation, "columns", {}))
-	value := lib.get(profile, "null_share", null)
+	some column, profile in lib.obj(object.get(evaluation, "columns", {}))
+	value := profile.null_share
 	is_number(value)
-	lib.gt(value, threshold)
+	value > threshold
 	result := {
 		"msg": sprintf("Column %s of the %s is %v null, above the maximum null share of %v", [column, dataset_name, value, threshold]),
 		"column": column,
@@ -82,12 +84,12 @@ deny_null_share contains result if {
 #   configured_by: [params.data.max_psi, spec.data.reference]
 deny_drift_psi contains result if {
 	lib.applies(stages)
-	threshold := lib.get(params, "max_psi", null)
+	threshold := object.get(params, "max_psi", null)
 	is_number(threshold)
 	some feature, stats in drift
-	value := lib.get(stats, "psi", null)
+	value := stats.psi
 	is_number(value)
-	lib.gt(value, threshold)
+	value > threshold
 	result := {
 		"msg": sprintf("Feature %s has drifted: PSI %v between reference and evaluation data is above the maximum of %v", [feature, value, threshold]),
 		"feature": feature,
@@ -110,12 +112,12 @@ deny_drift_psi contains result if {
 #   configured_by: [params.data.max_ks_statistic, spec.data.reference]
 warn_drift_ks contains result if {
 	lib.applies(stages)
-	threshold := lib.get(params, "max_ks_statistic", null)
+	threshold := object.get(params, "max_ks_statistic", null)
 	is_number(threshold)
 	some feature, stats in drift
-	value := lib.get(stats, "ks_statistic", null)
+	value := stats.ks_statistic
 	is_number(value)
-	lib.gt(value, threshold)
+	value > threshold
 	result := {
 		"msg": sprintf("Feature %s may have drifted: KS statistic %v is above %v", [feature, value, threshold]),
 		"feature": feature,
@@ -136,12 +138,12 @@ warn_drift_ks contains result if {
 #   configured_by: [params.data.min_rows]
 deny_too_few_rows contains result if {
 	lib.applies(stages)
-	is_object(lib.evidence("data"))
-	threshold := lib.get(params, "min_rows", null)
+	is_object(data_evidence)
+	threshold := object.get(params, "min_rows", null)
 	is_number(threshold)
-	rows := lib.get(evaluation, "rows", 0)
+	rows := object.get(evaluation, "rows", 0)
 	is_number(rows)
-	lib.lt(rows, threshold)
+	rows < threshold
 	result := {
 		"msg": sprintf("The %s has %v rows, fewer than the minimum of %v", [dataset_name, rows, threshold]),
 		"value": rows,
@@ -160,7 +162,7 @@ deny_too_few_rows contains result if {
 #   requires: [data]
 deny_schema_violations contains result if {
 	lib.applies(stages)
-	some violation in lib.arr(lib.get(lib.evidence("data"), "schema_violations", []))
+	some violation in lib.arr(lib.get(data_evidence, "schema_violations", []))
 	result := {
 		"msg": sprintf("The %s violates the expected schema: %v", [dataset_name, violation]),
 		"violation": violation,

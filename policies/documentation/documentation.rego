@@ -16,12 +16,12 @@ all_stages := {"register", "deploy", "rollback"}
 
 spec := lib.obj(lib.evidence("spec"))
 
-metadata := lib.obj(lib.get(spec, "metadata", {}))
+metadata := lib.obj(object.get(spec, "metadata", {}))
 
-intended_use := lib.obj(lib.get(spec, "intended_use", {}))
+intended_use := lib.obj(object.get(spec, "intended_use", {}))
 
 model_name := n if {
-	n := lib.get(metadata, "name", null)
+	n := object.get(metadata, "name", null)
 	lib.present(n)
 } else := "(unnamed model)"
 
@@ -36,7 +36,7 @@ model_name := n if {
 #   requires: [spec.metadata]
 deny_missing_owner contains result if {
 	lib.applies(stages)
-	not lib.present(lib.get(metadata, "owner", null))
+	not lib.present(object.get(metadata, "owner", null))
 	result := {"msg": sprintf("Model %s has no accountable owner (metadata.owner)", [model_name])}
 }
 
@@ -51,7 +51,7 @@ deny_missing_owner contains result if {
 #   requires: [spec]
 deny_missing_intended_use contains result if {
 	lib.applies(stages)
-	count(lib.names(lib.get(intended_use, "primary_uses", []))) == 0
+	count(lib.names(object.get(intended_use, "primary_uses", []))) == 0
 	result := {"msg": sprintf("Model %s does not document its intended use (intended_use.primary_uses is empty)", [model_name])}
 }
 
@@ -93,7 +93,7 @@ warn_missing_out_of_scope contains result if {
 	}
 }
 
-has_out_of_scope if count(lib.names(lib.get(intended_use, "out_of_scope", []))) > 0
+has_out_of_scope if count(lib.names(object.get(intended_use, "out_of_scope", []))) > 0
 
 # METADATA
 # title: Risk tier is not unacceptable
@@ -117,7 +117,7 @@ deny_unacceptable_risk contains result if {
 
 unacceptable if lib.tier == "unacceptable"
 
-unacceptable if lib.get(metadata, "risk_tier", null) == "unacceptable"
+unacceptable if object.get(metadata, "risk_tier", null) == "unacceptable"
 
 # METADATA
 # title: Description long enough to be useful
@@ -131,10 +131,10 @@ unacceptable if lib.get(metadata, "risk_tier", null) == "unacceptable"
 #   configured_by: [params.documentation.min_description_length]
 warn_short_description contains result if {
 	lib.applies(stages)
-	threshold := lib.get(lib.section("documentation"), "min_description_length", null)
+	threshold := object.get(lib.section("documentation"), "min_description_length", null)
 	is_number(threshold)
-	length := count(trim_space(lib.str(lib.get(metadata, "description", ""))))
-	lib.lt(length, threshold)
+	length := count(trim_space(lib.str(object.get(metadata, "description", ""))))
+	length < threshold
 	result := {
 		"msg": sprintf("Model %s has a description of %v characters, shorter than the %v expected", [model_name, length, threshold]),
 		"value": length,

@@ -15,20 +15,32 @@ stages := {"register", "deploy"}
 
 params := lib.section("explainability")
 
+explanations := lib.evidence("explanations")
+
 importance := [item |
-	some item in lib.arr(lib.get(lib.evidence("explanations"), "global_importance", []))
+	some item in lib.arr(lib.get(explanations, "global_importance", []))
 	is_object(item)
 	lib.present(item.feature)
 	is_number(item.share)
 ]
 
-watched := lib.names(lib.get(params, "prohibited_features", [])) | lib.names(lib.get(lib.section("fairness"), "sensitive_features", []))
+watched := lib.names(object.get(params, "prohibited_features", [])) | lib.names(object.get(lib.section("fairness"), "sensitive_features", []))
 
-# rank(item) is 1 + the number of features with a strictly larger share (ties share a rank).
-rank(item) := 1 + count([other |
-	some other in importance
-	lib.gt(other.share, item.share)
-])
+# shares is every share, ascending.
+shares := sort([item.share | some item in importance])
+
+# rank_of[share] is 1 + the number of features with a strictly larger share (ties share a
+# rank): for the last of equal shares at index i of the ascending list, count(shares) - i.
+# One pass over the sorted shares, so ranking stays linear after the sort.
+rank_of := {share: rank |
+	some i, share in shares
+	last_of_its_value(i)
+	rank := count(shares) - i
+}
+
+last_of_its_value(i) if i == count(shares) - 1
+
+last_of_its_value(i) if shares[i + 1] != shares[i]
 
 # METADATA
 # title: Explanation evidence present
@@ -42,8 +54,8 @@ rank(item) := 1 + count([other |
 #   configured_by: [params.explainability.required]
 deny_evidence_missing contains result if {
 	lib.applies(stages)
-	lib.get(params, "required", false) == true
-	not is_object(lib.evidence("explanations"))
+	object.get(params, "required", false) == true
+	not is_object(explanations)
 	reason := lib.missing_reason("explanations")
 	result := {
 		"msg": sprintf("Explanations are required for this model but are missing (%s)", [reason]),
@@ -66,12 +78,12 @@ deny_evidence_missing contains result if {
 #   configured_by: [params.explainability.required, params.explainability.top_k]
 deny_prohibited_feature_top_k contains result if {
 	lib.applies(stages)
-	top_k := lib.get(params, "top_k", null)
+	top_k := object.get(params, "top_k", null)
 	is_number(top_k)
 	some item in importance
 	item.feature in watched
-	position := rank(item)
-	lib.lte(position, top_k)
+	position := rank_of[item.share]
+	position <= top_k
 	result := {
 		"msg": sprintf("Feature %s ranks #%v of the model's drivers (share %v), within the top %v where prohibited and sensitive features are not allowed", [item.feature, position, item.share, top_k]),
 		"feature": item.feature,
@@ -95,10 +107,10 @@ deny_prohibited_feature_top_k contains result if {
 #   configured_by: [params.explainability.required, params.explainability.max_feature_share]
 warn_dominant_feature contains result if {
 	lib.applies(stages)
-	threshold := lib.get(params, "max_feature_share", null)
+	threshold := object.get(params, "max_feature_share", null)
 	is_number(threshold)
 	some item in importance
-	lib.gt(item.share, threshold)
+	item.share > threshold
 	result := {
 		"msg": sprintf("Feature %s carries %v of the total attribution, more than the %v allowed for one feature", [item.feature, item.share, threshold]),
 		"feature": item.feature,

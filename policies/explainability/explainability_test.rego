@@ -72,7 +72,12 @@ test_dominant_feature_warns if {
 
 test_dominant_at_threshold_does_not_warn if {
 	findings(ranked([["income", 0.5], ["age", 0.5]]), params) == none
-	findings(ranked([["income", 0.5000000000000001], ["age", 0.4999999999999999]]), params) == none
+}
+
+test_a_share_above_the_threshold_by_float_noise_warns if {
+	f := findings(ranked([["income", 0.5000000000000001], ["age", 0.4999999999999999]]), params)
+	[r] := [x | some x in f.dominant]
+	r.feature == "income"
 }
 
 test_missing_explanations_when_required if {

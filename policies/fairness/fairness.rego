@@ -15,9 +15,11 @@ stages := {"register", "deploy"}
 
 params := lib.section("fairness")
 
-declared := lib.names(lib.get(params, "sensitive_features", []))
+declared := lib.names(object.get(params, "sensitive_features", []))
 
-features := lib.obj(lib.get(lib.evidence("fairness"), "features", {}))
+fairness_evidence := lib.evidence("fairness")
+
+features := lib.obj(lib.get(fairness_evidence, "features", {}))
 
 # METADATA
 # title: Fairness evidence present
@@ -33,7 +35,7 @@ features := lib.obj(lib.get(lib.evidence("fairness"), "features", {}))
 #   configured_by: [params.fairness.sensitive_features]
 deny_evidence_missing contains result if {
 	lib.applies(stages)
-	not is_object(lib.evidence("fairness"))
+	not is_object(fairness_evidence)
 	some feature in declared
 	reason := lib.missing_reason("fairness")
 	result := {
@@ -45,9 +47,9 @@ deny_evidence_missing contains result if {
 
 deny_evidence_missing contains result if {
 	lib.applies(stages)
-	is_object(lib.evidence("fairness"))
+	is_object(fairness_evidence)
 	some feature in declared
-	not is_object(lib.get(features, feature, null))
+	not is_object(object.get(features, feature, null))
 	result := {
 		"msg": sprintf("Sensitive feature %s was declared but has no fairness evidence", [feature]),
 		"feature": feature,
@@ -115,7 +117,7 @@ exceeds(key, label) := {result |
 	mode := uncertainty_for(feature)
 	judged := judged_max(evidence, key, mode)
 	is_number(judged)
-	lib.gt(judged, threshold)
+	judged > threshold
 	value := lib.get(evidence, key, null)
 	result := {
 		"msg": sprintf("%s for %s is %v%s, above the maximum of %v", [label, feature, value, how(evidence, key, mode), threshold]),
@@ -134,7 +136,7 @@ falls_short(key, label) := {result |
 	mode := uncertainty_for(feature)
 	judged := judged_min(evidence, key, mode)
 	is_number(judged)
-	lib.lt(judged, threshold)
+	judged < threshold
 	value := lib.get(evidence, key, null)
 	result := {
 		"msg": sprintf("%s for %s is %v%s, below the minimum of %v", [label, feature, value, how(evidence, key, mode), threshold]),
@@ -228,11 +230,17 @@ small_groups(evidence) := {group |
 	size < threshold
 }
 
-floor := f if {
-	f := lib.get(params, "group_floor", null)
+group_floor := f if {
+	f := object.get(params, "group_floor", null)
 	is_object(f)
 	lib.present(f.metric)
 	is_number(f.min)
+}
+
+# floor_by_group[feature] is the per-group values of the floor's metric ({} when absent).
+floor_by_group := {feature: by_group |
+	some feature, evidence in features
+	by_group := lib.obj(lib.get(lib.get(lib.get(evidence, "metrics", {}), group_floor.metric, {}), "by_group", {}))
 }
 
 # METADATA
@@ -249,51 +257,49 @@ floor := f if {
 #   configured_by: [params.fairness.sensitive_features, params.fairness.group_floor]
 deny_group_floor contains result if {
 	lib.applies(stages)
-	some feature, evidence in features
-	by_group := lib.obj(lib.get(lib.get(lib.get(evidence, "metrics", {}), floor.metric, {}), "by_group", {}))
-	small := small_groups(evidence)
+	some feature, by_group in floor_by_group
+	small := small_groups(features[feature])
 	some group, value in by_group
 	not group in small
 	is_number(value)
-	lib.lt(value, floor.min)
+	value < group_floor.min
 	result := {
-		"msg": sprintf("%s for %s=%s is %v, below the per-group floor of %v", [floor.metric, feature, group, value, floor.min]),
+		"msg": sprintf("%s for %s=%s is %v, below the per-group floor of %v", [group_floor.metric, feature, group, value, group_floor.min]),
 		"feature": feature,
 		"group": group,
-		"metric": floor.metric,
+		"metric": group_floor.metric,
 		"value": value,
-		"threshold": floor.min,
+		"threshold": group_floor.min,
 	}
 }
 
 deny_group_floor contains result if {
 	lib.applies(stages)
-	some feature, evidence in features
-	by_group := lib.obj(lib.get(lib.get(lib.get(evidence, "metrics", {}), floor.metric, {}), "by_group", {}))
-	small := small_groups(evidence)
+	some feature, by_group in floor_by_group
+	small := small_groups(features[feature])
 	some group, value in by_group
 	not group in small
 	not is_number(value)
 	result := {
-		"msg": sprintf("%s for %s=%s could not be computed, so the per-group floor of %v cannot be shown to hold", [floor.metric, feature, group, floor.min]),
+		"msg": sprintf("%s for %s=%s could not be computed, so the per-group floor of %v cannot be shown to hold", [group_floor.metric, feature, group, group_floor.min]),
 		"feature": feature,
 		"group": group,
-		"metric": floor.metric,
+		"metric": group_floor.metric,
 		"value": null,
-		"threshold": floor.min,
+		"threshold": group_floor.min,
 	}
 }
 
 deny_group_floor contains result if {
 	lib.applies(stages)
-	some feature, evidence in features
-	count(lib.obj(lib.get(lib.get(lib.get(evidence, "metrics", {}), floor.metric, {}), "by_group", {}))) == 0
+	some feature, by_group in floor_by_group
+	count(by_group) == 0
 	result := {
-		"msg": sprintf("%s was not computed per group of %s, so the per-group floor of %v cannot be checked", [floor.metric, feature, floor.min]),
+		"msg": sprintf("%s was not computed per group of %s, so the per-group floor of %v cannot be checked", [group_floor.metric, feature, group_floor.min]),
 		"feature": feature,
-		"metric": floor.metric,
+		"metric": group_floor.metric,
 		"value": null,
-		"threshold": floor.min,
+		"threshold": group_floor.min,
 	}
 }
 
@@ -311,12 +317,12 @@ deny_group_floor contains result if {
 #   configured_by: [params.fairness.sensitive_features, params.fairness.min_group_size]
 warn_small_group contains result if {
 	lib.applies(stages)
-	threshold := lib.get(params, "min_group_size", null)
+	threshold := object.get(params, "min_group_size", null)
 	is_number(threshold)
 	some feature, evidence in features
 	some group, size in lib.obj(lib.get(evidence, "group_sizes", {}))
 	is_number(size)
-	lib.lt(size, threshold)
+	size < threshold
 	result := {
 		"msg": sprintf("Group %s=%s has %v rows, fewer than the %v needed for reliable fairness estimates", [feature, group, size, threshold]),
 		"feature": feature,

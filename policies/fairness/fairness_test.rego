@@ -58,9 +58,11 @@ test_demographic_parity_difference_fires if {
 
 test_demographic_parity_difference_at_threshold if findings(with_sex({"demographic_parity_difference": 0.1}), params) == none
 
-# 0.1 + 0.2 is 0.30000000000000004 in binary floats: equal to 0.3 at fixed precision.
+# 0.1 + 0.2 is 0.30000000000000004 in binary floats: numbers are compared as they are, so it
+# is above a maximum of 0.3 on both engines.
 test_demographic_parity_difference_float_noise if {
-	findings(with_sex({"demographic_parity_difference": 0.30000000000000004}), with_params({"demographic_parity_difference": 0.3})) == none
+	f := findings(with_sex({"demographic_parity_difference": 0.30000000000000004}), with_params({"demographic_parity_difference": 0.3}))
+	count(f.dpd) == 1
 }
 
 test_null_difference_is_a_failure if {
@@ -84,7 +86,7 @@ test_demographic_parity_ratio_fires if {
 }
 
 test_demographic_parity_ratio_float_noise if {
-	findings(with_sex({"demographic_parity_ratio": 0.7999999999999999}), params) == none
+	count(findings(with_sex({"demographic_parity_ratio": 0.7999999999999999}), params).dpr) == 1
 }
 
 test_null_ratio_is_a_failure if count(findings(with_sex({"demographic_parity_ratio": null}), params).dpr) == 1

@@ -2,52 +2,28 @@
 # scope: package
 # title: govern shared helpers
 # description: >-
-#   Fixed-point comparisons and type-safe accessors shared by the built-in packs.
-#   Numbers are compared as integers in millionths, so that an embedded engine using
-#   binary floats and OPA using exact decimals always reach the same verdict.
-#   Accessors never raise on null or mistyped evidence.
+#   Type-safe accessors and exact arithmetic helpers shared by the built-in packs.
+#   Numbers are compared natively; arithmetic is done in integer millionths (fixed/unfixed),
+#   so that an embedded engine using binary floats and OPA using exact decimals always reach
+#   the same verdict. Accessors never raise on null or mistyped evidence.
 package govern.lib
 
 import rego.v1
 
-# Fixed-point scale: six decimal places.
-scale := 1000000
+# Exact helpers, for arithmetic only. Plain comparisons of JSON numbers (<, >, <=, >=, ==)
+# agree between the embedded engine and OPA, so the packs compare numbers natively. Arithmetic
+# on non-integers does not agree (binary floats against exact decimals: 0.81 - 0.79 > 0.02 is
+# true in one and false in the other), so any difference, sum or product of evidence numbers
+# goes through these helpers, which work in integer millionths:
+#   fixed(x)    x in millionths, rounded to an integer; undefined unless x is a number
+#   unfixed(n)  millionths back to a number, for display (exact on both engines)
+# These two names are the library's whole arithmetic surface; nothing here shadows a built-in.
 
-# fixed(x) is x in millionths, rounded to an integer; undefined unless x is a number.
 # The nudge of a millionth of a millionth moves the rounding boundary off the half-millionth:
 # for a value such as 0.0079765 the binary product is 7976.4999999..., the exact one 7976.5,
 # and without the nudge the two engines would round it apart. With it both see 7976.500001.
 fixed(x) := round((x * 1000000) + 0.000001) if is_number(x)
 
-# Comparisons of two numbers at fixed precision; undefined when either is not a number.
-# They avoid the <, >, <= and >= operators on purpose: OPA resolves those operators to
-# rules of the same name in the enclosing package, so inside this package they would
-# recurse into these very functions.
-lt(a, b) if {
-	fa := fixed(a)
-	fb := fixed(b)
-	fa != fb
-	min([fa, fb]) == fa
-}
-
-gt(a, b) if {
-	fa := fixed(a)
-	fb := fixed(b)
-	fa != fb
-	max([fa, fb]) == fa
-}
-
-lte(a, b) if {
-	fa := fixed(a)
-	min([fa, fixed(b)]) == fa
-}
-
-gte(a, b) if {
-	fa := fixed(a)
-	max([fa, fixed(b)]) == fa
-}
-
-# unfixed(n) turns millionths back into a number for display (exact for both engines).
 unfixed(n) := n / 1000000
 
 # Type-safe accessors: the value when it has the type, else an empty value of that type.

@@ -14,10 +14,12 @@ stages := {"register", "deploy"}
 
 params := lib.section("lineage")
 
-run := lib.obj(lib.evidence("run"))
+run_evidence := lib.evidence("run")
+
+run := lib.obj(run_evidence)
 
 run_id := id if {
-	id := lib.get(run, "id", null)
+	id := object.get(run, "id", null)
 	lib.present(id)
 } else := "(unknown)"
 
@@ -32,7 +34,7 @@ run_id := id if {
 #   requires: [run]
 deny_run_missing contains result if {
 	lib.applies(stages)
-	not is_object(lib.evidence("run"))
+	not is_object(run_evidence)
 	reason := lib.missing_reason("run")
 	result := {
 		"msg": sprintf("The model cannot be traced to its training run: run evidence is missing (%s)", [reason]),
@@ -52,9 +54,9 @@ deny_run_missing contains result if {
 #   configured_by: [params.lineage.params]
 deny_missing_params contains result if {
 	lib.applies(stages)
-	is_object(lib.evidence("run"))
-	some name in lib.names(lib.get(params, "params", []))
-	not lib.present(lib.get(lib.get(run, "params", {}), name, null))
+	is_object(run_evidence)
+	some name in lib.names(object.get(params, "params", []))
+	not lib.present(lib.get(object.get(run, "params", {}), name, null))
 	result := {
 		"msg": sprintf("Training parameter %s is not logged on run %s", [name, run_id]),
 		"param": name,
@@ -74,9 +76,9 @@ deny_missing_params contains result if {
 #   configured_by: [params.lineage.tags]
 deny_missing_tags contains result if {
 	lib.applies(stages)
-	is_object(lib.evidence("run"))
-	some name in lib.names(lib.get(params, "tags", []))
-	not lib.present(lib.get(lib.get(run, "tags", {}), name, null))
+	is_object(run_evidence)
+	some name in lib.names(object.get(params, "tags", []))
+	not lib.present(lib.get(object.get(run, "tags", {}), name, null))
 	result := {
 		"msg": sprintf("Tag %s is not set on run %s", [name, run_id]),
 		"tag": name,
@@ -96,9 +98,9 @@ deny_missing_tags contains result if {
 #   configured_by: [params.lineage.git_commit]
 deny_missing_git_commit contains result if {
 	lib.applies(stages)
-	is_object(lib.evidence("run"))
-	lib.get(params, "git_commit", false) == true
-	not lib.present(lib.get(run, "git_commit", null))
+	is_object(run_evidence)
+	object.get(params, "git_commit", false) == true
+	not lib.present(object.get(run, "git_commit", null))
 	result := {
 		"msg": sprintf("Run %s does not record the git commit of the code that trained the model", [run_id]),
 		"run_id": run_id,
@@ -117,8 +119,8 @@ deny_missing_git_commit contains result if {
 #   configured_by: [params.lineage.training_dataset]
 deny_missing_training_dataset contains result if {
 	lib.applies(stages)
-	is_object(lib.evidence("run"))
-	lib.get(params, "training_dataset", false) == true
+	is_object(run_evidence)
+	object.get(params, "training_dataset", false) == true
 	not has_training_dataset
 	result := {
 		"msg": sprintf("Run %s logs no dataset with context \"training\", so the training data cannot be traced", [run_id]),
@@ -127,6 +129,6 @@ deny_missing_training_dataset contains result if {
 }
 
 has_training_dataset if {
-	some dataset in lib.arr(lib.get(run, "datasets", []))
+	some dataset in lib.arr(object.get(run, "datasets", []))
 	lib.get(dataset, "context", null) == "training"
 }

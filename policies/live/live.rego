@@ -14,10 +14,12 @@ stages := {"rollback"}
 
 bounds := lib.section("live")
 
-live_metrics := lib.obj(lib.get(lib.evidence("live"), "metrics", {}))
+live_evidence := lib.evidence("live")
+
+live_metrics := lib.obj(lib.get(live_evidence, "metrics", {}))
 
 window := w if {
-	w := lib.get(lib.evidence("live"), "window", null)
+	w := lib.get(live_evidence, "window", null)
 	lib.present(w)
 } else := "the monitoring window"
 
@@ -34,7 +36,7 @@ window := w if {
 deny_evidence_missing contains result if {
 	lib.applies(stages)
 	count(bounds) > 0
-	not is_object(lib.evidence("live"))
+	not is_object(live_evidence)
 	reason := lib.missing_reason("live")
 	result := {
 		"msg": sprintf("Live metrics are required but missing (%s)", [reason]),
@@ -57,7 +59,8 @@ deny_live_metric_below_min contains result if {
 	some name, bound in bounds
 	threshold := lib.bound_min(bound)
 	value := live_metrics[name]
-	lib.lt(value, threshold)
+	is_number(value)
+	value < threshold
 	result := {
 		"msg": sprintf("Live metric %s is %v over %s, below the required minimum of %v", [name, value, window, threshold]),
 		"metric": name,
@@ -81,7 +84,8 @@ deny_live_metric_above_max contains result if {
 	some name, bound in bounds
 	threshold := lib.bound_max(bound)
 	value := live_metrics[name]
-	lib.gt(value, threshold)
+	is_number(value)
+	value > threshold
 	result := {
 		"msg": sprintf("Live metric %s is %v over %s, above the allowed maximum of %v", [name, value, window, threshold]),
 		"metric": name,
@@ -102,10 +106,10 @@ deny_live_metric_above_max contains result if {
 #   configured_by: [params.live]
 deny_live_metric_not_reported contains result if {
 	lib.applies(stages)
-	is_object(lib.evidence("live"))
+	is_object(live_evidence)
 	some name, bound in bounds
 	has_threshold(bound)
-	not is_number(lib.get(live_metrics, name, null))
+	not is_number(object.get(live_metrics, name, null))
 	source := live_source
 	result := {
 		"msg": sprintf("Live metric %s has a threshold but was not reported by %v", [name, source]),
@@ -119,6 +123,6 @@ has_threshold(bound) if lib.bound_min(bound)
 has_threshold(bound) if lib.bound_max(bound)
 
 live_source := s if {
-	s := lib.get(lib.evidence("live"), "source", null)
+	s := lib.get(live_evidence, "source", null)
 	lib.present(s)
 } else := "the live source"

@@ -36,7 +36,7 @@ test_below_min_fires if {
 	r.msg == "Live metric accuracy is 0.79 over 7d, below the required minimum of 0.8"
 }
 
-test_float_noise_at_min_does_not_fire if findings(with_metrics({"accuracy": 0.7999999999999999}), params) == none
+test_float_noise_below_min_fires if count(findings(with_metrics({"accuracy": 0.7999999999999999}), params).below) == 1
 
 test_above_max_fires if {
 	f := findings(with_metrics({"latency_p95_ms": 300}), params)

@@ -14,7 +14,9 @@ stages := {"register", "deploy"}
 
 bounds := lib.section("metrics")
 
-run_metrics := lib.obj(lib.get(lib.evidence("run"), "metrics", {}))
+run_evidence := lib.evidence("run")
+
+run_metrics := lib.obj(lib.get(run_evidence, "metrics", {}))
 
 # Scores govern measured on the evaluation data (input.performance); they win over logged ones.
 measured := lib.obj(lib.get(lib.evidence("performance"), "metrics", {}))
@@ -56,7 +58,8 @@ deny_metric_below_min contains result if {
 	some name, bound in bounds
 	threshold := lib.bound_min(bound)
 	value := metric_values[name]
-	lib.lt(value, threshold)
+	is_number(value)
+	value < threshold
 	result := {
 		"msg": sprintf("Metric %s is %v, below the required minimum of %v", [name, value, threshold]),
 		"metric": name,
@@ -80,7 +83,8 @@ deny_metric_above_max contains result if {
 	some name, bound in bounds
 	threshold := lib.bound_max(bound)
 	value := metric_values[name]
-	lib.gt(value, threshold)
+	is_number(value)
+	value > threshold
 	result := {
 		"msg": sprintf("Metric %s is %v, above the allowed maximum of %v", [name, value, threshold]),
 		"metric": name,
@@ -105,11 +109,11 @@ deny_metric_not_logged contains result if {
 	lib.applies(stages)
 	some name, bound in bounds
 	has_threshold(bound)
-	is_object(lib.evidence("run"))
-	not is_number(lib.get(run_metrics, name, null))
+	is_object(run_evidence)
+	not is_number(object.get(run_metrics, name, null))
 	not measured_value(name)
 	result := {
-		"msg": sprintf("Metric %s has a threshold but is not logged on run %v", [name, lib.get(lib.evidence("run"), "id", "(unknown)")]),
+		"msg": sprintf("Metric %s has a threshold but is not logged on run %v", [name, lib.get(run_evidence, "id", "(unknown)")]),
 		"metric": name,
 		"value": null,
 	}
@@ -117,7 +121,7 @@ deny_metric_not_logged contains result if {
 
 deny_metric_not_logged contains result if {
 	lib.applies(stages)
-	not is_object(lib.evidence("run"))
+	not is_object(run_evidence)
 	some name, bound in bounds
 	has_threshold(bound)
 	reason := lib.missing_reason("run")

@@ -40,7 +40,8 @@ test_below_min_fires if {
 
 test_at_min_does_not_fire if findings(with_metrics({"accuracy": 0.85})) == none
 
-test_float_noise_at_min_does_not_fire if findings(with_metrics({"accuracy": 0.8499999999999999})) == none
+# Numbers are compared as they are: binary-float noise below a minimum is below it.
+test_float_noise_below_min_fires if count(findings(with_metrics({"accuracy": 0.8499999999999999})).below) == 1
 
 test_one_millionth_below_min_fires if count(findings(with_metrics({"accuracy": 0.849999})).below) == 1
 
@@ -53,7 +54,7 @@ test_above_max_fires if {
 	contains(r.msg, "above the allowed maximum of 0.3")
 }
 
-test_float_noise_at_max_does_not_fire if findings(with_metrics({"log_loss": 0.30000000000000004})) == none
+test_float_noise_above_max_fires if count(findings(with_metrics({"log_loss": 0.30000000000000004})).above) == 1
 
 test_min_and_max_on_one_metric if {
 	count(findings(with_metrics({"roc_auc": 0.89})).below) == 1

@@ -1,0 +1,141 @@
+# METADATA
+# scope: package
+# title: Champion comparison
+# description: >-
+#   At deploy, the challenger (input.run) must not regress against the current champion
+#   (input.champion) on the metric named in params.champion. Nothing is checked when
+#   params.champion is null.
+package govern.champion
+
+import rego.v1
+
+import data.govern.lib
+
+stages := {"deploy"}
+
+config := c if {
+	c := lib.get(lib.params, "champion", null)
+	is_object(c)
+	lib.present(c.metric)
+}
+
+metric := config.metric
+
+alias := a if {
+	a := lib.get(config, "alias", null)
+	lib.present(a)
+} else := "champion"
+
+max_regression := m if {
+	m := lib.get(config, "max_regression", null)
+	is_number(m)
+} else := 0
+
+higher_is_better := h if {
+	h := lib.get(config, "higher_is_better", null)
+	is_boolean(h)
+} else := true
+
+challenger_metrics := lib.obj(lib.get(lib.evidence("run"), "metrics", {}))
+
+champion_metrics := lib.obj(lib.get(lib.evidence("champion"), "metrics", {}))
+
+champion_version := v if {
+	v := lib.get(lib.evidence("champion"), "version", null)
+	lib.present(v)
+} else := "(unknown version)"
+
+# regression is how much worse the challenger is, in millionths (negative when better).
+regression := lib.fixed(champion_metrics[metric]) - lib.fixed(challenger_metrics[metric]) if higher_is_better
+
+regression := lib.fixed(challenger_metrics[metric]) - lib.fixed(champion_metrics[metric]) if not higher_is_better
+
+direction := "higher" if {
+	higher_is_better
+} else := "lower"
+
+# METADATA
+# title: No regression against the champion
+# description: >-
+#   The challenger's value of params.champion.metric must not be worse than the champion's
+#   by more than params.champion.max_regression (0 when absent), honouring higher_is_better.
+# custom:
+#   id: GOV-CHAMP-001
+#   severity: high
+#   stages: [deploy]
+#   controls: ["EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.3", "NIST-AI-RMF:MANAGE-2.2"]
+deny_regression contains result if {
+	lib.applies(stages)
+	regression > lib.fixed(max_regression)
+	challenger := challenger_metrics[metric]
+	champion := champion_metrics[metric]
+	result := {
+		"msg": sprintf(
+			"Metric %s regressed from %v (%s, version %s) to %v: worse by %v, more than the allowed %v (%s is better)",
+			[metric, champion, alias, champion_version, challenger, lib.unfixed(regression), max_regression, direction],
+		),
+		"metric": metric,
+		"value": challenger,
+		"champion_value": champion,
+		"regression": lib.unfixed(regression),
+		"threshold": max_regression,
+		"alias": alias,
+	}
+}
+
+# METADATA
+# title: Champion available for comparison
+# description: >-
+#   A champion comparison is configured but no champion evidence exists, as for a first
+#   deployment; the comparison is skipped and the reason reported.
+# custom:
+#   id: GOV-CHAMP-002
+#   severity: low
+#   stages: [deploy]
+#   controls: ["EU-AI-Act:Art.15", "NIST-AI-RMF:MANAGE-2.2"]
+warn_no_champion contains result if {
+	lib.applies(stages)
+	metric
+	not is_object(lib.evidence("champion"))
+	reason := lib.missing_reason("champion")
+	result := {
+		"msg": sprintf("No champion under alias %s to compare %s against (%s); treating this as a first deployment", [alias, metric, reason]),
+		"metric": metric,
+		"alias": alias,
+		"reason": reason,
+	}
+}
+
+# METADATA
+# title: Champion metric comparable
+# description: The metric named in params.champion must be logged for both the challenger run and the champion.
+# custom:
+#   id: GOV-CHAMP-003
+#   severity: high
+#   stages: [deploy]
+#   controls: ["EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.3"]
+deny_metric_not_comparable contains result if {
+	lib.applies(stages)
+	metric
+	is_object(lib.evidence("champion"))
+	some side in missing_sides
+	result := {
+		"msg": sprintf("Metric %s cannot be compared with the %s: %s", [metric, alias, side]),
+		"metric": metric,
+		"alias": alias,
+		"reason": side,
+	}
+}
+
+missing_sides contains sprintf("challenger run evidence is missing (%s)", [lib.missing_reason("run")]) if {
+	not is_object(lib.evidence("run"))
+}
+
+missing_sides contains sprintf("the challenger run %v did not log it", [lib.get(lib.evidence("run"), "id", "(unknown)")]) if {
+	is_object(lib.evidence("run"))
+	not is_number(lib.get(challenger_metrics, metric, null))
+}
+
+missing_sides contains sprintf("the champion (version %s) did not log it", [champion_version]) if {
+	not is_number(lib.get(champion_metrics, metric, null))
+}

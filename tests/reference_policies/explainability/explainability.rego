@@ -1,0 +1,102 @@
+# METADATA
+# scope: package
+# title: Explainability
+# description: >-
+#   Global feature attributions (input.explanations.global_importance, mean absolute SHAP
+#   values sorted largest first) must exist when required and must not be driven by
+#   prohibited or sensitive features.
+package govern.explainability
+
+import rego.v1
+
+import data.govern.lib
+
+stages := {"register", "deploy"}
+
+params := lib.section("explainability")
+
+importance := [item |
+	some item in lib.arr(lib.get(lib.evidence("explanations"), "global_importance", []))
+	is_object(item)
+	lib.present(item.feature)
+	is_number(item.share)
+]
+
+watched := lib.names(lib.get(params, "prohibited_features", [])) | lib.names(lib.get(lib.section("fairness"), "sensitive_features", []))
+
+# rank(item) is 1 + the number of features with a strictly larger share (ties share a rank).
+rank(item) := 1 + count([other |
+	some other in importance
+	lib.gt(other.share, item.share)
+])
+
+# METADATA
+# title: Explanation evidence present
+# description: When params.explainability.required is true, global feature attributions must have been computed.
+# custom:
+#   id: GOV-XAI-000
+#   severity: high
+#   stages: [register, deploy]
+#   controls: ["EU-AI-Act:Art.13", "NIST-AI-RMF:MEASURE-2.9"]
+deny_evidence_missing contains result if {
+	lib.applies(stages)
+	lib.get(params, "required", false) == true
+	not is_object(lib.evidence("explanations"))
+	reason := lib.missing_reason("explanations")
+	result := {
+		"msg": sprintf("Explanations are required for this model but are missing (%s)", [reason]),
+		"reason": reason,
+	}
+}
+
+# METADATA
+# title: No prohibited or sensitive feature among the top drivers
+# description: >-
+#   No feature in params.explainability.prohibited_features or
+#   params.fairness.sensitive_features may rank within the top params.explainability.top_k
+#   features by mean absolute SHAP value.
+# custom:
+#   id: GOV-XAI-001
+#   severity: high
+#   stages: [register, deploy]
+#   controls: ["EU-AI-Act:Art.10", "EU-AI-Act:Art.13", "NIST-AI-RMF:MEASURE-2.9", "NIST-AI-RMF:MEASURE-2.11"]
+deny_prohibited_feature_top_k contains result if {
+	lib.applies(stages)
+	top_k := lib.get(params, "top_k", null)
+	is_number(top_k)
+	some item in importance
+	item.feature in watched
+	position := rank(item)
+	lib.lte(position, top_k)
+	result := {
+		"msg": sprintf("Feature %s ranks #%v of the model's drivers (share %v), within the top %v where prohibited and sensitive features are not allowed", [item.feature, position, item.share, top_k]),
+		"feature": item.feature,
+		"rank": position,
+		"share": item.share,
+		"threshold": top_k,
+	}
+}
+
+# METADATA
+# title: No single dominant feature
+# description: >-
+#   One feature carrying more than params.explainability.max_feature_share of the total
+#   attribution suggests leakage or a brittle model.
+# custom:
+#   id: GOV-XAI-002
+#   severity: medium
+#   stages: [register, deploy]
+#   controls: ["EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.9"]
+warn_dominant_feature contains result if {
+	lib.applies(stages)
+	threshold := lib.get(params, "max_feature_share", null)
+	is_number(threshold)
+	some item in importance
+	lib.gt(item.share, threshold)
+	result := {
+		"msg": sprintf("Feature %s carries %v of the total attribution, more than the %v allowed for one feature", [item.feature, item.share, threshold]),
+		"feature": item.feature,
+		"share": item.share,
+		"threshold": threshold,
+	}
+}

@@ -1,0 +1,238 @@
+# METADATA
+# scope: package
+# title: Fairness
+# description: >-
+#   Group fairness of the model's predictions over each sensitive feature
+#   (input.fairness.features), against the thresholds in params.fairness. A metric that
+#   could not be computed is a failure, never a pass.
+package govern.fairness
+
+import rego.v1
+
+import data.govern.lib
+
+stages := {"register", "deploy"}
+
+params := lib.section("fairness")
+
+declared := lib.names(lib.get(params, "sensitive_features", []))
+
+features := lib.obj(lib.get(lib.evidence("fairness"), "features", {}))
+
+# METADATA
+# title: Fairness evidence present
+# description: >-
+#   Every sensitive feature declared in params.fairness.sensitive_features must have
+#   fairness evidence in input.fairness.features.
+# custom:
+#   id: GOV-FAIR-000
+#   severity: high
+#   stages: [register, deploy]
+#   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.11"]
+deny_evidence_missing contains result if {
+	lib.applies(stages)
+	not is_object(lib.evidence("fairness"))
+	some feature in declared
+	reason := lib.missing_reason("fairness")
+	result := {
+		"msg": sprintf("Sensitive feature %s was declared but fairness evidence is missing (%s)", [feature, reason]),
+		"feature": feature,
+		"reason": reason,
+	}
+}
+
+deny_evidence_missing contains result if {
+	lib.applies(stages)
+	is_object(lib.evidence("fairness"))
+	some feature in declared
+	not is_object(lib.get(features, feature, null))
+	result := {
+		"msg": sprintf("Sensitive feature %s was declared but has no fairness evidence", [feature]),
+		"feature": feature,
+	}
+}
+
+# METADATA
+# title: Demographic parity difference within threshold
+# description: >-
+#   The gap in selection rate between the groups of each sensitive feature must not exceed
+#   params.fairness.demographic_parity_difference.
+# custom:
+#   id: GOV-FAIR-001
+#   severity: high
+#   stages: [register, deploy]
+#   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.11"]
+deny_demographic_parity_difference contains result if {
+	lib.applies(stages)
+	some result in exceeds("demographic_parity_difference", "Demographic parity difference")
+}
+
+# METADATA
+# title: Demographic parity ratio above threshold
+# description: >-
+#   The ratio of the lowest to the highest group selection rate of each sensitive feature
+#   must be at least params.fairness.demographic_parity_ratio.
+# custom:
+#   id: GOV-FAIR-002
+#   severity: high
+#   stages: [register, deploy]
+#   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.11"]
+deny_demographic_parity_ratio contains result if {
+	lib.applies(stages)
+	some result in falls_short("demographic_parity_ratio", "Demographic parity ratio")
+}
+
+# METADATA
+# title: Equalized odds difference within threshold
+# description: >-
+#   The larger of the gaps in true-positive and false-positive rate between the groups of
+#   each sensitive feature must not exceed params.fairness.equalized_odds_difference.
+# custom:
+#   id: GOV-FAIR-003
+#   severity: high
+#   stages: [register, deploy]
+#   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.11"]
+deny_equalized_odds_difference contains result if {
+	lib.applies(stages)
+	some result in exceeds("equalized_odds_difference", "Equalized odds difference")
+}
+
+# exceeds(key, label) is the set of results for features whose value of key is above
+# params.fairness[key], or could not be computed.
+exceeds(key, label) := {result |
+	threshold := lib.get(params, key, null)
+	is_number(threshold)
+	some feature, evidence in features
+	value := lib.get(evidence, key, null)
+	is_number(value)
+	lib.gt(value, threshold)
+	result := {
+		"msg": sprintf("%s for %s is %v, above the maximum of %v", [label, feature, value, threshold]),
+		"feature": feature,
+		"value": value,
+		"threshold": threshold,
+	}
+} | not_computed(key, label)
+
+# falls_short(key, label) is the same for a minimum.
+falls_short(key, label) := {result |
+	threshold := lib.get(params, key, null)
+	is_number(threshold)
+	some feature, evidence in features
+	value := lib.get(evidence, key, null)
+	is_number(value)
+	lib.lt(value, threshold)
+	result := {
+		"msg": sprintf("%s for %s is %v, below the minimum of %v", [label, feature, value, threshold]),
+		"feature": feature,
+		"value": value,
+		"threshold": threshold,
+	}
+} | not_computed(key, label)
+
+not_computed(key, label) := {result |
+	threshold := lib.get(params, key, null)
+	is_number(threshold)
+	some feature, evidence in features
+	not is_number(lib.get(evidence, key, null))
+	result := {
+		"msg": sprintf("%s for %s could not be computed, so the threshold of %v cannot be shown to hold", [label, feature, threshold]),
+		"feature": feature,
+		"value": null,
+		"threshold": threshold,
+	}
+}
+
+floor := f if {
+	f := lib.get(params, "group_floor", null)
+	is_object(f)
+	lib.present(f.metric)
+	is_number(f.min)
+}
+
+# METADATA
+# title: Per-group performance floor
+# description: >-
+#   For each sensitive feature, every group that is not too small to measure must reach
+#   params.fairness.group_floor.min on the metric params.fairness.group_floor.metric.
+# custom:
+#   id: GOV-FAIR-004
+#   severity: high
+#   stages: [register, deploy]
+#   controls: ["EU-AI-Act:Art.10", "EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.11"]
+deny_group_floor contains result if {
+	lib.applies(stages)
+	some feature, evidence in features
+	by_group := lib.obj(lib.get(lib.get(lib.get(evidence, "metrics", {}), floor.metric, {}), "by_group", {}))
+	small := lib.names(lib.get(evidence, "small_groups", []))
+	some group, value in by_group
+	not group in small
+	is_number(value)
+	lib.lt(value, floor.min)
+	result := {
+		"msg": sprintf("%s for %s=%s is %v, below the per-group floor of %v", [floor.metric, feature, group, value, floor.min]),
+		"feature": feature,
+		"group": group,
+		"metric": floor.metric,
+		"value": value,
+		"threshold": floor.min,
+	}
+}
+
+deny_group_floor contains result if {
+	lib.applies(stages)
+	some feature, evidence in features
+	by_group := lib.obj(lib.get(lib.get(lib.get(evidence, "metrics", {}), floor.metric, {}), "by_group", {}))
+	small := lib.names(lib.get(evidence, "small_groups", []))
+	some group, value in by_group
+	not group in small
+	not is_number(value)
+	result := {
+		"msg": sprintf("%s for %s=%s could not be computed, so the per-group floor of %v cannot be shown to hold", [floor.metric, feature, group, floor.min]),
+		"feature": feature,
+		"group": group,
+		"metric": floor.metric,
+		"value": null,
+		"threshold": floor.min,
+	}
+}
+
+deny_group_floor contains result if {
+	lib.applies(stages)
+	some feature, evidence in features
+	count(lib.obj(lib.get(lib.get(lib.get(evidence, "metrics", {}), floor.metric, {}), "by_group", {}))) == 0
+	result := {
+		"msg": sprintf("%s was not computed per group of %s, so the per-group floor of %v cannot be checked", [floor.metric, feature, floor.min]),
+		"feature": feature,
+		"metric": floor.metric,
+		"value": null,
+		"threshold": floor.min,
+	}
+}
+
+# METADATA
+# title: Groups large enough to measure
+# description: >-
+#   Groups of a sensitive feature with fewer rows than params.fairness.min_group_size give
+#   unreliable fairness estimates and are reported.
+# custom:
+#   id: GOV-FAIR-005
+#   severity: medium
+#   stages: [register, deploy]
+#   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.11"]
+warn_small_group contains result if {
+	lib.applies(stages)
+	threshold := lib.get(params, "min_group_size", null)
+	is_number(threshold)
+	some feature, evidence in features
+	some group, size in lib.obj(lib.get(evidence, "group_sizes", {}))
+	is_number(size)
+	lib.lt(size, threshold)
+	result := {
+		"msg": sprintf("Group %s=%s has %v rows, fewer than the %v needed for reliable fairness estimates", [feature, group, size, threshold]),
+		"feature": feature,
+		"group": group,
+		"value": size,
+		"threshold": threshold,
+	}
+}
