@@ -29,6 +29,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from . import rollback
 from .audit import AuditLog
 from .decision import EXIT_DENIED, EXIT_ERROR, EXIT_OK, Decision, Outcome
 from .errors import AuditError, ConfigError, GovernError, RegistryError
@@ -382,12 +383,14 @@ def _rollback(run: _Run, name: str, alias: str) -> GateResult:
         registry.set_version_tags(name, holder.version, _tags(Stage.ROLLBACK, decision, artifact))
     if decision.outcome is Outcome.PASS:
         return stays(Action.KEPT, f"version {holder.version} is healthy: {name}@{alias} stays")
-    fallback = _last_vetted(registry, name, holder)
+    judge = rollback.live_judge(run.spec, registry, run.ctx.collect, run.ctx.decide)
+    choice = rollback.choose_target(registry, name, holder, judge)
+    fallback = choice.target
     if fallback is None:
         return stays(
             Action.REFUSED,
-            f"version {holder.version} failed at rollback, but no earlier version passed its deploy "
-            f"decision: refusing to move {name}@{alias} to an unvetted version",
+            f"version {holder.version} failed at rollback, but no earlier version is healthy "
+            f"({choice.explain() or 'there is none'}): refusing to move {name}@{alias}",
         )
     moves = partial(
         run.finish,
@@ -401,20 +404,11 @@ def _rollback(run: _Run, name: str, alias: str) -> GateResult:
         return moves(
             Action.DRY_RUN, f"would roll {name}@{alias} back from {holder.version} to {fallback.version}"
         )
+    rollback.quarantine(registry, name, holder.version, decision)
     registry.set_alias(name, alias, fallback.version)
     return moves(
-        Action.ROLLED_BACK, f"rolled {name}@{alias} back from version {holder.version} to {fallback.version}"
+        Action.ROLLED_BACK,
+        f"rolled {name}@{alias} back from version {holder.version} to {fallback.version}; "
+        f"version {holder.version} quarantined",
     )
 
-
-def _last_vetted(registry: Registry, name: str, holder: VersionRecord) -> VersionRecord | None:
-    """The most recent version before ``holder`` that passed deploy and never failed rollback."""
-    for candidate in registry.list_versions(name):
-        if int(candidate.version) >= int(holder.version):
-            continue
-        if candidate.tags.get("govern.deploy.outcome") != Outcome.PASS.value:
-            continue
-        if candidate.tags.get("govern.rollback.outcome") == Outcome.FAIL.value:
-            continue
-        return candidate
-    return None

@@ -59,6 +59,9 @@ def _from_spec(spec: ModelSpec) -> dict[str, Any]:
         out["champion"] = req["champion"]
     if "live" in req:
         out["live"] = req["live"]
+    min_samples = (data.get("monitoring") or {}).get("min_samples")
+    if min_samples is not None:
+        out["live_samples"] = {"min": min_samples["min"]}
     if "lineage" in req:
         out["lineage"] = req["lineage"]
     if "data_quality" in req:

@@ -70,6 +70,26 @@ def _model_sections(spec: ModelSpec, target: Target, options: CollectOptions, ou
     out.sections["data"] = data_section(ctx, spec, progress=options.progress)
 
 
+def _live_sections(spec: ModelSpec, target: Target, options: CollectOptions, out: Collected) -> list[str]:
+    """Live metrics from Prometheus when the spec names it (a --live file wins), then the drops."""
+    from .live import add_baselines
+    from .prometheus import PrometheusClient, prometheus_live_section, settings_from_spec
+
+    used: list[str] = []
+    settings = settings_from_spec(spec)
+    if settings is not None and options.live_file is None:
+        client = PrometheusClient(settings.url, settings.timeout)
+        variables = {"model": target.name or "", "version": target.version or ""}
+        out.sections["live"] = prometheus_live_section(spec, settings, variables, client)
+        out.missing.pop("live", None)
+        used.append("prometheus")
+    live = out.sections.get("live")
+    if isinstance(live, dict):
+        run = out.sections.get("run") or {}
+        add_baselines(spec, live, run.get("metrics"))
+    return used
+
+
 def collect_evidence(
     spec: ModelSpec,
     stage: Stage,
@@ -84,6 +104,8 @@ def collect_evidence(
     started = (now or (lambda: dt.datetime.now(dt.UTC)))()
     collected = MlflowCollector(registry, target, opts.live_file).collect(spec, stage)
     collectors = ["mlflow"]
+    if stage is Stage.ROLLBACK:
+        collectors += _live_sections(spec, target, opts, collected)
     if opts.with_model:
         _model_sections(spec, target, opts, collected)
         collectors += ["model", "fairness", "explain", "quality"]
