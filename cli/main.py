@@ -20,7 +20,7 @@ from govern.engine.backends import BackendName
 from govern.engine.errors import ConfigError
 from govern.engine.formats import Format, SpecLocations
 
-from . import card_command, registry_commands
+from . import card_command, registry_commands, watch_command
 from .common import handle_errors as _handle_errors
 from .common import stderr as _stderr
 from .common import write_atomic as _write
@@ -398,6 +398,7 @@ app.command()(registry_commands.collect)
 app.add_typer(registry_commands.gate_app, name="gate")
 app.add_typer(registry_commands.audit_app, name="audit")
 app.command()(card_command.card)
+app.command()(watch_command.watch)
 
 
 def main() -> None:
