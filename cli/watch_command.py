@@ -15,7 +15,6 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
@@ -50,20 +49,26 @@ def _line(round_no: int, result: object, seconds: float, output_format: str) -> 
                 "message": result.message,
             }
         )
-    return f"{stamp} round {round_no}: {result.action.value.replace('_', ' ')}: {result.message} ({seconds:.2f} s)"
+    action = result.action.value.replace("_", " ")
+    return f"{stamp} round {round_no}: {action}: {result.message} ({seconds:.2f} s)"
 
 
 @handle_errors
 def watch(
     spec: SpecArg,
     every: Annotated[float, typer.Option("--every", help="Seconds between rounds.", min=0.1)] = 60.0,
-    alias: Annotated[str | None, typer.Option("--alias", help="The alias to judge (default: champion).")] = None,
+    alias: Annotated[
+        str | None, typer.Option("--alias", help="The alias to judge (default: champion).")
+    ] = None,
     rounds: Annotated[
-        int | None, typer.Option("--rounds", help="Stop after this many rounds (default: until SIGTERM).", min=1)
+        int | None,
+        typer.Option("--rounds", help="Stop after this many rounds (default: until SIGTERM).", min=1),
     ] = None,
     tracking_uri: TrackingUri = None,
     audit_log: AuditPath = DEFAULT_AUDIT_LOG,
-    output_format: Annotated[str, typer.Option("--format", "-o", help="text or json (one line each).")] = "text",
+    output_format: Annotated[
+        str, typer.Option("--format", "-o", help="text or json (one line each).")
+    ] = "text",
 ) -> None:
     """Judge the alias holder on live metrics every N seconds and roll back when it fails.
 
@@ -91,7 +96,8 @@ def watch(
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         model_spec = load_spec(spec)
-        registry = MlflowRegistry(resolve_tracking_uri(model_spec.data["model"].get("tracking_uri"), tracking_uri))
+        spec_uri = model_spec.data["model"].get("tracking_uri")
+        registry = MlflowRegistry(resolve_tracking_uri(spec_uri, tracking_uri))
         with create_backend("embedded") as backend:
             checker = Checker.for_spec(model_spec, load_policy_set(model_spec), backend)
             ctx = GateContext(

@@ -411,4 +411,3 @@ def _rollback(run: _Run, name: str, alias: str) -> GateResult:
         f"rolled {name}@{alias} back from version {holder.version} to {fallback.version}; "
         f"version {holder.version} quarantined",
     )
-

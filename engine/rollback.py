@@ -129,10 +129,11 @@ def failed_rules(decision: Decision) -> list[str]:
 
 def quarantine(registry: Registry, name: str, version: str, decision: Decision) -> dict[str, str]:
     """Tag ``version`` as quarantined by ``decision``; return the tags written."""
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     tags = {
         QUARANTINE_TAG: decision.decision_id,
         "govern.quarantine.reason": ", ".join(failed_rules(decision)) or "failed at rollback",
-        "govern.quarantine.time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "govern.quarantine.time": now,
     }
     registry.set_version_tags(name, version, tags)
     return tags

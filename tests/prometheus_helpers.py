@@ -57,8 +57,12 @@ def exporter() -> Iterator[Exporter]:
             port=port,
             registry=registry,
             auc=Gauge("model_live_auc", "Live AUC on labelled outcomes", labels, registry=registry),
-            error_rate=Gauge("model_live_error_rate", "Share of failed predictions", labels, registry=registry),
-            labelled=Gauge("model_live_labelled", "Labelled outcomes in the window", labels, registry=registry),
+            error_rate=Gauge(
+                "model_live_error_rate", "Share of failed predictions", labels, registry=registry
+            ),
+            labelled=Gauge(
+                "model_live_labelled", "Labelled outcomes in the window", labels, registry=registry
+            ),
         )
     finally:
         server.shutdown()
@@ -94,16 +98,21 @@ def prometheus(tmp: Path, target_port: int) -> Iterator[Prometheus]:
     tmp.mkdir(parents=True, exist_ok=True)
     config = tmp / "prometheus.yml"
     config.write_text(
-        "global: {scrape_interval: %ds, evaluation_interval: %ds}\n"
+        f"global: {{scrape_interval: {SCRAPE_SECONDS}s, evaluation_interval: {SCRAPE_SECONDS}s}}\n"
         "scrape_configs:\n"
         "  - job_name: model\n"
-        "    static_configs: [{targets: ['127.0.0.1:%d']}]\n" % (SCRAPE_SECONDS, SCRAPE_SECONDS, target_port)
+        f"    static_configs: [{{targets: ['127.0.0.1:{target_port}']}}]\n"
     )
     port = free_port()
     log = (tmp / "prometheus.log").open("wb")
     process = subprocess.Popen(
-        [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],  # fmt: skip
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -118,7 +127,8 @@ def prometheus(tmp: Path, target_port: int) -> Iterator[Prometheus]:
             except OSError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"prometheus did not start: {(tmp / 'prometheus.log').read_text()[-2000:]}")
+                tail = (tmp / "prometheus.log").read_text()[-2000:]
+                raise RuntimeError(f"prometheus did not start: {tail}")
             time.sleep(0.2)
         yield Prometheus(url=url, process=process)
     finally:

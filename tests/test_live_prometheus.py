@@ -198,7 +198,8 @@ def test_relative_auc_drop_rolls_back_to_a_healthy_version_and_quarantines(env: 
     env.scraped("1", 0.895)
     judged = env.gate("rollback", spec)
     assert judged.action.value == "kept", judged.message
-    assert judged.decision.results and {r.rule_id: r for r in judged.decision.results}["GOV-LIVE-005"].result.value == "pass"
+    assert judged.decision.results
+    assert {r.rule_id: r for r in judged.decision.results}["GOV-LIVE-005"].result.value == "pass"
 
     # the quarantined version cannot be promoted again, unless a waiver says so
     denied = env.gate("promote", spec, version="2")
@@ -220,8 +221,21 @@ def test_windowed_error_rate_and_the_evidence_records_queries(env: Env, tmp_path
     env.prom.wait_for(f'max_over_time(model_live_error_rate{{model="{MODEL}",version="2"}}[30s]) > 0.08')
     out = tmp_path / "evidence.json"
     run = subprocess.run(
-        [govern_bin(), "collect", str(spec), "--stage", "rollback", "--version", "2", "--no-model",
-         "--tracking-uri", env.uri, "-o", str(out)],  # fmt: skip
+        [
+            govern_bin(),
+            "collect",
+            str(spec),
+            "--stage",
+            "rollback",
+            "--version",
+            "2",
+            "--no-model",
+            "--tracking-uri",
+            env.uri,
+            "-o",
+            str(out),
+        ],
+        check=False,
         capture_output=True,
         text=True,
         timeout=120,
@@ -229,7 +243,8 @@ def test_windowed_error_rate_and_the_evidence_records_queries(env: Env, tmp_path
     assert run.returncode == 0, run.stderr
     live = json.loads(out.read_text())["live"]
     assert live["window"] == "30s"
-    assert live["samples"] == 400 and live["judged"] is True
+    assert live["samples"] == 400
+    assert live["judged"] is True
     assert live["metrics"]["error_rate"] == 0.09
     assert live["baseline"] == {"auc": 0.91}
     assert {q["name"]: q["endpoint"] for q in live["queries"]} == {
@@ -242,6 +257,7 @@ def test_windowed_error_rate_and_the_evidence_records_queries(env: Env, tmp_path
     assert error_query["points"] >= 2
     check = subprocess.run(
         [govern_bin(), "check", str(spec), "--evidence", str(out), "--format", "json"],
+        check=False,
         capture_output=True,
         text=True,
         timeout=60,
@@ -261,7 +277,9 @@ def test_windowed_error_rate_and_the_evidence_records_queries(env: Env, tmp_path
         ("several series", 2, 'model="live-test", version="1"}, {__name__="model_live_auc"'),
     ],
 )
-def test_faults_reach_no_decision_and_never_move_the_alias(env: Env, fault: str, exit_code: int, says: str) -> None:
+def test_faults_reach_no_decision_and_never_move_the_alias(
+    env: Env, fault: str, exit_code: int, says: str
+) -> None:
     before = env.holder()
     url = env.prom.url
     queries: dict[str, str] = {}
@@ -286,7 +304,8 @@ def test_faults_reach_no_decision_and_never_move_the_alias(env: Env, fault: str,
     assert says in result.message, result.message
     assert env.holder() == before
     record = AuditLog(env.audit).records()[-1]
-    assert record["result"] == "error" and record["message"] == result.message
+    assert record["result"] == "error"
+    assert record["message"] == result.message
 
 
 def test_watch_rolls_back_when_the_live_metric_crosses_and_stops_on_sigterm(env: Env) -> None:
@@ -299,8 +318,19 @@ def test_watch_rolls_back_when_the_live_metric_crosses_and_stops_on_sigterm(env:
     env.exp.serve(MODEL, v3, auc=0.915, error_rate=0.01, labelled=500)
     env.scraped(v3, 0.915)
     watch = subprocess.Popen(
-        [govern_bin(), "watch", str(spec), "--every", "1", "--format", "json", "--tracking-uri", env.uri,
-         "--audit-log", str(env.audit)],  # fmt: skip
+        [
+            govern_bin(),
+            "watch",
+            str(spec),
+            "--every",
+            "1",
+            "--format",
+            "json",
+            "--tracking-uri",
+            env.uri,
+            "--audit-log",
+            str(env.audit),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -321,12 +351,14 @@ def test_watch_rolls_back_when_the_live_metric_crosses_and_stops_on_sigterm(env:
         assert moved_at is not None, "the alias never moved"
         latency = moved_at - crossed
         print(f"threshold crossed → alias moved with govern watch --every 1: {latency:.2f} s")
-        assert holder is not None and holder.version in ("1", "2")
+        assert holder is not None
+        assert holder.version in ("1", "2")
         lines = [json.loads(watch.stdout.readline())]
         while lines[-1]["action"] == "kept":
             lines.append(json.loads(watch.stdout.readline()))
         assert lines[-1]["action"] == "rolled_back", lines
-        assert lines[-1]["previous"] == v3 and lines[-1]["version"] == holder.version, lines
+        assert lines[-1]["previous"] == v3, lines
+        assert lines[-1]["version"] == holder.version, lines
         watch.send_signal(signal.SIGTERM)
         assert watch.wait(timeout=30) == 0, watch.stderr.read() if watch.stderr else ""
     finally:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import socket
 import string
 import time
 import urllib.error
@@ -185,7 +184,7 @@ class PrometheusClient:
             body = exc.read()
             detail = _error_detail(body) or f"HTTP {exc.code}"
             raise CollectionError(f"Prometheus rejected the query {query!r}: {detail}") from None
-        except (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError, OSError) as exc:
+        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise CollectionError(
                 f"Prometheus at {self.url} could not be reached for the query {query!r}: {reason}"
@@ -195,7 +194,9 @@ class PrometheusClient:
         try:
             payload = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError):
-            raise CollectionError(f"Prometheus answered the query {query!r} with something not JSON") from None
+            raise CollectionError(
+                f"Prometheus answered the query {query!r} with something not JSON"
+            ) from None
         if not isinstance(payload, dict) or payload.get("status") != "success":
             detail = _error_detail(body) or "no status"
             raise CollectionError(f"Prometheus failed the query {query!r}: {detail}")
@@ -297,7 +298,9 @@ def prometheus_live_section(
         query = render_query(settings.min_samples_query, filled, "monitoring.min_samples.query")
         sample = client.instant(query, at)
         samples = sample.value
-        records.append({"name": "samples", "query": query, "endpoint": "query", "value": sample.value, "points": 1})
+        records.append(
+            {"name": "samples", "query": query, "endpoint": "query", "value": sample.value, "points": 1}
+        )
     judged = not (samples is not None and settings.min_samples is not None and samples < settings.min_samples)
     metrics: dict[str, float] = {}
     if judged:
