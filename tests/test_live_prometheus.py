@@ -364,3 +364,30 @@ def test_watch_rolls_back_when_the_live_metric_crosses_and_stops_on_sigterm(env:
     finally:
         if watch.poll() is None:
             watch.kill()
+
+
+@pytest.mark.slow
+def test_the_live_demo_rolls_back_on_a_real_auc_drop(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parent.parent
+    venv = Path(govern_bin()).parent.parent
+    run = subprocess.run(
+        [str(root / "scripts" / "demo-live.sh")],
+        env={**os.environ, "GOVERN_DEMO_DIR": str(tmp_path / "demo"), "GOVERN_VENV": str(venv)},
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    out = run.stdout
+    assert "round 1: kept: version 2 is healthy" in out
+    assert "rolled back: rolled live-demo@champion back from version 2 to 1; version 2 quarantined" in out
+    assert "FAIL   │ GOV-LIVE-007" in out
+    assert "intact:" in out
+    from govern.engine.registry.mlflow import MlflowRegistry
+
+    registry = MlflowRegistry(f"sqlite:///{tmp_path / 'demo' / 'mlflow.db'}")
+    holder = registry.get_alias("live-demo", "champion")
+    assert holder is not None
+    assert holder.version == "1"
+    assert registry.get_version("live-demo", "2").tags["govern.quarantine.reason"] == "GOV-LIVE-005"
