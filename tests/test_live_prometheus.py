@@ -368,10 +368,14 @@ def test_watch_rolls_back_when_the_live_metric_crosses_and_stops_on_sigterm(env:
 
 @pytest.mark.slow
 def test_the_live_demo_rolls_back_on_a_real_auc_drop(tmp_path: Path) -> None:
+    from .test_readme import readme_commands
+
     root = Path(__file__).resolve().parent.parent
+    command = readme_commands()[1].strip()  # the README's second command, as written
+    assert command == "scripts/demo-live.sh"
     venv = Path(govern_bin()).parent.parent
     run = subprocess.run(
-        [str(root / "scripts" / "demo-live.sh")],
+        [str(root / command)],
         env={**os.environ, "GOVERN_DEMO_DIR": str(tmp_path / "demo"), "GOVERN_VENV": str(venv)},
         check=False,
         capture_output=True,
