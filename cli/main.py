@@ -19,7 +19,7 @@ from govern.engine.backends import BackendName
 from govern.engine.errors import ConfigError
 from govern.engine.formats import Format, SpecLocations
 
-from . import card_command, inspect_commands, registry_commands, rego_commands, replay_command
+from . import card_command, inspect_commands, registry_commands, rego_commands, replay_command, watch_command
 from .common import allowed_roots as _allowed_roots
 from .common import check_output_path as _check_output_path
 from .common import handle_errors as _handle_errors
@@ -306,6 +306,7 @@ app.command("test")(rego_commands.run_rego_tests)
 app.add_typer(rego_commands.bundle_app, name="bundle")
 app.command("input")(inspect_commands.input_command)
 app.command("params")(inspect_commands.params_command)
+app.command()(watch_command.watch)
 
 
 def main() -> None:

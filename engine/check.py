@@ -78,6 +78,9 @@ def _result(
 def _result_for(rule: RuleMeta, violations: list[Violation]) -> RuleResult:
     if not violations:
         return _result(rule, Result.PASS, rule.title or "no violation")
+    if all(v.details.get("skip") is True for v in violations):
+        # the rule declined to judge and said why (e.g. too few live samples): a skip, never a pass
+        return _result(rule, Result.SKIP, violations[0].message)
     kind = Result.WARN if rule.kind is RuleKind.WARN else Result.FAIL
     message = violations[0].message
     if len(violations) > 1:

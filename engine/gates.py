@@ -44,6 +44,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from . import rollback
 from .audit import AuditLog, open_intents
 from .decision import EXIT_DENIED, EXIT_ERROR, EXIT_OK, Decision, Outcome
 from .errors import AuditError, ConfigError, GovernError, ReferenceNotFound, RegistryError
@@ -64,6 +65,7 @@ __all__ = [
     "resolve_open_intents",
     "run_gate",
     "select_rollback_target",
+    "vetted_candidates",
 ]
 
 #: How a gate decides: the engine's pipeline (``Pipeline.decide``), injected.
@@ -526,13 +528,14 @@ def _judged(record: dict[str, Any]) -> Any:
     return (record.get("model") or {}).get("version")
 
 
-def select_rollback_target(
+def vetted_candidates(
     versions: list[VersionRecord], records: list[dict[str, Any]], name: str, holder: VersionRecord
-) -> tuple[VersionRecord | None, list[dict[str, str]]]:
-    """The version a failed holder rolls back to, and the tags that claimed trust without a record.
+) -> tuple[list[VersionRecord], list[dict[str, str]]]:
+    """The versions a failed holder may roll back to, newest first, and the tags that claimed
+    trust without a record.
 
     Eligible: older than ``holder``, promoted by a committed passing deploy record whose decision id
-    the version's tag repeats, and never judged failing at rollback. Newest first.
+    the version's tag repeats, and never judged failing at rollback.
     """
     ignored: list[dict[str, str]] = []
     failed = {
@@ -542,8 +545,8 @@ def select_rollback_target(
         and (r.get("model") or {}).get("name") == name
         and r.get("outcome") == Outcome.FAIL.value
     }
-    chosen = None
-    for candidate in versions:
+    eligible: list[VersionRecord] = []
+    for candidate in sorted(versions, key=lambda v: int(v.version), reverse=True):
         if int(candidate.version) >= int(holder.version):
             continue
         record = _vetting_record(records, Gate.PROMOTE, name, candidate.version)
@@ -559,9 +562,16 @@ def select_rollback_target(
             continue
         if candidate.version in failed:
             continue
-        if chosen is None:
-            chosen = candidate
-    return chosen, ignored
+        eligible.append(candidate)
+    return eligible, ignored
+
+
+def select_rollback_target(
+    versions: list[VersionRecord], records: list[dict[str, Any]], name: str, holder: VersionRecord
+) -> tuple[VersionRecord | None, list[dict[str, str]]]:
+    """The newest vetted version (see :func:`vetted_candidates`), before any live health check."""
+    eligible, ignored = vetted_candidates(versions, records, name, holder)
+    return (eligible[0] if eligible else None), ignored
 
 
 def run_gate(
@@ -783,11 +793,16 @@ def _rollback(run: _Run, name: str, alias: str) -> GateResult:
     if decision.outcome is Outcome.ERROR:
         return stays(Action.ERROR, f"no decision: {name}@{alias} left on {judged}")
     fallback: VersionRecord | None = None
+    choice: rollback.TargetChoice | None = None
     if decision.outcome is Outcome.FAIL:
-        fallback, ignored = select_rollback_target(
-            _versions(registry, name), run.ctx.audit.records(), name, holder
-        )
+        # vetted by committed audit records (never a bare tag), then healthy on its own live evidence
+        vetted, ignored = vetted_candidates(_versions(registry, name), run.ctx.audit.records(), name, holder)
         run.ignored.extend(ignored)
+        judge = rollback.live_judge(
+            run.spec, registry, run.ctx.collect, lambda ev, stage: run.ctx.decide(ev, stage).decision
+        )
+        choice = rollback.choose_target(vetted, judge)
+        fallback = choice.target
     if run.ctx.dry_run:
         if fallback is not None:
             return stays(
@@ -796,10 +811,11 @@ def _rollback(run: _Run, name: str, alias: str) -> GateResult:
     else:
         record_text, evidence_text = run.plan_records(evidence, decision, str(target.run_id))
         planned: dict[str, Any] = (
-            {"op": "move", "model": name, "alias": alias, "from": judged, "to": fallback.version}
+            {"op": "move", "model": name, "alias": alias, "from": judged, "to": fallback.version,
+             "quarantine": judged}
             if fallback is not None
             else {"op": "record", "model": name, "version": judged}
-        )
+        )  # fmt: skip
         run.intend(planned, model=name, version=judged, alias=alias, previous=judged,
                    to=fallback.version if fallback else None, decision=decision)  # fmt: skip
         artifact = run.store_records(str(target.run_id), record_text, evidence_text)
@@ -809,14 +825,18 @@ def _rollback(run: _Run, name: str, alias: str) -> GateResult:
         return stays(Action.KEPT, f"version {judged} is healthy: {name}@{alias} stays")
     if fallback is None:
         forged = "".join(f"; ignored version {i['version']}: {i['reason']}" for i in run.ignored)
+        why = choice.explain() if choice is not None else ""
         return stays(
             Action.REFUSED,
-            f"version {judged} failed at rollback, but no earlier version passed its deploy "
-            f"decision: refusing to move {name}@{alias} to an unvetted version{forged}",
+            f"version {judged} failed at rollback, but no earlier vetted version is healthy "
+            f"({why or 'there is none'}): refusing to move {name}@{alias}{forged}",
         )
+    # quarantined before the move: a crash in between leaves the failing holder quarantined (safe)
+    rollback.quarantine(registry, name, judged, decision)
     note = _move(run, name, alias, judged, fallback.version)
     return stays(
         Action.ROLLED_BACK,
-        f"rolled {name}@{alias} back from version {judged} to {fallback.version}{note}",
+        f"rolled {name}@{alias} back from version {judged} to {fallback.version}{note}; "
+        f"version {judged} quarantined",
         to=fallback.version,
     )

@@ -39,6 +39,7 @@ _FIELDS = frozenset(
         "flatten",
         "set",
         "drop",
+        "extra",
     }
 )
 _REQUIRED = ("name", "package", "title", "stages")
@@ -65,23 +66,35 @@ class Pack:
     flatten: tuple[str, ...] = ()
     set: Mapping[str, Any] = field(default_factory=_empty_mapping)
     drop: tuple[str, ...] = ()
+    extra: tuple[tuple[FieldPath, str], ...] = ()  # further (spec section, params key) pairs
 
-    def params_from_spec(self, spec_data: Mapping[str, Any]) -> dict[str, Any] | None:
-        """This pack's params as the spec configures them, or None when the spec is silent."""
-        if self.spec is None or self.params is None:
-            return None
-        node: Any = spec_data
-        for key in self.spec:
-            node = node.get(key) if isinstance(node, Mapping) else None
-        if not isinstance(node, Mapping):
-            return None
-        out: dict[str, Any] = {k: v for k, v in node.items() if k not in self.drop and k not in self.flatten}
-        for key in self.flatten:
-            inner = node.get(key)
-            if isinstance(inner, Mapping):
-                out.update(inner)
-        out.update(self.set)
+    def params_from_spec(self, spec_data: Mapping[str, Any]) -> dict[str, Any]:
+        """This pack's params keys as the spec configures them ({} when the spec is silent)."""
+        out: dict[str, Any] = {}
+        if self.spec is not None and self.params is not None:
+            node = _at(spec_data, self.spec)
+            if isinstance(node, Mapping):
+                value: dict[str, Any] = {
+                    k: v for k, v in node.items() if k not in self.drop and k not in self.flatten
+                }
+                for key in self.flatten:
+                    inner = node.get(key)
+                    if isinstance(inner, Mapping):
+                        value.update(inner)
+                value.update(self.set)
+                out[self.params] = value
+        for section, key in self.extra:
+            node = _at(spec_data, section)
+            if node is not None:
+                out[key] = node
         return out
+
+
+def _at(document: Mapping[str, Any], path: FieldPath) -> Any:
+    node: Any = document
+    for key in path:
+        node = node.get(key) if isinstance(node, Mapping) else None
+    return node
 
 
 def _problem(where: str, message: str) -> ConfigError:
@@ -126,7 +139,13 @@ def _pack(raw: Any, index: int) -> Pack:
     for key in ("params", "evidence", "title"):
         if raw.get(key) is not None and not isinstance(raw[key], str):
             raise _problem(f"{where}.{key}", "must be a string or null")
+    extra = raw.get("extra") or []
+    if not isinstance(extra, list) or not all(
+        isinstance(e, dict) and set(e) == {"spec", "params"} and isinstance(e["params"], str) for e in extra
+    ):
+        raise _problem(f"{where}.extra", "must be a list of {spec: <dotted path>, params: <key>}")
     return Pack(
+        extra=tuple((_path(e["spec"], f"{where}.extra"), e["params"]) for e in extra),
         name=name,
         package=package,
         title=str(raw["title"]),

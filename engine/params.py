@@ -74,9 +74,7 @@ def _from_spec(spec: ModelSpec) -> dict[str, Any]:
 
     out: dict[str, Any] = {"tier": spec.risk_tier.value}
     for pack in packs():
-        configured = pack.params_from_spec(spec.data)
-        if configured is not None and pack.params is not None:
-            out[pack.params] = configured
+        out.update(pack.params_from_spec(spec.data))
     return out
 
 

@@ -99,5 +99,15 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "chromium not found: the browser tests will be skipped (apt-get install chromium)"
   fi
 fi
+phase "Prometheus (for the live-evidence tests)"
+# The live tests start Debian's prometheus on loopback, scraping an exporter they start. Under CI
+# it is installed when missing and the tests must run; locally they are skipped with a reason.
+if ! command -v prometheus >/dev/null 2>&1; then
+  if [ "${CI:-}" = "true" ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
+  else
+    echo "prometheus not found: the live-evidence tests will be skipped (apt-get install prometheus)"
+  fi
+fi
 phase "pytest"
 python -m pytest --durations=15 "$@"

@@ -91,6 +91,26 @@ def _performance(spec: ModelSpec, ctx: ModelContext, options: CollectOptions, ou
     out.sections["performance"] = section
 
 
+def _live_sections(spec: ModelSpec, target: Target, options: CollectOptions, out: Collected) -> list[str]:
+    """Live metrics from Prometheus when the spec names it (a --live file wins), then the drops."""
+    from .live import add_baselines
+    from .prometheus import PrometheusClient, prometheus_live_section, settings_from_spec
+
+    used: list[str] = []
+    settings = settings_from_spec(spec)
+    if settings is not None and options.live_file is None:
+        client = PrometheusClient(settings.url, settings.timeout)
+        variables = {"model": target.name or "", "version": target.version or ""}
+        out.sections["live"] = prometheus_live_section(spec, settings, variables, client)
+        out.missing.pop("live", None)
+        used.append("prometheus")
+    live = out.sections.get("live")
+    if isinstance(live, dict):
+        run = out.sections.get("run") or {}
+        add_baselines(spec, live, run.get("metrics"))
+    return used
+
+
 def collect_evidence(
     spec: ModelSpec,
     stage: Stage,
@@ -105,6 +125,8 @@ def collect_evidence(
     started = (now or (lambda: dt.datetime.now(dt.UTC)))()
     collected = MlflowCollector(registry, target, opts.live_file).collect(spec, stage)
     collectors = ["mlflow"]
+    if stage is Stage.ROLLBACK:
+        collectors += _live_sections(spec, target, opts, collected)
     if opts.with_model:
         _model_sections(spec, target, opts, collected)
         collectors += ["model", "performance", "fairness", "explain", "quality"]

@@ -18,6 +18,49 @@ live_evidence := lib.evidence("live")
 
 live_metrics := lib.obj(lib.get(live_evidence, "metrics", {}))
 
+live_drops := lib.obj(lib.get(lib.evidence("live"), "drops", {}))
+
+baselines := lib.obj(lib.get(lib.evidence("live"), "baseline", {}))
+
+min_samples := m if {
+	m := lib.get(lib.section("live_samples"), "min", null)
+	is_number(m)
+}
+
+live_samples := lib.get(lib.evidence("live"), "samples", null)
+
+# samples_short: too few live samples to judge the live metrics. The rules below then skip with
+# this reason instead of judging: a rollback is never decided on too little data.
+samples_short if lib.get(lib.evidence("live"), "judged", true) == false
+
+samples_short if {
+	is_number(live_samples)
+	live_samples < min_samples
+}
+
+required_samples := m if {
+	m := min_samples
+} else := lib.get(lib.evidence("live"), "min_samples", null)
+
+short_result := {
+	"msg": sprintf("not enough live samples over %s: %v, fewer than the %v required; not judged", [window, live_samples, required_samples]),
+	"skip": true,
+	"samples": live_samples,
+}
+
+# Each live-metric rule skips (a result with skip: true) when the samples are too few.
+skips contains short_result if {
+	lib.applies(stages)
+	count(bounds) > 0
+	samples_short
+}
+
+# drop_limit(bound, key) is a bound's max_drop or max_relative_drop, when it is a number.
+drop_limit(bound, key) := m if {
+	m := lib.get(bound, key, null)
+	is_number(m)
+}
+
 window := w if {
 	w := lib.get(live_evidence, "window", null)
 	lib.present(w)
@@ -54,10 +97,13 @@ deny_evidence_missing contains result if {
 #   controls: ["EU-AI-Act:Art.15", "EU-AI-Act:Art.72", "NIST-AI-RMF:MEASURE-2.4", "NIST-AI-RMF:MANAGE-4.1"]
 #   requires: [live.metrics]
 #   configured_by: [params.live]
+deny_live_metric_below_min contains result if some result in skips
+
 deny_live_metric_below_min contains result if {
 	lib.applies(stages)
 	some name, bound in bounds
 	threshold := lib.bound_min(bound)
+	not samples_short
 	value := live_metrics[name]
 	is_number(value)
 	value < threshold
@@ -79,10 +125,13 @@ deny_live_metric_below_min contains result if {
 #   controls: ["EU-AI-Act:Art.15", "EU-AI-Act:Art.72", "NIST-AI-RMF:MEASURE-2.4", "NIST-AI-RMF:MANAGE-4.1"]
 #   requires: [live.metrics]
 #   configured_by: [params.live]
+deny_live_metric_above_max contains result if some result in skips
+
 deny_live_metric_above_max contains result if {
 	lib.applies(stages)
 	some name, bound in bounds
 	threshold := lib.bound_max(bound)
+	not samples_short
 	value := live_metrics[name]
 	is_number(value)
 	value > threshold
@@ -104,11 +153,14 @@ deny_live_metric_above_max contains result if {
 #   controls: ["EU-AI-Act:Art.12", "EU-AI-Act:Art.72", "NIST-AI-RMF:MEASURE-2.4", "NIST-AI-RMF:MANAGE-4.1"]
 #   requires: [live]
 #   configured_by: [params.live]
+deny_live_metric_not_reported contains result if some result in skips
+
 deny_live_metric_not_reported contains result if {
 	lib.applies(stages)
 	is_object(live_evidence)
 	some name, bound in bounds
 	has_threshold(bound)
+	not samples_short
 	not is_number(object.get(live_metrics, name, null))
 	source := live_source
 	result := {
@@ -122,7 +174,102 @@ has_threshold(bound) if lib.bound_min(bound)
 
 has_threshold(bound) if lib.bound_max(bound)
 
+has_threshold(bound) if drop_limit(bound, "max_drop")
+
+has_threshold(bound) if drop_limit(bound, "max_relative_drop")
+
 live_source := s if {
 	s := lib.get(live_evidence, "source", null)
 	lib.present(s)
 } else := "the live source"
+
+# METADATA
+# title: Live metric within its allowed drop from validation
+# description: >-
+#   Each live metric with max_drop in params.live must not have dropped by more than that from
+#   the version's own validation value (the drop is computed at collection, in live.drops).
+# custom:
+#   id: GOV-LIVE-004
+#   requires: [live]
+#   severity: high
+#   stages: [rollback]
+#   controls: ["EU-AI-Act:Art.15", "EU-AI-Act:Art.72", "NIST-AI-RMF:MEASURE-2.4", "NIST-AI-RMF:MANAGE-4.1"]
+deny_live_metric_dropped contains result if some result in skips
+
+deny_live_metric_dropped contains result if {
+	lib.applies(stages)
+	some name, bound in bounds
+	limit := drop_limit(bound, "max_drop")
+	not samples_short
+	drop := lib.get(lib.obj(live_drops[name]), "absolute", null)
+	is_number(drop)
+	drop > limit
+	result := {
+		"msg": sprintf("Live metric %s is %v over %s, %v below its validation value of %v (allowed drop %v)", [name, live_metrics[name], window, drop, baselines[name], limit]),
+		"metric": name,
+		"value": live_metrics[name],
+		"baseline": baselines[name],
+		"drop": drop,
+		"threshold": limit,
+	}
+}
+
+# METADATA
+# title: Live metric within its allowed relative drop from validation
+# description: >-
+#   Each live metric with max_relative_drop in params.live (0.02 = 2 %) must not have dropped by
+#   more than that fraction of the version's own validation value.
+# custom:
+#   id: GOV-LIVE-005
+#   requires: [live]
+#   severity: high
+#   stages: [rollback]
+#   controls: ["EU-AI-Act:Art.15", "EU-AI-Act:Art.72", "NIST-AI-RMF:MEASURE-2.4", "NIST-AI-RMF:MANAGE-4.1"]
+deny_live_metric_relative_drop contains result if some result in skips
+
+deny_live_metric_relative_drop contains result if {
+	lib.applies(stages)
+	some name, bound in bounds
+	limit := drop_limit(bound, "max_relative_drop")
+	not samples_short
+	drop := lib.get(lib.obj(live_drops[name]), "relative", null)
+	is_number(drop)
+	drop > limit
+	result := {
+		"msg": sprintf("Live metric %s is %v over %s, a relative drop of %v from its validation value of %v (allowed %v)", [name, live_metrics[name], window, drop, baselines[name], limit]),
+		"metric": name,
+		"value": live_metrics[name],
+		"baseline": baselines[name],
+		"drop": drop,
+		"threshold": limit,
+	}
+}
+
+# METADATA
+# title: Validation baseline present for a drop rule
+# description: >-
+#   A live metric judged by its drop needs the version's validation value (a run metric of the
+#   same name, or the bound's baseline); without it the drop cannot be judged, which is a failure.
+# custom:
+#   id: GOV-LIVE-006
+#   requires: [live]
+#   severity: high
+#   stages: [rollback]
+#   controls: ["EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.4"]
+deny_live_baseline_missing contains result if {
+	lib.applies(stages)
+	is_object(lib.evidence("live"))
+	some name, bound in bounds
+	has_drop_limit(bound)
+	not is_number(lib.get(baselines, name, null))
+	source := lib.get(bound, "baseline", name)
+	result := {
+		"msg": sprintf("evidence missing: live metric %s is judged by its drop, but the version's run has no validation metric %s", [name, source]),
+		"metric": name,
+		"baseline": source,
+	}
+}
+
+has_drop_limit(bound) if drop_limit(bound, "max_drop")
+
+has_drop_limit(bound) if drop_limit(bound, "max_relative_drop")

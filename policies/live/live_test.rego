@@ -67,3 +67,104 @@ test_rollback_stage_only if {
 	findings(object.union(with_metrics({"accuracy": 0.5}), {"stage": "deploy"}), params) == none
 	findings(object.union(base, {"stage": "register", "live": null}), params) == none
 }
+
+drop_params := {
+	"live": {"auc": {"max_relative_drop": 0.02}, "error_rate": {"max": 0.05}, "score": {"max_drop": 0.01}},
+	"live_samples": {"min": 500},
+}
+
+drop_doc := {
+	"stage": "rollback",
+	"live": {
+		"metrics": {"auc": 0.89, "error_rate": 0.01, "score": 0.7},
+		"source": "prometheus http://prom:9090",
+		"window": "10m",
+		"samples": 800,
+		"judged": true,
+		"baseline": {"auc": 0.9, "score": 0.71},
+		"drops": {"auc": {"absolute": 0.01, "relative": 0.011111111}, "score": {"absolute": 0.01, "relative": 0.014084507}},
+	},
+	"missing": {},
+}
+
+drop_findings(doc) := f if {
+	relative := live.deny_live_metric_relative_drop with input as doc with data.govern.params as drop_params
+	absolute := live.deny_live_metric_dropped with input as doc with data.govern.params as drop_params
+	above := live.deny_live_metric_above_max with input as doc with data.govern.params as drop_params
+	unreported := live.deny_live_metric_not_reported with input as doc with data.govern.params as drop_params
+	baseline := live.deny_live_baseline_missing with input as doc with data.govern.params as drop_params
+	f := {"relative": relative, "absolute": absolute, "above": above, "unreported": unreported, "baseline": baseline}
+}
+
+no_drops := {"relative": set(), "absolute": set(), "above": set(), "unreported": set(), "baseline": set()}
+
+test_drops_within_limits_pass if drop_findings(drop_doc) == no_drops
+
+test_relative_drop_beyond_limit_fails if {
+	doc := json.patch(drop_doc, [
+		{"op": "replace", "path": "/live/metrics/auc", "value": 0.85},
+		{"op": "replace", "path": "/live/drops/auc", "value": {"absolute": 0.05, "relative": 0.055555556}},
+	])
+	f := drop_findings(doc)
+	[r] := [x | some x in f.relative]
+	r.metric == "auc"
+	r.drop == 0.055555556
+	r.baseline == 0.9
+	object.remove(f, ["relative"]) == object.remove(no_drops, ["relative"])
+}
+
+test_absolute_drop_equal_to_limit_passes if count(drop_findings(drop_doc).absolute) == 0
+
+test_absolute_drop_beyond_limit_fails if {
+	doc := json.patch(drop_doc, [{"op": "replace", "path": "/live/drops/score", "value": {"absolute": 0.010001, "relative": 0.0141}}])
+	[r] := [x | some x in drop_findings(doc).absolute]
+	r.metric == "score"
+	r.threshold == 0.01
+}
+
+test_windowed_error_rate_above_max_fails if {
+	doc := json.patch(drop_doc, [{"op": "replace", "path": "/live/metrics/error_rate", "value": 0.07}])
+	[r] := [x | some x in drop_findings(doc).above]
+	r.msg == "Live metric error_rate is 0.07 over 10m, above the allowed maximum of 0.05"
+}
+
+test_too_few_samples_skips_every_metric_rule if {
+	doc := json.patch(drop_doc, [
+		{"op": "replace", "path": "/live/samples", "value": 120},
+		{"op": "replace", "path": "/live/metrics/error_rate", "value": 0.9},
+	])
+	f := drop_findings(doc)
+	[r] := [x | some x in f.above]
+	r.skip == true
+	r.msg == "not enough live samples over 10m: 120, fewer than the 500 required; not judged"
+	f.relative == {r}
+	f.absolute == {r}
+	f.unreported == {r}
+}
+
+test_metrics_not_queried_skip if {
+	doc := json.patch(drop_doc, [
+		{"op": "replace", "path": "/live/judged", "value": false},
+		{"op": "replace", "path": "/live/metrics", "value": {}},
+		{"op": "replace", "path": "/live/drops", "value": {}},
+		{"op": "replace", "path": "/live/samples", "value": 0},
+	])
+	f := drop_findings(doc)
+	every key in ["relative", "absolute", "above", "unreported"] {
+		[r] := [x | some x in f[key]]
+		r.skip == true
+	}
+}
+
+test_missing_baseline_fails if {
+	doc := json.remove(drop_doc, ["live/baseline/auc", "live/drops/auc"])
+	f := drop_findings(doc)
+	[r] := [x | some x in f.baseline]
+	r.metric == "auc"
+	r.msg == "evidence missing: live metric auc is judged by its drop, but the version's run has no validation metric auc"
+}
+
+test_samples_at_minimum_are_enough if {
+	doc := json.patch(drop_doc, [{"op": "replace", "path": "/live/samples", "value": 500}])
+	drop_findings(doc) == no_drops
+}
