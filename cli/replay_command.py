@@ -107,16 +107,71 @@ def _from_registry(
     return fetch_gate_record(name, version, stage, tracking_uri)
 
 
+def _replay_audit_log(log_path: Path, model: str | None, tracking_uri: str | None, output_format: str) -> int:
+    """Replay every gate decision an audit log names; 0 when all reproduce."""
+    from govern.engine.audit import AuditLog
+    from govern.engine.registry.mlflow import MlflowRegistry, resolve_tracking_uri
+    from govern.engine.registry.records import audited_gate_decisions, load_audited_record
+    from govern.engine.replay import replay as replay_record
+
+    if not log_path.is_file():
+        raise ConfigError(f"--audit-log {log_path}: no such file")
+    entries = [
+        e
+        for e in audited_gate_decisions(AuditLog(log_path).records())
+        if model is None or (e.get("model") or {}).get("name") == model
+    ]
+    if not entries:
+        raise ConfigError(f"{log_path} names no stored gate decision" + (f" of {model}" if model else ""))
+    registries: dict[str, MlflowRegistry] = {}
+    lines: list[str] = []
+    rows: list[dict[str, object]] = []
+    reproduced = 0
+    for entry in entries:
+        uri = resolve_tracking_uri(None, tracking_uri or entry.get("tracking_uri"))
+        registry = registries.setdefault(uri, MlflowRegistry(uri))
+        stored, evidence = load_audited_record(registry, entry)
+        report = replay_record(stored, evidence=evidence)
+        reproduced += report.reproduced
+        m = entry.get("model") or {}
+        what = f"#{entry.get('seq')} {entry.get('action')} {m.get('name')} v{m.get('version')}"
+        state = "REPRODUCED" if report.reproduced else f"CHANGED ({len(report.changes)} rule results)"
+        was, now = stored.decision.outcome.value, report.replayed.decision.outcome.value
+        lines.append(f"{what:<44} {was:<5} → {now:<5} {state}")
+        rows.append(
+            {
+                "seq": entry.get("seq"),
+                "decision_id": stored.decision_id,
+                "reproduced": report.reproduced,
+                "changes": [c.rule_id for c in report.changes],
+            }
+        )
+    lines.append(f"{reproduced} of {len(entries)} gate decisions reproduced")
+    text = "\n".join(lines) + "\n" if output_format == "text" else json.dumps(rows, indent=2) + "\n"
+    write_atomic(text, None)
+    return 0 if reproduced == len(entries) else 1
+
+
 @handle_errors
 def replay(
     record: Annotated[
-        str,
+        str | None,
         typer.Argument(
             help="A decision record file (govern check -f json, a gate's artifact), or MODEL/VERSION "
             "to replay the gate decision recorded on that model version in MLflow.",
             show_default=False,
         ),
-    ],
+    ] = None,
+    audit_log: Annotated[
+        Path | None,
+        typer.Option(
+            "--audit-log",
+            help="Replay every gate decision this audit log names (records fetched from MLflow).",
+        ),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="With --audit-log: only this model's decisions.")
+    ] = None,
     evidence: Annotated[
         Path | None,
         typer.Option("--evidence", "-e", help="The evidence, when the record holds it by reference only."),
@@ -147,6 +202,7 @@ def replay(
     Examples:
       govern check spec.yaml -e evidence.json -f json -o record.json && govern replay record.json
       govern replay adult-income/2 --stage deploy
+      govern replay --audit-log .govern/audit.jsonl
       govern replay record.json -p policies/next/ --backend opa --opa-url http://127.0.0.1:8181
     """
     from govern.engine.evidence import load_evidence
@@ -156,6 +212,12 @@ def replay(
 
     if output_format not in ("text", "json"):
         raise ConfigError(f"unknown format {output_format!r}; choose text or json")
+    if audit_log is not None:
+        if record is not None:
+            raise ConfigError("give a record or --audit-log, not both")
+        raise typer.Exit(_replay_audit_log(audit_log, model, tracking_uri, output_format))
+    if record is None:
+        raise ConfigError("give a record file, MODEL/VERSION, or --audit-log FILE")
     path = Path(record)
     if path.exists() or record.endswith(".json"):
         loaded = load_record(path)

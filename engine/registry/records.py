@@ -9,6 +9,11 @@ A gate stores, as artifacts of the judged run, the decision record
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from ..errors import ConfigError, EvidenceError, Location
 from ..evidence.document import EvidenceDocument, evidence_from_value
 from ..record import DecisionRecord, record_from_text
@@ -18,8 +23,10 @@ from .base import Registry
 __all__ = [
     "EVIDENCE_DIR",
     "RECORDS_DIR",
+    "audited_gate_decisions",
     "evidence_artifact",
     "fetch_gate_record",
+    "load_audited_record",
     "load_gate_record",
     "record_artifact",
 ]
@@ -65,8 +72,6 @@ def load_gate_record(
     if inline is not None:
         return record, inline
     path = evidence_artifact(record.evidence_ref.canonical)
-    import json
-
     value = json.loads(registry.read_text(run_id, path))
     document = evidence_from_value(value, source=f"runs:/{run_id}/{path}")
     return record, EvidenceDocument(
@@ -85,3 +90,63 @@ def fetch_gate_record(
     except ValueError:
         raise ConfigError(f"unknown stage {stage!r}; choose register or deploy") from None
     return load_gate_record(MlflowRegistry(resolve_tracking_uri(None, tracking_uri)), name, version, chosen)
+
+
+def load_audited_record(
+    registry: Registry, entry: Mapping[str, Any]
+) -> tuple[DecisionRecord, EvidenceDocument]:
+    """The decision record and evidence an audit record names, checked against its digests.
+
+    The audit record carries the artifacts' paths and sha256; an artifact that no longer has
+    that digest was changed after the gate, and is refused.
+    """
+    stored = entry.get("records")
+    run_id = entry.get("run_id")
+    if not isinstance(stored, Mapping) or not isinstance(run_id, str):
+        raise EvidenceError(
+            "this audit record names no stored decision record", Location(f"audit #{entry.get('seq')}")
+        )
+    texts: dict[str, str] = {}
+    for kind in ("decision", "evidence"):
+        item = stored.get(kind)
+        if not isinstance(item, Mapping):
+            raise EvidenceError(
+                f"the audit record names no {kind} artifact", Location(f"audit #{entry.get('seq')}")
+            )
+        text = registry.read_text(run_id, str(item["path"]))
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        if digest != item.get("sha256"):
+            raise EvidenceError(
+                f"the stored {kind} artifact was changed after the gate (sha256 {digest[:12]}…, audited "
+                f"{str(item.get('sha256'))[:12]}…)",
+                Location(str(item.get("uri") or item["path"])),
+            )
+        texts[kind] = text
+    source = str(stored["decision"].get("uri") or stored["decision"]["path"])
+    record = record_from_text(texts["decision"], source)
+    if record.decision_id != entry.get("decision_id"):
+        raise EvidenceError(
+            f"the stored record holds decision {record.decision_id}, not {entry.get('decision_id')}",
+            Location(source),
+        )
+    value = json.loads(texts["evidence"])
+    document = evidence_from_value(
+        value, source=str(stored["evidence"].get("uri") or stored["evidence"]["path"])
+    )
+    judged = EvidenceDocument(value=document.value, source=document.source, sha256=record.evidence_ref.sha256)
+    return record, judged
+
+
+def audited_gate_decisions(records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The outcome records of gates that stored a decision record, one per decision, oldest first."""
+    seen: set[str] = set()
+    out: list[Mapping[str, Any]] = []
+    for entry in records:
+        decision_id = entry.get("decision_id")
+        if entry.get("phase") != "outcome" or not entry.get("records") or not isinstance(decision_id, str):
+            continue
+        if decision_id in seen:
+            continue
+        seen.add(decision_id)
+        out.append(entry)
+    return out
