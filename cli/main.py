@@ -266,6 +266,8 @@ def validate(
     """Validate model specs against the schema, without evaluating any policy.
 
     Prints one line per spec; exits 2 if any is invalid, naming the file, line and field.
+
+    Example:  govern validate models/*/spec.yaml
     """
     from govern.engine.errors import InputError
     from govern.engine.spec import load_spec

@@ -113,7 +113,7 @@ def progress_bars(enabled: bool) -> Iterator[Progress]:
 def _registry(spec: ModelSpec, tracking_uri: str | None) -> Any:
     from govern.engine.registry.mlflow import MlflowRegistry, resolve_tracking_uri
 
-    return MlflowRegistry(resolve_tracking_uri(spec.data["model"].get("tracking_uri"), tracking_uri))
+    return MlflowRegistry(resolve_tracking_uri(spec.model.tracking_uri, tracking_uri))
 
 
 def collect_to_document(

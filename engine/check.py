@@ -201,7 +201,7 @@ class Checker:
         self.params_digest = canonical_digest(self.params)
         self.allow_empty = allow_empty
         self._packages = policy_set.packages
-        allowed = (spec.data.get("policies") or {}).get("allow_builtins") or []
+        allowed = list(spec.allow_builtins)
         check_builtins(policy_set.modules, allowed, backend=backend.name)
         self.references_checked = check_policy_set(policy_set)
         backend.load(policy_set, {"govern": {"params": self.params}})

@@ -225,6 +225,7 @@ class ModelSpec:
     explainability: ExplainabilitySpec | None = None
     requirements: Requirements = field(default_factory=Requirements)
     params: Mapping[str, Any] = field(default_factory=dict)
+    allow_builtins: tuple[str, ...] = ()  # non-deterministic built-ins the spec opts in to
     lines: Mapping[FieldPath, int] = field(default_factory=dict, compare=False, repr=False)
     text: str | None = field(default=None, compare=False, repr=False)  # as read, for records
 
@@ -546,6 +547,7 @@ def _typed(data: Mapping[str, Any]) -> dict[str, Any]:
             live=req.get("live"),
         ),
         "params": MappingProxyType(dict((data.get("policies") or {}).get("params") or {})),
+        "allow_builtins": _strs((data.get("policies") or {}).get("allow_builtins")),
     }
 
 

@@ -22,7 +22,6 @@ WORK="$(cd "$WORK" && pwd)"
 export MLFLOW_TRACKING_URI="sqlite:///$WORK/mlflow.db"
 export GOVERN_AUDIT_LOG="$WORK/audit.jsonl"
 SPEC=examples/adult-income/spec.yaml
-AS_OF="${GOVERN_AS_OF:-$(date +%F)}"
 started=$SECONDS
 declare -a PHASES=()
 phase_name=""
@@ -35,7 +34,9 @@ step() {
   [ -z "$*" ] || printf '\n\033[1m== %s\033[0m\n' "$*"
 }
 # A gate exits 1 when it denies or rolls back: that is an answer, not a failure of this script.
-gate() { govern gate "$@" --as-of "$AS_OF" || { code=$?; [ "$code" -eq 1 ] || exit "$code"; }; }
+# Gates judge waivers as of today (never an earlier day): the example's waivers expire on
+# 2027-06-30, and after that day the registration is denied until they are renewed.
+gate() { govern gate "$@" || { code=$?; [ "$code" -eq 1 ] || exit "$code"; }; }
 
 step "validate the spec"
 govern validate "$SPEC"
@@ -66,6 +67,9 @@ gate rollback "$SPEC"
 step "the audit log"
 govern audit show
 govern audit verify
+
+step "replay every gate decision from its stored record and evidence"
+govern replay --audit-log "$GOVERN_AUDIT_LOG"
 step ""
 echo
 echo "time per step (setup before them: $((started - setup_start)) s):"

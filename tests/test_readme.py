@@ -44,9 +44,8 @@ def test_first_readme_command_runs_the_main_job_from_scratch(tmp_path: Path) -> 
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         "GOVERN_VENV": str(env_dir),
         "GOVERN_DEMO_DIR": str(tmp_path / "demo"),
-        # The example's waivers expire on 2027-06-30, by design; judge them as of a fixed day so
-        # that this test checks the code, not the calendar (after that day the demo is denied).
-        "GOVERN_AS_OF": "2026-11-27",
+        # Gates judge waivers as of today: the example's waivers expire on 2027-06-30, by design,
+        # and from the day after the demo's registration is denied until they are renewed.
     }
     proc = subprocess.run(
         command, shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
@@ -60,3 +59,4 @@ def test_first_readme_command_runs_the_main_job_from_scratch(tmp_path: Path) -> 
     assert "GOV-LIVE-001" in out
     assert "rolled adult-income@champion back from version 2 to 1" in out
     assert "holds 10 records" in out  # `govern audit verify`: intact (an intent and an outcome per gate)
+    assert "5 of 5 gate decisions reproduced" in out  # `govern replay --audit-log`

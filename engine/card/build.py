@@ -182,8 +182,8 @@ def _natural(text: str) -> tuple[Any, ...]:
 def _details(
     spec: ModelSpec, ev: Mapping[str, Any] | None, decision: Mapping[str, Any] | None
 ) -> ModelDetails:
-    meta = _obj(spec.data.get("metadata"))
-    registered = _obj(_obj(spec.data.get("model")).get("registered"))
+    meta = spec.metadata
+    registered = spec.model.registered
     model = _obj(ev.get("model")) if ev else {}
     run = _obj(ev.get("run")) if ev else {}
     decided = _obj(decision.get("model")) if decision else {}
@@ -194,15 +194,15 @@ def _details(
         missing = reasons[0] if ev is None else "; ".join(dict.fromkeys(reasons))
     return ModelDetails(
         name=spec.name,
-        version=_str(model.get("version") or decided.get("version") or registered.get("version"))
-        or _str(meta.get("version")),
-        alias=_str(registered.get("alias") or decided.get("alias")),
-        owner=str(meta.get("owner", "")),
-        contact=_str(meta.get("contact")),
-        model_type=_str(meta.get("model_type")),
-        licence=_str(meta.get("licence")),
-        risk_tier=str(meta.get("risk_tier", "")),
-        description=" ".join(str(meta.get("description", "")).split()),
+        version=_str(model.get("version") or decided.get("version") or (registered and registered.version))
+        or meta.version,
+        alias=_str((registered and registered.alias) or decided.get("alias")),
+        owner=meta.owner,
+        contact=meta.contact,
+        model_type=meta.model_type,
+        licence=meta.licence,
+        risk_tier=meta.risk_tier.value,
+        description=" ".join(meta.description.split()),
         flavor=_str(model.get("flavor")),
         run_id=_str(run.get("id") or model.get("run_id") or decided.get("run_id")),
         source=_str(model.get("source")),
@@ -216,16 +216,16 @@ def _details(
 
 
 def _intended_use(spec: ModelSpec) -> IntendedUse:
-    use = _obj(spec.data.get("intended_use"))
+    use = spec.intended_use
     return IntendedUse(
-        primary_uses=_strings(use.get("primary_uses")),
-        primary_users=_strings(use.get("primary_users")),
-        out_of_scope=_strings(use.get("out_of_scope")),
+        primary_uses=use.primary_uses,
+        primary_users=use.primary_users,
+        out_of_scope=use.out_of_scope,
     )
 
 
 def _sensitive(spec: ModelSpec) -> tuple[str, ...]:
-    return _strings(_obj(spec.data.get("fairness")).get("sensitive_features"))
+    return spec.fairness.sensitive_features if spec.fairness is not None else ()
 
 
 def _fairness_features(spec: ModelSpec, ev: Mapping[str, Any] | None) -> list[tuple[str, dict[str, Any]]]:
@@ -243,7 +243,6 @@ def _sizes(feature: Mapping[str, Any]) -> tuple[GroupValue, ...]:
 
 
 def _factors(spec: ModelSpec, ev: Mapping[str, Any] | None, params: Mapping[str, Any]) -> Factors:
-    fairness = _obj(spec.data.get("fairness"))
     sensitive = _sensitive(spec)
     missing = (
         "the spec declares no sensitive features (fairness.sensitive_features)"
@@ -257,8 +256,8 @@ def _factors(spec: ModelSpec, ev: Mapping[str, Any] | None, params: Mapping[str,
     min_size = _obj(params.get("fairness")).get("min_group_size")
     return Factors(
         sensitive_features=sensitive,
-        intersections=tuple("&".join(_strings(i)) for i in _list(fairness.get("intersections"))),
-        prohibited_features=_strings(_obj(spec.data.get("explainability")).get("prohibited_features")),
+        intersections=tuple("&".join(i) for i in (spec.fairness.intersections if spec.fairness else ())),
+        prohibited_features=spec.explainability.prohibited_features if spec.explainability else (),
         groups=groups,
         min_group_size=min_size if isinstance(min_size, int) and not isinstance(min_size, bool) else None,
         missing=missing,
@@ -297,9 +296,10 @@ def _metrics(ev: Mapping[str, Any] | None, params: Mapping[str, Any], rules: lis
 
 
 def _declared(spec: ModelSpec, role: str) -> DatasetRef | None:
-    raw = _obj(_obj(spec.data.get("data")).get(role))
-    if not raw:
+    declared = spec.datasets.get(role)
+    if declared is None:
         return None
+    raw = declared.raw
     return DatasetRef(
         role=role,
         name=None,
@@ -489,7 +489,7 @@ def _ethics(
     card: QuantitativeAnalyses,
 ) -> EthicalConsiderations:
     notes: list[Note] = []
-    tier = str(_obj(spec.data.get("metadata")).get("risk_tier", ""))
+    tier = spec.risk_tier.value
     if tier in _TIER_NOTES:
         notes.append(Note(_TIER_NOTES[tier], "spec.metadata.risk_tier"))
     sensitive = _sensitive(spec)
