@@ -24,6 +24,7 @@ setup(
         "govern.engine.formats",
         "govern.engine.registry",
         "govern.engine.card",
+        "govern.engine.card.templates",
         "govern.cli",
         "govern.policies",
         "govern.schemas",
@@ -33,8 +34,8 @@ setup(
         "govern.policies": ["*.yaml"],
         "govern.schemas": ["*.json"],
         "govern.engine": ["py.typed"],
-        "govern.engine.card": ["templates/*.j2", "templates/*.css"],
+        "govern.engine.card.templates": ["*.j2", "*.css"],
         "govern.cli": ["py.typed"],
-        **{pack: ["*.rego", "*.yaml"] for pack in PACKS},
+        **{pack: ["*.rego", "*.yaml", "*.json"] for pack in PACKS},
     },
 )
