@@ -46,7 +46,7 @@ from typing import Any
 
 from .audit import AuditLog, open_intents
 from .decision import EXIT_DENIED, EXIT_ERROR, EXIT_OK, Decision, Outcome
-from .errors import AuditError, ConfigError, GovernError, ReferenceNotFound, RegistryError
+from .errors import AuditError, ConfigError, EvaluationError, GovernError, ReferenceNotFound, RegistryError
 from .evidence.collect import CollectOptions, collect_evidence
 from .evidence.document import EvidenceDocument
 from .evidence.mlflow import Target, resolve_target
@@ -775,6 +775,13 @@ def _rollback(run: _Run, name: str, alias: str) -> GateResult:
         return stays(Action.ERROR, f"no decision: {name}@{alias} left on {judged}")
     fallback: VersionRecord | None = None
     if decision.outcome is Outcome.FAIL:
+        report = run.ctx.audit.verify()
+        if not report.ok:
+            raise EvaluationError(
+                f"the audit log {run.ctx.audit.path} does not verify (record {report.first_bad}: "
+                f"{report.reason}): rollback targets come from it, so none is trusted; {name}@{alias} "
+                f"left on {judged}"
+            )
         fallback, ignored = select_rollback_target(
             _versions(registry, name), run.ctx.audit.records(), name, holder
         )

@@ -442,3 +442,15 @@ def test_concurrent_promotes_with_different_audit_logs_serialize(world: World) -
     # and the alias ends on the stronger version (weak first: both move; v3 first: weak is denied)
     assert sorted(previous.values(), key=str) != [world.v1, world.v1]
     assert world.holder() == v3
+
+
+def test_rollback_trusts_no_target_from_a_log_that_does_not_verify(world: World) -> None:
+    assert world.gate(Gate.PROMOTE, version=world.v2).action is Action.PROMOTED
+    lines = world.audit.path.read_bytes().splitlines(keepends=True)
+    lines[0] = lines[0].replace(b'"gate.register"', b'"gate.registeR"')  # an edited record
+    world.audit.path.write_bytes(b"".join(lines))
+    result = world.gate(Gate.ROLLBACK)
+    assert result.action is Action.ERROR
+    assert result.exit_code == 3
+    assert "does not verify" in result.message
+    assert world.holder() == world.v2
