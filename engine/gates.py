@@ -253,7 +253,7 @@ class _Run:
         }
         if self.stored is not None:
             entry["records"] = self.stored
-        if original is not None:
+        if original is not None and original.get("phase") != "intent":
             entry["justified_by"] = {"seq": original.get("seq"), "decision_id": original.get("decision_id")}
         if self.ignored:
             entry["ignored"] = list(self.ignored)
@@ -751,7 +751,9 @@ def _promote(run: _Run, name: str, alias: str, version: str | None) -> GateResul
     tags = _tags(Stage.DEPLOY, decision, artifact)
     if previous and moves:
         tags[f"govern.previous.{alias}"] = previous
-    registry.set_version_tags(name, version, tags)
+    tagged = holder is not None and previous == version and "govern.deploy.decision_id" in holder.tags
+    if not tagged:  # a re-run never overwrites the tags of the decision that put the alias there
+        registry.set_version_tags(name, version, tags)
     _checkpoint("tags_written")
     if decision.outcome is Outcome.FAIL:
         return done(Action.DENIED, f"version {version} denied: {name}@{alias} stays on {was}")

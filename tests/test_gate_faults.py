@@ -454,3 +454,18 @@ def test_rollback_trusts_no_target_from_a_log_that_does_not_verify(world: World)
     assert result.exit_code == 3
     assert "does not verify" in result.message
     assert world.holder() == world.v2
+
+
+def test_a_holder_without_a_record_is_judged_and_its_tags_left_alone(world: World) -> None:
+    world.registry.set_alias(MODEL, "champion", world.v2)  # moved by hand
+    world.registry.set_version_tags(MODEL, world.v2, {"govern.deploy.decision_id": "f" * 32})
+    tags = world.registry.get_version(MODEL, world.v2).tags
+    result = world.gate(Gate.PROMOTE, version=world.v2)
+    assert result.action is Action.ALREADY_DONE
+    assert result.audit is not None
+    assert result.audit["decision_id"] == result.decision.decision_id  # type: ignore[union-attr]
+    assert "justified_by" not in result.audit  # no record vouched for it: judged now
+    assert world.registry.get_version(MODEL, world.v2).tags == {
+        **tags,
+        "govern.audit.head": result.audit["hash"],
+    }
