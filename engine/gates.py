@@ -47,7 +47,7 @@ from typing import Any
 from . import rollback
 from .audit import AuditLog, open_intents
 from .decision import EXIT_DENIED, EXIT_ERROR, EXIT_OK, Decision, Outcome
-from .errors import AuditError, ConfigError, GovernError, ReferenceNotFound, RegistryError
+from .errors import AuditError, ConfigError, EvaluationError, GovernError, ReferenceNotFound, RegistryError
 from .evidence.collect import CollectOptions, collect_evidence
 from .evidence.document import EvidenceDocument
 from .evidence.mlflow import Target, resolve_target
@@ -262,7 +262,7 @@ class _Run:
         }
         if self.stored is not None:
             entry["records"] = self.stored
-        if original is not None:
+        if original is not None and original.get("phase") != "intent":
             entry["justified_by"] = {"seq": original.get("seq"), "decision_id": original.get("decision_id")}
         if self.ignored:
             entry["ignored"] = list(self.ignored)
@@ -770,7 +770,9 @@ def _promote(run: _Run, name: str, alias: str, version: str | None) -> GateResul
     tags = _tags(Stage.DEPLOY, decision, artifact)
     if previous and moves:
         tags[f"govern.previous.{alias}"] = previous
-    registry.set_version_tags(name, version, tags)
+    tagged = holder is not None and previous == version and "govern.deploy.decision_id" in holder.tags
+    if not tagged:  # a re-run never overwrites the tags of the decision that put the alias there
+        registry.set_version_tags(name, version, tags)
     _checkpoint("tags_written")
     if decision.outcome is Outcome.FAIL:
         return done(Action.DENIED, f"version {version} denied: {name}@{alias} stays on {was}")
@@ -795,6 +797,13 @@ def _rollback(run: _Run, name: str, alias: str) -> GateResult:
     fallback: VersionRecord | None = None
     choice: rollback.TargetChoice | None = None
     if decision.outcome is Outcome.FAIL:
+        report = run.ctx.audit.verify()
+        if not report.ok:
+            raise EvaluationError(
+                f"the audit log {run.ctx.audit.path} does not verify (record {report.first_bad}: "
+                f"{report.reason}): rollback targets come from it, so none is trusted; {name}@{alias} "
+                f"left on {judged}"
+            )
         # vetted by committed audit records (never a bare tag), then healthy on its own live evidence
         vetted, ignored = vetted_candidates(_versions(registry, name), run.ctx.audit.records(), name, holder)
         run.ignored.extend(ignored)

@@ -303,3 +303,26 @@ def test_undecodable_text_is_recorded_escaped_not_refused(tmp_path: Path) -> Non
     record = log.append({"action": "x", "actor": "caf\udce9", "spec": {"path": "/tmp/\udcff.yaml"}})
     assert record["actor"] == "caf\\udce9"
     assert log.verify().ok
+
+
+def test_audit_verify_checks_macs_with_the_key_file(tmp_path: Path) -> None:
+    import subprocess
+
+    from .conftest import govern_bin
+
+    log = AuditLog(tmp_path / "audit.jsonl", KEY)
+    log.append({"action": "x"})
+    (tmp_path / "key").write_bytes(KEY + b"\n")
+    (tmp_path / "wrong").write_bytes(b"wrong key\n")
+
+    def verify(*extra: str) -> subprocess.CompletedProcess[str]:
+        command = [govern_bin(), "audit", "verify", "--audit-log", str(log.path), *extra]
+        return subprocess.run(command, capture_output=True, text=True, check=False)
+
+    keyed = verify("--audit-key-file", str(tmp_path / "key"))
+    assert keyed.returncode == 0, keyed.stderr
+    assert "MACs checked" in keyed.stdout
+    assert verify("--audit-key-file", str(tmp_path / "wrong")).returncode == 1
+    unkeyed = verify()
+    assert unkeyed.returncode == 0
+    assert "pass the key" in unkeyed.stderr

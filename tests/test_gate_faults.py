@@ -437,3 +437,30 @@ def test_concurrent_promotes_with_different_audit_logs_serialize(world: World) -
     # and the alias ends on the stronger version (weak first: both move; v3 first: weak is denied)
     assert sorted(previous.values(), key=str) != [world.v1, world.v1]
     assert world.holder() == v3
+
+
+def test_rollback_trusts_no_target_from_a_log_that_does_not_verify(world: World) -> None:
+    assert world.gate(Gate.PROMOTE, version=world.v2).action is Action.PROMOTED
+    lines = world.audit.path.read_bytes().splitlines(keepends=True)
+    lines[0] = lines[0].replace(b'"gate.register"', b'"gate.registeR"')  # an edited record
+    world.audit.path.write_bytes(b"".join(lines))
+    result = world.gate(Gate.ROLLBACK)
+    assert result.action is Action.ERROR
+    assert result.exit_code == 3
+    assert "does not verify" in result.message
+    assert world.holder() == world.v2
+
+
+def test_a_holder_without_a_record_is_judged_and_its_tags_left_alone(world: World) -> None:
+    world.registry.set_alias(MODEL, "champion", world.v2)  # moved by hand
+    world.registry.set_version_tags(MODEL, world.v2, {"govern.deploy.decision_id": "f" * 32})
+    tags = world.registry.get_version(MODEL, world.v2).tags
+    result = world.gate(Gate.PROMOTE, version=world.v2)
+    assert result.action is Action.ALREADY_DONE
+    assert result.audit is not None
+    assert result.audit["decision_id"] == result.decision.decision_id  # type: ignore[union-attr]
+    assert "justified_by" not in result.audit  # no record vouched for it: judged now
+    assert world.registry.get_version(MODEL, world.v2).tags == {
+        **tags,
+        "govern.audit.head": result.audit["hash"],
+    }

@@ -194,6 +194,17 @@ def test_rollback_moves_back_to_the_last_vetted_version(env: Env) -> None:
     record = env.audit.records()[-1]
     assert (record["model"]["version"], record["from"], record["to"]) == (v2, v2, v1)
     assert env.holder() == v1
+    import subprocess
+
+    from .conftest import govern_bin
+
+    show = subprocess.run(
+        [govern_bin(), "audit", "show", "--audit-log", str(env.audit.path)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert show.returncode == 0, show.stderr
+    rows = [line for line in show.stdout.splitlines() if "rollback" in line]
+    assert any(f"gate-test v{v2}" in row and f"champion: {v2} → {v1}" in row for row in rows), show.stdout
     assert env.registry.get_version("gate-test", str(v2)).tags["govern.rollback.outcome"] == "fail"
 
 
