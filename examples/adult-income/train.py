@@ -17,6 +17,13 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+
+
+def _shown(path: Path) -> str:
+    """A data file as the dataset's source: relative to the repository, not to this machine."""
+    return path.relative_to(HERE.parent.parent).as_posix()
+
+
 CATEGORICAL = ["workclass", "education", "marital-status", "occupation", "relationship", "race", "sex",
                "native-country"]  # fmt: skip
 NUMERIC = ["age", "fnlwgt", "education-num", "capital-gain", "capital-loss", "hours-per-week"]
@@ -122,10 +129,10 @@ def main() -> None:
         if commit:
             mlflow.set_tag("mlflow.source.git.commit", commit)
         mlflow.log_input(
-            mlflow.data.from_pandas(train, source=str(train_path), name="adult_train"), context="training"
+            mlflow.data.from_pandas(train, source=_shown(train_path), name="adult_train"), context="training"
         )
         mlflow.log_input(
-            mlflow.data.from_pandas(test, source=str(test_path), name="adult_test"), context="evaluation"
+            mlflow.data.from_pandas(test, source=_shown(test_path), name="adult_test"), context="evaluation"
         )
         mlflow.sklearn.log_model(
             model,
