@@ -51,7 +51,7 @@ from govern.engine.backends import create_backend
 from govern.engine.check import Checker, rule_results
 from govern.engine.evidence import evidence_from_value
 from govern.engine.evidence.document import canonical_digest
-from govern.engine.policyset import load_policy_set
+from govern.engine.policyset import RegoVersion, load_policy_set, make_policy_set, parse_module
 from govern.engine.spec import Stage, load_spec
 from govern.engine.waivers import apply_waivers
 
@@ -59,6 +59,10 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "adult-income"
 TODAY = dt.date(2026, 11, 27)
 TARGET_RATIO = 1.3
+REFERENCE = ROOT / "tests" / "reference_policies"  # the library before native comparisons
+TARGET_VS_REFERENCE = 0.35  # decide now / decide with the reference library
+TARGET_VALIDATION = 0.1  # validation / decide
+TARGET_10K = 3.0  # decide at 10k metrics / decide on the example
 STAGES = ("register", "deploy", "rollback")
 NULLABLE = ("model", "run", "champion", "fairness", "explanations", "data")
 
@@ -310,6 +314,80 @@ def run_rounds(
     return samples, per_round
 
 
+# --------------------------------------------------------------------------- before / after
+
+
+def reference_checker(spec: Any, params: dict[str, Any]) -> Checker:
+    """A Checker over the frozen reference library: today's packs as they were before."""
+    modules = [
+        parse_module(
+            f"reference/{p.relative_to(REFERENCE)}",
+            p.read_text(encoding="utf-8"),
+            RegoVersion.V1,
+            builtin=True,
+        )
+        for p in sorted(REFERENCE.glob("*/*.rego"))
+    ]
+    return Checker(spec, make_policy_set(modules), create_backend("embedded"), params)
+
+
+def _interleaved(fns: dict[str, Any], count: int, seed: int) -> dict[str, float]:
+    """Mean µs per call of each fn(i), i over range(count), the modes interleaved per i."""
+    clock = time.perf_counter_ns
+    totals = dict.fromkeys(fns, 0)
+    names = list(fns)
+    order = list(range(count))
+    random.Random(seed).shuffle(order)
+    for k, i in enumerate(order):
+        for j in range(len(names)):
+            name = names[(k + j) % len(names)]
+            t0 = clock()
+            fns[name](i)
+            totals[name] += clock() - t0
+    return {name: total / count / 1000 for name, total in totals.items()}
+
+
+def with_many_metrics(base: dict[str, Any], count: int) -> dict[str, Any]:
+    doc = copy.deepcopy(base)
+    rng = random.Random(count)
+    doc["run"]["metrics"].update({f"extra_metric_{i:05d}": round(rng.random(), 6) for i in range(count)})
+    return doc
+
+
+def before_after(
+    checker: Checker,
+    spec: Any,
+    base: dict[str, Any],
+    raws: list[dict[str, Any]],
+    validated: list[Any],
+    rounds: int,
+    seed: int,
+) -> dict[str, float]:
+    """Same run: decide now vs with the reference library, validation vs decide, 10k metrics."""
+    reference = reference_checker(spec, checker.params)
+    big_raw = with_many_metrics(base, 10_000)
+    big = evidence_from_value(big_raw, "<10k metrics>")
+    example = evidence_from_value(base, "<example>")
+    n = min(len(raws), 500)
+    for i in range(min(n, 50)):
+        reference.decide(validated[i], None, TODAY)
+    fns = {
+        "decide": lambda i: checker.decide(validated[i], None, TODAY),
+        "decide (reference library)": lambda i: reference.decide(validated[i], None, TODAY),
+        "validate": lambda i: evidence_from_value(raws[i]),
+    }
+    means = [_interleaved(fns, n, seed + r) for r in range(rounds)]
+    out = {name: statistics.fmean(m[name] for m in means) for name in fns}
+    scale = {
+        "decide (example)": lambda i: checker.decide(example, None, TODAY),
+        "decide (10k metrics)": lambda i: checker.decide(big, None, TODAY),
+        "decide (10k metrics, reference library)": lambda i: reference.decide(big, None, TODAY),
+        "validate (10k metrics)": lambda i: evidence_from_value(big_raw),
+    }
+    out.update(_interleaved(scale, 20, seed))
+    return out
+
+
 # --------------------------------------------------------------------------- attribution
 
 
@@ -525,6 +603,32 @@ def main() -> None:
         f"{stats['validate+decide']['mean'] - stats['decide']['mean']:.0f} µs/document"
     )
 
+    ba = before_after(checker, spec, base, raws, validated, rounds, args.seed)
+    vs_reference = ba["decide"] / ba["decide (reference library)"]
+    validation_share = ba["validate"] / ba["decide"]
+    scale_10k = ba["decide (10k metrics)"] / ba["decide (example)"]
+    scale_10k_ref = ba["decide (10k metrics, reference library)"] / ba["decide (example)"]
+    print()
+    print("before / after, same run (mean µs per call, modes interleaved per document):")
+    for name, value in ba.items():
+        print(f"  {name:<44}{value:>10.0f}")
+
+    def _verdict(value: float, target: float) -> str:
+        return "within" if value <= target else "ABOVE"
+
+    print(
+        f"  decide now / decide with the reference library = {vs_reference:.3f}x "
+        f"({_verdict(vs_reference, TARGET_VS_REFERENCE)} the {TARGET_VS_REFERENCE}x target)"
+    )
+    print(
+        f"  validation / decide = {validation_share:.3f}x ({_verdict(validation_share, TARGET_VALIDATION)} "
+        f"the {TARGET_VALIDATION}x target)"
+    )
+    print(
+        f"  decide at 10k metrics / on the example = {scale_10k:.2f}x ({_verdict(scale_10k, TARGET_10K)} the "
+        f"{TARGET_10K}x target; {scale_10k_ref:.2f}x with the reference library)"
+    )
+
     comp = components(checker, bare, raws, validated, 200 if args.quick else 500)
     whole = comp["Checker.decide (whole)"]
     print()
@@ -576,6 +680,11 @@ def main() -> None:
         "validation_jsonschema_share_pct": round(v_jsonschema, 1),
         "outcomes": dict(outcomes),
         "value_mismatches": mismatches,
+        "before_after_us": {k: round(v, 1) for k, v in ba.items()},
+        "decide_vs_reference": round(vs_reference, 4),
+        "validation_vs_decide": round(validation_share, 4),
+        "decide_10k_vs_example": round(scale_10k, 3),
+        "decide_10k_vs_example_reference": round(scale_10k_ref, 3),
     }
     print("RESULT " + json.dumps(result, sort_keys=True))
 

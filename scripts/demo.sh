@@ -5,6 +5,7 @@
 # Every decision is printed and audited; the audit log is verified at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+setup_start=$SECONDS
 VENV="${GOVERN_VENV:-.venv}"
 PYTHON="${PYTHON:-python3}"
 if [ ! -x "$VENV/bin/govern" ] || ! "$VENV/bin/python" -c "import mlflow, shap, fairlearn" 2>/dev/null; then
@@ -23,7 +24,16 @@ export GOVERN_AUDIT_LOG="$WORK/audit.jsonl"
 SPEC=examples/adult-income/spec.yaml
 AS_OF="${GOVERN_AS_OF:-$(date +%F)}"
 started=$SECONDS
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+declare -a PHASES=()
+phase_name=""
+phase_start=$SECONDS
+# step NAME: start a phase (and close the one before, recording its time)
+step() {
+  if [ -n "$phase_name" ]; then PHASES+=("$(printf '%5d s  %s' $((SECONDS - phase_start)) "$phase_name")"); fi
+  phase_name="$*"
+  phase_start=$SECONDS
+  [ -z "$*" ] || printf '\n\033[1m== %s\033[0m\n' "$*"
+}
 # A gate exits 1 when it denies or rolls back: that is an answer, not a failure of this script.
 gate() { govern gate "$@" --as-of "$AS_OF" || { code=$?; [ "$code" -eq 1 ] || exit "$code"; }; }
 
@@ -56,4 +66,8 @@ gate rollback "$SPEC"
 step "the audit log"
 govern audit show
 govern audit verify
+step ""
+echo
+echo "time per step (setup before them: $((started - setup_start)) s):"
+for line in "${PHASES[@]}"; do echo "  $line"; done
 echo "done in $((SECONDS - started)) s"

@@ -1,11 +1,47 @@
 #!/usr/bin/env bash
 # Set up a virtualenv with the dev tools and run every check CI runs:
 # ruff (lint + format), mypy (strict), import-linter (layering), the Rego unit tests (govern
-# test, and opa test/check/fmt on a real OPA), pytest.
+# test, and opa test/check/fmt on a real OPA), pytest. The time of each phase is printed at the end.
+#
+# The OPA build (tools/opa/build.sh: cached after the first run, minutes on a fresh machine) starts
+# in the background first and runs alongside the install and the static checks.
+# Slow tests (marked `slow`) run here as in CI; `scripts/test.sh -m "not slow"` leaves them out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${GOVERN_VENV:-.venv}"
 PYTHON="${PYTHON:-python3}"
+
+declare -a PHASES=()
+phase_name=""
+phase_start=$SECONDS
+total_start=$SECONDS
+phase() {
+  if [ -n "$phase_name" ]; then PHASES+=("$(printf '%-44s %5d s' "$phase_name" $((SECONDS - phase_start)))"); fi
+  phase_name="$1"
+  phase_start=$SECONDS
+  [ -z "$1" ] || echo "== $1"
+}
+report() {
+  local code=$?
+  phase ""
+  echo
+  echo "== time per phase"
+  local line
+  for line in "${PHASES[@]}"; do echo "  $line"; done
+  printf '  %-44s %5d s\n' "total" $((SECONDS - total_start))
+  [ -z "${OPA_LOG:-}" ] || rm -f "$OPA_LOG" "$OPA_OUT"
+  exit "$code"
+}
+trap report EXIT
+
+# Started first, waited for before the OPA phase.
+OPA_LOG="$(mktemp)"
+OPA_OUT="$(mktemp)"
+opa_build_start=$SECONDS
+tools/opa/build.sh >"$OPA_OUT" 2>"$OPA_LOG" &
+OPA_PID=$!
+
+phase "virtualenv + install"
 if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
@@ -13,35 +49,39 @@ fi
 "$VENV/bin/python" -m pip install --quiet -e '.[dev]'
 export PATH="$(cd "$VENV" && pwd)/bin:$PATH"
 
-echo "== ruff"
+phase "ruff"
 ruff check .
 ruff format --check .
-echo "== mypy"
+phase "mypy"
 # The sources live in engine/ and cli/ but import as govern.engine / govern.cli: give mypy
 # that layout through a folder of links.
 rm -rf .typecheck && mkdir -p .typecheck/govern
 ln -s ../../engine .typecheck/govern/engine
 ln -s ../../cli .typecheck/govern/cli
 (cd .typecheck && MYPYPATH=. mypy --config-file ../pyproject.toml -p govern.engine -p govern.cli)
-echo "== import-linter"
+phase "import-linter"
 (cd .typecheck && PYTHONPATH=. lint-imports --config ../pyproject.toml)
-echo "== govern test (built-in Rego library)"
+phase "govern test (built-in Rego library)"
 govern test
-echo "== real OPA: opa test / check --strict / fmt over policies/ (tools/opa/build.sh, cached)"
+phase "real OPA: wait for the build, opa test / check / fmt"
 # The OPA backend tests (tests/test_opa_*.py, tests/conformance/) start this binary as a server.
 # Under CI they must run; a developer without Go (and no cached build) gets them skipped.
-if GOVERN_OPA_BIN="$(tools/opa/build.sh)"; then
+if wait "$OPA_PID"; then
+  GOVERN_OPA_BIN="$(cat "$OPA_OUT")"
   export GOVERN_OPA_BIN
+  echo "OPA ready after $((SECONDS - opa_build_start)) s (in the background): $GOVERN_OPA_BIN"
   "$GOVERN_OPA_BIN" test policies/
   "$GOVERN_OPA_BIN" check --strict policies/
   "$GOVERN_OPA_BIN" fmt --fail --list policies/
 elif [ "${CI:-}" = "true" ]; then
+  cat "$OPA_LOG" >&2
   echo "tools/opa/build.sh failed: CI needs a real OPA" >&2
   exit 1
 else
+  tail -n 5 "$OPA_LOG" >&2
   echo "no OPA binary (install Go to build one): the OPA backend tests will be skipped"
 fi
-echo "== headless Chromium (for the model-card rendering tests)"
+phase "headless Chromium (for the model-card rendering tests)"
 # The HTML card is opened in Debian's chromium. Under CI it is installed when missing and the
 # tests must run; locally they are skipped with a reason when it is absent.
 if ! command -v chromium >/dev/null 2>&1; then
@@ -51,5 +91,5 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "chromium not found: the browser tests will be skipped (apt-get install chromium)"
   fi
 fi
-echo "== pytest"
-python -m pytest "$@"
+phase "pytest"
+python -m pytest --durations=15 "$@"

@@ -194,6 +194,19 @@ def _walk_numbers(rng: random.Random, node: Any, thresholds: list[float]) -> Non
             _walk_numbers(rng, item, thresholds)
 
 
+def _break_objects(rng: random.Random, node: Any) -> None:
+    """Now and then, an object where one is expected becomes a string, a list, null or a number."""
+    if isinstance(node, dict):
+        for key, value in list(node.items()):
+            if isinstance(value, dict) and rng.random() < 0.03:
+                node[key] = rng.choice(("x", [1], None, 3))
+            else:
+                _break_objects(rng, value)
+    elif isinstance(node, list):
+        for item in node:
+            _break_objects(rng, item)
+
+
 def _thresholds(params: Any) -> list[float]:
     found: list[float] = []
     if isinstance(params, dict):
@@ -236,6 +249,9 @@ def generated_docs(count: int, seed: int) -> list[dict[str, Any]]:
         for section in sections:
             if isinstance(value.get(section), dict):
                 _walk_numbers(rng, value[section], thresholds)
+        if rng.random() < 0.3:
+            for section in sections:
+                _break_objects(rng, value.get(section))
         explanations = value.get("explanations")
         if isinstance(explanations, dict) and rng.random() < 0.4:
             # ties in the ranking

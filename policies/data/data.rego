@@ -56,7 +56,7 @@ deny_null_share contains result if {
 	threshold := object.get(params, "max_null_share", null)
 	is_number(threshold)
 	some column, profile in lib.obj(object.get(evaluation, "columns", {}))
-	value := lib.get(profile, "null_share", null)
+	value := profile.null_share
 	is_number(value)
 	value > threshold
 	result := {
@@ -82,7 +82,7 @@ deny_drift_psi contains result if {
 	threshold := object.get(params, "max_psi", null)
 	is_number(threshold)
 	some feature, stats in drift
-	value := lib.get(stats, "psi", null)
+	value := stats.psi
 	is_number(value)
 	value > threshold
 	result := {
@@ -108,7 +108,7 @@ warn_drift_ks contains result if {
 	threshold := object.get(params, "max_ks_statistic", null)
 	is_number(threshold)
 	some feature, stats in drift
-	value := lib.get(stats, "ks_statistic", null)
+	value := stats.ks_statistic
 	is_number(value)
 	value > threshold
 	result := {

@@ -105,7 +105,7 @@ exceeds(key, label) := {result |
 	threshold := object.get(params, key, null)
 	is_number(threshold)
 	some feature, evidence in features
-	value := lib.get(evidence, key, null)
+	value := evidence[key]
 	is_number(value)
 	value > threshold
 	result := {
@@ -121,7 +121,7 @@ falls_short(key, label) := {result |
 	threshold := object.get(params, key, null)
 	is_number(threshold)
 	some feature, evidence in features
-	value := lib.get(evidence, key, null)
+	value := evidence[key]
 	is_number(value)
 	value < threshold
 	result := {
@@ -152,11 +152,23 @@ group_floor := f if {
 	is_number(f.min)
 }
 
+# floor_by_group[feature] is the per-group values of the floor's metric ({} when absent).
+floor_by_group := {feature: by_group |
+	some feature, evidence in features
+	by_group := lib.obj(lib.get(lib.get(lib.get(evidence, "metrics", {}), group_floor.metric, {}), "by_group", {}))
+}
+
+# small_groups[feature] is the set of groups too small to measure.
+small_groups := {feature: small |
+	some feature, evidence in features
+	small := lib.names(lib.get(evidence, "small_groups", []))
+}
+
 # METADATA
 # title: Per-group performance floor
 # description: >-
 #   For each sensitive feature, every group that is not too small to measure must reach
-#   params.fairness.group_floor.min on the metric params.fairness.group_group_floor.metric.
+#   params.fairness.group_floor.min on the metric params.fairness.group_floor.metric.
 # custom:
 #   id: GOV-FAIR-004
 #   severity: high
@@ -164,9 +176,8 @@ group_floor := f if {
 #   controls: ["EU-AI-Act:Art.10", "EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.11"]
 deny_group_floor contains result if {
 	lib.applies(stages)
-	some feature, evidence in features
-	by_group := lib.obj(lib.get(lib.get(lib.get(evidence, "metrics", {}), group_floor.metric, {}), "by_group", {}))
-	small := lib.names(lib.get(evidence, "small_groups", []))
+	some feature, by_group in floor_by_group
+	small := small_groups[feature]
 	some group, value in by_group
 	not group in small
 	is_number(value)
@@ -183,9 +194,8 @@ deny_group_floor contains result if {
 
 deny_group_floor contains result if {
 	lib.applies(stages)
-	some feature, evidence in features
-	by_group := lib.obj(lib.get(lib.get(lib.get(evidence, "metrics", {}), group_floor.metric, {}), "by_group", {}))
-	small := lib.names(lib.get(evidence, "small_groups", []))
+	some feature, by_group in floor_by_group
+	small := small_groups[feature]
 	some group, value in by_group
 	not group in small
 	not is_number(value)
@@ -201,8 +211,8 @@ deny_group_floor contains result if {
 
 deny_group_floor contains result if {
 	lib.applies(stages)
-	some feature, evidence in features
-	count(lib.obj(lib.get(lib.get(lib.get(evidence, "metrics", {}), group_floor.metric, {}), "by_group", {}))) == 0
+	some feature, by_group in floor_by_group
+	count(by_group) == 0
 	result := {
 		"msg": sprintf("%s was not computed per group of %s, so the per-group floor of %v cannot be checked", [group_floor.metric, feature, group_floor.min]),
 		"feature": feature,
