@@ -19,9 +19,9 @@ explanations := lib.evidence("explanations")
 
 importance := [item |
 	some item in lib.arr(lib.get(explanations, "global_importance", []))
-	is_object(item)
-	lib.present(item.feature)
 	is_number(item.share)
+	is_string(item.feature)
+	trim_space(item.feature) != ""
 ]
 
 watched := lib.names(object.get(params, "prohibited_features", [])) | lib.names(object.get(lib.section("fairness"), "sensitive_features", []))
@@ -34,13 +34,11 @@ shares := sort([item.share | some item in importance])
 # One pass over the sorted shares, so ranking stays linear after the sort.
 rank_of := {share: rank |
 	some i, share in shares
-	last_of_its_value(i)
-	rank := count(shares) - i
+	not shares[i + 1] == share
+	rank := share_count - i
 }
 
-last_of_its_value(i) if i == count(shares) - 1
-
-last_of_its_value(i) if shares[i + 1] != shares[i]
+share_count := count(shares)
 
 # METADATA
 # title: Explanation evidence present
