@@ -14,16 +14,18 @@ stages := {"register", "deploy"}
 
 params := lib.section("data")
 
-data_evidence := lib.evidence("data")
+# data_present: input.data is an object. A flag rather than a copy of the
+# section, so that the package's own value stays small.
+data_present if is_object(lib.evidence("data"))
 
-evaluation := lib.obj(lib.get(data_evidence, "evaluation", {}))
+evaluation := lib.obj(lib.get(lib.evidence("data"), "evaluation", {}))
 
 dataset_name := n if {
 	n := object.get(evaluation, "name", null)
 	lib.present(n)
 } else := "evaluation data"
 
-drift := lib.obj(lib.get(data_evidence, "drift", {}))
+drift := lib.obj(lib.get(lib.evidence("data"), "drift", {}))
 
 # METADATA
 # title: Data evidence present
@@ -35,7 +37,7 @@ drift := lib.obj(lib.get(data_evidence, "drift", {}))
 #   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.3"]
 deny_evidence_missing contains result if {
 	lib.applies(stages)
-	not is_object(data_evidence)
+	not data_present
 	reason := lib.missing_reason("data")
 	result := {
 		"msg": sprintf("Data quality cannot be checked: data evidence is missing (%s)", [reason]),
@@ -129,7 +131,7 @@ warn_drift_ks contains result if {
 #   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.3"]
 deny_too_few_rows contains result if {
 	lib.applies(stages)
-	is_object(data_evidence)
+	data_present
 	threshold := object.get(params, "min_rows", null)
 	is_number(threshold)
 	rows := object.get(evaluation, "rows", 0)
@@ -152,7 +154,7 @@ deny_too_few_rows contains result if {
 #   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.3"]
 deny_schema_violations contains result if {
 	lib.applies(stages)
-	some violation in lib.arr(lib.get(data_evidence, "schema_violations", []))
+	some violation in lib.arr(lib.get(lib.evidence("data"), "schema_violations", []))
 	result := {
 		"msg": sprintf("The %s violates the expected schema: %v", [dataset_name, violation]),
 		"violation": violation,

@@ -17,9 +17,11 @@ params := lib.section("fairness")
 
 declared := lib.names(object.get(params, "sensitive_features", []))
 
-fairness_evidence := lib.evidence("fairness")
+# fairness_present: input.fairness is an object. A flag rather than a copy of the
+# section, so that the package's own value stays small.
+fairness_present if is_object(lib.evidence("fairness"))
 
-features := lib.obj(lib.get(fairness_evidence, "features", {}))
+features := lib.obj(lib.get(lib.evidence("fairness"), "features", {}))
 
 # METADATA
 # title: Fairness evidence present
@@ -33,7 +35,7 @@ features := lib.obj(lib.get(fairness_evidence, "features", {}))
 #   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.11"]
 deny_evidence_missing contains result if {
 	lib.applies(stages)
-	not is_object(fairness_evidence)
+	not fairness_present
 	some feature in declared
 	reason := lib.missing_reason("fairness")
 	result := {
@@ -45,7 +47,7 @@ deny_evidence_missing contains result if {
 
 deny_evidence_missing contains result if {
 	lib.applies(stages)
-	is_object(fairness_evidence)
+	fairness_present
 	some feature in declared
 	not is_object(object.get(features, feature, null))
 	result := {

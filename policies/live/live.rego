@@ -14,12 +14,14 @@ stages := {"rollback"}
 
 bounds := lib.section("live")
 
-live_evidence := lib.evidence("live")
+# live_present: input.live is an object. A flag rather than a copy of the
+# section, so that the package's own value stays small.
+live_present if is_object(lib.evidence("live"))
 
-live_metrics := lib.obj(lib.get(live_evidence, "metrics", {}))
+live_metrics := lib.obj(lib.get(lib.evidence("live"), "metrics", {}))
 
 window := w if {
-	w := lib.get(live_evidence, "window", null)
+	w := lib.get(lib.evidence("live"), "window", null)
 	lib.present(w)
 } else := "the monitoring window"
 
@@ -34,7 +36,7 @@ window := w if {
 deny_evidence_missing contains result if {
 	lib.applies(stages)
 	count(bounds) > 0
-	not is_object(live_evidence)
+	not live_present
 	reason := lib.missing_reason("live")
 	result := {
 		"msg": sprintf("Live metrics are required but missing (%s)", [reason]),
@@ -98,7 +100,7 @@ deny_live_metric_above_max contains result if {
 #   controls: ["EU-AI-Act:Art.12", "EU-AI-Act:Art.72", "NIST-AI-RMF:MEASURE-2.4", "NIST-AI-RMF:MANAGE-4.1"]
 deny_live_metric_not_reported contains result if {
 	lib.applies(stages)
-	is_object(live_evidence)
+	live_present
 	some name, bound in bounds
 	has_threshold(bound)
 	not is_number(object.get(live_metrics, name, null))
@@ -115,6 +117,6 @@ has_threshold(bound) if lib.bound_min(bound)
 has_threshold(bound) if lib.bound_max(bound)
 
 live_source := s if {
-	s := lib.get(live_evidence, "source", null)
+	s := lib.get(lib.evidence("live"), "source", null)
 	lib.present(s)
 } else := "the live source"
