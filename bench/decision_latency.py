@@ -58,6 +58,7 @@ from govern.engine.check import Checker, rule_results
 from govern.engine.evidence import evidence_from_value
 from govern.engine.evidence.document import canonical_digest
 from govern.engine.policyset import RegoVersion, load_policy_set, make_policy_set, parse_module
+from govern.engine.schemas import Schema, _validator, is_valid
 from govern.engine.spec import Stage, load_spec
 from govern.engine.waivers import apply_waivers
 
@@ -381,6 +382,10 @@ def before_after(
         "decide": lambda i: checker.decide(validated[i], None, TODAY),
         "decide (reference library)": lambda i: reference.decide(validated[i], None, TODAY),
         "validate": lambda i: evidence_from_value(raws[i]),
+        "schema check (jsonschema-rs)": lambda i: is_valid(raws[i], Schema.EVIDENCE),
+        "schema check (jsonschema, before)": lambda i: (
+            not any(True for _ in _validator(Schema.EVIDENCE).iter_errors(raws[i]))
+        ),
     }
     means = [_interleaved(fns, n, seed + r) for r in range(rounds)]
     out = {name: statistics.fmean(m[name] for m in means) for name in fns}
@@ -400,6 +405,8 @@ def report_before_after(ba: dict[str, float]) -> dict[str, Any]:
         return {}
     vs_reference = ba["decide"] / ba["decide (reference library)"]
     validation_share = ba["validate"] / ba["decide"]
+    schema_share = ba["schema check (jsonschema-rs)"] / ba["decide"]
+    schema_before = ba["schema check (jsonschema, before)"] / ba["decide"]
     scale_10k = ba["decide (10k metrics)"] / ba["decide (example)"]
     scale_10k_ref = ba["decide (10k metrics, reference library)"] / ba["decide (example)"]
     print()
@@ -415,7 +422,11 @@ def report_before_after(ba: dict[str, float]) -> dict[str, Any]:
         f"({_verdict(vs_reference, TARGET_VS_REFERENCE)} the {TARGET_VS_REFERENCE}x target)"
     )
     print(
-        f"  validation / decide = {validation_share:.3f}x ({_verdict(validation_share, TARGET_VALIDATION)} "
+        f"  schema check / decide = {schema_share:.3f}x ({_verdict(schema_share, TARGET_VALIDATION)} the "
+        f"{TARGET_VALIDATION}x target; {schema_before:.3f}x with jsonschema)"
+    )
+    print(
+        f"  whole evidence_from_value (parse, number checks, schema) / decide = {validation_share:.3f}x ({_verdict(validation_share, TARGET_VALIDATION)} "
         f"the {TARGET_VALIDATION}x target)"
     )
     print(
@@ -427,6 +438,8 @@ def report_before_after(ba: dict[str, float]) -> dict[str, Any]:
         "before_after_us": {k: round(v, 1) for k, v in ba.items()},
         "decide_vs_reference": round(vs_reference, 4),
         "validation_vs_decide": round(validation_share, 4),
+        "schema_check_vs_decide": round(schema_share, 4),
+        "schema_check_vs_decide_jsonschema": round(schema_before, 4),
         "decide_10k_vs_example": round(scale_10k, 3),
         "decide_10k_vs_example_reference": round(scale_10k_ref, 3),
     }
