@@ -73,7 +73,7 @@ direction := "higher" if {
 #   stages: [deploy]
 #   controls: ["EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.3", "NIST-AI-RMF:MANAGE-2.2"]
 deny_regression contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	regression > lib.fixed(max_regression)
 	challenger := challenger_metrics[metric]
 	champion := champion_metrics[metric]
@@ -102,7 +102,7 @@ deny_regression contains result if {
 #   stages: [deploy]
 #   controls: ["EU-AI-Act:Art.15", "NIST-AI-RMF:MANAGE-2.2"]
 warn_no_champion contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	metric
 	not champion_present
 	reason := lib.missing_reason("champion")
@@ -123,7 +123,7 @@ warn_no_champion contains result if {
 #   stages: [deploy]
 #   controls: ["EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.3"]
 deny_metric_not_comparable contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	metric
 	champion_present
 	some side in missing_sides

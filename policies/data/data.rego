@@ -36,7 +36,7 @@ drift := lib.obj(lib.get(lib.evidence("data"), "drift", {}))
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.3"]
 deny_evidence_missing contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	not data_present
 	reason := lib.missing_reason("data")
 	result := {
@@ -54,7 +54,7 @@ deny_evidence_missing contains result if {
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.3"]
 deny_null_share contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	threshold := object.get(params, "max_null_share", null)
 	is_number(threshold)
 	some column, profile in lib.obj(object.get(evaluation, "columns", {}))
@@ -80,7 +80,7 @@ deny_null_share contains result if {
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.10", "EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.5"]
 deny_drift_psi contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	threshold := object.get(params, "max_psi", null)
 	is_number(threshold)
 	some feature, stats in drift
@@ -106,7 +106,7 @@ deny_drift_psi contains result if {
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.5"]
 warn_drift_ks contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	threshold := object.get(params, "max_ks_statistic", null)
 	is_number(threshold)
 	some feature, stats in drift
@@ -130,7 +130,7 @@ warn_drift_ks contains result if {
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.3"]
 deny_too_few_rows contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	data_present
 	threshold := object.get(params, "min_rows", null)
 	is_number(threshold)
@@ -153,7 +153,7 @@ deny_too_few_rows contains result if {
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.3"]
 deny_schema_violations contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	some violation in lib.arr(lib.get(lib.evidence("data"), "schema_violations", []))
 	result := {
 		"msg": sprintf("The %s violates the expected schema: %v", [dataset_name, violation]),

@@ -51,7 +51,7 @@ share_count := count(shares)
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.13", "NIST-AI-RMF:MEASURE-2.9"]
 deny_evidence_missing contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	object.get(params, "required", false) == true
 	not explanations_present
 	reason := lib.missing_reason("explanations")
@@ -73,7 +73,7 @@ deny_evidence_missing contains result if {
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.10", "EU-AI-Act:Art.13", "NIST-AI-RMF:MEASURE-2.9", "NIST-AI-RMF:MEASURE-2.11"]
 deny_prohibited_feature_top_k contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	top_k := object.get(params, "top_k", null)
 	is_number(top_k)
 	some item in importance
@@ -100,7 +100,7 @@ deny_prohibited_feature_top_k contains result if {
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.9"]
 warn_dominant_feature contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	threshold := object.get(params, "max_feature_share", null)
 	is_number(threshold)
 	some item in importance

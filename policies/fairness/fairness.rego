@@ -34,7 +34,7 @@ features := lib.obj(lib.get(lib.evidence("fairness"), "features", {}))
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.11"]
 deny_evidence_missing contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	not fairness_present
 	some feature in declared
 	reason := lib.missing_reason("fairness")
@@ -46,7 +46,7 @@ deny_evidence_missing contains result if {
 }
 
 deny_evidence_missing contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	fairness_present
 	some feature in declared
 	not is_object(object.get(features, feature, null))
@@ -67,7 +67,7 @@ deny_evidence_missing contains result if {
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.11"]
 deny_demographic_parity_difference contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	some result in exceeds("demographic_parity_difference", "Demographic parity difference")
 }
 
@@ -82,7 +82,7 @@ deny_demographic_parity_difference contains result if {
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.11"]
 deny_demographic_parity_ratio contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	some result in falls_short("demographic_parity_ratio", "Demographic parity ratio")
 }
 
@@ -97,7 +97,7 @@ deny_demographic_parity_ratio contains result if {
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.11"]
 deny_equalized_odds_difference contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	some result in exceeds("equalized_odds_difference", "Equalized odds difference")
 }
 
@@ -177,7 +177,7 @@ small_groups := {feature: small |
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.10", "EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.11"]
 deny_group_floor contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	some feature, by_group in floor_by_group
 	small := small_groups[feature]
 	some group, value in by_group
@@ -195,7 +195,7 @@ deny_group_floor contains result if {
 }
 
 deny_group_floor contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	some feature, by_group in floor_by_group
 	small := small_groups[feature]
 	some group, value in by_group
@@ -212,7 +212,7 @@ deny_group_floor contains result if {
 }
 
 deny_group_floor contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	some feature, by_group in floor_by_group
 	count(by_group) == 0
 	result := {
@@ -235,7 +235,7 @@ deny_group_floor contains result if {
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.11"]
 warn_small_group contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	threshold := object.get(params, "min_group_size", null)
 	is_number(threshold)
 	some feature, evidence in features

@@ -34,7 +34,7 @@ run_id := id if {
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.11", "EU-AI-Act:Art.12", "NIST-AI-RMF:GOVERN-1.6"]
 deny_run_missing contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	not run_present
 	reason := lib.missing_reason("run")
 	result := {
@@ -52,7 +52,7 @@ deny_run_missing contains result if {
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.11", "EU-AI-Act:Art.12", "NIST-AI-RMF:GOVERN-1.6"]
 deny_missing_params contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	run_present
 	some name in lib.names(object.get(params, "params", []))
 	not lib.present(lib.get(object.get(run, "params", {}), name, null))
@@ -72,7 +72,7 @@ deny_missing_params contains result if {
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.12", "NIST-AI-RMF:GOVERN-1.6"]
 deny_missing_tags contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	run_present
 	some name in lib.names(object.get(params, "tags", []))
 	not lib.present(lib.get(object.get(run, "tags", {}), name, null))
@@ -92,7 +92,7 @@ deny_missing_tags contains result if {
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.11", "EU-AI-Act:Art.12", "NIST-AI-RMF:GOVERN-1.6"]
 deny_missing_git_commit contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	run_present
 	object.get(params, "git_commit", false) == true
 	not lib.present(object.get(run, "git_commit", null))
@@ -111,7 +111,7 @@ deny_missing_git_commit contains result if {
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.10", "EU-AI-Act:Art.11", "NIST-AI-RMF:GOVERN-1.6"]
 deny_missing_training_dataset contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	run_present
 	object.get(params, "training_dataset", false) == true
 	not has_training_dataset

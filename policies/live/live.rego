@@ -34,7 +34,7 @@ window := w if {
 #   stages: [rollback]
 #   controls: ["EU-AI-Act:Art.72", "NIST-AI-RMF:MEASURE-2.4", "NIST-AI-RMF:MANAGE-4.1"]
 deny_evidence_missing contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	count(bounds) > 0
 	not live_present
 	reason := lib.missing_reason("live")
@@ -53,7 +53,7 @@ deny_evidence_missing contains result if {
 #   stages: [rollback]
 #   controls: ["EU-AI-Act:Art.15", "EU-AI-Act:Art.72", "NIST-AI-RMF:MEASURE-2.4", "NIST-AI-RMF:MANAGE-4.1"]
 deny_live_metric_below_min contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	some name, bound in bounds
 	threshold := lib.bound_min(bound)
 	value := live_metrics[name]
@@ -76,7 +76,7 @@ deny_live_metric_below_min contains result if {
 #   stages: [rollback]
 #   controls: ["EU-AI-Act:Art.15", "EU-AI-Act:Art.72", "NIST-AI-RMF:MEASURE-2.4", "NIST-AI-RMF:MANAGE-4.1"]
 deny_live_metric_above_max contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	some name, bound in bounds
 	threshold := lib.bound_max(bound)
 	value := live_metrics[name]
@@ -99,7 +99,7 @@ deny_live_metric_above_max contains result if {
 #   stages: [rollback]
 #   controls: ["EU-AI-Act:Art.12", "EU-AI-Act:Art.72", "NIST-AI-RMF:MEASURE-2.4", "NIST-AI-RMF:MANAGE-4.1"]
 deny_live_metric_not_reported contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	live_present
 	some name, bound in bounds
 	has_threshold(bound)

@@ -29,7 +29,7 @@ run_metrics := lib.obj(lib.get(lib.evidence("run"), "metrics", {}))
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.3", "NIST-AI-RMF:MEASURE-2.5"]
 deny_metric_below_min contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	some name, bound in bounds
 	threshold := lib.bound_min(bound)
 	value := run_metrics[name]
@@ -52,7 +52,7 @@ deny_metric_below_min contains result if {
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.3", "NIST-AI-RMF:MEASURE-2.5"]
 deny_metric_above_max contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	some name, bound in bounds
 	threshold := lib.bound_max(bound)
 	value := run_metrics[name]
@@ -77,7 +77,7 @@ deny_metric_above_max contains result if {
 #   stages: [register, deploy]
 #   controls: ["EU-AI-Act:Art.11", "EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.3"]
 deny_metric_not_logged contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	some name, bound in bounds
 	has_threshold(bound)
 	run_present
@@ -90,7 +90,7 @@ deny_metric_not_logged contains result if {
 }
 
 deny_metric_not_logged contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	not run_present
 	some name, bound in bounds
 	has_threshold(bound)
