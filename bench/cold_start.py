@@ -129,7 +129,7 @@ import contextlib, datetime, io, os
 from pathlib import Path
 t = time.perf_counter()
 from govern.cli.main import app
-t = mark("import govern.cli.main (typer + pydantic, click)", t)
+t = mark("import govern.cli.main (typer, click)", t)
 out = io.StringIO()
 code = None
 with contextlib.redirect_stdout(out):

@@ -18,6 +18,12 @@ so drift in machine load hits all three alike. Then cProfile over a few hundred 
 shows where govern's time goes beyond the bare evaluation, and an un-profiled component
 breakdown times each step of Checker.decide on its own.
 
+Then, before / after in the same run: Checker.decide with the current library against a Checker
+over the frozen library it replaced (tests/reference_policies/; target <= 0.35x), validation
+alone against decide (target <= 0.1x), and decide on the example with 10,000 extra run metrics
+against decide on the example (target <= 3x). Skipped with a note when this checkout has no
+reference copy.
+
 Prints tables and, last, one line ``RESULT {json}``. Nothing is asserted: the target
 (govern/bare <= 1.3x) is reported, not enforced.
 """
@@ -52,6 +58,7 @@ from govern.engine.check import Checker, rule_results
 from govern.engine.evidence import evidence_from_value
 from govern.engine.evidence.document import canonical_digest
 from govern.engine.policyset import RegoVersion, load_policy_set, make_policy_set, parse_module
+from govern.engine.schemas import Schema, _validator, is_valid
 from govern.engine.spec import Stage, load_spec
 from govern.engine.waivers import apply_waivers
 
@@ -375,6 +382,10 @@ def before_after(
         "decide": lambda i: checker.decide(validated[i], None, TODAY),
         "decide (reference library)": lambda i: reference.decide(validated[i], None, TODAY),
         "validate": lambda i: evidence_from_value(raws[i]),
+        "schema check (jsonschema-rs)": lambda i: is_valid(raws[i], Schema.EVIDENCE),
+        "schema check (jsonschema, before)": lambda i: (
+            not any(True for _ in _validator(Schema.EVIDENCE).iter_errors(raws[i]))
+        ),
     }
     means = [_interleaved(fns, n, seed + r) for r in range(rounds)]
     out = {name: statistics.fmean(m[name] for m in means) for name in fns}
@@ -386,6 +397,52 @@ def before_after(
     }
     out.update(_interleaved(scale, 20, seed))
     return out
+
+
+def report_before_after(ba: dict[str, float]) -> dict[str, Any]:
+    """Print the same-run ratios against their targets; return them (empty without a reference)."""
+    if not ba:
+        return {}
+    vs_reference = ba["decide"] / ba["decide (reference library)"]
+    validation_share = ba["validate"] / ba["decide"]
+    schema_share = ba["schema check (jsonschema-rs)"] / ba["decide"]
+    schema_before = ba["schema check (jsonschema, before)"] / ba["decide"]
+    scale_10k = ba["decide (10k metrics)"] / ba["decide (example)"]
+    scale_10k_ref = ba["decide (10k metrics, reference library)"] / ba["decide (example)"]
+    print()
+    print("before / after, same run (mean µs per call, modes interleaved per document):")
+    for name, value in ba.items():
+        print(f"  {name:<44}{value:>10.0f}")
+
+    def _verdict(value: float, target: float) -> str:
+        return "within" if value <= target else "ABOVE"
+
+    print(
+        f"  decide now / decide with the reference library = {vs_reference:.3f}x "
+        f"({_verdict(vs_reference, TARGET_VS_REFERENCE)} the {TARGET_VS_REFERENCE}x target)"
+    )
+    print(
+        f"  schema check / decide = {schema_share:.3f}x ({_verdict(schema_share, TARGET_VALIDATION)} the "
+        f"{TARGET_VALIDATION}x target; {schema_before:.3f}x with jsonschema)"
+    )
+    print(
+        f"  whole evidence_from_value (parse, number checks, schema) / decide = {validation_share:.3f}x ({_verdict(validation_share, TARGET_VALIDATION)} "
+        f"the {TARGET_VALIDATION}x target)"
+    )
+    print(
+        f"  decide at 10k metrics / on the example = {scale_10k:.2f}x ({_verdict(scale_10k, TARGET_10K)} the "
+        f"{TARGET_10K}x target; {scale_10k_ref:.2f}x with the reference library)"
+    )
+
+    return {
+        "before_after_us": {k: round(v, 1) for k, v in ba.items()},
+        "decide_vs_reference": round(vs_reference, 4),
+        "validation_vs_decide": round(validation_share, 4),
+        "schema_check_vs_decide": round(schema_share, 4),
+        "schema_check_vs_decide_jsonschema": round(schema_before, 4),
+        "decide_10k_vs_example": round(scale_10k, 3),
+        "decide_10k_vs_example_reference": round(scale_10k_ref, 3),
+    }
 
 
 # --------------------------------------------------------------------------- attribution
@@ -628,6 +685,12 @@ def main() -> None:
         f"  decide at 10k metrics / on the example = {scale_10k:.2f}x ({_verdict(scale_10k, TARGET_10K)} the "
         f"{TARGET_10K}x target; {scale_10k_ref:.2f}x with the reference library)"
     )
+    if REFERENCE.is_dir():
+        ba = before_after(checker, spec, base, raws, validated, rounds, args.seed)
+    else:
+        print(f"\nno {REFERENCE} in this checkout: before / after skipped")
+        ba = {}
+    ratios = report_before_after(ba)
 
     comp = components(checker, bare, raws, validated, 200 if args.quick else 500)
     whole = comp["Checker.decide (whole)"]
@@ -685,6 +748,7 @@ def main() -> None:
         "validation_vs_decide": round(validation_share, 4),
         "decide_10k_vs_example": round(scale_10k, 3),
         "decide_10k_vs_example_reference": round(scale_10k_ref, 3),
+        **ratios,
     }
     print("RESULT " + json.dumps(result, sort_keys=True))
 

@@ -34,6 +34,9 @@ from govern.engine.params import build_params
 
 from .conformance.harness import Case, load_cases, materialize
 
+# Two libraries × two engines × 1,200 documents: minutes on a loaded machine. CI runs it.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = Path(__file__).resolve().parent / "reference_policies"
 CURRENT = ROOT / "policies"

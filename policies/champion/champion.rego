@@ -36,16 +36,20 @@ higher_is_better := h if {
 	is_boolean(h)
 } else := true
 
-run_evidence := lib.evidence("run")
+# run_present: input.run is an object. A flag rather than a copy of the
+# section, so that the package's own value stays small.
+run_present if is_object(lib.evidence("run"))
 
-champion_evidence := lib.evidence("champion")
+# champion_present: input.champion is an object. A flag rather than a copy of the
+# section, so that the package's own value stays small.
+champion_present if is_object(lib.evidence("champion"))
 
-challenger_metrics := lib.obj(lib.get(run_evidence, "metrics", {}))
+challenger_metrics := lib.obj(lib.get(lib.evidence("run"), "metrics", {}))
 
-champion_metrics := lib.obj(lib.get(champion_evidence, "metrics", {}))
+champion_metrics := lib.obj(lib.get(lib.evidence("champion"), "metrics", {}))
 
 champion_version := v if {
-	v := lib.get(champion_evidence, "version", null)
+	v := lib.get(lib.evidence("champion"), "version", null)
 	lib.present(v)
 } else := "(unknown version)"
 
@@ -72,7 +76,7 @@ direction := "higher" if {
 #   configured_by: [params.champion]
 #   skip_without: [champion]
 deny_regression contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	regression > lib.fixed(max_regression)
 	challenger := challenger_metrics[metric]
 	champion := champion_metrics[metric]
@@ -102,9 +106,9 @@ deny_regression contains result if {
 #   controls: ["EU-AI-Act:Art.15", "NIST-AI-RMF:MANAGE-2.2"]
 #   configured_by: [params.champion]
 warn_no_champion contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	metric
-	not is_object(champion_evidence)
+	not champion_present
 	reason := lib.missing_reason("champion")
 	result := {
 		"msg": sprintf("No champion under alias %s to compare %s against (%s); treating this as a first deployment", [alias, metric, reason]),
@@ -125,9 +129,9 @@ warn_no_champion contains result if {
 #   configured_by: [params.champion]
 #   skip_without: [champion]
 deny_metric_not_comparable contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	metric
-	is_object(champion_evidence)
+	champion_present
 	some side in missing_sides
 	result := {
 		"msg": sprintf("Metric %s cannot be compared with the %s: %s", [metric, alias, side]),
@@ -138,11 +142,11 @@ deny_metric_not_comparable contains result if {
 }
 
 missing_sides contains sprintf("challenger run evidence is missing (%s)", [lib.missing_reason("run")]) if {
-	not is_object(run_evidence)
+	not run_present
 }
 
-missing_sides contains sprintf("the challenger run %v did not log it", [lib.get(run_evidence, "id", "(unknown)")]) if {
-	is_object(run_evidence)
+missing_sides contains sprintf("the challenger run %v did not log it", [lib.get(lib.evidence("run"), "id", "(unknown)")]) if {
+	run_present
 	not is_number(object.get(challenger_metrics, metric, null))
 }
 

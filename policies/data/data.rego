@@ -14,16 +14,18 @@ stages := {"register", "deploy"}
 
 params := lib.section("data")
 
-data_evidence := lib.evidence("data")
+# data_present: input.data is an object. A flag rather than a copy of the
+# section, so that the package's own value stays small.
+data_present if is_object(lib.evidence("data"))
 
-evaluation := lib.obj(lib.get(data_evidence, "evaluation", {}))
+evaluation := lib.obj(lib.get(lib.evidence("data"), "evaluation", {}))
 
 dataset_name := n if {
 	n := object.get(evaluation, "name", null)
 	lib.present(n)
 } else := "evaluation data"
 
-drift := lib.obj(lib.get(data_evidence, "drift", {}))
+drift := lib.obj(lib.get(lib.evidence("data"), "drift", {}))
 
 # METADATA
 # title: Data evidence present
@@ -35,8 +37,8 @@ drift := lib.obj(lib.get(data_evidence, "drift", {}))
 #   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.3"]
 #   requires: [data]
 deny_evidence_missing contains result if {
-	lib.applies(stages)
-	not is_object(data_evidence)
+	input.stage in stages
+	not data_present
 	reason := lib.missing_reason("data")
 	result := {
 		"msg": sprintf("Data quality cannot be checked: data evidence is missing (%s)", [reason]),
@@ -55,7 +57,7 @@ deny_evidence_missing contains result if {
 #   requires: [data.evaluation.columns]
 #   configured_by: [params.data.max_null_share]
 deny_null_share contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	threshold := object.get(params, "max_null_share", null)
 	is_number(threshold)
 	some column, profile in lib.obj(object.get(evaluation, "columns", {}))
@@ -83,7 +85,7 @@ deny_null_share contains result if {
 #   requires: [data.drift]
 #   configured_by: [params.data.max_psi, spec.data.reference]
 deny_drift_psi contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	threshold := object.get(params, "max_psi", null)
 	is_number(threshold)
 	some feature, stats in drift
@@ -111,7 +113,7 @@ deny_drift_psi contains result if {
 #   requires: [data.drift]
 #   configured_by: [params.data.max_ks_statistic, spec.data.reference]
 warn_drift_ks contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	threshold := object.get(params, "max_ks_statistic", null)
 	is_number(threshold)
 	some feature, stats in drift
@@ -137,8 +139,8 @@ warn_drift_ks contains result if {
 #   requires: [data.evaluation]
 #   configured_by: [params.data.min_rows]
 deny_too_few_rows contains result if {
-	lib.applies(stages)
-	is_object(data_evidence)
+	input.stage in stages
+	data_present
 	threshold := object.get(params, "min_rows", null)
 	is_number(threshold)
 	rows := object.get(evaluation, "rows", 0)
@@ -161,8 +163,8 @@ deny_too_few_rows contains result if {
 #   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.3"]
 #   requires: [data]
 deny_schema_violations contains result if {
-	lib.applies(stages)
-	some violation in lib.arr(lib.get(data_evidence, "schema_violations", []))
+	input.stage in stages
+	some violation in lib.arr(lib.get(lib.evidence("data"), "schema_violations", []))
 	result := {
 		"msg": sprintf("The %s violates the expected schema: %v", [dataset_name, violation]),
 		"violation": violation,

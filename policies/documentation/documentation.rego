@@ -35,7 +35,7 @@ model_name := n if {
 #   controls: ["EU-AI-Act:Art.11", "EU-AI-Act:Art.14", "NIST-AI-RMF:GOVERN-2.1"]
 #   requires: [spec.metadata]
 deny_missing_owner contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	not lib.present(object.get(metadata, "owner", null))
 	result := {"msg": sprintf("Model %s has no accountable owner (metadata.owner)", [model_name])}
 }
@@ -50,7 +50,7 @@ deny_missing_owner contains result if {
 #   controls: ["EU-AI-Act:Art.11", "EU-AI-Act:Art.13", "NIST-AI-RMF:MAP-1.1"]
 #   requires: [spec]
 deny_missing_intended_use contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	count(lib.names(object.get(intended_use, "primary_uses", []))) == 0
 	result := {"msg": sprintf("Model %s does not document its intended use (intended_use.primary_uses is empty)", [model_name])}
 }
@@ -65,7 +65,7 @@ deny_missing_intended_use contains result if {
 #   controls: ["EU-AI-Act:Art.11", "EU-AI-Act:Art.13", "NIST-AI-RMF:MAP-1.1"]
 #   requires: [spec]
 deny_missing_out_of_scope contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	lib.tier == "high"
 	not has_out_of_scope
 	result := {
@@ -84,7 +84,7 @@ deny_missing_out_of_scope contains result if {
 #   controls: ["EU-AI-Act:Art.13", "NIST-AI-RMF:MAP-1.1"]
 #   requires: [spec]
 warn_missing_out_of_scope contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	lib.tier != "high"
 	not has_out_of_scope
 	result := {
@@ -107,7 +107,7 @@ has_out_of_scope if count(lib.names(object.get(intended_use, "out_of_scope", [])
 #   controls: ["EU-AI-Act:Art.5", "NIST-AI-RMF:GOVERN-1.1"]
 #   requires: [spec.metadata]
 deny_unacceptable_risk contains result if {
-	lib.applies(all_stages)
+	input.stage in all_stages
 	unacceptable
 	result := {
 		"msg": sprintf("Model %s is classified as an unacceptable risk (EU AI Act Art. 5 prohibited practice) and cannot be put into use", [model_name]),
@@ -130,7 +130,7 @@ unacceptable if object.get(metadata, "risk_tier", null) == "unacceptable"
 #   requires: [spec.metadata]
 #   configured_by: [params.documentation.min_description_length]
 warn_short_description contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	threshold := object.get(lib.section("documentation"), "min_description_length", null)
 	is_number(threshold)
 	length := count(trim_space(lib.str(object.get(metadata, "description", ""))))

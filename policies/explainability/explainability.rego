@@ -15,13 +15,15 @@ stages := {"register", "deploy"}
 
 params := lib.section("explainability")
 
-explanations := lib.evidence("explanations")
+# explanations_present: input.explanations is an object. A flag rather than a copy of the
+# section, so that the package's own value stays small.
+explanations_present if is_object(lib.evidence("explanations"))
 
 importance := [item |
-	some item in lib.arr(lib.get(explanations, "global_importance", []))
-	is_object(item)
-	lib.present(item.feature)
+	some item in lib.arr(lib.get(lib.evidence("explanations"), "global_importance", []))
 	is_number(item.share)
+	is_string(item.feature)
+	trim_space(item.feature) != ""
 ]
 
 watched := lib.names(object.get(params, "prohibited_features", [])) | lib.names(object.get(lib.section("fairness"), "sensitive_features", []))
@@ -34,13 +36,11 @@ shares := sort([item.share | some item in importance])
 # One pass over the sorted shares, so ranking stays linear after the sort.
 rank_of := {share: rank |
 	some i, share in shares
-	last_of_its_value(i)
-	rank := count(shares) - i
+	not shares[i + 1] == share
+	rank := share_count - i
 }
 
-last_of_its_value(i) if i == count(shares) - 1
-
-last_of_its_value(i) if shares[i + 1] != shares[i]
+share_count := count(shares)
 
 # METADATA
 # title: Explanation evidence present
@@ -53,9 +53,9 @@ last_of_its_value(i) if shares[i + 1] != shares[i]
 #   requires: [explanations]
 #   configured_by: [params.explainability.required]
 deny_evidence_missing contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	object.get(params, "required", false) == true
-	not is_object(explanations)
+	not explanations_present
 	reason := lib.missing_reason("explanations")
 	result := {
 		"msg": sprintf("Explanations are required for this model but are missing (%s)", [reason]),
@@ -77,7 +77,7 @@ deny_evidence_missing contains result if {
 #   requires: [explanations.global_importance]
 #   configured_by: [params.explainability.required, params.explainability.top_k]
 deny_prohibited_feature_top_k contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	top_k := object.get(params, "top_k", null)
 	is_number(top_k)
 	some item in importance
@@ -106,7 +106,7 @@ deny_prohibited_feature_top_k contains result if {
 #   requires: [explanations.global_importance]
 #   configured_by: [params.explainability.required, params.explainability.max_feature_share]
 warn_dominant_feature contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	threshold := object.get(params, "max_feature_share", null)
 	is_number(threshold)
 	some item in importance

@@ -62,6 +62,28 @@ test_ties_share_the_better_rank if {
 	{[r.feature, r.rank] | some r in f.top_k} == {["sex", 2]}
 }
 
+# Equal larger shares each count: after two features at 0.4, the next one ranks third.
+test_rank_counts_every_larger_share if {
+	pairs := [["income", 0.4], ["age", 0.4], ["sex", 0.2], ["tenure", 0.1]]
+	[r] := [x | some x in findings(ranked(pairs), params).top_k]
+	r.rank == 3
+	findings(ranked(pairs), object.union(params, {"explainability": {"top_k": 2}})).top_k == set()
+}
+
+# Entries that are not objects, or have a blank feature or a non-numeric share, are not ranked.
+test_malformed_entries_neither_rank_nor_count if {
+	doc := object.union(base, {"explanations": {"global_importance": [
+		"income",
+		{"feature": " ", "share": 0.9},
+		{"feature": "age", "share": "0.8"},
+		{"feature": "income", "share": 0.4},
+		{"feature": "sex", "share": 0.3},
+	]}})
+	[r] := [x | some x in findings(doc, params).top_k]
+	r.feature == "sex"
+	r.rank == 2
+}
+
 test_dominant_feature_warns if {
 	f := findings(ranked([["income", 0.7], ["age", 0.3]]), params)
 	[r] := [x | some x in f.dominant]

@@ -17,9 +17,11 @@ params := lib.section("fairness")
 
 declared := lib.names(object.get(params, "sensitive_features", []))
 
-fairness_evidence := lib.evidence("fairness")
+# fairness_present: input.fairness is an object. A flag rather than a copy of the
+# section, so that the package's own value stays small.
+fairness_present if is_object(lib.evidence("fairness"))
 
-features := lib.obj(lib.get(fairness_evidence, "features", {}))
+features := lib.obj(lib.get(lib.evidence("fairness"), "features", {}))
 
 # METADATA
 # title: Fairness evidence present
@@ -34,8 +36,8 @@ features := lib.obj(lib.get(fairness_evidence, "features", {}))
 #   requires: [fairness]
 #   configured_by: [params.fairness.sensitive_features]
 deny_evidence_missing contains result if {
-	lib.applies(stages)
-	not is_object(fairness_evidence)
+	input.stage in stages
+	not fairness_present
 	some feature in declared
 	reason := lib.missing_reason("fairness")
 	result := {
@@ -46,8 +48,8 @@ deny_evidence_missing contains result if {
 }
 
 deny_evidence_missing contains result if {
-	lib.applies(stages)
-	is_object(fairness_evidence)
+	input.stage in stages
+	fairness_present
 	some feature in declared
 	not is_object(object.get(features, feature, null))
 	result := {
@@ -69,7 +71,7 @@ deny_evidence_missing contains result if {
 #   requires: [fairness.features]
 #   configured_by: [params.fairness.sensitive_features, params.fairness.demographic_parity_difference]
 deny_demographic_parity_difference contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	some result in exceeds("demographic_parity_difference", "Demographic parity difference")
 }
 
@@ -86,7 +88,7 @@ deny_demographic_parity_difference contains result if {
 #   requires: [fairness.features]
 #   configured_by: [params.fairness.sensitive_features, params.fairness.demographic_parity_ratio]
 deny_demographic_parity_ratio contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	some result in falls_short("demographic_parity_ratio", "Demographic parity ratio")
 }
 
@@ -103,7 +105,7 @@ deny_demographic_parity_ratio contains result if {
 #   requires: [fairness.features]
 #   configured_by: [params.fairness.sensitive_features, params.fairness.equalized_odds_difference]
 deny_equalized_odds_difference contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	some result in exceeds("equalized_odds_difference", "Equalized odds difference")
 }
 
@@ -316,7 +318,7 @@ deny_group_floor contains result if {
 #   requires: [fairness.features]
 #   configured_by: [params.fairness.sensitive_features, params.fairness.min_group_size]
 warn_small_group contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	threshold := object.get(params, "min_group_size", null)
 	is_number(threshold)
 	some feature, evidence in features

@@ -51,7 +51,11 @@ present(x) if {
 }
 
 # names(xs) is the set of non-blank strings in the list xs (empty when xs is not a list).
-names(xs) := {x | some x in arr(xs); present(x)}
+names(xs) := {x |
+	some x in arr(xs)
+	is_string(x)
+	trim_space(x) != ""
+}
 
 # evidence(name) is input.<name>, or null when input has no such key. It is always defined,
 # which matters inside `not`: OPA makes `not f(x)` undefined (not true) when x is undefined,
@@ -77,7 +81,7 @@ params := p if {
 } else := {}
 
 # section(name) is params.<name> when it is an object, else {}.
-section(name) := obj(get(params, name, {}))
+section(name) := obj(object.get(params, name, {}))
 
 # bound_min(bound) / bound_max(bound) are the numeric limits of a {min?, max?} bound.
 bound_min(bound) := m if {

@@ -14,9 +14,11 @@ stages := {"register", "deploy"}
 
 params := lib.section("lineage")
 
-run_evidence := lib.evidence("run")
+# run_present: input.run is an object. A flag rather than a copy of the
+# section, so that the package's own value stays small.
+run_present if is_object(lib.evidence("run"))
 
-run := lib.obj(run_evidence)
+run := lib.obj(lib.evidence("run"))
 
 run_id := id if {
 	id := object.get(run, "id", null)
@@ -33,8 +35,8 @@ run_id := id if {
 #   controls: ["EU-AI-Act:Art.11", "EU-AI-Act:Art.12", "NIST-AI-RMF:GOVERN-1.6"]
 #   requires: [run]
 deny_run_missing contains result if {
-	lib.applies(stages)
-	not is_object(run_evidence)
+	input.stage in stages
+	not run_present
 	reason := lib.missing_reason("run")
 	result := {
 		"msg": sprintf("The model cannot be traced to its training run: run evidence is missing (%s)", [reason]),
@@ -53,8 +55,8 @@ deny_run_missing contains result if {
 #   requires: [run.params]
 #   configured_by: [params.lineage.params]
 deny_missing_params contains result if {
-	lib.applies(stages)
-	is_object(run_evidence)
+	input.stage in stages
+	run_present
 	some name in lib.names(object.get(params, "params", []))
 	not lib.present(lib.get(object.get(run, "params", {}), name, null))
 	result := {
@@ -75,8 +77,8 @@ deny_missing_params contains result if {
 #   requires: [run.tags]
 #   configured_by: [params.lineage.tags]
 deny_missing_tags contains result if {
-	lib.applies(stages)
-	is_object(run_evidence)
+	input.stage in stages
+	run_present
 	some name in lib.names(object.get(params, "tags", []))
 	not lib.present(lib.get(object.get(run, "tags", {}), name, null))
 	result := {
@@ -97,8 +99,8 @@ deny_missing_tags contains result if {
 #   requires: [run]
 #   configured_by: [params.lineage.git_commit]
 deny_missing_git_commit contains result if {
-	lib.applies(stages)
-	is_object(run_evidence)
+	input.stage in stages
+	run_present
 	object.get(params, "git_commit", false) == true
 	not lib.present(object.get(run, "git_commit", null))
 	result := {
@@ -118,8 +120,8 @@ deny_missing_git_commit contains result if {
 #   requires: [run.datasets]
 #   configured_by: [params.lineage.training_dataset]
 deny_missing_training_dataset contains result if {
-	lib.applies(stages)
-	is_object(run_evidence)
+	input.stage in stages
+	run_present
 	object.get(params, "training_dataset", false) == true
 	not has_training_dataset
 	result := {

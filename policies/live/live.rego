@@ -14,9 +14,11 @@ stages := {"rollback"}
 
 bounds := lib.section("live")
 
-live_evidence := lib.evidence("live")
+# live_present: input.live is an object. A flag rather than a copy of the
+# section, so that the package's own value stays small.
+live_present if is_object(lib.evidence("live"))
 
-live_metrics := lib.obj(lib.get(live_evidence, "metrics", {}))
+live_metrics := lib.obj(lib.get(lib.evidence("live"), "metrics", {}))
 
 live_drops := lib.obj(lib.get(lib.evidence("live"), "drops", {}))
 
@@ -62,7 +64,7 @@ drop_limit(bound, key) := m if {
 }
 
 window := w if {
-	w := lib.get(live_evidence, "window", null)
+	w := lib.get(lib.evidence("live"), "window", null)
 	lib.present(w)
 } else := "the monitoring window"
 
@@ -77,9 +79,9 @@ window := w if {
 #   requires: [live]
 #   configured_by: [params.live]
 deny_evidence_missing contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	count(bounds) > 0
-	not is_object(live_evidence)
+	not live_present
 	reason := lib.missing_reason("live")
 	result := {
 		"msg": sprintf("Live metrics are required but missing (%s)", [reason]),
@@ -100,7 +102,7 @@ deny_evidence_missing contains result if {
 deny_live_metric_below_min contains result if some result in skips
 
 deny_live_metric_below_min contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	some name, bound in bounds
 	threshold := lib.bound_min(bound)
 	not samples_short
@@ -128,7 +130,7 @@ deny_live_metric_below_min contains result if {
 deny_live_metric_above_max contains result if some result in skips
 
 deny_live_metric_above_max contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	some name, bound in bounds
 	threshold := lib.bound_max(bound)
 	not samples_short
@@ -156,8 +158,8 @@ deny_live_metric_above_max contains result if {
 deny_live_metric_not_reported contains result if some result in skips
 
 deny_live_metric_not_reported contains result if {
-	lib.applies(stages)
-	is_object(live_evidence)
+	input.stage in stages
+	live_present
 	some name, bound in bounds
 	has_threshold(bound)
 	not samples_short
@@ -179,7 +181,7 @@ has_threshold(bound) if drop_limit(bound, "max_drop")
 has_threshold(bound) if drop_limit(bound, "max_relative_drop")
 
 live_source := s if {
-	s := lib.get(live_evidence, "source", null)
+	s := lib.get(lib.evidence("live"), "source", null)
 	lib.present(s)
 } else := "the live source"
 
