@@ -37,6 +37,8 @@ EXACT_PACKAGE: Final = "govern_exact_internal"
 EXACT_MODULE_PATH: Final = "govern/internal/exact.rego"
 _ARITH_EXT: Final = "govern_exact_arith"
 _ADD_DATE_EXT: Final = "govern_time_add_date"
+#: 2^53: beyond it regorus holds big integers the extension cannot receive; they stay native.
+_EXACT_LIMIT: Final = 9_007_199_254_740_992
 _OPS: Final = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/", "Mod": "%"}
 
 
@@ -44,6 +46,7 @@ def _exact_module() -> str:
     functions = [
         f"{name.lower()}(a, b) := {_ARITH_EXT}({json.dumps(name)}, a, b) if {{\n"
         "\tis_number(a)\n\tis_number(b)\n"
+        f"\tabs(a) < {_EXACT_LIMIT}\n\tabs(b) < {_EXACT_LIMIT}\n"
         f"}} else := a {symbol} b\n"
         for name, symbol in _OPS.items()
     ]
