@@ -305,3 +305,48 @@ def test_an_engine_panic_is_an_evaluation_error_not_a_crash(tmp_path: Path) -> N
         backend.evaluate({"x": True}, ("p",))
     with pytest.raises(BackendError, match="crashed"):
         backend.evaluate_rule({"x": True}, "data.p.deny")
+
+
+V0_FORMS = """package p
+
+violation[{"msg": msg}] {
+  input.x == 1
+  msg := "one"
+} {
+  input.x == 2
+  msg := "two"
+}
+
+spread(h) {
+  h.min
+  (h.max - h.min) >= 2
+}
+
+ok { spread(input.h) }
+
+big := 1000000000000000000000 * 3
+"""
+
+
+@pytest.mark.parametrize(
+    "input_doc", [{"x": 2, "h": {"min": 1, "max": 5}}, {"x": 1, "h": {"min": 0, "max": 1}}]
+)
+def test_v0_forms_regorus_misreads_agree_with_opa(input_doc: dict[str, Any], opa: OpaServer) -> None:
+    mods = modules({"v0.rego": V0_FORMS}, RegoVersion.V0)
+    backend = EmbeddedBackend()
+    backend.load(make_policy_set(mods), {})
+    ours = {name: backend.evaluate_rule(input_doc, f"data.p.{name}") for name in ("violation", "ok", "big")}
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "v0.rego").write_text(V0_FORMS)
+        (Path(tmp) / "in.json").write_text(json.dumps(input_doc))
+        proc = subprocess.run(
+            [opa.binary, "eval", "--v0-compatible", "-f", "json", "-d", str(Path(tmp) / "v0.rego"),
+             "-i", str(Path(tmp) / "in.json"), "data.p"],
+            capture_output=True, text=True, check=True, timeout=60,
+        )  # fmt: skip
+    theirs = json.loads(proc.stdout)["result"][0]["expressions"][0]["value"]
+    assert ours["violation"] == theirs["violation"]
+    assert (ours["ok"] is True) == (theirs.get("ok") is True)
+    assert ours["big"] == theirs["big"] == 3 * 10**21
