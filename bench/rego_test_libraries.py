@@ -169,8 +169,9 @@ def main() -> None:
         row = bench(library, flag == "v0", args.runs, args.opa_backend, binary)
         report.append(row)
         print(f"\n{library} ({'v0' if row['v0'] else 'v1'})")
+        header = ("tests", "PASS", "FAIL", "ERROR", "SKIP")
         print(
-            f"{'tool':<28}{'tests':>6}{'PASS':>6}{'FAIL':>6}{'ERROR':>6}{'SKIP':>6}{'differ':>8}{'time s':>9}{'ratio':>7}"
+            f"{'tool':<28}" + "".join(f"{h:>6}" for h in header) + f"{'differ':>8}{'time s':>9}{'ratio':>7}"
         )
         for name, r in row["tools"].items():
             print(
