@@ -196,6 +196,7 @@ def _hoisted_operands(expr: Spanned) -> list[Spanned]:
 class _Rewriter:
     path: str
     src: bytes
+    arithmetic: bool = True
     counter: int = 0
     changed: bool = False
     hoisted: dict[int, bytes] = field(default_factory=dict)
@@ -245,13 +246,13 @@ class _Rewriter:
     def emit(self, node: Spanned) -> bytes:
         if id(node.body) in self.hoisted:
             return self.hoisted[id(node.body)]
-        if node.kind == "ArithExpr":
+        if node.kind == "ArithExpr" and self.arithmetic:
             self.changed = True
             op = str(node.body["op"])
             lhs = self.emit(_spanned(node.body["lhs"]))
             rhs = self.emit(_spanned(node.body["rhs"]))
             return f"data.{EXACT_PACKAGE}.{op.lower()}(".encode() + lhs + b", " + rhs + b")"
-        if node.kind == "UnaryExpr":
+        if node.kind == "UnaryExpr" and (self.arithmetic or _spanned(node.body["expr"]).kind != "Number"):
             self.changed = True
             operand = self.emit(_spanned(node.body["expr"]))
             return f"data.{EXACT_PACKAGE}.sub(0, ".encode() + operand + b")"
@@ -331,10 +332,13 @@ def _spanned(value: Any) -> Spanned:
     return node
 
 
-def rewrite_module(path: str, text: str, ast: dict[str, Any]) -> str:
-    """The module's text as regorus must load it to give OPA's answers (same lines)."""
+def rewrite_module(path: str, text: str, ast: dict[str, Any], *, arithmetic: bool = True) -> str:
+    """The module's text as regorus must load it to give OPA's answers (same lines).
+
+    ``arithmetic=False`` keeps ``+ - * / %`` native (negation, built-ins and unary minus on
+    references are still rewritten)."""
     src = text.encode("utf-8")
-    rewriter = _Rewriter(path, src)
+    rewriter = _Rewriter(path, src, arithmetic=arithmetic)
     pieces: list[bytes] = []
     pos = 0
     for rule in ast.get("rules", []):
