@@ -350,3 +350,16 @@ def test_v0_forms_regorus_misreads_agree_with_opa(input_doc: dict[str, Any], opa
     assert ours["violation"] == theirs["violation"]
     assert (ours["ok"] is True) == (theirs.get("ok") is True)
     assert ours["big"] == theirs["big"] == 3 * 10**21
+
+
+def test_json_match_schema_error_list_is_refused_unless_discarded(opa_backend: Backend) -> None:
+    schema = '{"type": "object", "properties": {"a": {"type": "string"}}}'
+    reads = f"package p\n\nr := json.match_schema(input, {schema})\n"
+    with pytest.raises(PolicyLoadError, match=r"json\.match_schema.*\[ok, _\]") as info:
+        EmbeddedBackend().load(make_policy_set(modules({"s.rego": reads})), {})
+    assert info.value.location is not None
+    assert info.value.location.line == 3
+    discards = f"package p\n\nok if {{\n\t[valid, _] := json.match_schema(input, {schema})\n\tvalid\n}}\n"
+    for doc in ({"a": "x"}, {"a": 1}):
+        files = {"s.rego": discards}
+        assert values(EmbeddedBackend(), files, doc, ["ok"]) == values(opa_backend, files, doc, ["ok"])
