@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import Location, PolicyLoadError
+from .errors import BackendError, Location, PolicyLoadError
 
 __all__ = [
     "Head",
@@ -228,8 +228,11 @@ def parse_rego(path: str, text: str, *, v0: bool) -> ParsedModule:
         try:
             engine.add_policy(path, current)
         except BaseException as exc:  # regorus raises RuntimeError; a Rust panic is a BaseException
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
                 raise
+            if not isinstance(exc, Exception):  # a panic is the engine's failure, not the file's
+                first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+                raise BackendError(f"the embedded engine crashed while parsing {path}: {first}") from None
             message, location = split_engine_error(str(exc))
             repaired = None
             if _BODILESS in message:

@@ -363,3 +363,22 @@ def test_json_match_schema_error_list_is_refused_unless_discarded(opa_backend: B
     for doc in ({"a": "x"}, {"a": 1}):
         files = {"s.rego": discards}
         assert values(EmbeddedBackend(), files, doc, ["ok"]) == values(opa_backend, files, doc, ["ok"])
+
+
+def test_a_panic_while_parsing_is_an_engine_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    panic = real_panic()
+    from govern.engine import rego_ast
+
+    class Exploding:
+        def set_rego_v0(self, _: bool) -> None:
+            pass
+
+        def add_policy(self, *_: Any) -> None:
+            raise panic
+
+    real = rego_ast.import_regorus()
+    monkeypatch.setattr(
+        rego_ast, "import_regorus", lambda: type("R", (), {"Engine": Exploding, "real": real})
+    )
+    with pytest.raises(BackendError, match=r"crashed while parsing p\.rego"):
+        parse_module("p.rego", "package p\n", RegoVersion.V1, builtin=False)
