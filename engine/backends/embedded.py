@@ -69,6 +69,7 @@ def _is_builtin(name: str) -> bool:
     """Whether regorus (with govern's extensions) knows a function by this name."""
     regorus = import_regorus()
     engine = regorus.Engine()
+    engine.set_gather_prints(True)  # a variadic built-in (print) runs: keep its output
     for ext_name, (arity, function) in extensions().items():
         engine.add_extension(ext_name, arity, function)
     try:
