@@ -216,6 +216,8 @@ def _printer(pretty: bool, verbose: bool) -> Callable[[Any], None]:
         typer.echo(line)
         for trace in result.trace:
             typer.echo(f"  {trace}")
+        for note in result.notes if verbose else ():
+            typer.echo(f"  {note}")
 
     return show
 

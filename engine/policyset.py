@@ -127,6 +127,8 @@ class PolicyModule:
     test_functions: tuple[str, ...] = ()
     #: The text the embedded engine parses when it differs (bodiless function heads completed).
     engine_text: str | None = None
+    #: regorus' parse of the module (``rego_ast.ParsedModule``), kept so it is parsed once.
+    parsed: Any = field(default=None, compare=False, repr=False)
 
     @property
     def sha256(self) -> str:
@@ -320,6 +322,7 @@ def parse_module(path: str, text: str, rego_version: RegoVersion, *, builtin: bo
         todos=tuple(todos),
         test_functions=tuple(test_functions),
         engine_text=parsed_rego.text if parsed_rego.text != text else None,
+        parsed=parsed_rego,
     )
 
 

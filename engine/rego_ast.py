@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import Location, PolicyLoadError
+from .errors import BackendError, Location, PolicyLoadError
 
 __all__ = [
     "Head",
@@ -30,6 +30,7 @@ __all__ = [
 ]
 
 _BODILESS = "rule must have a body or assignment"
+_CHAINED = "else cannot be used with set rules"
 _LOCATION_RE = re.compile(r"-->\s*(?P<file>.+?):(?P<line>\d+):(?P<col>\d+)")
 _MAX_REPAIRS = 10_000
 
@@ -227,17 +228,109 @@ def parse_rego(path: str, text: str, *, v0: bool) -> ParsedModule:
         try:
             engine.add_policy(path, current)
         except BaseException as exc:  # regorus raises RuntimeError; a Rust panic is a BaseException
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
                 raise
+            if not isinstance(exc, Exception):  # a panic is the engine's failure, not the file's
+                first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+                raise BackendError(f"the embedded engine crashed while parsing {path}: {first}") from None
             message, location = split_engine_error(str(exc))
-            repaired = _complete_bodiless(current, str(exc)) if _BODILESS in message else None
+            repaired = None
+            if _BODILESS in message:
+                repaired = _complete_bodiless(current, str(exc))
+            elif _CHAINED in message:
+                repaired = _split_chained_bodies(current, str(exc))
             if repaired is None:
                 raise PolicyLoadError(message, location or Location(path)) from None
             current = repaired
             continue
         ast = json.loads(engine.get_ast_as_json())[0]["ast"]
+        split = _split_calls_across_lines(current, ast)
+        if split is not None:
+            current = split
+            continue
         return ParsedModule(text=current, ast=ast, package=_package(ast), heads=_heads(ast))
     raise PolicyLoadError("too many bodiless function heads", Location(path))  # pragma: no cover
+
+
+def _split_calls_across_lines(text: str, ast: dict[str, Any]) -> str | None:
+    """``x`` on one line and ``(y)`` on the next are two expressions in OPA; regorus reads a call.
+
+    A ``;`` after the first line's expression restores OPA's reading (columns and lines kept)."""
+    data = text.encode("utf-8")
+    cuts: list[int] = []
+    for node in iter_spanned(ast.get("rules", [])):
+        if node.kind != "Call":
+            continue
+        fcn = as_spanned(node.body.get("fcn"))
+        if fcn is None:
+            continue
+        i = fcn.end
+        while i < len(data) and data[i : i + 1] in (b" ", b"\t", b"\r", b"\n"):
+            i += 1
+        if data[i : i + 1] == b"(" and b"\n" in data[fcn.end : i]:
+            cuts.append(fcn.end)
+    if not cuts:
+        return None
+    for cut in sorted(set(cuts), reverse=True):
+        data = data[:cut] + b";" + data[cut:]
+    return data.decode("utf-8")
+
+
+def _body_open(data: bytes, start: int) -> int | None:
+    """The offset of the '{' opening the first body after ``start`` (outside brackets, strings)."""
+    depth = 0
+    i = start
+    quote: int | None = None
+    while i < len(data):
+        c = data[i]
+        if quote is not None:
+            if c == ord("\\") and quote == ord('"'):
+                i += 2
+                continue
+            if c == quote:
+                quote = None
+        elif c in (ord('"'), ord("`")):
+            quote = c
+        elif c in (ord("("), ord("[")):
+            depth += 1
+        elif c in (ord(")"), ord("]")):
+            depth -= 1
+        elif c == ord("{"):
+            if depth == 0:
+                return i
+            depth += 1
+        elif c == ord("}"):
+            depth -= 1
+        i += 1
+    return None
+
+
+def _split_chained_bodies(text: str, diagnostic: str) -> str | None:
+    """``p[x] { a } { b }`` (v0: two definitions of a partial set) as ``p[x] { a } p[x] { b }``.
+
+    regorus reads the second body as an ``else``, which set rules cannot have; OPA reads two
+    rules. The head is repeated on the same line, so no line moves."""
+    match = _LOCATION_RE.search(diagnostic)
+    if match is None:
+        return None
+    data = text.encode("utf-8")
+    try:
+        at = _line_offset(data, int(match.group("line")), int(match.group("col")))
+    except ValueError:
+        return None
+    if at >= len(data) or data[at : at + 1] != b"{":
+        return None
+    head_start = data.rfind(b"\n", 0, at) + 1
+    while head_start > 0:
+        line = data[head_start : data.find(b"\n", head_start)]
+        if line[:1] not in (b"", b" ", b"\t", b"}", b"#"):
+            break
+        head_start = data.rfind(b"\n", 0, head_start - 1) + 1
+    opener = _body_open(data, head_start)
+    if opener is None or opener >= at:
+        return None
+    head = data[head_start:opener].strip()
+    return (data[:at] + head + b" " + data[at:]).decode("utf-8")
 
 
 def _complete_bodiless(text: str, diagnostic: str) -> str | None:

@@ -61,6 +61,8 @@ class TestResult:
     seconds: float
     #: For a failure on the embedded engine: the expression that failed (file:line: text).
     trace: tuple[str, ...] = ()
+    #: What ``print()`` wrote during the test (embedded engine, with ``explain``).
+    notes: tuple[str, ...] = ()
 
     @property
     def path(self) -> str:
@@ -231,6 +233,7 @@ def run_tests(
     engine = getattr(backend, "engine", None) if (explain or coverage) else None
     if engine is not None:
         engine.set_enable_coverage(True)
+        engine.set_gather_prints(True)
     pattern = re.compile(run) if run else None
     results: list[TestResult] = []
     bodies: dict[str, dict[str, list[tuple[int, str]]]] = {}
@@ -242,6 +245,7 @@ def run_tests(
                 continue
             started = time.perf_counter()
             trace: tuple[str, ...] = ()
+            notes: tuple[str, ...] = ()
             if kind is TestOutcome.SKIPPED:
                 outcome, message = TestOutcome.SKIPPED, ""
             elif name in module.test_functions:
@@ -250,6 +254,8 @@ def run_tests(
                 if engine is not None and explain:
                     engine.clear_coverage_data()
                 outcome, message = _evaluate(backend, f"data.{module.package}.{name}")
+                if engine is not None:
+                    notes = tuple(str(line) for line in engine.take_prints())
                 if outcome is TestOutcome.FAIL and engine is not None and explain:
                     if module.path not in bodies:
                         bodies[module.path] = _test_bodies(module)
@@ -263,6 +269,7 @@ def run_tests(
                 message=message,
                 seconds=time.perf_counter() - started,
                 trace=trace,
+                notes=notes,
             )
             results.append(result)
             if on_result is not None:

@@ -305,3 +305,80 @@ def test_an_engine_panic_is_an_evaluation_error_not_a_crash(tmp_path: Path) -> N
         backend.evaluate({"x": True}, ("p",))
     with pytest.raises(BackendError, match="crashed"):
         backend.evaluate_rule({"x": True}, "data.p.deny")
+
+
+V0_FORMS = """package p
+
+violation[{"msg": msg}] {
+  input.x == 1
+  msg := "one"
+} {
+  input.x == 2
+  msg := "two"
+}
+
+spread(h) {
+  h.min
+  (h.max - h.min) >= 2
+}
+
+ok { spread(input.h) }
+
+big := 1000000000000000000000 * 3
+"""
+
+
+@pytest.mark.parametrize(
+    "input_doc", [{"x": 2, "h": {"min": 1, "max": 5}}, {"x": 1, "h": {"min": 0, "max": 1}}]
+)
+def test_v0_forms_regorus_misreads_agree_with_opa(input_doc: dict[str, Any], opa: OpaServer) -> None:
+    mods = modules({"v0.rego": V0_FORMS}, RegoVersion.V0)
+    backend = EmbeddedBackend()
+    backend.load(make_policy_set(mods), {})
+    ours = {name: backend.evaluate_rule(input_doc, f"data.p.{name}") for name in ("violation", "ok", "big")}
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "v0.rego").write_text(V0_FORMS)
+        (Path(tmp) / "in.json").write_text(json.dumps(input_doc))
+        proc = subprocess.run(
+            [opa.binary, "eval", "--v0-compatible", "-f", "json", "-d", str(Path(tmp) / "v0.rego"),
+             "-i", str(Path(tmp) / "in.json"), "data.p"],
+            capture_output=True, text=True, check=True, timeout=60,
+        )  # fmt: skip
+    theirs = json.loads(proc.stdout)["result"][0]["expressions"][0]["value"]
+    assert ours["violation"] == theirs["violation"]
+    assert (ours["ok"] is True) == (theirs.get("ok") is True)
+    assert ours["big"] == theirs["big"] == 3 * 10**21
+
+
+def test_json_match_schema_error_list_is_refused_unless_discarded(opa_backend: Backend) -> None:
+    schema = '{"type": "object", "properties": {"a": {"type": "string"}}}'
+    reads = f"package p\n\nr := json.match_schema(input, {schema})\n"
+    with pytest.raises(PolicyLoadError, match=r"json\.match_schema.*\[ok, _\]") as info:
+        EmbeddedBackend().load(make_policy_set(modules({"s.rego": reads})), {})
+    assert info.value.location is not None
+    assert info.value.location.line == 3
+    discards = f"package p\n\nok if {{\n\t[valid, _] := json.match_schema(input, {schema})\n\tvalid\n}}\n"
+    for doc in ({"a": "x"}, {"a": 1}):
+        files = {"s.rego": discards}
+        assert values(EmbeddedBackend(), files, doc, ["ok"]) == values(opa_backend, files, doc, ["ok"])
+
+
+def test_a_panic_while_parsing_is_an_engine_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    panic = real_panic()
+    from govern.engine import rego_ast
+
+    class Exploding:
+        def set_rego_v0(self, _: bool) -> None:
+            pass
+
+        def add_policy(self, *_: Any) -> None:
+            raise panic
+
+    real = rego_ast.import_regorus()
+    monkeypatch.setattr(
+        rego_ast, "import_regorus", lambda: type("R", (), {"Engine": Exploding, "real": real})
+    )
+    with pytest.raises(BackendError, match=r"crashed while parsing p\.rego"):
+        parse_module("p.rego", "package p\n", RegoVersion.V1, builtin=False)

@@ -49,6 +49,7 @@ LIBRARY = {
         "test_wrong if {\n  x := p.limit\n  x == 4\n}\n"
         "todo_test_later if false\n"
         'test_builtin_fails if to_number("x") == 1\n'
+        'test_prints if {\n  print("limit is", p.limit)\n  p.limit == 3\n}\n'
     ),
     "vendor/broken.rego": "package vendor\n\nthis is not rego\n",
     "conflict_test.rego": "package c\n\nx := 1\n\nx := 2\n\ntest_conflict if x == 1\n",
@@ -81,7 +82,7 @@ def test_govern_test_counts_like_opa_test(library: Path, opa: OpaServer) -> None
     )  # fmt: skip
     assert theirs.returncode == 2, theirs.stderr
     assert counts(json.loads(ours.stdout)) == counts(json.loads(theirs.stdout))
-    assert counts(json.loads(ours.stdout)) == {"pass": 3, "fail": 2, "error": 1, "skip": 1}
+    assert counts(json.loads(ours.stdout)) == {"pass": 4, "fail": 2, "error": 1, "skip": 1}
     names = lambda out: sorted((r["package"], r["name"]) for r in json.loads(out))  # noqa: E731
     assert names(ours.stdout) == names(theirs.stdout)
 
@@ -101,6 +102,11 @@ def test_govern_test_exit_codes_and_options(library: Path) -> None:
     assert "data.lib.p_test.test_wrong: FAIL" in verbose.stdout
     assert "p_test.rego:10: Fail x == 4" in verbose.stdout
     assert "data.lib.p_test.todo_test_later: SKIPPED" in verbose.stdout
+    # -v: what print() wrote, as opa test -v shows it
+    notes = run_govern("test", str(library), "--ignore", "vendor", "-v", "--run", "prints")
+    assert notes.code == 0, notes.stdout + notes.stderr
+    assert "p_test.rego:15: limit is 3" in notes.stdout
+    assert notes.stderr == ""
     # --data adds a document at the root
     extra = library.parent / "more.json"
     extra.write_text(json.dumps({"lib": {"admins": ["bob"]}}))

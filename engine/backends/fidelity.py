@@ -16,7 +16,8 @@ user's file and line:
   native operator.
 * **Built-ins.** ``time.add_date`` follows Go's normalisation (31 Jan + 1 month = 2 or 3 Mar) via
   an extension; built-ins regorus lists but evaluates to undefined (``http.send``,
-  ``opa.runtime``) are refused at load with the line and column and the fix.
+  ``opa.runtime``) are refused at load with the line and column and the fix, and so is
+  ``json.match_schema`` unless its error list (a string in regorus, objects in OPA) is discarded.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ EXACT_PACKAGE: Final = "govern_exact_internal"
 EXACT_MODULE_PATH: Final = "govern/internal/exact.rego"
 _ARITH_EXT: Final = "govern_exact_arith"
 _ADD_DATE_EXT: Final = "govern_time_add_date"
+#: 2^53: beyond it regorus holds big integers the extension cannot receive; they stay native.
+_EXACT_LIMIT: Final = 9_007_199_254_740_992
 _OPS: Final = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/", "Mod": "%"}
 
 
@@ -44,6 +47,7 @@ def _exact_module() -> str:
     functions = [
         f"{name.lower()}(a, b) := {_ARITH_EXT}({json.dumps(name)}, a, b) if {{\n"
         "\tis_number(a)\n\tis_number(b)\n"
+        f"\tabs(a) < {_EXACT_LIMIT}\n\tabs(b) < {_EXACT_LIMIT}\n"
         f"}} else := a {symbol} b\n"
         for name, symbol in _OPS.items()
     ]
@@ -59,6 +63,9 @@ _REFUSED_CALLS: Final = {
     "opa.runtime": "regorus evaluates it to undefined",
     "net.lookup_ip_addr": "regorus does not perform network lookups",
 }
+#: Built-ins whose second result (the error list) differs in shape from OPA's: allowed only when
+#: that result is discarded (``[ok, _] := json.match_schema(...)``).
+_ERRORS_DIFFER: Final = {"json.match_schema"}
 #: Built-ins replaced by an extension that computes OPA's answer.
 _REPLACED_CALLS: Final = {"time.add_date": _ADD_DATE_EXT}
 _HOIST_ALWAYS: Final = {"RefDot", "RefBrack", "Call", "ArithExpr", "BinExpr", "UnaryExpr"}
@@ -193,8 +200,10 @@ def _hoisted_operands(expr: Spanned) -> list[Spanned]:
 class _Rewriter:
     path: str
     src: bytes
+    arithmetic: bool = True
     counter: int = 0
     changed: bool = False
+    discarded: set[int] = field(default_factory=set)  # calls whose error list is thrown away
     hoisted: dict[int, bytes] = field(default_factory=dict)
 
     def children(self, value: Any) -> list[Spanned]:
@@ -242,13 +251,13 @@ class _Rewriter:
     def emit(self, node: Spanned) -> bytes:
         if id(node.body) in self.hoisted:
             return self.hoisted[id(node.body)]
-        if node.kind == "ArithExpr":
+        if node.kind == "ArithExpr" and self.arithmetic:
             self.changed = True
             op = str(node.body["op"])
             lhs = self.emit(_spanned(node.body["lhs"]))
             rhs = self.emit(_spanned(node.body["rhs"]))
             return f"data.{EXACT_PACKAGE}.{op.lower()}(".encode() + lhs + b", " + rhs + b")"
-        if node.kind == "UnaryExpr":
+        if node.kind == "UnaryExpr" and (self.arithmetic or _spanned(node.body["expr"]).kind != "Number"):
             self.changed = True
             operand = self.emit(_spanned(node.body["expr"]))
             return f"data.{EXACT_PACKAGE}.sub(0, ".encode() + operand + b")"
@@ -256,6 +265,12 @@ class _Rewriter:
             name = _call_name(node)
             if name in _REFUSED_CALLS:
                 raise self.refuse(node, f"{name} ({_REFUSED_CALLS[name]})", "run it with --backend opa")
+            if name in _ERRORS_DIFFER and id(node.body) not in self.discarded:
+                raise self.refuse(
+                    node,
+                    f"{name}'s error list (it differs in shape from OPA's)",
+                    f"destructure it as `[ok, _] := {name}(...)`, or run it with --backend opa",
+                )
             if name in _REPLACED_CALLS:
                 self.changed = True
                 fcn = _spanned(node.body["fcn"])
@@ -328,10 +343,22 @@ def _spanned(value: Any) -> Spanned:
     return node
 
 
-def rewrite_module(path: str, text: str, ast: dict[str, Any]) -> str:
-    """The module's text as regorus must load it to give OPA's answers (same lines)."""
+def rewrite_module(path: str, text: str, ast: dict[str, Any], *, arithmetic: bool = True) -> str:
+    """The module's text as regorus must load it to give OPA's answers (same lines).
+
+    ``arithmetic=False`` keeps ``+ - * / %`` native (negation, built-ins and unary minus on
+    references are still rewritten)."""
     src = text.encode("utf-8")
-    rewriter = _Rewriter(path, src)
+    rewriter = _Rewriter(path, src, arithmetic=arithmetic)
+    for assign in iter_spanned(ast.get("rules", [])):
+        if assign.kind != "AssignExpr":
+            continue
+        lhs, rhs = as_spanned(assign.body.get("lhs")), as_spanned(assign.body.get("rhs"))
+        items = lhs.body.get("items") if lhs is not None and lhs.kind == "Array" else None
+        second = as_spanned(items[1]) if isinstance(items, list) and len(items) == 2 else None
+        wildcard = second is not None and second.kind == "Var" and second.body.get("value") == "_"
+        if rhs is not None and rhs.kind == "Call" and wildcard:
+            rewriter.discarded.add(id(rhs.body))
     pieces: list[bytes] = []
     pos = 0
     for rule in ast.get("rules", []):

@@ -1,0 +1,185 @@
+"""`govern test` against `opa test` on public Rego libraries: counts, per-test agreement, speed.
+
+Run:  python bench/rego_test_libraries.py LIBRARY[:v0] [LIBRARY[:v0] ...] [--opa-backend] [--runs N]
+
+Each LIBRARY is a folder of Rego policies with their tests (nothing is downloaded; libraries that
+are absent are skipped with a note). Append ``:v0`` for Rego v0 libraries (for example the OPA
+Gatekeeper library's ``src`` folder). For each library, in the same run:
+
+  opa test      LIBRARY --format json      (the OPA binary: $GOVERN_OPA_BIN or tools/opa/build.sh)
+  govern test   LIBRARY --format json --no-builtin                       (embedded regorus)
+  govern test   ... --backend opa  against a fresh `opa run --server`    (with --opa-backend)
+
+and prints, per tool, PASS/FAIL/ERROR/SKIPPED, the number of tests whose outcome differs from
+`opa test` (by file and name), and the median wall time of N runs (default 3) with the ratio to
+`opa test`. Last line: ``RESULT {json}``. Nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def opa_binary() -> str:
+    given = os.environ.get("GOVERN_OPA_BIN")
+    if given:
+        return given
+    proc = subprocess.run(
+        ["bash", str(ROOT / "tools/opa/build.sh")], capture_output=True, text=True, check=True
+    )
+    return proc.stdout.strip().splitlines()[-1]
+
+
+def govern_bin() -> str:
+    candidate = Path(sys.executable).parent / "govern"
+    return str(candidate) if candidate.exists() else "govern"
+
+
+def outcome(result: dict[str, Any]) -> str:
+    if result.get("fail"):
+        return "FAIL"
+    if result.get("error"):
+        return "ERROR"
+    if result.get("skip"):
+        return "SKIPPED"
+    return "PASS"
+
+
+def timed(
+    command: list[str], env: dict[str, str] | None = None
+) -> tuple[float, subprocess.CompletedProcess[str]]:
+    started = time.perf_counter()
+    proc = subprocess.run(command, capture_output=True, text=True, check=False, env=env, timeout=1800)
+    return time.perf_counter() - started, proc
+
+
+def results(proc: subprocess.CompletedProcess[str], root: Path) -> dict[tuple[str, str], str]:
+    try:
+        items = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        return {}
+    out = {}
+    for item in items:
+        file = str(Path(item["location"]["file"]).resolve().relative_to(root.resolve().parent))
+        out[(file, item["name"].split("#")[0])] = outcome(item)
+    return out
+
+
+def start_opa(binary: str, v0: bool) -> tuple[subprocess.Popen[bytes], str]:
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    command = [binary, "run", "--server", "--addr", f"127.0.0.1:{port}", "--log-level", "error"]
+    if v0:
+        command.append("--v0-compatible")
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=1):
+                return process, url
+        except OSError:
+            time.sleep(0.1)
+    process.terminate()
+    raise RuntimeError("opa run did not start")
+
+
+def bench(library: Path, v0: bool, runs: int, opa_backend: bool, binary: str) -> dict[str, Any]:
+    v0_flag = ["--v0-compatible"] if v0 else []
+    tools: dict[str, list[str]] = {
+        "opa test": [binary, "test", *v0_flag, str(library), "--format", "json"],
+        "govern test": [govern_bin(), "test", *v0_flag, "--no-builtin", str(library), "--format", "json"],
+    }
+    server = None
+    if opa_backend:
+        server = start_opa(binary, v0)
+        tools["govern test --backend opa"] = [
+            *tools["govern test"],
+            "--backend",
+            "opa",
+            "--opa-url",
+            server[1],
+        ]
+    out: dict[str, Any] = {"library": str(library), "v0": v0, "tools": {}}
+    try:
+        reference: dict[tuple[str, str], str] | None = None
+        for name, command in tools.items():
+            times = []
+            proc = None
+            for _ in range(runs):
+                seconds, proc = timed(command)
+                times.append(seconds)
+            assert proc is not None
+            found = results(proc, library)
+            tally = collections.Counter(found.values())
+            row: dict[str, Any] = {
+                "exit": proc.returncode,
+                "tests": len(found),
+                **{k: tally.get(k, 0) for k in ("PASS", "FAIL", "ERROR", "SKIPPED")},
+                "median_s": round(statistics.median(times), 3),
+            }
+            if not found:
+                row["stderr"] = proc.stderr.strip().splitlines()[-1:] or [""]
+            if reference is None:
+                reference = found
+            else:
+                row["differ"] = sum(1 for k, v in reference.items() if found.get(k) != v)
+                row["missing"] = sum(1 for k in reference if k not in found)
+                base = out["tools"]["opa test"]["median_s"]
+                row["ratio_to_opa_test"] = round(row["median_s"] / base, 2) if base else None
+            out["tools"][name] = row
+    finally:
+        if server is not None:
+            server[0].terminate()
+            server[0].wait(timeout=10)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("libraries", nargs="+", help="LIBRARY or LIBRARY:v0")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--opa-backend", action="store_true", help="also govern test --backend opa")
+    args = parser.parse_args()
+    binary = opa_binary()
+    report = []
+    for spec in args.libraries:
+        path, _, flag = spec.partition(":")
+        library = Path(path)
+        if not library.is_dir():
+            print(f"skipped {library}: not present (fetch it first; it is never committed)")
+            continue
+        row = bench(library, flag == "v0", args.runs, args.opa_backend, binary)
+        report.append(row)
+        print(f"\n{library} ({'v0' if row['v0'] else 'v1'})")
+        header = ("tests", "PASS", "FAIL", "ERROR", "SKIP")
+        print(
+            f"{'tool':<28}" + "".join(f"{h:>6}" for h in header) + f"{'differ':>8}{'time s':>9}{'ratio':>7}"
+        )
+        for name, r in row["tools"].items():
+            print(
+                f"{name:<28}{r['tests']:>6}{r['PASS']:>6}{r['FAIL']:>6}{r['ERROR']:>6}{r['SKIPPED']:>6}"
+                f"{r.get('differ', ''):>8}{r['median_s']:>9}{r.get('ratio_to_opa_test', ''):>7}"
+            )
+    print("RESULT " + json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
