@@ -136,6 +136,7 @@ _SECTION_PACKS = (
     (("requirements", "lineage"), "lineage"),
     (("requirements", "data_quality"), "data"),
     (("requirements", "live"), "live"),
+    (("monitoring",), "live"),
     (("fairness",), "fairness"),
     (("explainability",), "explainability"),
 )
