@@ -405,6 +405,7 @@ def _rollback(run: _Run, name: str, alias: str) -> GateResult:
             Action.DRY_RUN, f"would roll {name}@{alias} back from {holder.version} to {fallback.version}"
         )
     rollback.quarantine(registry, name, holder.version, decision)
+    rollback.mark_restored(registry, name, fallback.version, decision)
     registry.set_alias(name, alias, fallback.version)
     return moves(
         Action.ROLLED_BACK,
