@@ -5,8 +5,8 @@
 * ``promote``: judge a version at stage ``deploy`` (with the champion comparison); on pass
   move the alias and record the previous holder.
 * ``rollback``: judge the alias holder at stage ``rollback`` on live evidence; on fail move the
-  alias back to the most recent earlier version whose deploy decision passed, and refuse when
-  there is none.
+  alias back to the latest earlier version that is healthy (see :mod:`.rollback`), quarantine
+  the holder, and refuse when there is none.
 
 Every gate fails closed (an error never moves an alias), supports a dry run, is idempotent when
 re-run, holds a per-model lock so that gates on one model run one at a time, and appends an audit
