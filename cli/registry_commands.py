@@ -418,9 +418,12 @@ def gate_rollback(
     opa_url: OpaUrlOpt = None,
     decision_log: DecisionLogOpt = None,
 ) -> None:
-    """Judge the alias holder on live metrics; if it fails, move the alias back to the last vetted version.
+    """Judge the alias holder on live metrics; if it fails, move the alias back to a healthy version.
 
-    Live metrics come from the newest MLflow run tagged govern.monitors=<model>/<version>, or --live FILE.
+    The target is the latest earlier version that passed deploy, is not quarantined and passes its
+    own live rules when it has live evidence; the holder left behind is quarantined. Live metrics
+    come from the spec's Prometheus queries (monitoring.prometheus), else the newest MLflow run
+    tagged govern.monitors=<model>/<version>, or --live FILE.
 
     Example:  govern gate rollback spec.yaml --alias champion --live live.json
     """

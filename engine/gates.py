@@ -5,8 +5,8 @@
 * ``promote``: judge a version at stage ``deploy`` (with the champion comparison); on pass
   move the alias and record the previous holder.
 * ``rollback``: judge the alias holder at stage ``rollback`` on live evidence; on fail move the
-  alias back to the most recent earlier version whose deploy decision passed, and refuse when
-  there is none.
+  alias back to the latest earlier version that is healthy (see :mod:`.rollback`), quarantine
+  the holder, and refuse when there is none.
 
 Every gate fails closed (an error never moves an alias), supports a dry run, and holds a lock
 keyed by the registry and the model, so gates on one model run one at a time on this machine
@@ -842,6 +842,7 @@ def _rollback(run: _Run, name: str, alias: str) -> GateResult:
         )
     # quarantined before the move: a crash in between leaves the failing holder quarantined (safe)
     rollback.quarantine(registry, name, judged, decision)
+    rollback.mark_restored(registry, name, fallback.version, decision)
     note = _move(run, name, alias, judged, fallback.version)
     return stays(
         Action.ROLLED_BACK,

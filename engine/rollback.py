@@ -13,7 +13,9 @@ Each candidate passed over is listed with the reason, so that a refusal says why
 whose judgement errored is passed over too: an error is never a pass.
 
 The holder the alias leaves is quarantined: tagged with the rollback decision's id and the
-rules it failed, which ``gate promote`` then denies (rule GOV-LIVE-007) unless waived.
+rules it failed, which ``gate promote`` then denies (rule GOV-LIVE-007) unless waived. The
+version the alias goes back to is tagged as restored by that decision: until it has live
+evidence of its own, the live pack skips it rather than failing it for lacking evidence.
 """
 
 from __future__ import annotations
@@ -32,16 +34,19 @@ from .spec import ModelSpec, Stage
 
 __all__ = [
     "QUARANTINE_TAG",
+    "RESTORED_TAG",
     "Candidate",
     "Judge",
     "TargetChoice",
     "choose_target",
     "is_quarantined",
     "live_judge",
+    "mark_restored",
     "quarantine",
 ]
 
 QUARANTINE_TAG = "govern.quarantine.decision_id"
+RESTORED_TAG = "govern.restored.decision_id"
 
 #: ``judge(version)``: the decision at stage rollback on that version's own live evidence, or
 #: None when it has no live evidence to judge.
@@ -119,6 +124,12 @@ def live_judge(
 
 def failed_rules(decision: Decision) -> list[str]:
     return [r.rule_id for r in decision.results if r.result in (Result.FAIL, Result.ERROR)]
+
+
+def mark_restored(registry: Registry, name: str, version: str, decision: Decision) -> None:
+    """Tag the version an alias goes back to: until it has live evidence of its own, the live
+    pack skips it (naming this decision) instead of failing it for lacking evidence."""
+    registry.set_version_tags(name, version, {RESTORED_TAG: decision.decision_id})
 
 
 def quarantine(registry: Registry, name: str, version: str, decision: Decision) -> dict[str, str]:

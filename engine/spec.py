@@ -284,18 +284,26 @@ def _check_packs(doc: Document, value: dict[str, Any], packs: tuple[str, ...]) -
     from .packs import packs as builtin_packs
 
     for pack in builtin_packs():
-        if pack.spec is None:
-            continue
-        node: Any = value
-        for key in pack.spec:
-            node = node.get(key) if isinstance(node, dict) else None
-        where = ".".join(pack.spec)
-        if node is not None and pack.name not in packs:
-            raise SpecError(
-                f"{where} is set, but policies.packs leaves out the '{pack.name}' pack that checks it",
-                doc.location(("policies", "packs")),
-                hint=f"add '{pack.name}' to policies.packs, or remove {where}",
-            )
+        # the pack's own section, and the top-level section of each extra it reads
+        sections = [pack.spec] if pack.spec is not None else []
+        sections += [path[:1] for path, _ in pack.extra]
+        for section in sections:
+            _check_section(doc, value, packs, pack.name, section)
+
+
+def _check_section(
+    doc: Document, value: dict[str, Any], packs: tuple[str, ...], pack: str, section: tuple[str, ...]
+) -> None:
+    node: Any = value
+    for key in section:
+        node = node.get(key) if isinstance(node, dict) else None
+    where = ".".join(section)
+    if node is not None and pack not in packs:
+        raise SpecError(
+            f"{where} is set, but policies.packs leaves out the '{pack}' pack that checks it",
+            doc.location(("policies", "packs")),
+            hint=f"add '{pack}' to policies.packs, or remove {where}",
+        )
 
 
 def confined_path(raw: str, base: Path, allowed_roots: Sequence[Path] = ()) -> Path | None:

@@ -58,12 +58,12 @@ YAML
 prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/prometheus" \
   --web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn 2>"$WORK/prometheus.log" &
 PIDS+=($!)
-QUERY="http://127.0.0.1:$PROM_PORT/api/v1/query?query=model_live_labelled%3E%3D1000"
+QUERY="http://127.0.0.1:$PROM_PORT/api/v1/query?query=model_live_labelled%3E%3D5000"
 for _ in $(seq 1 60); do
   curl -fsS "$QUERY" 2>/dev/null | grep -q '"value"' && break
   sleep 1
 done
-curl -fsS "$QUERY" | grep -q '"value"' || { echo "Prometheus never scraped 1,000 labelled predictions" >&2; exit 3; }
+curl -fsS "$QUERY" | grep -q '"value"' || { echo "Prometheus never scraped 5,000 labelled predictions" >&2; exit 3; }
 
 step "govern watch: judge @champion on PromQL every 2 s"
 govern watch "$SPEC" --every 2 >"$WORK/watch.log" 2>&1 &

@@ -51,3 +51,14 @@ def test_no_validation_value_leaves_the_baseline_out() -> None:
     add_baselines(load_spec(SPEC), live, {"accuracy": 0.9})
     assert live["baseline"] == {}
     assert live["drops"] == {}
+
+
+def test_monitoring_without_the_live_pack_is_a_spec_error(tmp_path: Path) -> None:
+    from govern.engine.errors import SpecError
+
+    text = SPEC.read_text().replace("packs: [metrics, live]", "packs: [metrics]")
+    bad = tmp_path / "spec.yaml"
+    # no requirements at all: only monitoring asks for the live pack
+    bad.write_text(text.split("requirements:")[0] + "monitoring:" + text.split("monitoring:")[1])
+    with pytest.raises(SpecError, match=r"monitoring is set, but policies\.packs leaves out the 'live' pack"):
+        load_spec(bad)

@@ -211,6 +211,8 @@ class PrometheusClient:
         result = data.get("result")
         if kind == "scalar" and isinstance(result, list) and len(result) == 2:
             return Sample(_number(result[1], query), {}, 1)
+        if kind not in ("vector", "matrix"):
+            raise CollectionError(f"the query {query!r} returned a {kind}, not a number")
         if kind == "matrix":
             raise ConfigError(
                 f"the query {query!r} returns a range vector; aggregate it to one value "

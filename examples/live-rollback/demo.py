@@ -5,7 +5,7 @@ MLflow with the model, print the run id.
 
 ``serve``: what a serving team runs. It loads a registered version from MLflow, scores a fresh
 labelled batch every second, and exposes on /metrics (prometheus_client) the AUC over the last
-2,000 labelled predictions (``model_live_auc``), their number (``model_live_labelled``) and the
+10,000 labelled predictions (``model_live_auc``), their number (``model_live_labelled``) and the
 share of failed requests (``model_live_error_rate``), labelled with the model and the version.
 When the file given as ``--degrade-flag`` exists, the incoming population shifts (one feature's
 sign flips, as after an upstream schema change), so the live AUC really drops.
@@ -41,9 +41,12 @@ def train(seed: int, c: float) -> None:
 
     rng = np.random.default_rng(seed)
     x, y = _data(rng, 4000)
-    xv, yv = _data(rng, 2000)
+    xv, yv = _data(rng, 20000)
     model = LogisticRegression(C=c).fit(x, y)
     auc = float(roc_auc_score(yv, model.predict_proba(xv)[:, 1]))
+    if mlflow.get_experiment_by_name("live-demo") is None:  # artifacts beside the sqlite store
+        root = Path(mlflow.get_tracking_uri().removeprefix("sqlite:///")).resolve().parent / "artifacts"
+        mlflow.create_experiment("live-demo", artifact_location=root.as_uri())
     mlflow.set_experiment("live-demo")
     with mlflow.start_run() as run:
         mlflow.log_param("C", c)
@@ -63,8 +66,8 @@ def serve(port: int, version: str, degrade_flag: Path) -> None:
     labelled = Gauge("model_live_labelled", "Labelled predictions in the AUC window", ["model", "version"])
     errors = Gauge("model_live_error_rate", "Share of failed requests", ["model", "version"])
     start_http_server(port, addr="127.0.0.1")
-    scores: deque[float] = deque(maxlen=2000)
-    truth: deque[int] = deque(maxlen=2000)
+    scores: deque[float] = deque(maxlen=10000)
+    truth: deque[int] = deque(maxlen=10000)
     rng = np.random.default_rng(7)
     running = True
 
@@ -74,7 +77,7 @@ def serve(port: int, version: str, degrade_flag: Path) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     while running:
-        x, y = _data(rng, 200, shifted=degrade_flag.exists())
+        x, y = _data(rng, 1000, shifted=degrade_flag.exists())
         scores.extend(model.predict_proba(x)[:, 1].tolist())
         truth.extend(y.tolist())
         auc_gauge.labels(**labels).set(float(roc_auc_score(list(truth), list(scores))))

@@ -82,12 +82,32 @@ deny_evidence_missing contains result if {
 	input.stage in stages
 	count(bounds) > 0
 	not live_present
+	not restored
 	reason := lib.missing_reason("live")
 	result := {
 		"msg": sprintf("Live metrics are required but missing (%s)", [reason]),
 		"reason": reason,
 	}
 }
+
+# A version the rollback gate moved an alias back to has no live evidence of its own at first:
+# until it has, it is not judged (a skip naming the rollback), rather than failed for lacking it.
+deny_evidence_missing contains result if {
+	lib.applies(stages)
+	count(bounds) > 0
+	not is_object(lib.evidence("live"))
+	restored
+	reason := lib.missing_reason("live")
+	result := {
+		"msg": sprintf("restored by rollback decision %s and no live metrics of its own yet (%s); not judged", [restored_by, reason]),
+		"skip": true,
+		"reason": reason,
+	}
+}
+
+restored_by := lib.get(lib.obj(lib.get(lib.evidence("model"), "tags", {})), "govern.restored.decision_id", "")
+
+restored if lib.present(restored_by)
 
 # METADATA
 # title: Live metric at or above its minimum

@@ -168,3 +168,21 @@ test_samples_at_minimum_are_enough if {
 	doc := json.patch(drop_doc, [{"op": "replace", "path": "/live/samples", "value": 500}])
 	drop_findings(doc) == no_drops
 }
+
+test_a_restored_version_without_live_metrics_skips if {
+	doc := object.union(base, {
+		"live": null,
+		"missing": {"live": "no live metrics yet"},
+		"model": {"tags": {"govern.restored.decision_id": "d-9"}},
+	})
+	f := findings(doc, params)
+	[r] := [x | some x in f.missing]
+	r.skip == true
+	r.msg == "restored by rollback decision d-9 and no live metrics of its own yet (no live metrics yet); not judged"
+}
+
+test_a_restored_version_with_live_metrics_is_judged if {
+	doc := object.union(with_metrics({"accuracy": 0.79}), {"model": {"tags": {"govern.restored.decision_id": "d-9"}}})
+	f := findings(doc, params)
+	only(f, "below")
+}

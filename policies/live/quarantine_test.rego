@@ -1,8 +1,8 @@
-package govern.quarantine_test
+package govern.live_quarantine_test
 
 import rego.v1
 
-import data.govern.quarantine
+import data.govern.live
 
 base := {
 	"stage": "deploy",
@@ -16,7 +16,7 @@ quarantined := object.union(base, {"model": {"tags": {
 }}})
 
 denials(doc) := d if {
-	d := quarantine.deny_quarantined with input as doc
+	d := live.deny_quarantined with input as doc
 }
 
 test_a_version_without_the_tag_passes if count(denials(base)) == 0
