@@ -34,8 +34,11 @@ PASS_ON_STDOUT = re.compile(r'^(PASS\s+\d+ rules|valid:)|"outcome":\s*"pass"', r
 
 
 def _load_cases() -> list[dict[str, Any]]:
-    cases = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
-    assert isinstance(cases, list), f"{MANIFEST} must hold a list of cases"
+    cases: list[dict[str, Any]] = []
+    for manifest in [MANIFEST, *sorted(CORPUS.glob("cases-*.yaml"))]:  # cases-<topic>.yaml: more
+        loaded = yaml.safe_load(manifest.read_text(encoding="utf-8"))
+        assert isinstance(loaded, list), f"{manifest} must hold a list of cases"
+        cases.extend(loaded)
     return cases
 
 
