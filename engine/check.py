@@ -199,8 +199,8 @@ class Checker:
         self.allow_empty = allow_empty
         self._packages = policy_set.packages
         allowed = (spec.data.get("policies") or {}).get("allow_builtins") or []
-        check_builtins(policy_set.modules, allowed, backend=backend.name)
-        self.references_checked = check_policy_set(policy_set)
+        check_builtins(policy_set.modules, allowed, backend=backend.name, include_builtin=False)
+        self.references_checked = check_policy_set(policy_set, include_builtin=False)
         backend.load(policy_set, {"govern": {"params": self.params}})
 
     @classmethod
