@@ -202,8 +202,8 @@ class Checker:
         self.allow_empty = allow_empty
         self._packages = policy_set.packages
         allowed = list(spec.allow_builtins)
-        check_builtins(policy_set.modules, allowed, backend=backend.name)
-        self.references_checked = check_policy_set(policy_set)
+        check_builtins(policy_set.modules, allowed, backend=backend.name, include_builtin=False)
+        self.references_checked = check_policy_set(policy_set, include_builtin=False)
         backend.load(policy_set, {"govern": {"params": self.params}})
 
     @classmethod

@@ -34,6 +34,7 @@ __all__ = [
     "Severity",
     "builtin_modules",
     "builtin_pack_names",
+    "file_rego_version",
     "load_policy_set",
     "modules_from_path",
 ]
@@ -193,8 +194,13 @@ def _rule_meta(
         raise PolicyLoadError("'custom' in # METADATA must be a mapping", where)
     unknown = sorted(str(k) for k in custom if k not in CUSTOM_KEYS)
     if unknown:
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], CUSTOM_KEYS, n=1)
+        guess = f"did you mean {close[0]}? " if close else ""
         raise PolicyLoadError(
-            f"custom.{unknown[0]} is not a key govern knows; the keys are {', '.join(CUSTOM_KEYS)}", where
+            f"custom.{unknown[0]} is not a key govern knows; {guess}the keys are {', '.join(CUSTOM_KEYS)}",
+            where,
         )
     rule_id = custom.get("id", f"{package}.{name}")
     if not isinstance(rule_id, str) or not _ID_RE.fullmatch(rule_id):
@@ -382,8 +388,33 @@ def modules_from_path(
             continue
         display = str(file)
         raw = read_input(file, PolicyLoadError)  # a regular file, size-checked before reading
-        modules.append(parse_module(display, _read_text(raw, display), rego_version, builtin=False))
+        text = _read_text(raw, display)
+        modules.append(parse_module(display, text, file_rego_version(text, rego_version), builtin=False))
     return modules
+
+
+def file_rego_version(text: str, declared: RegoVersion) -> RegoVersion:
+    """The Rego version of one file of a source declared ``declared``.
+
+    A source declared v0 may mix in v1 files: a file that says ``import rego.v1`` or that parses
+    as Rego v1 is read as v1 (as OPA reads ``import rego.v1`` in a v0 module). A file declared v1
+    stays v1: its v0 syntax is an error that says how to declare it.
+    """
+    if declared is RegoVersion.V1:
+        return declared
+    if re.search(r"^\s*import\s+rego\.v1\b", text, re.MULTILINE):
+        return RegoVersion.V1
+    import os
+
+    os.environ["RUST_LIB_BACKTRACE"] = "0"
+    import regorus
+
+    engine = regorus.Engine()
+    try:
+        engine.add_policy("probe.rego", text)
+    except Exception:
+        return RegoVersion.V0
+    return RegoVersion.V1
 
 
 def _digest(modules: Iterable[PolicyModule]) -> str:

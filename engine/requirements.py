@@ -218,5 +218,6 @@ def threshold_source(
     named = [c for c in candidates if isinstance(metric, str) and f".{metric}." in f".{c}."]
     for path in named or candidates:
         if path in sources:
-            return f"threshold {threshold} from {sources[path]}"
+            shown = f"{threshold:.12f}".rstrip("0").rstrip(".") if isinstance(threshold, float) else threshold
+            return f"threshold {shown} from {sources[path]}"
     return None

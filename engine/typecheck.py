@@ -28,6 +28,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, Final
 
 from .errors import Location, PolicyLoadError
@@ -45,6 +46,7 @@ __all__ = [
     "problems",
     "references",
     "schema_paths",
+    "syntax_trees",
     "valid_paths",
 ]
 
@@ -239,13 +241,14 @@ class _ModuleReader:
                 for value in node:
                     walk(value)
                 return
-            if not isinstance(node, Mapping):
+            if not isinstance(node, dict):  # the parser's JSON: plain dicts and lists
                 return
             chain = "Call" in node or "RefDot" in node or "RefBrack" in node
             resolved = self.resolve(node) if chain else None
             if resolved is None:
-                for value in node.values():
-                    walk(value)
+                for key, value in node.items():
+                    if key != "span" and isinstance(value, (list, dict)):
+                        walk(value)
                 return
             (root, steps), rest, var = resolved
             if steps:
@@ -279,26 +282,36 @@ def _module_refs(tree: Mapping[str, Any], path: str, text: str) -> list[Referenc
     return list(dict.fromkeys(refs))
 
 
+@lru_cache(maxsize=256)
+def _parsed(path: str, text: str, v0: bool) -> tuple[Mapping[str, Any], ...]:
+    """The module's syntax trees (regorus), parsed once per text; () when the parser rejects it."""
+    from .backends.embedded import import_regorus
+
+    engine = import_regorus().Engine()
+    engine.set_rego_v0(v0)
+    try:
+        engine.add_policy(path, text)
+        trees = json.loads(engine.get_ast_as_json())
+    except Exception:
+        return ()  # the backend reports syntax errors with their location
+    return tuple(trees)
+
+
+def syntax_trees(module: PolicyModule) -> tuple[Mapping[str, Any], ...]:
+    """The parsed trees of one module (shared with the capabilities check)."""
+    return _parsed(module.path, module.text, module.rego_version is RegoVersion.V0)
+
+
 def references(modules: Sequence[PolicyModule]) -> list[Reference]:
     """Every ``input.…`` and ``data.govern.params.…`` reference of the non-test modules.
 
     A module the parser rejects is left out: the backend reports its syntax error at load.
     """
-    from .backends.embedded import import_regorus
-
-    regorus = import_regorus()
     out: list[Reference] = []
     for module in modules:
         if module.is_test:
             continue
-        engine = regorus.Engine()
-        engine.set_rego_v0(module.rego_version is RegoVersion.V0)
-        try:
-            engine.add_policy(module.path, module.text)
-            trees = json.loads(engine.get_ast_as_json())
-        except Exception:
-            continue
-        for tree in trees:
+        for tree in syntax_trees(module):
             out.extend(_module_refs(tree, module.path, module.text))
     return out
 
@@ -308,6 +321,7 @@ def references(modules: Sequence[PolicyModule]) -> list[Reference]:
 _Node = tuple[Any, Mapping[str, Any]]  # (schema node, the document its $refs resolve in)
 
 
+@lru_cache(maxsize=2)
 def _schema_root(root: Root) -> _Node:
     if root is Root.INPUT:
         doc = dict(load_schema(Schema.EVIDENCE))
@@ -545,9 +559,15 @@ def problems(refs: Sequence[Reference]) -> list[TypeProblem]:
     return out
 
 
-def check_policy_set(policy_set: PolicySet) -> int:
-    """Raise a PolicyLoadError for the first reference that cannot exist; else how many were checked."""
-    refs = references(policy_set.modules)
+def check_policy_set(policy_set: PolicySet, *, include_builtin: bool = True) -> int:
+    """Raise a PolicyLoadError for the first reference that cannot exist; else how many were checked.
+
+    ``include_builtin=False`` leaves out the shipped library, which cannot change after install
+    and is checked by govern's own tests and CI (``opa check --schema`` too): what a load
+    checks is the team's policies, in a few milliseconds.
+    """
+    modules = [m for m in policy_set.modules if include_builtin or not m.builtin]
+    refs = references(modules)
     found = problems(refs)
     if found:
         first = found[0]

@@ -56,7 +56,7 @@ PASS_ON_STDOUT = re.compile(r'^(PASS\s+\d+ rules|valid:)|"outcome":\s*"pass"', r
 
 def _load_cases() -> list[dict[str, Any]]:
     cases: list[dict[str, Any]] = []
-    for manifest in (MANIFEST, HOSTILE):
+    for manifest in [MANIFEST, HOSTILE, *sorted(CORPUS.glob("cases-*.yaml"))]:  # cases-<topic>.yaml: more
         loaded = yaml.safe_load(manifest.read_text(encoding="utf-8"))
         assert isinstance(loaded, list), f"{manifest} must hold a list of cases"
         cases.extend(loaded)

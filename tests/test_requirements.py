@@ -161,3 +161,46 @@ def test_every_builtin_rule_declares_what_it_needs() -> None:
     rules = load_policy_set(None).rules
     assert rules
     assert [r.id for r in rules if not r.requires] == []
+
+
+def test_every_format_shows_missing_evidence_and_not_configured(tmp_path: Path, example_evidence) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import xml.etree.ElementTree as ET
+
+    from govern.engine.formats import Format, RenderOptions, render
+
+    def edit(raw: dict[str, Any]) -> None:
+        del raw["fairness"]["thresholds"]["group_floor"]
+
+    raw = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    edit(raw)
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    spec = load_spec(path)
+    checker = Checker.for_spec(spec, load_policy_set(spec), create_backend("embedded"))
+    evidence = _null(example_evidence, "explanations", "SHAP timed out")
+    decision = checker.decide(evidence_from_value(evidence), today=TODAY)
+
+    text = render(Format.TEXT, decision, RenderOptions(width=400))
+    assert "(2 evidence missing)" in text  # GOV-XAI-001 and GOV-XAI-002 (XAI-000 reports it itself)
+    assert "(1 not configured)" in text
+    assert "not configured: params.fairness.group_floor" in text
+
+    cases = {
+        c.get("name", "").split(":")[0]: c
+        for c in ET.fromstring(render(Format.JUNIT, decision)).iter("testcase")
+    }
+    assert cases["GOV-XAI-001"].find("failure") is not None
+    skipped = cases["GOV-FAIR-004"].find("skipped")
+    assert skipped is not None
+    assert skipped.get("message", "").startswith("not configured:")
+
+    sarif = json.loads(render(Format.SARIF, decision))
+    found = {r["ruleId"]: r for r in sarif["runs"][0]["results"]}
+    assert found["GOV-XAI-001"]["message"]["text"].startswith(
+        "evidence missing: explanations.global_importance"
+    )
+    assert "GOV-FAIR-004" not in found  # a skip is not a finding; the rule list still names it
+    markdown = render(Format.MARKDOWN, decision)
+    assert "evidence missing: explanations.global\\_importance" in markdown
+    assert "not configured: params.fairness.group\\_floor" in markdown

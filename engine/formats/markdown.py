@@ -33,7 +33,7 @@ _WAIVER_STATUS = {
     WaiverStatus.UNUSED: "unused (the rule passed)",
     WaiverStatus.NOT_THIS_STAGE: "not for this stage",
     WaiverStatus.UNKNOWN_RULE: "**names no rule**",
-    WaiverStatus.REFUSED: "**refused: the rule errored**",
+    WaiverStatus.REFUSED: "**refused: the rule errored or its evidence is missing**",
 }
 
 

@@ -1,0 +1,12 @@
+package team.meta
+
+import rego.v1
+
+# METADATA
+# custom:
+#   id: TEAM-M-001
+#   stages: [deploy]
+#   stages: [register]
+deny_x contains "x" if {
+	input.stage == "nowhere"
+}

@@ -1,0 +1,11 @@
+package team.meta
+
+import rego.v1
+
+# METADATA
+# custom:
+#   id: TEAM-M-001
+#   serverity: high
+deny_x contains "x" if {
+	input.stage == "nowhere"
+}
