@@ -137,6 +137,8 @@ def write_bundle(bundle: Bundle, output: Path) -> None:
     import os
     import tempfile
 
+    if output.exists() and not output.is_file():  # never rename over a device, FIFO or folder
+        raise ConfigError(f"--output {output}: is not a regular file")
     output.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
     try:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
+from pathlib import Path
 
 import pytest
 import typer
@@ -54,3 +57,24 @@ def test_help_has_an_example_and_one_spelling_of_format_and_output(command: tupl
             assert long_name == "output", f"govern {' '.join(command)}: -o is --{long_name}"
         if short == "f":
             assert long_name == "format", f"govern {' '.join(command)}: -f is --{long_name}"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("check", "examples/adult-income/spec.yaml", "-e", "examples/adult-income/evidence.json", "-o"),
+        ("bundle", "build", "examples/adult-income/spec.yaml", "-o"),
+        ("card", "examples/adult-income/spec.yaml", "-e", "examples/adult-income/evidence.json", "-o"),
+    ],
+    ids=["check", "bundle", "card"],
+)
+def test_an_output_that_is_not_a_regular_file_is_refused_and_left_alone(
+    argv: tuple[str, ...], tmp_path: Path
+) -> None:
+    """Writing atomically renames over the target: over a device or a FIFO that would replace it."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    result = runner.invoke(app, [*argv, str(fifo)], catch_exceptions=False)
+    assert result.exit_code == 2, result.output
+    assert "not a regular file" in result.output
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
