@@ -151,7 +151,7 @@ def files() -> None:
             "/dev/zero",
         ],
         expect_exit=2,
-        expect_stderr=["/dev/zero"],
+        expect_stderr=["/dev/zero", "neither a regular file nor a folder"],
     )
     case(
         "file-policy-rego-is-a-fifo",
@@ -185,7 +185,7 @@ def files() -> None:
             "{tmp}/zero.rego",
         ],
         expect_exit=2,
-        expect_stderr=["zero.rego"],
+        expect_stderr=["neither a regular file nor a folder"],
     )
     for target, limit_word in (("spec", "validate"), ("evidence", "check")):
         argv = (
