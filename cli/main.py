@@ -245,6 +245,7 @@ def check(
     )
     today = _as_of(as_of)
     _check_output_path(output)
+    _check_output_path(decision_log, "--decision-log")  # a FIFO would block the append forever
     reports = _parse_reports(report or [], output)
     model_spec = load_spec(spec, _allowed_roots(allow_root))
     # policies first: a broken policy is reported before any slow collection

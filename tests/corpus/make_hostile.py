@@ -832,7 +832,13 @@ def options() -> None:
         ("eval-timeout-word", [*check, "--eval-timeout", "soon"], ["--eval-timeout"], []),
         ("eval-memory-word", [*check, "--eval-memory", "lots"], ["--eval-memory"], []),
         ("eval-memory-tiny", [*check, "--eval-memory", "1MiB"], ["--eval-memory", "MiB"], []),
-        ("decision-log-is-dir", [*check, "--decision-log", "{tmp}"], ["decision log"], []),
+        ("decision-log-is-dir", [*check, "--decision-log", "{tmp}"], ["--decision-log", "directory"], []),
+        (
+            "decision-log-is-fifo",
+            [*check, "--decision-log", "{tmp}/p"],
+            ["--decision-log", "not a regular file"],
+            [{"kind": "fifo", "path": "p"}],
+        ),
         ("test-run-bad-regex", ["test", "--run", "("], ["--run"], []),
         ("stage-unknown", [*check, "--stage", "prod"], ["prod"], []),
     ]
