@@ -28,7 +28,6 @@ __all__ = [
 
 #: Folders besides a spec's own that its data and policy paths may name (os.pathsep-separated).
 ALLOW_ROOT_ENV = "GOVERN_ALLOW_ROOT"
-_ALIAS_RE = re.compile(r"[A-Za-z0-9_-]{1,255}")
 _VERSION_RE = re.compile(r"[1-9][0-9]{0,17}")
 
 P = ParamSpec("P")
@@ -57,11 +56,10 @@ def check_alias(value: str | None, option: str = "--alias") -> str | None:
         return None
     if not value.strip():
         raise ConfigError(f"{option}: an empty alias names nothing; give the alias, e.g. {option} champion")
-    if not _ALIAS_RE.fullmatch(value) or value.lower() == "latest" or re.fullmatch(r"[vV][0-9]+", value):
-        raise ConfigError(
-            f"{option} {_shown(value)} is not a valid alias: use letters, digits, '_' and '-' "
-            "(at most 255), not 'latest' nor a version such as 'v3'"
-        )
+    from govern.engine.spec import ALIAS_RULE, is_valid_alias
+
+    if not is_valid_alias(value):
+        raise ConfigError(f"{option} {_shown(value)} is not a valid alias: use {ALIAS_RULE}")
     return value
 
 

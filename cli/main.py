@@ -188,6 +188,7 @@ def check(
     from govern.engine.spec import Stage, load_spec
 
     _check_output_path(output)
+    _check_output_path(decision_log, "--decision-log")  # a FIFO would block the append forever
     reports = _parse_reports(report or [], output)
     model_spec = load_spec(spec, _allowed_roots(allow_root))
     options = pipeline_options(

@@ -45,13 +45,31 @@ def import_regorus() -> Any:
     return regorus
 
 
+def _generic(message: str) -> bool:
+    """An engine heading with no detail (regorus nests "Compilation error:" around the cause)."""
+    return message.rstrip(": ").strip() in ("", "Compilation error")
+
+
 def split_engine_error(text: str) -> tuple[str, Location | None]:
-    """Reduce a multi-line engine diagnostic to one sentence and its location."""
-    match = _LOCATION_RE.search(text)
-    location = Location(match.group("file"), int(match.group("line"))) if match else None
+    """Reduce a multi-line engine diagnostic to one sentence and its location.
+
+    The first error line that says something is taken, with the location just before it.
+    """
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     lines = [line for line in lines if not line.startswith(("Stack backtrace", "at /"))]
-    message = next((line[len("error:") :].strip() for line in lines if line.startswith("error:")), None)
+    message: str | None = None
+    match = _LOCATION_RE.search(text)
+    last: re.Match[str] | None = None
+    for line in lines:
+        found = _LOCATION_RE.search(line)
+        if found:
+            last = found
+        elif line.startswith("error:"):
+            candidate = line[len("error:") :].strip()
+            if message is None or (_generic(message) and not _generic(candidate)):
+                message = candidate
+                match = last or match
+    location = Location(match.group("file"), int(match.group("line"))) if match else None
     if message is None:
         message = lines[-1] if lines else "unknown engine error"
     if match:

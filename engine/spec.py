@@ -36,6 +36,7 @@ __all__ = [
     "Stage",
     "Waiver",
     "confined_path",
+    "is_valid_alias",
     "load_spec",
     "spec_from_document",
     "spec_from_text",
@@ -334,6 +335,16 @@ def _confine(
 
 
 _ALIAS_RE = re.compile(r"[A-Za-z0-9_-]{1,255}")
+ALIAS_RULE = "letters, digits, '_' and '-' (at most 255), not 'latest' nor a version such as 'v3'"
+
+
+def is_valid_alias(name: str) -> bool:
+    """Whether MLflow can hold ``name`` as a model alias."""
+    if not _ALIAS_RE.fullmatch(name) or name.lower() == "latest":
+        return False
+    return not re.fullmatch(r"[vV][0-9]+", name)
+
+
 _NAME_FORBIDDEN_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
@@ -363,14 +374,8 @@ def _check_references(doc: Document, value: dict[str, Any]) -> None:
         (("model", "registered", "alias"), alias),
         (("requirements", "champion", "alias"), champion.get("alias")),
     ):
-        if isinstance(item, str) and (
-            not _ALIAS_RE.fullmatch(item) or item.lower() == "latest" or re.fullmatch(r"[vV][0-9]+", item)
-        ):
-            raise SpecError(
-                "an alias is letters, digits, '_' and '-' (at most 255), not 'latest' nor a version "
-                "such as 'v3'",
-                doc.location(alias_field),
-            )
+        if isinstance(item, str) and not is_valid_alias(item):
+            raise SpecError(f"an alias is {ALIAS_RULE}", doc.location(alias_field))
 
 
 def _confine_data(doc: Document, value: dict[str, Any], base: Path, allowed_roots: Sequence[Path]) -> None:

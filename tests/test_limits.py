@@ -267,3 +267,40 @@ def test_create_backend_bounds_the_embedded_engine_by_default() -> None:
     assert isinstance(backend, BoundedBackend)
     assert backend.name == "embedded"
     assert isinstance(create_backend("embedded", bounded=False), EmbeddedBackend)
+
+
+# --------------------------------------------------------------------------- OPA answers slowly
+
+
+def test_an_opa_read_timeout_is_not_a_connection_failure() -> None:
+    """A server that accepts the connection and never answers is slow, not unreachable."""
+    import threading
+
+    from govern.engine.backends.opa import OpaBackend
+    from govern.engine.policyset import builtin_modules
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            held.append(conn)
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        backend = OpaBackend(f"http://127.0.0.1:{server.getsockname()[1]}", timeout=0.5, retries=1)
+        with pytest.raises(BackendError) as caught:
+            backend.load(make_policy_set(builtin_modules()), {})
+        assert "did not answer in time" in caught.value.message
+        assert "timed out" in caught.value.message
+        assert "connection failed" not in caught.value.message
+    finally:
+        server.close()
+        for conn in held:
+            conn.close()

@@ -164,3 +164,18 @@ def test_json_keeps_the_text_exactly() -> None:
     text = render(Format.JSON, decision)
     assert "\x1b" not in text
     assert json.loads(text)["spec"]["name"] == "x\x1b[1m"
+
+
+@pytest.mark.parametrize("hostile", HOSTILE[:6])
+def test_card_markdown_carries_no_escape_or_workflow_command(hostile: str) -> None:
+    from govern.engine.card import CardFormat, build_card, render_card
+    from govern.engine.evidence import load_evidence
+
+    decision = _base()
+    evidence = load_evidence(cases.ROOT / cases.EVIDENCE_PATH).value
+    card = build_card(cases.spec(), {}, evidence, decision.to_dict())
+    hostile_card = _inject(card, _cycle([hostile, "ok " + hostile]))
+    text = render_card(CardFormat.MD, hostile_card)
+    assert "\x1b" not in text
+    assert "\x9b" not in text
+    assert not [line for line in text.splitlines() if line.lstrip().startswith("::")]

@@ -753,19 +753,20 @@ class OpaBackend(Backend):
         except (RegoParseError, DeleteDataError, _CompileFailure, BackendError):
             raise
         except (requests.ConnectionError, requests.Timeout) as exc:
-            self._broken = (
-                f"the OPA server at {self.url} is unreachable ({_reason(exc)}); no decision was made"
-            )
+            reason = _reason(exc)
+            state = "did not answer in time" if reason.startswith("timed out") else "is unreachable"
+            self._broken = f"the OPA server at {self.url} {state} ({reason}); no decision was made"
             raise BackendError(self._broken) from None
         except (requests.RequestException, ValueError) as exc:
             raise BackendError(f"the OPA server at {self.url} failed: {_reason(exc)}") from None
 
 
 def _reason(exc: BaseException) -> str:
-    if isinstance(exc, requests.Timeout):
-        return "timed out"
+    text = str(exc)
+    # urllib3's retries wrap a read timeout in a ConnectionError: the server was reached, and slow
+    if isinstance(exc, requests.Timeout) or "Read timed out" in text or "ReadTimeoutError" in text:
+        return "timed out waiting for an answer" if "Read timed out" in text else "timed out"
     if isinstance(exc, requests.ConnectionError):
-        text = str(exc)
         if "Connection refused" in text:
             return "connection refused"
         if "Name or service not known" in text or "Temporary failure in name resolution" in text:

@@ -36,9 +36,10 @@ def parse_card_format(name: str) -> CardFormat:
 
 def render_card(fmt: CardFormat, card: ModelCard) -> str:
     if fmt is CardFormat.MD:
+        from ..formats.sanitize import sanitize_value
         from . import markdown
 
-        return markdown.render(card)
+        return markdown.render(sanitize_value(card))  # no escape sequence reaches card.md
     if fmt is CardFormat.HTML:
         from . import html
 

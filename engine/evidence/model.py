@@ -549,13 +549,24 @@ def _is_regression(spec: ModelSpec, loaded: _Loaded, target: pd.Series) -> bool:
 # --------------------------------------------------------------------------- the context
 
 
+def _column_hint(frame: pd.DataFrame, wanted: str) -> str:
+    """A hint that names at most one close column: an error never lists a file's header."""
+    import difflib
+
+    names = [str(c) for c in frame.columns]
+    close = difflib.get_close_matches(wanted, names, n=1)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    return f"the file has {len(names)} columns, none named '{wanted}'"
+
+
 def _check_columns(spec: ModelSpec, frame: pd.DataFrame, target: str) -> None:
     if target not in frame.columns:
         raise _spec_error(
             spec,
             ("data", "evaluation", "target"),
             f"the target column '{target}' is not in the evaluation data",
-            hint=f"its columns are {list(frame.columns)}",
+            hint=_column_hint(frame, target),
         )
     fairness = spec.data.get("fairness") or {}
     for i, name in enumerate(fairness.get("sensitive_features", [])):
@@ -564,7 +575,7 @@ def _check_columns(spec: ModelSpec, frame: pd.DataFrame, target: str) -> None:
                 spec,
                 ("fairness", "sensitive_features", i),
                 f"the sensitive feature '{name}' is not a column of the evaluation data",
-                hint=f"its columns are {list(frame.columns)}",
+                hint=_column_hint(frame, name),
             )
         groups = frame[name].nunique(dropna=False)
         if groups < 2:

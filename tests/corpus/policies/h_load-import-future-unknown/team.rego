@@ -1,3 +1,0 @@
-package team.h
-
-import future.keywords.nope
