@@ -329,11 +329,12 @@ def test_card_command_rejects_bad_input(tmp_path: Path) -> None:
     assert "d.json" in run.stderr
 
 
-def test_card_command_imports_no_heavy_library() -> None:
+def test_card_command_imports_no_heavy_library(tmp_path: Path) -> None:
+    out = tmp_path / "card.html"
     code = (
         "import sys\nfrom govern.cli.main import main\n"
         f"sys.argv = ['govern', 'card', {str(SPEC)!r}, '-e', {str(EVIDENCE)!r}, '-f', 'html',"
-        " '-o', '/dev/null']\n"
+        f" '-o', {str(out)!r}]\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "heavy = [m for m in ('mlflow', 'shap', 'fairlearn', 'pandas', 'matplotlib', 'numpy')"
         " if m in sys.modules]\n"
@@ -343,6 +344,7 @@ def test_card_command_imports_no_heavy_library() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
     )
     assert "HEAVY []" in proc.stderr, proc.stderr
+    assert out.read_text().startswith("<!DOCTYPE html>")  # it ran to the end
 
 
 def test_card_command_rejects_evidence_the_decision_did_not_judge(tmp_path: Path) -> None:

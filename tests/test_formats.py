@@ -358,10 +358,11 @@ def test_bad_output_options_exit_2_and_write_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_check_with_ci_formats_imports_no_heavy_library() -> None:
+def test_check_with_ci_formats_imports_no_heavy_library(tmp_path: Path) -> None:
+    junit_out = tmp_path / "govern.xml"
     code = (
         "import sys\nfrom govern.cli.main import main\n"
-        f"sys.argv = ['govern', *{list(CHECK)!r}, '--format', 'sarif', '--report', 'junit=/dev/null']\n"
+        f"sys.argv = ['govern', *{list(CHECK)!r}, '--format', 'sarif', '--report', 'junit={junit_out}']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "heavy = [m for m in ('mlflow', 'shap', 'fairlearn', 'pandas', 'jinja2', 'matplotlib', 'numpy')"
         " if m in sys.modules]\n"
@@ -371,6 +372,7 @@ def test_check_with_ci_formats_imports_no_heavy_library() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
     )
     assert "HEAVY []" in proc.stderr, proc.stderr
+    assert "<testsuites" in junit_out.read_text()  # it ran to the end
 
 
 # --------------------------------------------------------------------------- the CI docs
