@@ -522,7 +522,9 @@ def _alias_change(record: dict[str, Any]) -> str:
     moved = record.get("result") in ("promoted", "rolled_back", "recovered") and record.get("to")
     if alias and moved:
         before = record.get("from") or record.get("previous") or "none"
-        return f"{alias}: {before} → {record.get('to')}"
+        quarantined = record.get("quarantined")
+        held = f" ({quarantined.get('version')} quarantined)" if isinstance(quarantined, dict) else ""
+        return f"{alias}: {before} → {record.get('to')}{held}"
     if alias and record.get("phase") == "intent" and record.get("to"):
         return f"{alias}: {record.get('previous') or 'none'} → {record.get('to')}?"
     return alias

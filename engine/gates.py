@@ -215,6 +215,7 @@ class _Run:
         self.intent: dict[str, Any] | None = None
         self.stored: dict[str, Any] | None = None  # where the decision record and evidence go
         self.record: DecisionRecord | None = None  # the decision record, once decided
+        self.quarantined: str | None = None  # the version a rollback quarantined
         self.run_id: str | None = None
         self.ignored: list[dict[str, str]] = []
         self.resolved: list[dict[str, Any]] = []
@@ -266,6 +267,8 @@ class _Run:
             entry["justified_by"] = {"seq": original.get("seq"), "decision_id": original.get("decision_id")}
         if self.ignored:
             entry["ignored"] = list(self.ignored)
+        if self.quarantined is not None:
+            entry["quarantined"] = {"version": self.quarantined, "decision_id": source.get("decision_id")}
         return entry
 
     def plan_records(self, evidence: EvidenceDocument, decision: Decision, run_id: str) -> tuple[str, str]:
@@ -842,6 +845,7 @@ def _rollback(run: _Run, name: str, alias: str) -> GateResult:
         )
     # quarantined before the move: a crash in between leaves the failing holder quarantined (safe)
     rollback.quarantine(registry, name, judged, decision)
+    run.quarantined = judged
     rollback.mark_restored(registry, name, fallback.version, decision)
     note = _move(run, name, alias, judged, fallback.version)
     return stays(

@@ -212,7 +212,17 @@ def _details(
         evidence_collected_at=_str(_obj(ev.get("provenance")).get("collected_at")) if ev else None,
         parameters=tuple(Param(str(k), str(v)) for k, v in sorted(_obj(run.get("params")).items())),
         missing=missing,
+        quarantined=_quarantine(_obj(model.get("tags"))),
     )
+
+
+def _quarantine(tags: Mapping[str, Any]) -> str | None:
+    """``by rollback decision <id> (<rules>)`` when a rollback quarantined this version."""
+    decision = _str(tags.get("govern.quarantine.decision_id"))
+    if not decision or not decision.strip():
+        return None
+    reason = _str(tags.get("govern.quarantine.reason"))
+    return f"by rollback decision {decision}" + (f" ({reason})" if reason else "")
 
 
 def _intended_use(spec: ModelSpec) -> IntendedUse:

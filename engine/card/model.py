@@ -130,6 +130,7 @@ class ModelDetails:
     evidence_collected_at: str | None
     parameters: tuple[Param, ...]
     missing: str | None
+    quarantined: str | None = None  # set when a rollback quarantined this version
 
     def facts(self) -> list[tuple[str, str | None]]:
         """The labelled facts every card format shows, in order."""
@@ -150,6 +151,7 @@ class ModelDetails:
             ("Run", d.run_id),
             ("Source commit", d.git_commit),
             ("Artifact", d.source),
+            ("Quarantined", d.quarantined),
         ]
 
 
