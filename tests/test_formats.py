@@ -256,7 +256,7 @@ def test_github_annotations_by_result() -> None:
     assert len(notices) == 2
     assert "title=GOV-FAIR-001" in notices[0]
     assert f"line={WAIVER_LINE}" in notices[0]  # the waiver's line in the spec
-    assert "::group::govern: 30 passed, 4 skipped" in passing
+    assert "::group::govern: 35 passed, 4 skipped" in passing
 
 
 def test_github_only_emits_commands_it_means_to() -> None:
@@ -277,7 +277,7 @@ def test_markdown_summary_failures_first_and_passes_collapsed() -> None:
     assert text.startswith("### ⛔ govern: ERROR")
     order = [text.index(k) for k in ("**ERROR**", "**FAIL**", "**WARN**", "<details>", "GOV-CHAMP-001")]
     assert order == sorted(order)
-    assert "<summary>30 passed, 5 skipped</summary>" in text
+    assert "<summary>35 passed, 5 skipped</summary>" in text
     assert "&lt;script&gt;" in text
     assert "<script>" not in text
     assert "\\| 100% sure" in text  # a pipe cannot break the table
