@@ -27,8 +27,9 @@ same run:
   predict   govern's one prediction pass (predictions(): labels and positive-class scores
             from one predict_proba, checked against predict on a probe) on N rows drawn with
             replacement from adult_test.csv, with the shap case's Pipeline.
-            bare: pipeline.predict_proba on the same rows; twice: predict + predict_proba (what
-            collection did before it predicted once).
+            bare: pipeline.predict_proba on the same rows (the feature columns selected in the
+            call, as govern does); twice: predict + predict_proba (what collection did before it
+            predicted once).
   performance
             performance_section (11 metrics, 200 bootstrap resamples) on those predictions.
             bare: the 10 sklearn/scipy metric calls, once each, no intervals.
@@ -379,15 +380,15 @@ def _predict(rows: int, seed: int, tmp: Path) -> dict[str, Callable[[], Any]]:
     from govern.engine.evidence.model import predictions
 
     pipeline, evaluation, features = _adult_rows(rows, seed)
-    x = evaluation[features]
 
     def govern() -> Any:
         return predictions(_adult_ctx(pipeline, evaluation, features, seed))  # a fresh context: no cache
 
     def bare() -> Any:
-        return pipeline.predict_proba(x)
+        return pipeline.predict_proba(evaluation[features])
 
     def twice() -> Any:
+        x = evaluation[features]
         return pipeline.predict(x), pipeline.predict_proba(x)
 
     return {"govern": govern, "bare": bare, "twice": twice}
