@@ -24,6 +24,18 @@ same run:
             bare: scipy.stats.ks_2samp per numeric feature; value_counts, chi2_contingency and
             jensenshannon per categorical feature (no PSI, no profiles).
 
+  predict   govern's one prediction pass (predictions(): labels and positive-class scores
+            from one predict_proba, checked against predict on a probe) on N rows drawn with
+            replacement from adult_test.csv, with the shap case's Pipeline.
+            bare: pipeline.predict_proba on the same rows (the feature columns selected in the
+            call, as govern does); twice: predict + predict_proba (what collection did before it
+            predicted once).
+  performance
+            performance_section (11 metrics, 200 bootstrap resamples) on those predictions.
+            bare: the 10 sklearn/scipy metric calls, once each, no intervals.
+
+--cases picks some of them (default: all).
+
 Every measurement runs in its own subprocess (the data are generated there, then the call is
 timed ``--repeat`` times and the best kept). Memory: before each call the kernel's peak-RSS
 mark is reset (Linux ``/proc/self/clear_refs`` 5), so "peak +MiB" is the call's own peak RSS
@@ -53,13 +65,22 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 1.15
-CASES = ("fairness", "shap", "drift")
-MODES = {"fairness": ("govern", "bare", "cells"), "shap": ("govern", "bare"), "drift": ("govern", "bare")}
+CASES = ("fairness", "shap", "drift", "predict", "performance")
+MODES = {
+    "fairness": ("govern", "bare", "cells"),
+    "shap": ("govern", "bare"),
+    "drift": ("govern", "bare"),
+    "predict": ("govern", "bare", "twice"),
+    "performance": ("govern", "bare"),
+}
 AGAINST = {
     ("fairness", "bare"): "fairlearn on the rows",
     ("fairness", "cells"): "fairlearn on count cells",
     ("shap", "bare"): "shap.TreeExplainer",
     ("drift", "bare"): "scipy ks/chi2/JS",
+    ("predict", "bare"): "predict_proba once",
+    ("predict", "twice"): "predict + predict_proba",
+    ("performance", "bare"): "sklearn metrics, no CI",
 }
 METRICS = ("accuracy", "selection_rate", "true_positive_rate", "false_positive_rate")
 
@@ -311,7 +332,112 @@ def _drift(rows: int, seed: int, tmp: Path) -> dict[str, Callable[[], Any]]:
     return {"govern": govern, "bare": bare}
 
 
-SETUP = {"fairness": _fairness, "shap": _shap, "drift": _drift}
+def _adult_rows(rows: int, seed: int) -> tuple[Any, Any, list[str]]:
+    """The example model (the test fixture's Pipeline) and ``rows`` Adult test rows drawn with
+    replacement (seeded)."""
+    import pandas as pd
+
+    sys.path.insert(0, str(ROOT))
+    from tests.fixtures_model import DROPPED, TARGET, TEST, TRAIN, TRAIN_ROWS, _pipeline
+
+    train = pd.read_csv(TRAIN).drop(columns=list(DROPPED)).sample(n=TRAIN_ROWS, random_state=0)
+    x = train.drop(columns=[TARGET])
+    categorical = [c for c in x.columns if not pd.api.types.is_numeric_dtype(x[c])]
+    pipeline = _pipeline(categorical).fit(x, train[TARGET])
+    evaluation = pd.read_csv(TEST).sample(n=rows, replace=True, random_state=seed).reset_index(drop=True)
+    return pipeline, evaluation, list(x.columns)
+
+
+def _adult_ctx(pipeline: Any, evaluation: Any, features: list[str], seed: int) -> Any:
+    from govern.engine.evidence.base import ModelContext
+    from govern.engine.evidence.model import _one_pass
+
+    classes = list(pipeline.classes_)
+    labelled = _one_pass(pipeline, features, classes)
+    index = classes.index(">50K")
+
+    def with_scores(df: Any) -> Any:
+        labels, matrix = labelled(df)
+        return labels, matrix[:, index]
+
+    return ModelContext(
+        model_uri="bench",
+        flavor="sklearn",
+        native=pipeline,
+        predict=lambda df: pipeline.predict(df[features]),
+        predict_proba=lambda df: pipeline.predict_proba(df[features])[:, index],
+        predict_with_scores=with_scores,
+        features=features,
+        target="income",
+        evaluation=evaluation,
+        positive_label=">50K",
+        seed=seed,
+    )
+
+
+def _predict(rows: int, seed: int, tmp: Path) -> dict[str, Callable[[], Any]]:
+    """govern's one prediction pass (labels and scores) on N Adult rows, against the bare calls."""
+    from govern.engine.evidence.model import predictions
+
+    pipeline, evaluation, features = _adult_rows(rows, seed)
+
+    def govern() -> Any:
+        return predictions(_adult_ctx(pipeline, evaluation, features, seed))  # a fresh context: no cache
+
+    def bare() -> Any:
+        return pipeline.predict_proba(evaluation[features])
+
+    def twice() -> Any:
+        x = evaluation[features]
+        return pipeline.predict(x), pipeline.predict_proba(x)
+
+    return {"govern": govern, "bare": bare, "twice": twice}
+
+
+def _performance(rows: int, seed: int, tmp: Path) -> dict[str, Callable[[], Any]]:
+    """The performance section (11 metrics, 200 bootstrap resamples) on predictions made once."""
+    import numpy as np
+    import sklearn.metrics as skm
+    from scipy.stats import ks_2samp
+
+    from govern.engine.evidence.model import predictions
+    from govern.engine.evidence.performance import performance_section
+
+    pipeline, evaluation, features = _adult_rows(rows, seed)
+    ctx = _adult_ctx(pipeline, evaluation, features, seed)
+    pred = predictions(ctx)
+    spec = _spec(tmp, {})
+    y, p, s = pred.y_true, pred.y_pred, pred.y_score
+    assert s is not None
+
+    def govern() -> Any:
+        return performance_section(ctx, spec)
+
+    def bare() -> Any:
+        return (
+            skm.accuracy_score(y, p),
+            skm.balanced_accuracy_score(y, p),
+            skm.precision_score(y, p),
+            skm.recall_score(y, p),
+            skm.f1_score(y, p),
+            skm.roc_auc_score(y, s),
+            skm.average_precision_score(y, s),
+            skm.log_loss(y, s),
+            skm.brier_score_loss(y, s),
+            ks_2samp(s[y == 1], s[y == 0]).statistic,
+            np.nan,
+        )
+
+    return {"govern": govern, "bare": bare}
+
+
+SETUP = {
+    "fairness": _fairness,
+    "shap": _shap,
+    "drift": _drift,
+    "predict": _predict,
+    "performance": _performance,
+}
 
 
 def worker(case: str, mode: str, rows: int, seed: int, repeat: int) -> dict[str, Any]:
@@ -370,6 +496,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=None, help="timed calls per subprocess")
+    parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, of {','.join(CASES)}")
     parser.add_argument("--worker", nargs=2, metavar=("CASE", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -380,16 +507,20 @@ def main() -> None:
     rows = args.rows or (100_000 if args.quick else 1_000_000)
     rounds = args.rounds or (1 if args.quick else 2)
     repeat = args.repeat or 3
-    sizes = {"fairness": rows, "shap": 1000, "drift": rows}
+    sizes = {"fairness": rows, "shap": 1000, "drift": rows, "predict": rows, "performance": rows}
+    cases = tuple(c for c in args.cases.split(",") if c)
+    unknown = [c for c in cases if c not in CASES]
+    if unknown:
+        raise SystemExit(f"unknown cases {unknown}; choose from {list(CASES)}")
     print(
         f"govern collectors vs bare library calls — python {platform.python_version()}, {os.cpu_count()} cpus"
     )
     print(
         f"rows: fairness {rows:,}, drift {rows:,} x 20 features (reference and evaluation each), shap 1,000"
     )
-    results: dict[str, dict[str, dict[str, Any]]] = {c: {} for c in CASES}
+    results: dict[str, dict[str, dict[str, Any]]] = {c: {} for c in cases}
     for r in range(rounds):
-        for case in CASES:
+        for case in cases:
             order = MODES[case] if r % 2 == 0 else tuple(reversed(MODES[case]))
             for mode in order:
                 # fairlearn on the rows takes seconds to minutes: one timed call per subprocess
@@ -409,7 +540,9 @@ def main() -> None:
         f"{'case':9} {'against':24} {'govern s':>9} {'bare s':>9} {'ratio':>7} {'govern +MiB':>12} {'bare +MiB':>10}  target <= {TARGET_RATIO}"
     )
     summary: dict[str, Any] = {}
-    comparisons = [(case, "bare") for case in CASES] + [("fairness", "cells")]
+    comparisons = [(case, "bare") for case in cases] + [
+        (case, other) for case in cases for other in MODES[case][2:]
+    ]
     for case, against in comparisons:
         g, b = results[case]["govern"], results[case][against]
         ratio = g["seconds"] / b["seconds"]

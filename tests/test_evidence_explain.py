@@ -284,7 +284,7 @@ def test_hist_gradient_boosting_with_categorical_features_falls_back_to_a_verifi
     from govern.engine.evidence.explain import _structured, _verified, additivity_error
 
     x, y = _adult_frame(4000)
-    cats = [c for c in x.columns if x[c].dtype == object]
+    cats = [c for c in x.columns if not pd.api.types.is_numeric_dtype(x[c])]
     pre = ColumnTransformer(
         [("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1), cats)],
         remainder="passthrough",

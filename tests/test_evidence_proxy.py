@@ -69,7 +69,7 @@ def german_ctx(german: pd.DataFrame) -> ModelContext:
     from sklearn.preprocessing import OneHotEncoder
 
     features = [c for c in german.columns if c not in ("risk", "sex")]
-    categorical = [c for c in features if german[c].dtype == object]
+    categorical = [c for c in features if not pd.api.types.is_numeric_dtype(german[c])]
     train = german.sample(frac=0.7, random_state=0)
     test = german.drop(train.index)
     pre = ColumnTransformer(

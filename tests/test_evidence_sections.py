@@ -99,3 +99,34 @@ def test_collectors_keep_heavy_imports_out_of_govern_check() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path.cwd()
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_measured_performance_is_judged_and_logged_figures_checked(
+    document: dict[str, Any], adult_ctx: ModelContext, adult_spec: ModelSpec
+) -> None:
+    from govern.engine.evidence.performance import performance_section
+
+    checker = Checker.for_spec(adult_spec, load_policy_set(adult_spec), create_backend("embedded"))
+    honest = copy.deepcopy(document)
+    # the example's logged figures come from another training of the model; log this one's own
+    figures = performance_section(adult_ctx, adult_spec)["metrics"]
+    honest["run"]["metrics"] = {k: round(figures[k]["value"], 4) for k in ("accuracy", "roc_auc", "log_loss")}
+    honest["performance"] = performance_section(adult_ctx, adult_spec, logged=honest["run"]["metrics"])
+    honest["missing"].pop("performance", None)
+    results = _results(checker.decide(evidence_from_value(honest), today=dt.date(2026, 11, 27)))
+    measured = honest["performance"]["metrics"]["accuracy"]["value"]
+    assert results["GOV-PERF-004"].result is Result.PASS, results["GOV-PERF-004"]
+    assert results["GOV-PERF-001"].result is Result.PASS
+    # an evidence file edited to accuracy 0.95 / AUC 0.99: the measured figures decide
+    forged = copy.deepcopy(honest)
+    forged["run"]["metrics"].update(accuracy=0.95, roc_auc=0.99)
+    forged["performance"] = performance_section(adult_ctx, adult_spec, logged=forged["run"]["metrics"])
+    forged["performance"]["metrics"]["accuracy"]["value"] = 0.80  # and a model below the 0.85 minimum
+    results = _results(checker.decide(evidence_from_value(forged), today=dt.date(2026, 11, 27)))
+    integrity = results["GOV-PERF-004"]
+    assert integrity.result is Result.FAIL
+    assert {v.details["metric"] for v in integrity.violations} == {"accuracy", "roc_auc"}
+    assert any(f"measures {measured}" in v.message for v in integrity.violations)
+    below = results["GOV-PERF-001"]
+    assert below.result is Result.FAIL
+    assert [v.details["value"] for v in below.violations] == [0.8]

@@ -338,7 +338,7 @@ def test_push_is_idempotent_and_keyed_by_digest(opa, spec) -> None:  # type: ign
 def test_govern_test_runs_the_rego_unit_tests_on_opa(opa) -> None:  # type: ignore[no-untyped-def]
     run = run_govern("test", "--backend", "opa", "--opa-url", opa.url)
     assert run.code == 0, run.stdout + run.stderr
-    assert run.stdout.strip().splitlines()[-1] == "PASS: 118/118"
+    assert run.stdout.strip().splitlines()[-1] == "PASS: 156/156"
 
 
 def _module(tmp_path: Path, text: str, name: str = "team.rego") -> Path:

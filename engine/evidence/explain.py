@@ -489,7 +489,7 @@ def _by_group(
     spec: ModelSpec,
     rows: pd.DataFrame,
     values: np.ndarray[Any, Any],
-    names: Sequence[str] | None = None,
+    columns: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     fairness = spec.data.get("fairness") or {}
     out: dict[str, Any] = {}
@@ -500,7 +500,9 @@ def _by_group(
         out[feature] = {
             name: {
                 "rows": int((codes == g).sum()),
-                "importance": _importance(values[codes == g], names if names is not None else ctx.features),
+                "importance": _importance(
+                    values[codes == g], columns if columns is not None else ctx.features
+                ),
             }
             for g, name in enumerate(names)
         }

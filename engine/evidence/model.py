@@ -769,6 +769,10 @@ def _binary(values: np.ndarray[Any, Any], positive: Any) -> np.ndarray[Any, Any]
     import numpy as np
 
     if isinstance(positive, str) or values.dtype.kind in "OUS" or values.dtype.kind == "T":
+        if values.dtype.kind == "O" and isinstance(positive, str):
+            direct = np.asarray(values == positive, dtype=bool)  # no string copy of the column
+            if direct.any():
+                return direct.astype(np.int64)
         return np.asarray(values.astype(str) == str(positive), dtype=np.int64)
     return np.asarray(values == positive, dtype=np.int64)
 

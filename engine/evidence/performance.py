@@ -350,7 +350,8 @@ def champion_comparison(
             higher_is_better=HIGHER_IS_BETTER[metric],
             mode=how["test"],
             margin=how["margin"],
-            samples=max(settings["samples"], 1),
+            samples=settings["samples"]
+            or DEFAULT_SAMPLES,  # a test needs resamples even when the CIs are off
             seed=settings["seed"],
             confidence=settings["confidence"],
         )
