@@ -196,6 +196,7 @@ class ChampionSpec:
     alias: str = "champion"
     max_regression: float = 0
     higher_is_better: bool = True
+    raw: Mapping[str, Any] = field(default_factory=dict)  # test, margin, alpha, compare
 
 
 @dataclass(frozen=True)
@@ -227,6 +228,8 @@ class ModelSpec:
     requirements: Requirements = field(default_factory=Requirements)
     params: Mapping[str, Any] = field(default_factory=dict)
     allow_builtins: tuple[str, ...] = ()  # non-deterministic built-ins the spec opts in to
+    monitoring: Mapping[str, Any] | None = None  # live evidence sources (Prometheus), windows
+    performance: Mapping[str, Any] = field(default_factory=dict)  # how govern measures scores
     lines: Mapping[FieldPath, int] = field(default_factory=dict, compare=False, repr=False)
     text: str | None = field(default=None, compare=False, repr=False)  # as read, for records
 
@@ -552,6 +555,7 @@ def _typed(data: Mapping[str, Any]) -> dict[str, Any]:
                 alias=str(champion.get("alias", "champion")),
                 max_regression=champion.get("max_regression", 0),
                 higher_is_better=bool(champion.get("higher_is_better", True)),
+                raw=MappingProxyType(dict(champion)),
             )
             if isinstance(champion, Mapping)
             else None,
@@ -561,6 +565,10 @@ def _typed(data: Mapping[str, Any]) -> dict[str, Any]:
         ),
         "params": MappingProxyType(dict((data.get("policies") or {}).get("params") or {})),
         "allow_builtins": _strs((data.get("policies") or {}).get("allow_builtins")),
+        "monitoring": MappingProxyType(dict(data["monitoring"]))
+        if isinstance(data.get("monitoring"), Mapping)
+        else None,
+        "performance": MappingProxyType(dict(data.get("performance") or {})),
     }
 
 

@@ -103,7 +103,7 @@ def additivity_tolerance(result: _Shap) -> float:
 
 
 def _settings(spec: ModelSpec, ctx: ModelContext) -> tuple[int, int, int, bool]:
-    explain = spec.data.get("explainability") or {}
+    explain = spec.explainability.raw if spec.explainability else {}
     return (
         int(explain.get("sample_size", DEFAULT_SAMPLE_SIZE)),
         int(explain.get("seed", ctx.seed)),
@@ -491,9 +491,8 @@ def _by_group(
     values: np.ndarray[Any, Any],
     columns: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    fairness = spec.data.get("fairness") or {}
     out: dict[str, Any] = {}
-    for feature in fairness.get("sensitive_features", []):
+    for feature in spec.fairness.sensitive_features if spec.fairness else ():
         if feature not in rows.columns:
             continue
         codes, names = group_codes(rows, [feature])
@@ -597,17 +596,17 @@ def explanations_section(
     progress("explanations: sample", 0, 3)
     rows = explain_sample(ctx.evaluation, size, seed)
     progress("explanations: shap", 1, 3)
-    budget = float((spec.data.get("explainability") or {}).get("time_budget", DEFAULT_TIME_BUDGET))
+    explain_settings = spec.explainability.raw if spec.explainability else {}
+    budget = float(explain_settings.get("time_budget", DEFAULT_TIME_BUDGET))
     verified = _verified(ctx, rows, background_size, seed, budget)
     if isinstance(verified, dict):
         progress("explanations", 3, 3)
         return verified
     result, checks = verified
     progress("explanations: aggregate", 2, 3)
-    explain = spec.data.get("explainability") or {}
     watched = [
-        *explain.get("prohibited_features", []),
-        *(spec.data.get("fairness") or {}).get("sensitive_features", []),
+        *(spec.explainability.prohibited_features if spec.explainability else ()),
+        *(spec.fairness.sensitive_features if spec.fairness else ()),
     ]
     encoded = encoded_columns(ctx.features, watched, ctx.evaluation, ctx.signature)
     folded, names = fold_encoded(result.values, ctx.features, encoded)

@@ -116,7 +116,7 @@ def _functions(names: Sequence[str]) -> dict[str, Callable[..., Any]]:
 
 
 def _metric_names(spec: ModelSpec, classifier: bool) -> list[str]:
-    fairness = spec.data.get("fairness") or {}
+    fairness = spec.fairness.raw if spec.fairness else {}
     allowed = CLASSIFICATION_METRICS if classifier else REGRESSION_METRICS
     names = fairness.get("metrics")
     if names is None:
@@ -348,7 +348,7 @@ def _bootstrap(
 
 
 def _bootstrap_settings(spec: ModelSpec, ctx: ModelContext) -> dict[str, Any] | None:
-    raw = (spec.data.get("fairness") or {}).get("bootstrap")
+    raw = spec.fairness.bootstrap if spec.fairness else None
     if raw is None:
         return None
     return {
@@ -516,7 +516,7 @@ def fairness_section(
     ctx: ModelContext, spec: ModelSpec, *, progress: Progress = no_progress
 ) -> dict[str, Any]:
     """The ``fairness`` evidence section (schemas/evidence.schema.json) for ``ctx``."""
-    fairness = spec.data.get("fairness") or {}
+    fairness = spec.fairness.raw if spec.fairness else {}
     classifier = is_classifier(ctx)
     metrics = _metric_names(spec, classifier)
     min_size = _min_group_size(spec)

@@ -25,7 +25,7 @@ def _exact(value: float) -> Decimal:
 
 def add_baselines(spec: ModelSpec, live: dict[str, Any], run_metrics: dict[str, Any] | None) -> None:
     """Fill ``live["baseline"]`` and ``live["drops"]`` for the metrics that ask for a drop rule."""
-    bounds = spec.data.get("requirements", {}).get("live") or {}
+    bounds = spec.requirements.live or {}
     baseline: dict[str, float] = {}
     drops: dict[str, dict[str, float | None]] = {}
     metrics = live.get("metrics") or {}

@@ -2,7 +2,7 @@
 
 :func:`load_model_context` reads the model's MLflow metadata (flavours, signature), loads the
 model (the native sklearn flavour when there is one, else ``mlflow.pyfunc``), reads the
-evaluation data named by ``spec.data.evaluation`` (and ``spec.data.reference`` for drift) with
+evaluation data named by the spec's ``data.evaluation`` (and ``data.reference`` for drift) with
 pandas, and checks them against the spec and the signature. :func:`predictions` predicts once
 per context and caches the result, so every collector judges the same predictions.
 
@@ -123,9 +123,8 @@ def _spec_error(spec: ModelSpec, path: FieldPath, message: str, hint: str | None
 
 
 def _dataset_spec(spec: ModelSpec, key: str) -> dict[str, Any] | None:
-    data = spec.data.get("data") or {}
-    value = data.get(key)
-    return value if isinstance(value, dict) else None
+    dataset = spec.datasets.get(key)
+    return dict(dataset.raw) if dataset is not None else None
 
 
 def _sha256(path: Path) -> str:
@@ -188,7 +187,7 @@ def _format(spec: ModelSpec, key: str, ds: dict[str, Any], path: Path) -> str:
 def read_dataset(
     spec: ModelSpec, key: str, base_dir: Path, *, sample: int | None, seed: int
 ) -> tuple[pd.DataFrame, str, str, str]:
-    """Read ``spec.data[key]`` (``evaluation``, ``reference``, ``training``).
+    """Read the spec's dataset ``key`` (``evaluation``, ``reference``, ``training``).
 
     Returns ``(frame, recorded name, sha256 of the whole file, short name)``; ``sample`` (or
     the dataset's own ``sample``) keeps a seeded subset of the rows, in their original order.
@@ -536,7 +535,7 @@ def _match_label(labels: list[Any], wanted: Any) -> Any:
 def _is_regression(spec: ModelSpec, loaded: _Loaded, target: pd.Series) -> bool:
     import pandas as pd
 
-    model_type = str((spec.data.get("metadata") or {}).get("model_type", "")).lower()
+    model_type = (spec.metadata.model_type or "").lower()
     if any(word in model_type for word in _REGRESSION_WORDS):
         return True
     if "classif" in model_type:
@@ -568,8 +567,7 @@ def _check_columns(spec: ModelSpec, frame: pd.DataFrame, target: str) -> None:
             f"the target column '{target}' is not in the evaluation data",
             hint=_column_hint(frame, target),
         )
-    fairness = spec.data.get("fairness") or {}
-    for i, name in enumerate(fairness.get("sensitive_features", [])):
+    for i, name in enumerate(spec.fairness.sensitive_features if spec.fairness else ()):
         if name not in frame.columns:
             raise _spec_error(
                 spec,
@@ -584,7 +582,7 @@ def _check_columns(spec: ModelSpec, frame: pd.DataFrame, target: str) -> None:
                 f"every evaluation row has the same value of the sensitive feature '{name}' ({only!r}); "
                 "fairness between groups cannot be measured"
             )
-    for i, combo in enumerate(fairness.get("intersections", [])):
+    for i, combo in enumerate(spec.fairness.intersections if spec.fairness else ()):
         for j, name in enumerate(combo):
             if name not in frame.columns:
                 raise _spec_error(

@@ -194,7 +194,7 @@ def regression_metrics(
 
 
 def bootstrap_settings(spec: ModelSpec, ctx: ModelContext) -> dict[str, Any]:
-    raw = ((spec.data.get("performance") or {}).get("bootstrap")) or {}
+    raw = spec.performance.get("bootstrap") or {}
     return {
         "method": "percentile bootstrap",
         "samples": int(raw.get("samples", DEFAULT_SAMPLES)),
@@ -315,7 +315,7 @@ def champion_comparison(
     """The challenger (``ctx``) against the champion on the same rows: ``performance.champion``."""
     from .significance import compare
 
-    config = ((spec.data.get("requirements") or {}).get("champion")) or {}
+    config = spec.requirements.champion.raw if spec.requirements.champion else {}
     settings = bootstrap_settings(spec, ctx)
     mine = predictions(ctx)
     classifier = is_classifier(ctx)

@@ -95,11 +95,11 @@ class PrometheusSettings:
 
 def settings_from_spec(spec: ModelSpec) -> PrometheusSettings | None:
     """The spec's Prometheus settings, or None when it reads live metrics elsewhere."""
-    monitoring = spec.data.get("monitoring") or {}
+    monitoring = spec.monitoring or {}
     prometheus = monitoring.get("prometheus")
     if not prometheus:
         return None
-    live = spec.data.get("requirements", {}).get("live") or {}
+    live = spec.requirements.live or {}
     metrics = tuple(
         LiveQuery(name=name, template=str(bound["query"]), aggregate=str(bound.get("aggregate", "instant")))
         for name, bound in sorted(live.items())

@@ -115,8 +115,7 @@ def proxy_section(ctx: ModelContext, spec: ModelSpec) -> dict[str, Any]:
     """``fairness.proxies``: one entry per (model input, sensitive feature), strongest first."""
     from sklearn.metrics import normalized_mutual_info_score
 
-    fairness = spec.data.get("fairness") or {}
-    sensitive = [str(s) for s in fairness.get("sensitive_features", [])]
+    sensitive = list(spec.fairness.sensitive_features) if spec.fairness else []
     frame = ctx.evaluation
     out: list[dict[str, Any]] = []
     for name in sensitive:

@@ -182,7 +182,8 @@ def _values(series: pd.Series) -> np.ndarray[Any, Any]:
 
 
 def _dataset_name(spec: ModelSpec, key: str) -> str | None:
-    ds = (spec.data.get("data") or {}).get(key) or {}
+    dataset = spec.datasets.get(key)
+    ds = dataset.raw if dataset is not None else {}
     raw = ds.get("path") or ds.get("uri") or ds.get("mlflow_dataset")
     if not isinstance(raw, str):
         return None
@@ -193,7 +194,7 @@ def _dataset_name(spec: ModelSpec, key: str) -> str | None:
 
 
 def _ranges(ctx: ModelContext, spec: ModelSpec) -> dict[str, int]:
-    ds = (spec.data.get("data") or {}).get("evaluation") or {}
+    ds = spec.datasets.evaluation.raw if spec.datasets.evaluation is not None else {}
     out: dict[str, int] = {}
     for column, bound in (ds.get("ranges") or {}).items():
         where = ("data", "evaluation", "ranges", column)
