@@ -20,6 +20,7 @@ version_tags := lib.obj(lib.get(lib.evidence("model"), "tags", {}))
 #   id: GOV-LIVE-007
 #   severity: critical
 #   stages: [deploy]
+#   requires: [model]
 #   controls: ["EU-AI-Act:Art.72", "NIST-AI-RMF:MANAGE-4.1", "NIST-AI-RMF:MANAGE-2.4"]
 deny_quarantined contains result if {
 	lib.applies(quarantine_stages)
