@@ -89,6 +89,15 @@ else
   tail -n 5 "$OPA_LOG" >&2
   echo "no OPA binary (install Go to build one): the OPA backend tests will be skipped"
 fi
+phase "Regal lint of policies/ (.regal/config.yaml: every rule on reports nothing)"
+# Regal is not served by the Go module proxy these machines reach, so it cannot be built here like
+# OPA; a developer with a regal binary on PATH (or GOVERN_REGAL_BIN) gets the lint.
+REGAL_BIN="${GOVERN_REGAL_BIN:-$(command -v regal || true)}"
+if [ -n "$REGAL_BIN" ]; then
+  "$REGAL_BIN" lint policies/
+else
+  echo "regal not found: policies/ not linted by Regal (set GOVERN_REGAL_BIN to a regal binary)"
+fi
 phase "headless Chromium (for the model-card rendering tests)"
 # The HTML card is opened in Debian's chromium. Under CI it is installed when missing and the
 # tests must run; locally they are skipped with a reason when it is absent.

@@ -117,7 +117,7 @@ deny_unacceptable_risk contains result if {
 
 unacceptable if lib.tier == "unacceptable"
 
-unacceptable if object.get(metadata, "risk_tier", null) == "unacceptable"
+unacceptable if metadata.risk_tier == "unacceptable"
 
 # METADATA
 # title: Description long enough to be useful

@@ -54,7 +54,7 @@ share_count := count(shares)
 #   configured_by: [params.explainability.required]
 deny_evidence_missing contains result if {
 	input.stage in stages
-	object.get(params, "required", false) == true
+	params.required == true
 	not explanations_present
 	reason := lib.missing_reason("explanations")
 	result := {

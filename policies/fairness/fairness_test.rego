@@ -34,9 +34,9 @@ findings(doc, p) := f if {
 	dpd := fairness.deny_demographic_parity_difference with input as doc with data.govern.params as p
 	dpr := fairness.deny_demographic_parity_ratio with input as doc with data.govern.params as p
 	eod := fairness.deny_equalized_odds_difference with input as doc with data.govern.params as p
-	floor := fairness.deny_group_floor with input as doc with data.govern.params as p
+	group_floor := fairness.deny_group_floor with input as doc with data.govern.params as p
 	small := fairness.warn_small_group with input as doc with data.govern.params as p
-	f := {"missing": missing, "dpd": dpd, "dpr": dpr, "eod": eod, "floor": floor, "small": small}
+	f := {"missing": missing, "dpd": dpd, "dpr": dpr, "eod": eod, "floor": group_floor, "small": small}
 }
 
 none := {"missing": set(), "dpd": set(), "dpr": set(), "eod": set(), "floor": set(), "small": set()}

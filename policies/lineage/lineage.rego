@@ -101,7 +101,7 @@ deny_missing_tags contains result if {
 deny_missing_git_commit contains result if {
 	input.stage in stages
 	run_present
-	object.get(params, "git_commit", false) == true
+	params.git_commit == true
 	not lib.present(object.get(run, "git_commit", null))
 	result := {
 		"msg": sprintf("Run %s does not record the git commit of the code that trained the model", [run_id]),
@@ -122,7 +122,7 @@ deny_missing_git_commit contains result if {
 deny_missing_training_dataset contains result if {
 	input.stage in stages
 	run_present
-	object.get(params, "training_dataset", false) == true
+	params.training_dataset == true
 	not has_training_dataset
 	result := {
 		"msg": sprintf("Run %s logs no dataset with context \"training\", so the training data cannot be traced", [run_id]),

@@ -184,9 +184,8 @@ deny_live_metric_not_reported contains result if {
 	has_threshold(bound)
 	not samples_short
 	not is_number(object.get(live_metrics, name, null))
-	source := live_source
 	result := {
-		"msg": sprintf("Live metric %s has a threshold but was not reported by %v", [name, source]),
+		"msg": sprintf("Live metric %s has a threshold but was not reported by %v", [name, live_source]),
 		"metric": name,
 		"value": null,
 	}
