@@ -31,7 +31,7 @@ from govern.engine.policyset import make_policy_set, parse_module
 from govern.engine.spec import RegoVersion
 
 from .harness import canonical
-from .opa_server import OpaServer, shared_server, stop_shared
+from .opa_server import OpaServer, shared_server
 
 EXAMPLES = 300
 TALLY: collections.Counter[str] = collections.Counter()
@@ -42,8 +42,7 @@ def opa() -> Iterator[Backend]:
     server: OpaServer = shared_server()
     backend = create_backend("opa", server.url)
     yield backend
-    backend.close()
-    stop_shared()
+    backend.close()  # the shared server stays up for the session's other modules (atexit stops it)
     print(
         f"\nrego differential: {sum(TALLY.values())} cases, {TALLY['agree']} agree, "
         f"{TALLY['refused']} refused, {TALLY['disagree']} disagree "
