@@ -59,6 +59,7 @@ RESULT_ORDER = {r: i for i, r in enumerate(Result)}
 
 class WaiverStatus(StrEnum):
     APPLIED = "applied"  # turned a failure or warning into "waived"
+    PARTIAL = "partial"  # waived the findings of the features it names; others still fail
     EXPIRED = "expired"  # void: past its expiry date; the failure stands
     UNUSED = "unused"  # the rule did not fail, so there was nothing to waive
     NOT_THIS_STAGE = "not_this_stage"  # limited to other stages

@@ -68,6 +68,7 @@ class Waiver:
     stages: tuple[Stage, ...] | None
     ticket: str | None
     line: int | None
+    features: tuple[str, ...] | None = None  # only these sensitive features' findings
 
     def applies_to(self, stage: Stage) -> bool:
         return self.stages is None or stage in self.stages
@@ -428,6 +429,7 @@ def spec_from_document(
                 expires=expires,
                 stages=stages,
                 ticket=raw.get("ticket"),
+                features=tuple(raw["features"]) if "features" in raw else None,
                 line=doc.line_of(("waivers", i)),
             )
         )

@@ -3,6 +3,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -167,3 +168,26 @@ def test_warnings_and_fail_on_warn(spec, example_evidence) -> None:  # type: ign
 def test_unknown_backend_is_rejected() -> None:
     with pytest.raises(ConfigError, match="unknown backend 'opa-typo'"):
         create_backend("opa-typo")
+
+
+def test_a_spec_waiver_can_name_the_features_it_covers(tmp_path: Path) -> None:
+    from govern.engine.evidence import load_evidence
+    from govern.engine.pipeline import Pipeline, PipelineOptions
+    from govern.engine.spec import Stage, load_spec
+
+    from .conftest import EVIDENCE, SPEC, TODAY
+
+    text = SPEC.read_text().replace(
+        "    ticket: RISK-142\n", "    ticket: RISK-142\n    features: [sex]\n", 1
+    )  # the first waiver (GOV-FAIR-001) now covers sex only
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(text)
+    (tmp_path / "data").symlink_to(SPEC.parent / "data")
+    spec = load_spec(spec_path, allowed_roots=(SPEC.parent,))  # the data is linked, not copied
+    with Pipeline(spec, PipelineOptions(as_of=TODAY)) as pipeline:
+        record = pipeline.decide(load_evidence(EVIDENCE), Stage.DEPLOY)
+    result = {r.rule_id: r for r in record.decision.results}["GOV-FAIR-001"]
+    assert result.result.value == "fail"
+    assert {v.details["feature"] for v in result.violations} == {"race"}
+    assert result.waiver is not None
+    assert result.waiver.status.value == "partial"

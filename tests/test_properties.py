@@ -99,3 +99,72 @@ def test_summary_counts_add_up(results: list[RuleResult]) -> None:
         summary.passed + summary.failed + summary.warned + summary.waived + summary.skipped + summary.errored
         == summary.total
     )
+
+
+def _feature_result(features: list[str]) -> RuleResult:
+    from govern.engine.decision import Violation
+
+    return RuleResult(
+        rule_id="GOV-FAIR-001",
+        package="govern.fairness",
+        rule="deny_demographic_parity_difference",
+        result=Result.FAIL,
+        severity=Severity.HIGH,
+        message=f"gap for {features[0]}",
+        violations=tuple(Violation(f"gap for {f}", {"feature": f, "value": 0.2}) for f in features),
+    )
+
+
+def _feature_waiver(features: tuple[str, ...] | None) -> Waiver:
+    return Waiver(
+        rule="GOV-FAIR-001",
+        reason="a reason long enough",
+        approver="a@b",
+        expires=dt.date(2027, 1, 1),
+        stages=None,
+        ticket=None,
+        line=None,
+        features=features,
+    )
+
+
+def test_a_waiver_for_one_feature_leaves_the_others_failing() -> None:
+    from govern.engine.decision import WaiverStatus
+
+    [result], [use] = apply_waivers(
+        [_feature_result(["sex", "race"])], [_feature_waiver(("sex",))], Stage.DEPLOY, TODAY
+    )
+    assert result.result is Result.FAIL
+    assert [v.details["feature"] for v in result.violations] == ["race"]
+    assert result.message.startswith("gap for race")
+    assert use.status is WaiverStatus.PARTIAL
+    [result], [use] = apply_waivers(
+        [_feature_result(["sex", "race"])], [_feature_waiver(("sex", "race"))], Stage.DEPLOY, TODAY
+    )
+    assert result.result is Result.WAIVED
+    assert use.status is WaiverStatus.APPLIED
+    [result], [use] = apply_waivers(
+        [_feature_result(["race"])], [_feature_waiver(("sex",))], Stage.DEPLOY, TODAY
+    )
+    assert result.result is Result.FAIL
+    assert use.status is WaiverStatus.UNUSED
+
+
+@given(
+    failing=st.lists(
+        st.sampled_from(["sex", "race", "age", "sex&race"]), min_size=1, max_size=4, unique=True
+    ),
+    named=st.lists(st.sampled_from(["sex", "race", "age", "sex&race"]), min_size=1, max_size=4, unique=True),
+)
+def test_a_feature_waiver_never_hides_a_feature_it_does_not_name(
+    failing: list[str], named: list[str]
+) -> None:
+    [result], _ = apply_waivers(
+        [_feature_result(failing)], [_feature_waiver(tuple(named))], Stage.DEPLOY, TODAY
+    )
+    unnamed = [f for f in failing if f not in named]
+    if unnamed:
+        assert result.result is Result.FAIL
+        assert sorted(v.details["feature"] for v in result.violations) == sorted(unnamed)
+    else:
+        assert result.result is Result.WAIVED

@@ -76,6 +76,7 @@ _TONES = {
     "partly_assessed": "warn",
     "waived": "waived",
     "applied": "waived",
+    "partial": "warn",
     "error": "error",
     "refused": "error",
 }

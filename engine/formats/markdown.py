@@ -29,6 +29,7 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 _ATTENTION = (Result.ERROR, Result.FAIL, Result.WARN, Result.WAIVED)
 _WAIVER_STATUS = {
     WaiverStatus.APPLIED: "applied",
+    WaiverStatus.PARTIAL: "**partial: findings for other features stand**",
     WaiverStatus.EXPIRED: "**expired: void**",
     WaiverStatus.UNUSED: "unused (the rule passed)",
     WaiverStatus.NOT_THIS_STAGE: "not for this stage",
