@@ -16,7 +16,7 @@ from scipy.stats.contingency import crosstab
 from govern.engine.evidence.base import ModelContext
 from govern.engine.evidence.performance import performance_section
 from govern.engine.evidence.proxy import association, correlation_ratio, cramers_v, proxy_section
-from govern.engine.spec import ModelSpec
+from govern.engine.spec import ModelSpec, spec_from_text
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
@@ -92,15 +92,17 @@ def german_ctx(german: pd.DataFrame) -> ModelContext:
     )
 
 
-def _spec(tmp_path: Path) -> ModelSpec:
-    return ModelSpec(
-        data={"fairness": {"sensitive_features": ["sex"]}, "performance": {"bootstrap": {"samples": 100}}},
-        source=str(tmp_path / "spec.yaml"),
-        sha256="",
-        waivers=(),
-        policy_sources=(),
-        packs=None,
-    )
+def _spec(tmp_path: Path, sensitive: str = "sex") -> ModelSpec:
+    text = f"""apiVersion: govern/v1
+kind: ModelSpec
+metadata: {{name: german-credit, owner: risk@example.com, risk_tier: high,
+  description: German credit scoring}}
+model: {{registered: {{name: german-credit, version: 1}}}}
+intended_use: {{primary_uses: [credit scoring research]}}
+fairness: {{sensitive_features: [{sensitive}]}}
+performance: {{bootstrap: {{samples: 100}}}}
+"""
+    return spec_from_text(text, str(tmp_path / "spec.yaml"))
 
 
 def test_proxy_section_on_german_credit(german_ctx: ModelContext, tmp_path: Path) -> None:
@@ -131,3 +133,62 @@ def test_performance_on_german_credit_matches_sklearn(german_ctx: ModelContext, 
     assert section["metrics"]["log_loss"]["value"] == pytest.approx(skm.log_loss(y, proba), abs=1e-9)
     low, high = section["metrics"]["accuracy"]["ci"]
     assert low < section["metrics"]["accuracy"]["value"] < high
+
+
+ORIGINAL = GERMAN.with_name("german.data")
+#: The UCI documentation's attribute names (german.doc); attribute 9 codes personal status and sex.
+ORIGINAL_COLUMNS = [
+    "checking_account", "duration", "credit_history", "purpose", "credit_amount", "savings",
+    "employment_since", "installment_rate", "personal_status", "other_debtors", "residence_since",
+    "property", "age", "other_installment_plans", "housing", "existing_credits", "job",
+    "people_liable", "telephone", "foreign_worker", "risk",
+]  # fmt: skip
+SEX_OF_STATUS = {"A91": "male", "A92": "female", "A93": "male", "A94": "male", "A95": "female"}
+
+
+def test_personal_status_is_flagged_as_a_proxy_for_sex(tmp_path: Path) -> None:
+    """German Credit's personal_status encodes sex: a model that uses it uses sex.
+
+    sex is known for the fairness evaluation (here read off the code, as the UCI documentation
+    defines it) and kept out of the model's inputs; the proxy check must still find it, first,
+    with a perfect association, above the default threshold of GOV-FAIR-006 (0.5).
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    frame = pd.read_csv(ORIGINAL, sep=" ", header=None, names=ORIGINAL_COLUMNS)
+    assert len(frame) == 1000
+    frame["sex"] = frame["personal_status"].map(SEX_OF_STATUS)
+    assert frame["sex"].notna().all()
+    features = [c for c in ORIGINAL_COLUMNS if c != "risk"]  # personal_status in, sex out
+    categorical = [c for c in features if not pd.api.types.is_numeric_dtype(frame[c])]
+    train = frame.sample(frac=0.7, random_state=0)
+    test = frame.drop(train.index).reset_index(drop=True)
+    pre = ColumnTransformer(
+        [("cat", OneHotEncoder(handle_unknown="ignore"), categorical)], remainder="passthrough"
+    )
+    model = Pipeline([("pre", pre), ("gb", GradientBoostingClassifier(random_state=0))])
+    model.fit(train[features], train["risk"])
+    ctx = ModelContext(
+        model_uri="memory",
+        flavor="sklearn",
+        native=model,
+        predict=lambda f: model.predict(f[features]),
+        predict_proba=lambda f: model.predict_proba(f[features])[:, 1],
+        features=features,
+        target="risk",
+        evaluation=test,
+        positive_label=1,
+        seed=0,
+    )
+    pairs = proxy_section(ctx, _spec(tmp_path))["pairs"]
+    top = pairs[0]
+    assert (top["feature"], top["sensitive_feature"], top["method"]) == (
+        "personal_status",
+        "sex",
+        "cramers_v",
+    )
+    assert top["value"] == pytest.approx(1.0)
+    assert all(p["value"] < 0.5 for p in pairs[1:])  # nothing else crosses the default threshold
