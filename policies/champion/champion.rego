@@ -182,7 +182,9 @@ hypothesis := {
 #   id: GOV-CHAMP-004
 #   severity: high
 #   stages: [deploy]
-#   requires: [performance]
+#   requires: [performance.champion]
+#   configured_by: [params.champion, spec.data.evaluation]
+#   skip_without: [champion]
 #   controls: ["EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.3", "NIST-AI-RMF:MANAGE-2.2"]
 deny_not_proven contains result if {
 	lib.applies(stages)

@@ -150,6 +150,7 @@ has_threshold(bound) if lib.bound_max(bound)
 #   severity: high
 #   stages: [register, deploy]
 #   requires: [performance]
+#   configured_by: [spec.data.evaluation]
 #   controls: ["EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.3", "NIST-AI-RMF:MEASURE-2.5"]
 deny_metric_integrity contains result if {
 	lib.applies(stages)
