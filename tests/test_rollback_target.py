@@ -64,7 +64,7 @@ def test_a_candidate_failing_its_own_live_rules_is_passed_over(env: Env) -> None
     log_live(env.uri, "gate-test", v3, 0.70)
     result = env.gate(Gate.ROLLBACK)
     assert result.action is Action.ROLLED_BACK, result.message
-    assert (result.previous, result.version) == (v3, v1)
+    assert (result.version, result.to) == (v3, v1)  # the judged version, and where the alias went
     assert env.holder() == v1
     assert "govern.quarantine.decision_id" in env.registry.get_version("gate-test", v3).tags
     # the candidate judged bad was not quarantined: it never held the alias when it failed

@@ -57,6 +57,20 @@ skips contains short_result if {
 	samples_short
 }
 
+# ... and when the version is one a rollback restored, with no live metrics of its own yet.
+skips contains restored_result if {
+	lib.applies(stages)
+	count(bounds) > 0
+	not is_object(lib.evidence("live"))
+	restored
+}
+
+restored_result := {
+	"msg": sprintf("restored by rollback decision %s and no live metrics of its own yet (%s); not judged", [restored_by, lib.missing_reason("live")]),
+	"skip": true,
+	"reason": lib.missing_reason("live"),
+}
+
 # drop_limit(bound, key) is a bound's max_drop or max_relative_drop, when it is a number.
 drop_limit(bound, key) := m if {
 	m := lib.get(bound, key, null)
@@ -274,9 +288,12 @@ deny_live_metric_relative_drop contains result if {
 # custom:
 #   id: GOV-LIVE-006
 #   requires: [live]
+#   configured_by: [params.live]
 #   severity: high
 #   stages: [rollback]
 #   controls: ["EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.4"]
+deny_live_baseline_missing contains result if some result in skips
+
 deny_live_baseline_missing contains result if {
 	lib.applies(stages)
 	is_object(lib.evidence("live"))
