@@ -33,9 +33,10 @@ def test_check_json_is_a_decision_record_whose_decision_is_schema_valid() -> Non
     errors = list(Draft202012Validator(load_schema(Schema.DECISION)).iter_errors(decision))
     assert not errors, errors[0].message
     assert decision["outcome"] == "pass"
-    assert decision["summary"]["waived"] == 2
+    assert decision["summary"]["waived"] == 3
+    assert decision["summary"]["warn"] == 1
     assert decision["backend"]["name"] == "embedded"
-    assert decision["results"][0]["result"] == "waived"
+    assert [r["result"] for r in decision["results"][:2]] == ["warn", "waived"]  # the urgent first
 
 
 def test_expired_waiver_exits_1() -> None:

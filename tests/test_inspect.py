@@ -28,7 +28,7 @@ def test_govern_input_prints_the_page() -> None:
     run = run_govern("input", "-e", str(EVIDENCE), "--spec", str(SPEC))
     assert run.code == 0, run.stderr
     assert run.stdout == (ROOT / "docs" / "input.md").read_text(encoding="utf-8")
-    assert "| `input.run.metrics.<metric>` | number | `0.8627` |" in run.stdout
+    assert "| `input.run.metrics.<metric>` | number | `0.8740863583317978` |" in run.stdout
 
 
 def test_govern_params_names_the_source_of_each_value() -> None:
@@ -46,10 +46,10 @@ def test_govern_params_names_the_source_of_each_value() -> None:
 
 def test_a_failure_names_the_source_of_its_threshold() -> None:
     override = "metrics.accuracy.min=0.9"
-    args = ("check", str(SPEC), "-e", str(EVIDENCE), "--as-of", "2026-11-27", "-o", "json")
+    args = ("check", str(SPEC), "-e", str(EVIDENCE), "--as-of", "2026-11-27", "-f", "json")
     run = run_govern(*args, "--param", override)
     assert run.code == 1
-    results = {r["rule_id"]: r for r in json.loads(run.stdout)["results"]}
+    results = {r["rule_id"]: r for r in json.loads(run.stdout)["decision"]["results"]}
     assert results["GOV-PERF-001"]["message"].endswith("(threshold 0.9 from --param metrics.accuracy.min)")
     assert "(threshold 0.9 from the default for risk tier high)" in results["GOV-FAIR-002"]["message"]
 

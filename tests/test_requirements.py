@@ -182,7 +182,7 @@ def test_every_format_shows_missing_evidence_and_not_configured(tmp_path: Path, 
     decision = checker.decide(evidence_from_value(evidence), today=TODAY)
 
     text = render(Format.TEXT, decision, RenderOptions(width=400))
-    assert "(2 evidence missing)" in text  # GOV-XAI-001 and GOV-XAI-002 (XAI-000 reports it itself)
+    assert "(3 evidence missing)" in text  # GOV-XAI-001, 002 and 003 (XAI-000 reports it itself)
     assert "(1 not configured)" in text
     assert "not configured: params.fairness.group_floor" in text
 
