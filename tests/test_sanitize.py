@@ -171,9 +171,9 @@ def test_card_markdown_carries_no_escape_or_workflow_command(hostile: str) -> No
     from govern.engine.card import CardFormat, build_card, render_card
     from govern.engine.evidence import load_evidence
 
-    decision = _base()
-    evidence = load_evidence(cases.ROOT / cases.EVIDENCE_PATH).value
-    card = build_card(cases.spec(), {}, evidence, decision.to_dict())
+    evidence = load_evidence(cases.ROOT / cases.EVIDENCE_PATH)
+    decision, params = cases._card_decision(evidence, 3)
+    card = build_card(cases.spec(), params, evidence, decision.to_dict())
     hostile_card = _inject(card, _cycle([hostile, "ok " + hostile]))
     text = render_card(CardFormat.MD, hostile_card)
     assert "\x1b" not in text
