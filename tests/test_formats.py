@@ -150,7 +150,8 @@ def test_sarif_rules_and_results() -> None:
     assert by_id["GOV-FAIR-001"]["defaultConfiguration"]["level"] == "error"
     assert "EU-AI-Act:Art.10" in by_id["GOV-FAIR-001"]["properties"]["tags"]
     results = run["results"]
-    assert {r["ruleId"] for r in results} == {"TEAM-E-001", "GOV-FAIR-001", "GOV-FAIR-002", "TEAM-W-001"}
+    findings = {"TEAM-E-001", "GOV-FAIR-001", "GOV-FAIR-002", "GOV-FAIR-003", "GOV-FAIR-006", "TEAM-W-001"}
+    assert {r["ruleId"] for r in results} == findings
     assert sum(r["ruleId"] == "GOV-FAIR-002" for r in results) == 2  # one result per violation
     for result in results:
         assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
@@ -164,7 +165,7 @@ def test_sarif_waived_results_are_suppressed_at_the_waiver_line() -> None:
     text = (ROOT / cases.SPEC_PATH).read_text().splitlines()
     run = _sarif("pass")["runs"][0]  # type: ignore[index]
     waived = [r for r in run["results"] if r["properties"]["result"] == "waived"]
-    assert {r["ruleId"] for r in waived} == {"GOV-FAIR-001", "GOV-FAIR-002"}
+    assert {r["ruleId"] for r in waived} == {"GOV-FAIR-001", "GOV-FAIR-002", "GOV-FAIR-003"}
     for result in waived:
         line = result["locations"][0]["physicalLocation"]["region"]["startLine"]
         assert line == locations.waivers[result["ruleId"]]
@@ -173,7 +174,9 @@ def test_sarif_waived_results_are_suppressed_at_the_waiver_line() -> None:
         assert suppression["status"] == "accepted"
         assert "jane.doe@example.com" in suppression["justification"]
         assert "2027-06-30" in suppression["justification"]
-    assert all(r["properties"]["result"] == "waived" for r in run["results"])  # a pass reports no finding
+    # a pass reports no finding: only the waived ones and the proxy warning (GOV-FAIR-006)
+    others = {(r["ruleId"], r["properties"]["result"]) for r in run["results"] if r not in waived}
+    assert others == {("GOV-FAIR-006", "warn")}
 
 
 # --------------------------------------------------------------------------- JUnit
@@ -242,7 +245,8 @@ def test_github_annotations_by_result() -> None:
     lines = cases.render_format("mixed", Format.GITHUB).splitlines()
     commands = [line for line in lines if line.startswith("::") and not line.startswith(("::group", "::end"))]
     kinds = [line.split(" ", 1)[0] for line in commands]
-    assert kinds == ["::error", "::error", "::error", "::warning"]  # error first, then failures, warnings
+    # the error first, then the failures, then the warnings
+    assert kinds == ["::error", "::error", "::error", "::error", "::warning", "::warning"]
     assert all(",line=" in line and "file=examples/adult-income/spec.yaml" in line for line in commands)
     warning = commands[-1]
     assert "title=TEAM-W-001::" in warning
@@ -253,10 +257,10 @@ def test_github_annotations_by_result() -> None:
     assert lines[-1].startswith("govern: ERROR adult-income v2 at stage deploy")
     passing = cases.render_format("pass", Format.GITHUB).splitlines()
     notices = [line for line in passing if line.startswith("::notice ")]
-    assert len(notices) == 2
+    assert len(notices) == 3  # the three waived fairness rules
     assert "title=GOV-FAIR-001" in notices[0]
     assert f"line={WAIVER_LINE}" in notices[0]  # the waiver's line in the spec
-    assert "::group::govern: 31 passed, 7 skipped" in passing
+    assert "::group::govern: 34 passed, 7 skipped" in passing
 
 
 def test_github_only_emits_commands_it_means_to() -> None:
@@ -277,7 +281,7 @@ def test_markdown_summary_failures_first_and_passes_collapsed() -> None:
     assert text.startswith("### ⛔ govern: ERROR")
     order = [text.index(k) for k in ("**ERROR**", "**FAIL**", "**WARN**", "<details>", "GOV-CHAMP-001")]
     assert order == sorted(order)
-    assert "<summary>31 passed, 8 skipped</summary>" in text
+    assert "<summary>34 passed, 8 skipped</summary>" in text
     assert "&lt;script&gt;" in text
     assert "<script>" not in text
     assert "\\| 100% sure" in text  # a pipe cannot break the table
@@ -332,7 +336,10 @@ def test_check_writes_several_reports_atomically_in_one_run(tmp_path: Path) -> N
 def test_check_prints_a_ci_format_to_stdout() -> None:
     run = run_govern(*CHECK, "--format", "github")
     assert run.code == 0, run.stderr
-    assert run.stdout.startswith(
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("::warning file=examples/adult-income/spec.yaml,")  # the proxy warning
+    assert "title=GOV-FAIR-006::" in lines[0]
+    assert lines[1].startswith(
         f"::notice file=examples/adult-income/spec.yaml,line={WAIVER_LINE},title=GOV-FAIR-001::"
     )
 
