@@ -175,7 +175,8 @@ def run_rego_tests(
             modules, found = builtin_modules(include_tests=True), {}
         for extra in data or []:
             merge_data(found, (), data_file(extra), str(extra))
-        with create_backend(backend.value, opa_url) as engine:
+        # in process: traces, coverage and benchmarks need the engine itself, as `opa test` runs
+        with create_backend(backend.value, opa_url, bounded=False) as engine:
             report: TestReport = run_tests(
                 modules,
                 engine,

@@ -218,7 +218,7 @@ def test_cli_reports_a_runaway_rule_as_an_error_result(bomb: str, tmp_path: Path
     )
     assert proc.returncode == 3, proc.stderr
     assert "Traceback" not in proc.stderr
-    decision = json.loads(proc.stdout)
+    decision = json.loads(proc.stdout)["decision"]
     assert decision["outcome"] == "error"
     errored = [r for r in decision["results"] if r["result"] == "error"]
     assert [r["rule_id"] for r in errored] == ["TEAM-BOMB-001"]

@@ -433,6 +433,7 @@ def test_runtime_errors_are_error_decisions_on_both_engines(
     policy_set = load_policy_set(spec, [PolicySource(path, RegoVersion.V1)], builtin=False)
     evidence = copy.deepcopy(example_evidence)
     evidence["run"]["params"]["max_depth"] = "three"  # to_number fails: strict-builtin-errors on OPA
+    evidence["run"]["params"]["random_state"] = "42"  # both verdicts: a conflict
     with create_backend(backend_name, opa.url) as backend:
         decision = Checker.for_spec(spec, policy_set, backend).decide(
             evidence_from_value(evidence), today=TODAY

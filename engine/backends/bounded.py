@@ -105,6 +105,7 @@ class BoundedBackend(Backend):
         self._send: Connection | None = None
         self._stderr: Any = None
         self._loaded: tuple[PolicySet, dict[str, Any]] | None = None
+        self._load_op = "load"  # or "load_unprobed" after a probe that ran out of time or memory
         self._last_input: Mapping[str, Any] | None = None
 
     # ------------------------------------------------------------------ the Backend interface
@@ -116,8 +117,19 @@ class BoundedBackend(Backend):
 
     def load(self, policy_set: PolicySet, data: Mapping[str, Any]) -> None:
         self._loaded = None
+        self._load_op = "load"
         self._stop()
-        self._call("load", (policy_set, dict(data)), "loading the policy set")
+        try:
+            self._call("load", (policy_set, dict(data)), "loading the policy set")
+        except PolicyLoadError:
+            raise
+        except BackendError:
+            # The load-time probe (every rule on an empty input) ran out of time or memory: some
+            # rule runs away whatever the input. Load without the probe; evaluation then reports
+            # that rule as an error naming it, as it would for any input.
+            self._stop()
+            self._load_op = "load_unprobed"
+            self._call(self._load_op, (policy_set, dict(data)), "loading the policy set")
         self._loaded = (policy_set, dict(data))
 
     def evaluate(self, input_doc: Mapping[str, Any], packages: tuple[str, ...]) -> PackageValues:
@@ -168,7 +180,7 @@ class BoundedBackend(Backend):
         self._last_input = None
         if self._loaded is not None:
             policy_set, data = self._loaded
-            self._exchange("load", (policy_set, data), "reloading the policy set")
+            self._exchange(self._load_op, (policy_set, data), "reloading the policy set")
         return self._conn
 
     def _stop(self) -> int | None:

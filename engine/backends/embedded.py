@@ -137,6 +137,16 @@ class EmbeddedBackend(Backend):
     def version(self) -> str:
         return _regorus_version()
 
+    #: Evaluate every rule once on an empty input at load, to report what regorus finds only
+    #: when it evaluates (an unbound variable) as a load error. The bounded backend turns it off
+    #: for a policy set whose probe ran out of time or memory: then evaluation reports that rule.
+    probe: bool = True
+
+    def load_unprobed(self, policy_set: PolicySet, data: Mapping[str, Any]) -> None:
+        """:meth:`load` without the probe (a rule that runs away on any input)."""
+        self.probe = False
+        self.load(policy_set, data)
+
     def load(self, policy_set: PolicySet, data: Mapping[str, Any]) -> None:
         engine = guarded("starting", self._regorus.Engine)
         for ext_name, (arity, function) in extensions().items():
@@ -174,7 +184,8 @@ class EmbeddedBackend(Backend):
         except Exception as exc:
             raise _load_error(exc) from None
         _check_functions(parsed)
-        _probe(engine, parsed)
+        if self.probe:
+            _probe(engine, parsed)
         self._engine = engine
         rules: dict[str, list[str]] = {}
         for rule in policy_set.rules:
