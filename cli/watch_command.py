@@ -54,6 +54,7 @@ def _line(round_no: int, result: object, seconds: float, output_format: str) -> 
                 "model": result.model,
                 "version": result.version,
                 "previous": result.previous,
+                "to": result.to,
                 "alias": result.alias,
                 "decision_id": result.decision.decision_id if result.decision else None,
                 "seconds": round(seconds, 3),

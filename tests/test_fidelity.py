@@ -268,7 +268,7 @@ def many_rules(tmp_path: Path) -> Path:
 def test_three_hundred_rules_decide_normally(tmp_path: Path) -> None:
     run = run_govern(*CHECK_ARGS_EVIDENCE, "--policies", str(many_rules(tmp_path)), "--format", "json")
     assert run.code == 0, run.stderr
-    results = json.loads(run.stdout)["results"]
+    results = json.loads(run.stdout)["decision"]["results"]
     assert sum(1 for r in results if r["rule_id"].startswith("MANY-")) == MANY
 
 

@@ -112,21 +112,18 @@ class Env:
         return write_spec(self.tmp / name, self.prom.url, **kwargs)
 
     def gate(self, gate: str, spec: Path, **kwargs: Any) -> Any:
-        from govern.engine.backends import create_backend
-        from govern.engine.check import Checker
         from govern.engine.evidence.collect import CollectOptions
         from govern.engine.gates import Gate, GateContext, run_gate
-        from govern.engine.policyset import load_policy_set
+        from govern.engine.pipeline import Pipeline
         from govern.engine.registry.mlflow import MlflowRegistry
         from govern.engine.spec import load_spec
 
         model_spec = load_spec(spec)
-        with create_backend("embedded") as backend:
-            checker = Checker.for_spec(model_spec, load_policy_set(model_spec), backend)
+        with Pipeline(model_spec) as pipeline:
             ctx = GateContext(
                 registry=MlflowRegistry(self.uri),
                 audit=AuditLog(self.audit),
-                decide=checker.decide,
+                decide=pipeline.decide,
                 collect=CollectOptions(with_model=False),
             )
             return run_gate(Gate(gate), model_spec, ctx, **kwargs)
@@ -258,14 +255,14 @@ def test_windowed_error_rate_and_the_evidence_records_queries(env: Env, tmp_path
     error_query = next(q for q in live["queries"] if q["name"] == "error_rate")
     assert error_query["points"] >= 2
     check = subprocess.run(
-        [govern_bin(), "check", str(spec), "--evidence", str(out), "--format", "json"],
+        [govern_bin(), "check", str(spec), "--evidence", str(out), "--stage", "rollback", "--format", "json"],
         check=False,
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert check.returncode == 1, check.stderr
-    failed = [r for r in json.loads(check.stdout)["results"] if r["result"] == "fail"]
+    failed = [r for r in json.loads(check.stdout)["decision"]["results"] if r["result"] == "fail"]
     assert [r["rule_id"] for r in failed] == ["GOV-LIVE-002"]
 
 
@@ -359,8 +356,7 @@ def test_watch_rolls_back_when_the_live_metric_crosses_and_stops_on_sigterm(env:
         while lines[-1]["action"] == "kept":
             lines.append(json.loads(watch.stdout.readline()))
         assert lines[-1]["action"] == "rolled_back", lines
-        assert lines[-1]["previous"] == v3, lines
-        assert lines[-1]["version"] == holder.version, lines
+        assert (lines[-1]["version"], lines[-1]["to"]) == (v3, holder.version), lines  # judged, moved to
         watch.send_signal(signal.SIGTERM)
         assert watch.wait(timeout=30) == 0, watch.stderr.read() if watch.stderr else ""
     finally:
