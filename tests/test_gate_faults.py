@@ -241,7 +241,13 @@ def test_rollback_killed_mid_move_recovers(world: World, point: str, resolution:
     result = world.gate(Gate.PROMOTE, version=world.v2)
     resolved = [r for r in world.audit.records() if r.get("result") in ("recovered", "aborted")]
     assert [r["result"] for r in resolved] == [resolution]
-    assert result.action in (Action.ALREADY_DONE, Action.PROMOTED)
+    if resolution == "recovered":  # the rollback happened: v2 was quarantined before the move
+        assert result.action is Action.DENIED
+        assert result.decision is not None
+        failed = {r.rule_id for r in result.decision.results if r.result.value == "fail"}
+        assert failed == {"GOV-LIVE-007"}
+    else:
+        assert result.action in (Action.ALREADY_DONE, Action.PROMOTED)
     world.assert_consistent()
 
 
@@ -426,7 +432,7 @@ def test_concurrent_promotes_with_different_audit_logs_serialize(world: World) -
 
     def promote(version: str, log: str) -> subprocess.Popen[str]:
         command = [govern_bin(), "gate", "promote", str(GATE_SPEC), "--version", version, "--tracking-uri",
-                   world.uri, "--audit-log", str(world.folder / log), "--as-of", "2026-11-27", "--no-model",
+                   world.uri, "--audit-log", str(world.folder / log), "--no-model",
                    "--format", "json"]  # fmt: skip
         return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
