@@ -74,6 +74,14 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+class _PureStrictLoader(yaml.SafeLoader):
+    """The same, in pure Python: it only re-reads a block libyaml refused, so that the error
+    names the same line whichever loader this installation has."""
+
+
+_PureStrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
 class Severity(StrEnum):
     CRITICAL = "critical"
     HIGH = "high"
@@ -172,6 +180,11 @@ def _annotation_blocks(lines: list[str]) -> Iterator[tuple[int, dict[str, Any], 
 def _parse_annotation(body: str, file: str, line: int) -> dict[str, Any]:
     try:
         value = yaml.load(body, Loader=_StrictLoader) if body.strip() else {}
+    except yaml.YAMLError:
+        value = None  # read again below for the error's wording and line
+    try:
+        if value is None and body.strip():
+            value = yaml.load(body, Loader=_PureStrictLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = line + 1 + mark.line if mark is not None else line

@@ -236,6 +236,13 @@ def _line_offset(data: bytes, line: int, col: int) -> int:
     return offset + col - 1
 
 
+_V0_MARKERS = ("`if` keyword is required", "`contains` keyword is required")
+_V0_HINT = (
+    "this looks like Rego v0: declare `rego_version: v0` for its path under policies.paths in the "
+    "spec, or pass --v0-compatible"
+)
+
+
 def parse_rego(path: str, text: str, *, v0: bool) -> ParsedModule:
     """Parse one module with regorus; a syntax error is a PolicyLoadError with file and line."""
     regorus = import_regorus()
@@ -258,7 +265,8 @@ def parse_rego(path: str, text: str, *, v0: bool) -> ParsedModule:
             elif _CHAINED in message:
                 repaired = _split_chained_bodies(current, str(exc))
             if repaired is None:
-                raise PolicyLoadError(message, location or Location(path)) from None
+                hint = _V0_HINT if not v0 and any(marker in message for marker in _V0_MARKERS) else None
+                raise PolicyLoadError(message, location or Location(path), hint) from None
             current = repaired
             continue
         ast = json.loads(engine.get_ast_as_json())[0]["ast"]

@@ -4,4 +4,4 @@ package team.h
 # title: x
 # custom:
 #   severity: high
-deny contains m if { m := input.x }
+deny contains m if { m := input.run.metrics.x }
