@@ -59,7 +59,7 @@ prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/prome
   --web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn 2>"$WORK/prometheus.log" &
 PIDS+=($!)
 QUERY="http://127.0.0.1:$PROM_PORT/api/v1/query?query=model_live_labelled%3E%3D5000"
-for _ in $(seq 1 60); do
+for _ in $(seq 1 180); do  # a loaded machine starts Prometheus slowly
   curl -fsS "$QUERY" 2>/dev/null | grep -q '"value"' && break
   sleep 1
 done
