@@ -597,21 +597,24 @@ def yaml_json() -> None:
             expect_stderr=[f"h_{name}.json", *words],
         )
     text = json.dumps(EVIDENCE, indent=2)
+    acc = f'"accuracy": {json.dumps(EVIDENCE["run"]["metrics"]["accuracy"])}'
+
+    def edit(old: str, new: str) -> str:
+        """``text`` with the first ``old`` replaced; an edit that finds nothing is a generator bug."""
+        assert old in text, f"the example evidence has no {old!r} to edit"
+        return text.replace(old, new, 1)
+
     raw_edits = [
-        ("nan-token", text.replace('"accuracy": 0.8627', '"accuracy": NaN', 1), ["NaN"]),
-        ("infinity-token", text.replace('"accuracy": 0.8627', '"accuracy": -Infinity', 1), ["Infinity"]),
-        ("single-quotes", text.replace('"stage": "deploy"', "'stage': 'deploy'", 1), ["invalid JSON"]),
-        ("comment", text.replace("{", "{ // comment\n", 1), ["invalid JSON"]),
+        ("nan-token", edit(acc, '"accuracy": NaN'), ["NaN"]),
+        ("infinity-token", edit(acc, '"accuracy": -Infinity'), ["Infinity"]),
+        ("single-quotes", edit('"stage": "deploy"', "'stage': 'deploy'"), ["invalid JSON"]),
+        ("comment", edit("{", "{ // comment\n"), ["invalid JSON"]),
         ("unterminated-string", text[: len(text) // 2] + '"abc', ["invalid JSON"]),
-        ("bad-escape", text.replace('"deploy"', '"dep\\qloy"', 1), ["invalid JSON"]),
-        ("lone-surrogate", text.replace('"deploy"', '"\\ud800"', 1), ["stage"]),
-        (
-            "dup-nested",
-            text.replace('"accuracy": 0.8627', '"accuracy": 0.8627, "accuracy": 0.9', 1),
-            ["duplicate key 'accuracy'"],
-        ),
-        ("leading-zero", text.replace('"accuracy": 0.8627', '"accuracy": 00.8627', 1), ["invalid JSON"]),
-        ("hex-number", text.replace('"accuracy": 0.8627', '"accuracy": 0x1', 1), ["invalid JSON"]),
+        ("bad-escape", edit('"stage": "deploy"', '"stage": "dep\\qloy"'), ["invalid JSON"]),
+        ("lone-surrogate", edit('"stage": "deploy"', '"stage": "\\ud800"'), ["stage"]),
+        ("dup-nested", edit(acc, acc + ', "accuracy": 0.9'), ["duplicate key 'accuracy'"]),
+        ("leading-zero", edit(acc, acc.replace(": 0.", ": 00.")), ["invalid JSON"]),
+        ("hex-number", edit(acc, '"accuracy": 0x1'), ["invalid JSON"]),
     ]
     for name, body, words in raw_edits:
         file = evidence_bytes(name, body.encode("utf-8", "surrogatepass"))
