@@ -25,6 +25,7 @@ WORK="${GOVERN_DEMO_DIR:-.govern/demo-live}"
 rm -rf "$WORK" && mkdir -p "$WORK"
 WORK="$(cd "$WORK" && pwd)"
 export MLFLOW_TRACKING_URI="sqlite:///$WORK/mlflow.db"
+unset MLFLOW_REGISTRY_URI  # the registry is the same store (a registry URI from the caller would split them)
 export GOVERN_AUDIT_LOG="$WORK/audit.jsonl"
 DEMO=examples/live-rollback/demo.py
 free_port() { python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }

@@ -20,6 +20,7 @@ WORK="${GOVERN_DEMO_DIR:-.govern/demo}"
 rm -rf "$WORK" && mkdir -p "$WORK"
 WORK="$(cd "$WORK" && pwd)"
 export MLFLOW_TRACKING_URI="sqlite:///$WORK/mlflow.db"
+unset MLFLOW_REGISTRY_URI  # the registry is the same store (a registry URI from the caller would split them)
 export GOVERN_AUDIT_LOG="$WORK/audit.jsonl"
 SPEC=examples/adult-income/spec.yaml
 started=$SECONDS

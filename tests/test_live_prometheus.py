@@ -374,7 +374,12 @@ def test_the_live_demo_rolls_back_on_a_real_auc_drop(tmp_path: Path) -> None:
     venv = Path(govern_bin()).parent.parent
     run = subprocess.run(
         [str(root / command)],
-        env={**os.environ, "GOVERN_DEMO_DIR": str(tmp_path / "demo"), "GOVERN_VENV": str(venv)},
+        # MLflow calls earlier in this process export MLFLOW_* variables: the demo has its own store
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")},
+            "GOVERN_DEMO_DIR": str(tmp_path / "demo"),
+            "GOVERN_VENV": str(venv),
+        },
         check=False,
         capture_output=True,
         text=True,

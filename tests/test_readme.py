@@ -40,7 +40,7 @@ def test_first_readme_command_runs_the_main_job_from_scratch(tmp_path: Path) -> 
     (site / "_reuse_installed.pth").write_text("\n".join(sorted(installed)) + "\n", encoding="utf-8")
     assert Path(sys.prefix) != env_dir
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")},  # its own store
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         "GOVERN_VENV": str(env_dir),
         "GOVERN_DEMO_DIR": str(tmp_path / "demo"),

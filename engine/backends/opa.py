@@ -721,10 +721,16 @@ class OpaBackend(Backend):
         if not isinstance(location, dict) or not location.get("file"):
             return "", text
         pid = str(location["file"])
-        where = str(self._paths.get(pid, pid))
-        for key in ("row", "col"):
-            if isinstance(location.get(key), int):
-                where += f":{location[key]}"
+        path: str = str(self._paths.get(pid, pid))
+        row = location.get("row")
+        rows = self._rows.get(pid)
+        if rows and isinstance(row, int) and 1 <= row <= len(rows):
+            path, row = rows[row - 1]  # the merged module's row, back to the author's file and line
+        where = str(path)
+        if isinstance(row, int):
+            where += f":{row}"
+        if isinstance(location.get("col"), int):
+            where += f":{location['col']}"
         return where, text
 
     # --- error wrapping ------------------------------------------------------------------------
