@@ -63,7 +63,15 @@ def _text(report: ReplayReport) -> str:
             if change.message_before != change.message_after:
                 lines.append(f"      was: {change.message_before or '-'}")
                 lines.append(f"      now: {change.message_after or '-'}")
-    return "\n".join(lines) + "\n"
+    return _plain(lines)
+
+
+def _plain(lines: list[str]) -> str:
+    """Lines for a terminal or a CI log: record text (rule ids, messages, model names) is user
+    text, so control characters, escape sequences and workflow commands are neutralized."""
+    from govern.engine.formats.sanitize import one_line
+
+    return "".join(one_line(line) + "\n" for line in lines)
 
 
 def _json(report: ReplayReport) -> str:
@@ -147,7 +155,7 @@ def _replay_audit_log(log_path: Path, model: str | None, tracking_uri: str | Non
             }
         )
     lines.append(f"{reproduced} of {len(entries)} gate decisions reproduced")
-    text = "\n".join(lines) + "\n" if output_format == "text" else json.dumps(rows, indent=2) + "\n"
+    text = _plain(lines) if output_format == "text" else json.dumps(rows, indent=2) + "\n"
     write_atomic(text, None)
     return 0 if reproduced == len(entries) else 1
 

@@ -178,3 +178,18 @@ def test_check_prints_the_record_and_replay_reproduces_it(tmp_path: Path) -> Non
     changed = run_govern("replay", str(out), "--param", "metrics.accuracy.min=0.99")
     assert changed.code == 1
     assert "GOV-PERF-001: pass → fail" in changed.stdout
+
+
+def test_replay_prints_record_text_neutralized(tmp_path: Path, example_record: DecisionRecord) -> None:
+    """A record is user input: its rule ids and messages reach the terminal without escapes or
+    workflow commands."""
+    value = example_record.to_dict()
+    value["decision"]["results"][0]["message"] = "\x1b[31mred\n::error::injected"
+    value["decision"]["results"][0]["rule_id"] = "R-1\n::warning::x"
+    path = tmp_path / "record.json"
+    path.write_text(json.dumps(value))
+    run = run_govern("replay", str(path))
+    assert run.code == 1, run.stderr
+    assert "\x1b" not in run.stdout
+    assert not [line for line in run.stdout.splitlines() if line.lstrip().startswith("::")]
+    assert "R-1" in run.stdout
