@@ -117,16 +117,23 @@ def _from_registry(
 
 def _replay_audit_log(log_path: Path, model: str | None, tracking_uri: str | None, output_format: str) -> int:
     """Replay every gate decision an audit log names; 0 when all reproduce."""
-    from govern.engine.audit import AuditLog
+    from govern.engine.audit import AuditLog, load_key
     from govern.engine.registry.mlflow import MlflowRegistry, resolve_tracking_uri
     from govern.engine.registry.records import audited_gate_decisions, load_audited_record
     from govern.engine.replay import replay as replay_record
 
     if not log_path.is_file():
         raise ConfigError(f"--audit-log {log_path}: no such file")
+    log = AuditLog(log_path, load_key(None))
+    verified = log.verify()
+    if not verified.ok:  # the log is what vouches for each stored record: it must hold first
+        raise ConfigError(
+            f"{log_path} does not verify (record {verified.first_bad}: {verified.reason}); "
+            "nothing is replayed from it"
+        )
     entries = [
         e
-        for e in audited_gate_decisions(AuditLog(log_path).records())
+        for e in audited_gate_decisions(log.records())
         if model is None or (e.get("model") or {}).get("name") == model
     ]
     if not entries:

@@ -193,3 +193,20 @@ def test_replay_prints_record_text_neutralized(tmp_path: Path, example_record: D
     assert "\x1b" not in run.stdout
     assert not [line for line in run.stdout.splitlines() if line.lstrip().startswith("::")]
     assert "R-1" in run.stdout
+
+
+def test_replay_refuses_an_audit_log_that_does_not_verify(tmp_path: Path) -> None:
+    """The audit log vouches for every stored record replay reads: a tampered log is refused
+    before anything is replayed from it."""
+    from govern.engine.audit import AuditLog
+
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    log.append({"action": "register", "phase": "intent", "model": {"name": "m"}})
+    log.append({"action": "register", "phase": "outcome", "model": {"name": "m"}})
+    lines = path.read_text().splitlines()
+    lines[0] = lines[0].replace('"m"', '"n"')
+    path.write_text("\n".join(lines) + "\n")
+    run = run_govern("replay", "--audit-log", str(path))
+    assert run.code == 2, run.stdout + run.stderr
+    assert "does not verify" in run.stderr
