@@ -151,6 +151,8 @@ def _replay_audit_log(log_path: Path, model: str | None, tracking_uri: str | Non
         m = entry.get("model") or {}
         what = f"#{entry.get('seq')} {entry.get('action')} {m.get('name')} v{m.get('version')}"
         state = "REPRODUCED" if report.reproduced else f"CHANGED ({len(report.changes)} rule results)"
+        if report.policy_changed:
+            state += ", policy set differs"
         was, now = stored.decision.outcome.value, report.replayed.decision.outcome.value
         lines.append(f"{what:<44} {was:<5} → {now:<5} {state}")
         rows.append(
@@ -158,6 +160,7 @@ def _replay_audit_log(log_path: Path, model: str | None, tracking_uri: str | Non
                 "seq": entry.get("seq"),
                 "decision_id": stored.decision_id,
                 "reproduced": report.reproduced,
+                "policy_changed": report.policy_changed,
                 "changes": [c.rule_id for c in report.changes],
             }
         )
