@@ -200,9 +200,9 @@ def _package(ast: dict[str, Any]) -> str:
     return ".".join(reversed(parts))
 
 
-def _close_paren(data: bytes, start: int) -> int | None:
-    """The offset just past the ')' that closes the first '(' at or after ``start``."""
-    depth = 0
+def _code(data: bytes, start: int) -> Iterator[tuple[int, int]]:
+    """Each (offset, byte) of Rego source from ``start`` on that is code: not inside a string, a
+    raw string or a comment."""
     i = start
     quote: int | None = None
     while i < len(data):
@@ -219,13 +219,21 @@ def _close_paren(data: bytes, start: int) -> int | None:
             while i < len(data) and data[i] != ord("\n"):
                 i += 1
             continue
-        elif c == ord("("):
+        else:
+            yield i, c
+        i += 1
+
+
+def _close_paren(data: bytes, start: int) -> int | None:
+    """The offset just past the ')' that closes the first '(' at or after ``start``."""
+    depth = 0
+    for i, c in _code(data, start):
+        if c == ord("("):
             depth += 1
         elif c == ord(")"):
             depth -= 1
             if depth == 0:
                 return i + 1
-        i += 1
     return None
 
 
@@ -303,21 +311,11 @@ def _split_calls_across_lines(text: str, ast: dict[str, Any]) -> str | None:
 
 
 def _body_open(data: bytes, start: int) -> int | None:
-    """The offset of the '{' opening the first body after ``start`` (outside brackets, strings)."""
+    """The offset of the '{' opening the first body after ``start`` (outside brackets, strings
+    and comments)."""
     depth = 0
-    i = start
-    quote: int | None = None
-    while i < len(data):
-        c = data[i]
-        if quote is not None:
-            if c == ord("\\") and quote == ord('"'):
-                i += 2
-                continue
-            if c == quote:
-                quote = None
-        elif c in (ord('"'), ord("`")):
-            quote = c
-        elif c in (ord("("), ord("[")):
+    for i, c in _code(data, start):
+        if c in (ord("("), ord("[")):
             depth += 1
         elif c in (ord(")"), ord("]")):
             depth -= 1
@@ -327,7 +325,6 @@ def _body_open(data: bytes, start: int) -> int | None:
             depth += 1
         elif c == ord("}"):
             depth -= 1
-        i += 1
     return None
 
 

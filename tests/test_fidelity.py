@@ -309,15 +309,16 @@ def test_an_engine_panic_is_an_evaluation_error_not_a_crash(tmp_path: Path) -> N
 
 V0_FORMS = """package p
 
+# a comment with braces { and parentheses ( is not code
 violation[{"msg": msg}] {
-  input.x == 1
+  input.x == 1 # }
   msg := "one"
 } {
   input.x == 2
-  msg := "two"
+  msg := "two" # { (
 }
 
-spread(h) {
+spread(h) { # ) {
   h.min
   (h.max - h.min) >= 2
 }
