@@ -34,6 +34,16 @@ pytestmark = pytest.mark.filterwarnings("ignore")
 TOL = 1e-9
 
 
+def _test_experiment() -> str:
+    """The test store's experiment, whose artifacts live in its temporary folder (the default
+    experiment would write them to ./mlruns)."""
+    import mlflow
+
+    experiment = mlflow.get_experiment_by_name("govern-tests")
+    assert experiment is not None
+    return str(experiment.experiment_id)
+
+
 def _sklearn(y: Any, p: Any, s: Any, w: Any = None) -> dict[str, float]:
     out = {
         "accuracy": skm.accuracy_score(y, p, sample_weight=w),
@@ -207,7 +217,7 @@ def weaker_model_uri(adult_model: AdultModel) -> str:
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(adult_model.tracking_uri)
     try:
-        with mlflow.start_run() as run:
+        with mlflow.start_run(experiment_id=_test_experiment()) as run:
             mlflow.sklearn.log_model(
                 model,
                 name="weak",
@@ -282,8 +292,13 @@ def test_xgboost_flavour_is_loaded_natively_and_scored_once(
     x = frame[["age", "hours-per-week", "education-num"]]
     y = (frame["income"] == ">50K").astype(int)
     model = xgboost.XGBClassifier(n_estimators=20, max_depth=3, random_state=0).fit(x, y)
-    with mlflow.start_run() as run:
-        mlflow.xgboost.log_model(model, name="xgb", signature=infer_signature(x, model.predict(x)))
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(mlflow_store.tracking_uri)  # the test's store, not ./mlruns
+    try:
+        with mlflow.start_run(experiment_id=_test_experiment()) as run:
+            mlflow.xgboost.log_model(model, name="xgb", signature=infer_signature(x, model.predict(x)))
+    finally:
+        mlflow.set_tracking_uri(previous)
     uri = f"runs:/{run.info.run_id}/xgb"
     # the Adult target is '>50K'/'<=50K' while this model predicts 0/1: labels share nothing
     from govern.engine.errors import CollectionError
