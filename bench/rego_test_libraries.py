@@ -65,7 +65,10 @@ def timed(
     return time.perf_counter() - started, proc
 
 
-def results(proc: subprocess.CompletedProcess[str], root: Path) -> dict[tuple[str, str], str]:
+def results(proc: subprocess.CompletedProcess[str], root: Path) -> dict[tuple[str, int, str], str]:
+    """Each test's outcome by (file, line, name): every definition of a duplicated test name is
+    its own test (``test_x#01``); OPA numbers duplicates across files in no fixed order, so the
+    key is the definition's place, not its suffix."""
     try:
         items = json.loads(proc.stdout)
     except json.JSONDecodeError:
@@ -73,7 +76,7 @@ def results(proc: subprocess.CompletedProcess[str], root: Path) -> dict[tuple[st
     out = {}
     for item in items:
         file = str(Path(item["location"]["file"]).resolve().relative_to(root.resolve().parent))
-        out[(file, item["name"].split("#")[0])] = outcome(item)
+        out[(file, int(item["location"]["row"]), item["name"].split("#")[0])] = outcome(item)
     return out
 
 
@@ -117,7 +120,7 @@ def bench(library: Path, v0: bool, runs: int, opa_backend: bool, binary: str) ->
         ]
     out: dict[str, Any] = {"library": str(library), "v0": v0, "tools": {}}
     try:
-        reference: dict[tuple[str, str], str] | None = None
+        reference: dict[tuple[str, int, str], str] | None = None
         for name, command in tools.items():
             times = []
             proc = None
@@ -140,6 +143,7 @@ def bench(library: Path, v0: bool, runs: int, opa_backend: bool, binary: str) ->
             else:
                 row["differ"] = sum(1 for k, v in reference.items() if found.get(k) != v)
                 row["missing"] = sum(1 for k in reference if k not in found)
+                row["extra"] = sum(1 for k in found if k not in reference)
                 base = out["tools"]["opa test"]["median_s"]
                 row["ratio_to_opa_test"] = round(row["median_s"] / base, 2) if base else None
             out["tools"][name] = row

@@ -278,7 +278,7 @@ def parse_rego(path: str, text: str, *, v0: bool) -> ParsedModule:
             current = repaired
             continue
         ast = json.loads(engine.get_ast_as_json())[0]["ast"]
-        split = _split_calls_across_lines(current, ast)
+        split = _split_calls_across_lines(current, ast) or _split_chained_definitions(current, ast)
         if split is not None:
             current = split
             continue
@@ -307,6 +307,34 @@ def _split_calls_across_lines(text: str, ast: dict[str, Any]) -> str | None:
         return None
     for cut in sorted(set(cuts), reverse=True):
         data = data[:cut] + b";" + data[cut:]
+    return data.decode("utf-8")
+
+
+def _split_chained_definitions(text: str, ast: dict[str, Any]) -> str | None:
+    """``f(x) = y { a } { b }`` (v0: two definitions) as ``f(x) = y { a } f(x) = y { b }``.
+
+    regorus parses the second body without an error but never evaluates it for functions and
+    complete rules; OPA reads two rules. The head is repeated on the same line (no line moves)."""
+    data = text.encode("utf-8")
+    inserts: list[tuple[int, bytes]] = []
+    for rule in ast.get("rules", []):
+        node = as_spanned(rule)
+        if node is None or node.kind != "Spec":
+            continue
+        bodies = [b for b in node.body.get("bodies") or [] if isinstance(b, dict)]
+        if len(bodies) < 2 or any(b.get("is_else") for b in bodies):
+            continue
+        starts = [int(b["span"]["start"]) for b in bodies if isinstance(b.get("span"), dict)]
+        if len(starts) != len(bodies) or data[starts[0] : starts[0] + 1] != b"{":
+            continue
+        head = data[node.start : starts[0]].strip()
+        if head.endswith(b" if"):
+            head = head[:-3].rstrip()
+        inserts.extend((start, head + b" ") for start in starts[1:] if data[start : start + 1] == b"{")
+    if not inserts:
+        return None
+    for at, head in sorted(inserts, reverse=True):
+        data = data[:at] + head + data[at:]
     return data.decode("utf-8")
 
 

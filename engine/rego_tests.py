@@ -63,10 +63,12 @@ class TestResult:
     trace: tuple[str, ...] = ()
     #: What ``print()`` wrote during the test (embedded engine, with ``explain``).
     notes: tuple[str, ...] = ()
+    #: The rule queried, when it differs from ``name`` (a duplicate test, renamed for the run).
+    rule: str = ""
 
     @property
     def path(self) -> str:
-        return f"data.{self.package}.{self.name}"
+        return f"data.{self.package}.{self.rule or self.name}"
 
 
 @dataclass(frozen=True)
@@ -227,8 +229,13 @@ def run_tests(
     explain: bool = False,
     coverage: bool = False,
 ) -> TestReport:
-    """Load ``modules`` into ``backend`` and evaluate every test rule of the modules."""
-    module_list = list(modules)
+    """Load ``modules`` into ``backend`` and evaluate every test rule of the modules.
+
+    As in ``opa test``, each definition of a test name in a package is its own test: the second
+    ``test_x`` of a package is reported as ``test_x#01`` (numbered in file-path order) and runs
+    alone, under a name of its own in the text loaded for the run.
+    """
+    module_list, plans = _separate_duplicate_tests(list(modules))
     backend.load(make_policy_set(module_list), data or {})
     engine = getattr(backend, "engine", None) if (explain or coverage) else None
     if engine is not None:
@@ -238,9 +245,9 @@ def run_tests(
     results: list[TestResult] = []
     bodies: dict[str, dict[str, list[tuple[int, str]]]] = {}
     for module in module_list:
-        entries = [(n, line, TestOutcome.PASS) for n, line in module.tests]
-        entries += [(n, line, TestOutcome.SKIPPED) for n, line in module.todos]
-        for name, line, kind in sorted(entries, key=lambda e: e[1]):
+        entries = [(n, rule, line, TestOutcome.PASS) for n, rule, line in plans.get(module.path, ())]
+        entries += [(n, n, line, TestOutcome.SKIPPED) for n, line in module.todos]
+        for name, rule, line, kind in sorted(entries, key=lambda e: e[2]):
             if pattern is not None and not pattern.search(f"data.{module.package}.{name}"):
                 continue
             started = time.perf_counter()
@@ -253,13 +260,13 @@ def run_tests(
             else:
                 if engine is not None and explain:
                     engine.clear_coverage_data()
-                outcome, message = _evaluate(backend, f"data.{module.package}.{name}")
+                outcome, message = _evaluate(backend, f"data.{module.package}.{rule}")
                 if engine is not None:
                     notes = tuple(str(line) for line in engine.take_prints())
                 if outcome is TestOutcome.FAIL and engine is not None and explain:
                     if module.path not in bodies:
                         bodies[module.path] = _test_bodies(module)
-                    trace = _failing_expression(engine, module, bodies[module.path].get(name, []))
+                    trace = _failing_expression(engine, module, bodies[module.path].get(rule, []))
             result = TestResult(
                 package=module.package,
                 name=name,
@@ -270,6 +277,7 @@ def run_tests(
                 seconds=time.perf_counter() - started,
                 trace=trace,
                 notes=notes,
+                rule=rule if rule != name else "",
             )
             results.append(result)
             if on_result is not None:
@@ -288,8 +296,97 @@ def run_tests(
     return TestReport(results=tuple(results), coverage=report_coverage)
 
 
-#: Engine errors ``opa test`` reports as ERROR; a failing built-in is undefined there (a FAIL).
-_ERROR_MARKERS = (
+def _test_heads(module: PolicyModule) -> list[tuple[str, int, int]]:
+    """Every ``test_*`` rule definition of a module: (name, line, column of the name)."""
+    from .rego_ast import as_spanned
+
+    parsed = module.parsed
+    if parsed is None:
+        return [(name, line, 0) for name, line in module.tests]
+    names = {n for n, _ in module.tests}
+    out: list[tuple[str, int, int]] = []
+    for rule in parsed.ast.get("rules", []):
+        node = as_spanned(rule)
+        head = as_spanned(node.body.get("head")) if node is not None and node.kind == "Spec" else None
+        ref = as_spanned(head.body.get("refr")) if head is not None else None
+        name = ref.body.get("value") if ref is not None and ref.kind == "Var" else None
+        if ref is not None and isinstance(name, str) and name in names:
+            out.append((name, ref.line, ref.col))
+    return out
+
+
+def _separate_duplicate_tests(
+    modules: list[PolicyModule],
+) -> tuple[list[PolicyModule], dict[str, list[tuple[str, str, int]]]]:
+    """The modules to load, and each module's tests as (reported name, rule queried, line).
+
+    ``opa test`` renames the second and later definitions of a test in a package
+    (``test_x#01``, ``test_x#02``) and runs each alone; regorus (and an OPA server) would merge
+    them into one rule. Each such definition gets a name of its own in the text loaded for the
+    run; its reported name is OPA's.
+    """
+    from dataclasses import replace
+
+    from .rego_ast import parse_rego
+    from .spec import RegoVersion
+
+    count: dict[tuple[str, str], int] = {}
+    plans: dict[str, list[tuple[str, str, int]]] = {}
+    renames: dict[str, list[tuple[int, int, str, str]]] = {}
+    taken = {(m.package, n) for m in modules for n, _ in m.tests}
+    for module in sorted(modules, key=lambda m: m.path):
+        plan = plans.setdefault(module.path, [])
+        for name, line, col in _test_heads(module):
+            k = count.get((module.package, name), 0)
+            count[(module.package, name)] = k + 1
+            if k == 0 or name in module.test_functions or not col:
+                plan.append((name, name, line))
+                continue
+            rule = f"{name}__{k:02d}"
+            while (module.package, rule) in taken:
+                rule += "_"
+            taken.add((module.package, rule))
+            plan.append((f"{name}#{k:02d}", rule, line))
+            renames.setdefault(module.path, []).append((line, col, name, rule))
+    out: list[PolicyModule] = []
+    for module in modules:
+        edits = renames.get(module.path)
+        if not edits:
+            out.append(module)
+            continue
+        text = _rename_heads(module.text, edits)
+        if text is None:  # the head is not where the parse put it: run the definitions merged
+            plans[module.path] = [(n, n, line) for n, line in module.tests]
+            out.append(module)
+            continue
+        parsed = parse_rego(module.path, text, v0=module.rego_version is RegoVersion.V0)
+        engine_text = parsed.text if parsed.text != text else None
+        out.append(replace(module, text=text, engine_text=engine_text, parsed=parsed))
+    return out, plans
+
+
+def _rename_heads(text: str, edits: list[tuple[int, int, str, str]]) -> str | None:
+    """``text`` with each (line, column, name, new name) head renamed; None if one is not found.
+
+    Repairs of the engine's text keep lines but may move columns, so the name is looked for at
+    its column first, then as the first word of that line."""
+    lines = text.split("\n")
+    for line, col, name, new in sorted(edits, reverse=True):
+        if not 0 < line <= len(lines):
+            return None
+        current = lines[line - 1]
+        at = col - 1
+        if current[at : at + len(name)] != name:
+            match = re.match(r"\s*" + re.escape(name) + r"\b", current)
+            if match is None:
+                return None
+            at = match.end() - len(name)
+        lines[line - 1] = current[:at] + new + current[at + len(name) :]
+    return "\n".join(lines)
+
+
+#: Engine errors that are not a built-in's: ``opa test`` reports these as ERROR as well.
+_ENGINE_ERRORS = (
     "conflict",
     "multiple",
     "recursion",
@@ -298,17 +395,25 @@ _ERROR_MARKERS = (
     "timed out",
     "deadline",
     "unreachable",
+    "binding plan",
+)
+
+#: Said of an error that is (or may be) a built-in's: ``opa test`` does not raise those.
+NON_STRICT_NOTE = (
+    "; opa test evaluates built-ins non-strictly (a failing built-in makes its expression "
+    "undefined), the embedded engine cannot, so this test is reported as an error"
 )
 
 
 def _evaluate(backend: Backend, path: str) -> tuple[TestOutcome, str]:
+    """An evaluation error is always ERROR, as in ``opa test``; never a pass or a plain failure."""
     try:
         value = backend.evaluate_rule(None, path)
     except BackendError as exc:
         text = str(exc)
-        if any(marker in text.lower() for marker in _ERROR_MARKERS):
-            return TestOutcome.ERROR, text
-        return TestOutcome.FAIL, text
+        if not any(marker in text.lower() for marker in _ENGINE_ERRORS):
+            text += NON_STRICT_NOTE
+        return TestOutcome.ERROR, text
     if value is True:
         return TestOutcome.PASS, ""
     if value is UNDEFINED:
