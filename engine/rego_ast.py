@@ -278,7 +278,11 @@ def parse_rego(path: str, text: str, *, v0: bool) -> ParsedModule:
             current = repaired
             continue
         ast = json.loads(engine.get_ast_as_json())[0]["ast"]
-        split = _split_calls_across_lines(current, ast) or _split_chained_definitions(current, ast)
+        split = (
+            _split_calls_across_lines(current, ast)
+            or _split_chained_definitions(current, ast)
+            or _bind_self_indexed_unifications(current, ast)
+        )
         if split is not None:
             current = split
             continue
@@ -335,6 +339,62 @@ def _split_chained_definitions(text: str, ast: dict[str, Any]) -> str | None:
         return None
     for at, head in sorted(inserts, reverse=True):
         data = data[:at] + head + data[at:]
+    return data.decode("utf-8")
+
+
+def _iter_queries(value: Any) -> Iterator[list[Any]]:
+    """Every statement list (rule bodies, comprehension and ``every`` bodies) under ``value``."""
+    if isinstance(value, dict):
+        stmts = value.get("stmts")
+        if isinstance(stmts, list):
+            yield stmts
+        for item in value.values():
+            yield from _iter_queries(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _iter_queries(item)
+
+
+def _self_indexed(stmt: Any) -> Spanned | None:
+    """The reference of ``x = r[x]`` / ``r[x] = x`` (plain unification, no modifiers), if so."""
+    if not isinstance(stmt, dict) or stmt.get("with_mods"):
+        return None
+    literal = stmt.get("literal")
+    expr = as_spanned(literal.get("Expr", {}).get("expr")) if isinstance(literal, dict) else None
+    if expr is None or expr.kind != "AssignExpr" or expr.body.get("op") != "Eq":
+        return None
+    for var_side, ref_side in (("lhs", "rhs"), ("rhs", "lhs")):
+        var = as_spanned(expr.body.get(var_side))
+        ref = as_spanned(expr.body.get(ref_side))
+        if var is None or ref is None or var.kind != "Var" or ref.kind != "RefBrack":
+            continue
+        index = as_spanned(ref.body.get("index"))
+        if index is not None and index.kind == "Var" and index.body.get("value") == var.body.get("value"):
+            return ref
+    return None
+
+
+def _bind_self_indexed_unifications(text: str, ast: dict[str, Any]) -> str | None:
+    """``c = s[c]`` as ``s[c]; c = s[c]``: OPA binds ``c`` by iterating ``s``; regorus calls
+    ``c`` unsafe (or, after ``some c``, finds no value). The reference alone binds ``c`` first;
+    the unification then only compares. Inserted on the same line (no line moves)."""
+    data = text.encode("utf-8")
+    inserts: list[tuple[int, bytes]] = []
+    for stmts in _iter_queries(ast.get("rules", [])):
+        for i, stmt in enumerate(stmts):
+            ref = _self_indexed(stmt)
+            start = as_spanned(stmt)
+            if ref is None or start is None:
+                continue
+            binding = data[ref.start : ref.end]
+            before = as_spanned(stmts[i - 1]) if i else None
+            if before is not None and data[before.start : before.end].strip() == binding:
+                continue
+            inserts.append((start.start, binding + b"; "))
+    if not inserts:
+        return None
+    for at, binding in sorted(inserts, reverse=True):
+        data = data[:at] + binding + data[at:]
     return data.decode("utf-8")
 
 
