@@ -282,6 +282,7 @@ def parse_rego(path: str, text: str, *, v0: bool) -> ParsedModule:
             _split_calls_across_lines(current, ast)
             or _split_chained_definitions(current, ast)
             or _bind_self_indexed_unifications(current, ast)
+            or _bind_iterated_set_keys(current, ast, v0=v0)
         )
         if split is not None:
             current = split
@@ -395,6 +396,47 @@ def _bind_self_indexed_unifications(text: str, ast: dict[str, Any]) -> str | Non
         return None
     for at, binding in sorted(inserts, reverse=True):
         data = data[:at] + binding + data[at:]
+    return data.decode("utf-8")
+
+
+_KEY_VAR = "__govern_key"
+
+
+def _bind_iterated_set_keys(text: str, ast: dict[str, Any], *, v0: bool) -> str | None:
+    """``p contains r.items[_]`` as ``p contains k if { k := r.items[_] }``.
+
+    A set rule whose key iterates (``[_]``) over a value that is undefined is an empty set in
+    OPA; regorus raises "item cannot be indexed". The same iteration in the body is undefined
+    there too, so the key is bound at the end of the body (or of a body added to a bodiless
+    rule). Edits stay on the head's and the body's own lines (no line moves)."""
+    data = text.encode("utf-8")
+    edits: list[tuple[int, int, bytes]] = []  # (start, end, replacement)
+    for rule in ast.get("rules", []):
+        node = as_spanned(rule)
+        head = as_spanned(node.body.get("head")) if node is not None and node.kind == "Spec" else None
+        if node is None or head is None or head.kind != "Set":
+            continue
+        key = as_spanned(head.body.get("key"))
+        if key is None or key.kind not in ("RefBrack", "RefDot"):
+            continue
+        names = (n.body.get("value") for n in iter_spanned(head.body.get("key")) if n.kind == "Var")
+        if "_" not in names:
+            continue
+        term = data[key.start : key.end]
+        bodies = [b for b in node.body.get("bodies") or [] if isinstance(b, dict)]
+        closes = [int(b["span"]["end"]) - 1 for b in bodies if isinstance(b.get("span"), dict)]
+        if len(closes) != len(bodies) or any(data[c : c + 1] != b"}" for c in closes):
+            continue
+        edits.append((key.start, key.end, _KEY_VAR.encode()))
+        binding = _KEY_VAR.encode() + b" := " + term
+        if not bodies:
+            edits.append((head.end, head.end, (b" { " if v0 else b" if { ") + binding + b" }"))
+        for close in closes:
+            edits.append((close, close, b"; " + binding + b" "))
+    if not edits:
+        return None
+    for start, end, replacement in sorted(edits, reverse=True):
+        data = data[:start] + replacement + data[end:]
     return data.decode("utf-8")
 
 
