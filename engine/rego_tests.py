@@ -235,9 +235,36 @@ def run_tests(
     ``test_x`` of a package is reported as ``test_x#01`` (numbered in file-path order) and runs
     alone, under a name of its own in the text loaded for the run.
     """
-    module_list, plans = _separate_duplicate_tests(list(modules))
+    from .nonstrict import enabled
+
+    with enabled():
+        return _run_tests(
+            modules,
+            backend,
+            data=data,
+            run=run,
+            on_result=on_result,
+            explain=explain,
+            coverage=coverage,
+        )
+
+
+def _run_tests(
+    modules: Iterable[PolicyModule],
+    backend: Backend,
+    *,
+    data: dict[str, Any] | None = None,
+    run: str | None = None,
+    on_result: Callable[[TestResult], None] | None = None,
+    explain: bool = False,
+    coverage: bool = False,
+) -> TestReport:
+    module_list, plans = _prepare(list(modules), backend)
     backend.load(make_policy_set(module_list), data or {})
+    nonstrict = _NonStrict(backend, module_list, data or {}) if _is_embedded(backend) else None
     engine = getattr(backend, "engine", None) if (explain or coverage) else None
+    if engine is not None and nonstrict is not None:
+        nonstrict.on_load = lambda e: (e.set_enable_coverage(True), e.set_gather_prints(True))
     if engine is not None:
         engine.set_enable_coverage(True)
         engine.set_gather_prints(True)
@@ -261,6 +288,11 @@ def run_tests(
                 if engine is not None and explain:
                     engine.clear_coverage_data()
                 outcome, message = _evaluate(backend, f"data.{module.package}.{rule}")
+                if outcome is TestOutcome.ERROR and NON_STRICT_NOTE in message and nonstrict is not None:
+                    outcome, message = nonstrict.retry(module.path, f"data.{module.package}.{rule}", message)
+                    if nonstrict.reloaded and (explain or coverage):
+                        engine = getattr(backend, "engine", None)
+                        nonstrict.reloaded = False
                 if engine is not None:
                     notes = tuple(str(line) for line in engine.take_prints())
                 if outcome is TestOutcome.FAIL and engine is not None and explain:
@@ -294,6 +326,119 @@ def run_tests(
             json.loads(engine.get_coverage_report_as_json()), skip=builtin.__contains__
         )
     return TestReport(results=tuple(results), coverage=report_coverage)
+
+
+def _drop_identical_function_copies(modules: list[PolicyModule]) -> list[PolicyModule]:
+    """Modules whose functions repeat, word for word, one of an earlier file of their package
+    (a helper copied into several folders) without the copy, for the embedded engine.
+
+    Identical definitions give identical values, so OPA's answer is unchanged; regorus fails
+    with "binding plan not found" when one function's definitions are spread over files."""
+    from dataclasses import replace
+
+    from .rego_ast import as_spanned, parse_rego
+    from .spec import RegoVersion
+
+    seen: set[tuple[str, bytes]] = set()
+    out: list[PolicyModule] = []
+    for module in modules:
+        parsed = module.parsed
+        if parsed is None or module.builtin:
+            out.append(module)
+            continue
+        data = parsed.text.encode("utf-8")
+        cuts: list[tuple[int, int]] = []
+        for rule in parsed.ast.get("rules", []):
+            node = as_spanned(rule)
+            head = as_spanned(node.body.get("head")) if node is not None and node.kind == "Spec" else None
+            if node is None or head is None or head.kind != "Func":
+                continue
+            key = (module.package, data[node.start : node.end])
+            if key in seen:
+                cuts.append((node.start, node.end))
+            seen.add(key)
+        if not cuts:
+            out.append(module)
+            continue
+        for start, end in sorted(cuts, reverse=True):  # blanked in place: no line or column moves
+            blank = bytes(c if c == ord("\n") else ord(" ") for c in data[start:end])
+            data = data[:start] + blank + data[end:]
+        text = data.decode("utf-8")
+        reparsed = parse_rego(module.path, text, v0=module.rego_version is RegoVersion.V0)
+        out.append(replace(module, engine_text=reparsed.text, parsed=reparsed))
+    return out
+
+
+def _prepare(
+    modules: list[PolicyModule], backend: Backend
+) -> tuple[list[PolicyModule], dict[str, list[tuple[str, str, int]]]]:
+    module_list, plans = _separate_duplicate_tests(modules)
+    if _is_embedded(backend):
+        module_list = _drop_identical_function_copies(module_list)
+    return module_list, plans
+
+
+def _is_embedded(backend: Backend) -> bool:
+    from .backends.embedded import EmbeddedBackend
+
+    return isinstance(backend, EmbeddedBackend)
+
+
+class _NonStrict:
+    """Re-runs a test whose built-in failed with that call made non-strict (``nonstrict``).
+
+    The rewritten call stays for the rest of the run: it is what ``opa test`` evaluates for
+    every test. Each retry reloads the policy set into the engine once."""
+
+    _MAX_SITES = 50
+
+    def __init__(self, backend: Backend, modules: list[PolicyModule], data: dict[str, Any]) -> None:
+        self.backend = backend
+        self.modules = {m.path: m for m in modules}
+        self.order = [m.path for m in modules]
+        self.data = data
+        self.sites = 0
+        self.reloaded = False
+        self.on_load: Callable[[Any], Any] | None = None
+
+    def retry(self, path: str, query: str, message: str) -> tuple[TestOutcome, str]:
+        from dataclasses import replace
+
+        from .backends.embedded import _is_builtin
+        from .nonstrict import call_at
+        from .rego_ast import parse_rego
+        from .spec import RegoVersion
+
+        outcome = TestOutcome.ERROR
+        while outcome is TestOutcome.ERROR and NON_STRICT_NOTE in message and self.sites < self._MAX_SITES:
+            failing = max((p for p in self.modules if f"{p}:" in message), key=len, default=None)
+            if failing is None:
+                break
+            module = self.modules[failing]
+            parsed = module.parsed or parse_rego(
+                module.path, module.engine_text or module.text, v0=module.rego_version is RegoVersion.V0
+            )
+            site = call_at(parsed.text, parsed.ast, message, _is_builtin)
+            if site is None:
+                break
+            text, _ = site
+            # copies of the module (a library vendored into several folders) change together:
+            # regorus cannot bind a function whose definitions in one package differ by file
+            for other, copy in list(self.modules.items()):
+                if copy.package == module.package and (copy.parsed and copy.parsed.text) == parsed.text:
+                    reparsed = parse_rego(other, text, v0=copy.rego_version is RegoVersion.V0)
+                    self.modules[other] = replace(copy, engine_text=reparsed.text, parsed=reparsed)
+            if self.modules[failing] is module:
+                reparsed = parse_rego(failing, text, v0=module.rego_version is RegoVersion.V0)
+                self.modules[failing] = replace(module, engine_text=reparsed.text, parsed=reparsed)
+            self.sites += 1
+            self.backend.load(make_policy_set([self.modules[p] for p in self.order]), self.data)
+            self.reloaded = True
+            engine = getattr(self.backend, "engine", None)
+            if self.on_load is not None and engine is not None:
+                self.on_load(engine)
+            outcome, message = _evaluate(self.backend, query)
+        return outcome, message
 
 
 def _test_heads(module: PolicyModule) -> list[tuple[str, int, int]]:
