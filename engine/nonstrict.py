@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from .rego_ast import Spanned, as_spanned, import_regorus, iter_spanned
 
-__all__ = ["NONSTRICT_EXT", "call_at", "enabled", "nonstrict_call"]
+__all__ = ["NONSTRICT_EXT", "call_at", "enabled", "error_place", "nonstrict_call"]
 
 NONSTRICT_EXT: Final = "govern_nonstrict_call"
 
@@ -100,16 +100,22 @@ def _call_name(node: Spanned) -> str | None:
     return ".".join(reversed(parts))
 
 
+def error_place(message: str) -> tuple[int, int] | None:
+    """(line, column) of an engine error message."""
+    match = _LOCATION_RE.search(message)
+    return (int(match.group("line")), int(match.group("col"))) if match else None
+
+
 def call_at(text: str, ast: dict[str, Any], message: str, is_builtin: Any) -> tuple[str, str] | None:
     """``text`` with the built-in call the engine's error ``message`` points at made non-strict,
     and the built-in's name; None when the error names no such call.
 
     regorus puts the error at the offending argument (or at the call): the innermost built-in
     call with that argument, or at that place, is the one that failed."""
-    match = _LOCATION_RE.search(message)
-    if match is None:
+    place = error_place(message)
+    if place is None:
         return None
-    line, col = int(match.group("line")), int(match.group("col"))
+    line, col = place
     best: tuple[int, Spanned, str] | None = None
     for node in iter_spanned(ast.get("rules", [])):
         if node.kind != "Call":

@@ -261,15 +261,12 @@ def _run_tests(
 ) -> TestReport:
     module_list, plans = _prepare(list(modules), backend)
     backend.load(make_policy_set(module_list), data or {})
-    nonstrict = _NonStrict(backend, module_list, data or {}) if _is_embedded(backend) else None
-    engine = getattr(backend, "engine", None) if (explain or coverage) else None
-    if engine is not None and nonstrict is not None:
-        nonstrict.on_load = lambda e: (e.set_enable_coverage(True), e.set_gather_prints(True))
-    if engine is not None:
-        engine.set_enable_coverage(True)
-        engine.set_gather_prints(True)
+    nonstrict = _NonStrict(module_list) if _is_embedded(backend) else None
+    engine = _instrument(backend, explain or coverage)
     pattern = re.compile(run) if run else None
     results: list[TestResult] = []
+    where: dict[int, tuple[PolicyModule, str, str, int]] = {}
+    pending: list[int] = []
     bodies: dict[str, dict[str, list[tuple[int, str]]]] = {}
     for module in module_list:
         entries = [(n, rule, line, TestOutcome.PASS) for n, rule, line in plans.get(module.path, ())]
@@ -277,46 +274,46 @@ def _run_tests(
         for name, rule, line, kind in sorted(entries, key=lambda e: e[2]):
             if pattern is not None and not pattern.search(f"data.{module.package}.{name}"):
                 continue
-            started = time.perf_counter()
-            trace: tuple[str, ...] = ()
-            notes: tuple[str, ...] = ()
-            if kind is TestOutcome.SKIPPED:
-                outcome, message = TestOutcome.SKIPPED, ""
-            elif name in module.test_functions:
-                outcome, message = TestOutcome.ERROR, "a test rule must not take arguments"
+            if kind is TestOutcome.SKIPPED or name in module.test_functions:
+                result = TestResult(
+                    package=module.package,
+                    name=name,
+                    file=module.path,
+                    line=line,
+                    outcome=kind if kind is TestOutcome.SKIPPED else TestOutcome.ERROR,
+                    message="" if kind is TestOutcome.SKIPPED else "a test rule must not take arguments",
+                    seconds=0.0,
+                )
             else:
-                if engine is not None and explain:
-                    engine.clear_coverage_data()
-                outcome, message = _evaluate(backend, f"data.{module.package}.{rule}")
-                if outcome is TestOutcome.ERROR and NON_STRICT_NOTE in message and nonstrict is not None:
-                    outcome, message = nonstrict.retry(module.path, f"data.{module.package}.{rule}", message)
-                    if nonstrict.reloaded and (explain or coverage):
-                        engine = getattr(backend, "engine", None)
-                        nonstrict.reloaded = False
-                if engine is not None:
-                    notes = tuple(str(line) for line in engine.take_prints())
-                if outcome is TestOutcome.FAIL and engine is not None and explain:
-                    if module.path not in bodies:
-                        bodies[module.path] = _test_bodies(module)
-                    trace = _failing_expression(engine, module, bodies[module.path].get(rule, []))
-            result = TestResult(
-                package=module.package,
-                name=name,
-                file=module.path,
-                line=line,
-                outcome=outcome,
-                message=message,
-                seconds=time.perf_counter() - started,
-                trace=trace,
-                notes=notes,
-                rule=rule if rule != name else "",
-            )
+                result = _run_one(backend, engine, module, name, rule, line, explain, bodies)
+                if nonstrict is not None and nonstrict.collect(result):
+                    where[len(results)] = (module, name, rule, line)
+                    pending.append(len(results))
+                    results.append(result)
+                    continue
             results.append(result)
             if on_result is not None:
                 on_result(result)
+    deferred = list(pending)
+    rounds = 0
+    while nonstrict is not None and pending and nonstrict.changed and rounds < _MAX_ROUNDS:
+        rounds += 1
+        nonstrict.changed = False
+        backend.load(make_policy_set(nonstrict.modules()), data or {})
+        engine = _instrument(backend, explain or coverage)
+        still: list[int] = []
+        for index in pending:
+            module, name, rule, line = where[index]
+            results[index] = _run_one(backend, engine, module, name, rule, line, explain, bodies)
+            if nonstrict.collect(results[index]):
+                still.append(index)
+        pending = still
+    for index in deferred:
+        if on_result is not None:
+            on_result(results[index])
     report_coverage = None
     if engine is not None and coverage:
-        if explain:  # coverage was cleared per test: run every test once more for the report
+        if explain or rounds:  # coverage was cleared per test or reloaded: run every test again
             engine.clear_coverage_data()
             for result in results:
                 if result.outcome is not TestOutcome.SKIPPED:
@@ -326,6 +323,57 @@ def _run_tests(
             json.loads(engine.get_coverage_report_as_json()), skip=builtin.__contains__
         )
     return TestReport(results=tuple(results), coverage=report_coverage)
+
+
+#: Reloads for non-strict built-in calls found in one run (each round fixes every call found).
+_MAX_ROUNDS = 10
+
+
+def _instrument(backend: Backend, on: bool) -> Any:
+    """The embedded engine with coverage and print gathering on, for traces and coverage."""
+    engine = getattr(backend, "engine", None) if on else None
+    if engine is not None:
+        engine.set_enable_coverage(True)
+        engine.set_gather_prints(True)
+    return engine
+
+
+def _run_one(
+    backend: Backend,
+    engine: Any,
+    module: PolicyModule,
+    name: str,
+    rule: str,
+    line: int,
+    explain: bool,
+    bodies: dict[str, dict[str, list[tuple[int, str]]]],
+) -> TestResult:
+    started = time.perf_counter()
+    trace: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    if engine is not None and explain:
+        engine.clear_coverage_data()
+    outcome, message = _evaluate(backend, f"data.{module.package}.{rule}")
+    if rule != name:  # the message names the test as the report does
+        message = message.replace(f"data.{module.package}.{rule} ", f"data.{module.package}.{name} ")
+    if engine is not None:
+        notes = tuple(str(printed) for printed in engine.take_prints())
+    if outcome is TestOutcome.FAIL and engine is not None and explain:
+        if module.path not in bodies:
+            bodies[module.path] = _test_bodies(module)
+        trace = _failing_expression(engine, module, bodies[module.path].get(rule, []))
+    return TestResult(
+        package=module.package,
+        name=name,
+        file=module.path,
+        line=line,
+        outcome=outcome,
+        message=message,
+        seconds=time.perf_counter() - started,
+        trace=trace,
+        notes=notes,
+        rule=rule if rule != name else "",
+    )
 
 
 def _drop_identical_function_copies(modules: list[PolicyModule]) -> list[PolicyModule]:
@@ -385,60 +433,58 @@ def _is_embedded(backend: Backend) -> bool:
 
 
 class _NonStrict:
-    """Re-runs a test whose built-in failed with that call made non-strict (``nonstrict``).
+    """The built-in calls that failed in a test run, made non-strict (``nonstrict``).
 
-    The rewritten call stays for the rest of the run: it is what ``opa test`` evaluates for
-    every test. Each retry reloads the policy set into the engine once."""
+    A test whose built-in failed is rerun after the calls found so far are rewritten and the
+    policy set reloaded once per round. The rewritten calls stay for the rest of the run: they
+    are what ``opa test`` evaluates for every test."""
 
-    _MAX_SITES = 50
-
-    def __init__(self, backend: Backend, modules: list[PolicyModule], data: dict[str, Any]) -> None:
-        self.backend = backend
-        self.modules = {m.path: m for m in modules}
+    def __init__(self, modules: list[PolicyModule]) -> None:
+        self.current = {m.path: m for m in modules}
         self.order = [m.path for m in modules]
-        self.data = data
-        self.sites = 0
-        self.reloaded = False
-        self.on_load: Callable[[Any], Any] | None = None
+        self.rewritten: set[tuple[str, int, int]] = set()
+        self.changed = False
 
-    def retry(self, path: str, query: str, message: str) -> tuple[TestOutcome, str]:
+    def modules(self) -> list[PolicyModule]:
+        return [self.current[p] for p in self.order]
+
+    def collect(self, result: TestResult) -> bool:
+        """Whether ``result`` is a built-in's error whose call is (now) rewritten: rerun it."""
         from dataclasses import replace
 
         from .backends.embedded import _is_builtin
-        from .nonstrict import call_at
+        from .nonstrict import call_at, error_place
         from .rego_ast import parse_rego
         from .spec import RegoVersion
 
-        outcome = TestOutcome.ERROR
-        while outcome is TestOutcome.ERROR and NON_STRICT_NOTE in message and self.sites < self._MAX_SITES:
-            failing = max((p for p in self.modules if f"{p}:" in message), key=len, default=None)
-            if failing is None:
-                break
-            module = self.modules[failing]
-            parsed = module.parsed or parse_rego(
-                module.path, module.engine_text or module.text, v0=module.rego_version is RegoVersion.V0
+        if result.outcome is not TestOutcome.ERROR or NON_STRICT_NOTE not in result.message:
+            return False
+        failing = max((p for p in self.current if f"{p}:" in result.message), key=len, default=None)
+        place = error_place(result.message)
+        if failing is None or place is None:
+            return False
+        if (failing, *place) in self.rewritten:
+            return True
+        module = self.current[failing]
+        parsed = module.parsed or parse_rego(
+            module.path, module.engine_text or module.text, v0=module.rego_version is RegoVersion.V0
+        )
+        site = call_at(parsed.text, parsed.ast, result.message, _is_builtin)
+        if site is None:
+            return False
+        text, _ = site
+        # copies of the module (a library vendored into several folders) change together:
+        # regorus cannot bind a function whose definitions in one package differ by file
+        for other, copy in list(self.current.items()):
+            same = other == failing or (
+                copy.package == module.package and copy.parsed is not None and copy.parsed.text == parsed.text
             )
-            site = call_at(parsed.text, parsed.ast, message, _is_builtin)
-            if site is None:
-                break
-            text, _ = site
-            # copies of the module (a library vendored into several folders) change together:
-            # regorus cannot bind a function whose definitions in one package differ by file
-            for other, copy in list(self.modules.items()):
-                if copy.package == module.package and (copy.parsed and copy.parsed.text) == parsed.text:
-                    reparsed = parse_rego(other, text, v0=copy.rego_version is RegoVersion.V0)
-                    self.modules[other] = replace(copy, engine_text=reparsed.text, parsed=reparsed)
-            if self.modules[failing] is module:
-                reparsed = parse_rego(failing, text, v0=module.rego_version is RegoVersion.V0)
-                self.modules[failing] = replace(module, engine_text=reparsed.text, parsed=reparsed)
-            self.sites += 1
-            self.backend.load(make_policy_set([self.modules[p] for p in self.order]), self.data)
-            self.reloaded = True
-            engine = getattr(self.backend, "engine", None)
-            if self.on_load is not None and engine is not None:
-                self.on_load(engine)
-            outcome, message = _evaluate(self.backend, query)
-        return outcome, message
+            if same:
+                reparsed = parse_rego(other, text, v0=copy.rego_version is RegoVersion.V0)
+                self.current[other] = replace(copy, engine_text=reparsed.text, parsed=reparsed)
+                self.rewritten.add((other, *place))
+        self.changed = True
+        return True
 
 
 def _test_heads(module: PolicyModule) -> list[tuple[str, int, int]]:
