@@ -384,8 +384,7 @@ def _drop_identical_function_copies(modules: list[PolicyModule]) -> list[PolicyM
     with "binding plan not found" when one function's definitions are spread over files."""
     from dataclasses import replace
 
-    from .rego_ast import as_spanned, parse_rego
-    from .spec import RegoVersion
+    from .rego_ast import as_spanned
 
     seen: set[tuple[str, bytes]] = set()
     out: list[PolicyModule] = []
@@ -411,10 +410,18 @@ def _drop_identical_function_copies(modules: list[PolicyModule]) -> list[PolicyM
         for start, end in sorted(cuts, reverse=True):  # blanked in place: no line or column moves
             blank = bytes(c if c == ord("\n") else ord(" ") for c in data[start:end])
             data = data[:start] + blank + data[end:]
-        text = data.decode("utf-8")
-        reparsed = parse_rego(module.path, text, v0=module.rego_version is RegoVersion.V0)
+        # blanking moves no offset: the other rules' spans stay valid, no new parse is needed
+        kept = [r for r in parsed.ast.get("rules", []) if not _is_cut(r, cuts)]
+        reparsed = replace(parsed, text=data.decode("utf-8"), ast={**parsed.ast, "rules": kept})
         out.append(replace(module, engine_text=reparsed.text, parsed=reparsed))
     return out
+
+
+def _is_cut(rule: Any, cuts: list[tuple[int, int]]) -> bool:
+    from .rego_ast import as_spanned
+
+    node = as_spanned(rule)
+    return node is not None and (node.start, node.end) in cuts
 
 
 def _prepare(
