@@ -237,16 +237,23 @@ def run_tests(
     """
     from .nonstrict import enabled
 
-    with enabled():
-        return _run_tests(
-            modules,
-            backend,
-            data=data,
-            run=run,
-            on_result=on_result,
-            explain=explain,
-            coverage=coverage,
-        )
+    strict = getattr(backend, "strict_builtin_errors", None)
+    if strict is not None:  # an OPA server: query as opa test does, built-ins non-strict
+        backend.strict_builtin_errors = False  # type: ignore[attr-defined]
+    try:
+        with enabled():
+            return _run_tests(
+                modules,
+                backend,
+                data=data,
+                run=run,
+                on_result=on_result,
+                explain=explain,
+                coverage=coverage,
+            )
+    finally:
+        if strict is not None:
+            backend.strict_builtin_errors = strict  # type: ignore[attr-defined]
 
 
 def _run_tests(
