@@ -11,8 +11,14 @@ Gatekeeper library's ``src`` folder). For each library, in the same run:
   govern test   ... --backend opa  against a fresh `opa run --server`    (with --opa-backend)
 
 and prints, per tool, PASS/FAIL/ERROR/SKIPPED, the number of tests whose outcome differs from
-`opa test` (by file and name), and the median wall time of N runs (default 3) with the ratio to
-`opa test`. Last line: ``RESULT {json}``. Nothing is asserted.
+`opa test` (by file, line and name: each definition of a duplicated test name is its own test),
+and the median wall time of N runs (default 3) with the ratio to `opa test`. Last line:
+``RESULT {json}``. Nothing is asserted.
+
+Libraries measured so far (extract a snapshot with ``git archive``; keep only ``.rego`` files
+where the repository also holds YAML/JSON that ``opa test`` would load as conflicting data):
+the OPA Gatekeeper library's ``src`` (``:v0``), raspbernetes/k8s-security-policies (``:v0``),
+plexsystems/konstraint. Figures: docs/fidelity.md.
 """
 
 from __future__ import annotations
