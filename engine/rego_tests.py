@@ -606,7 +606,8 @@ _ENGINE_ERRORS = (
 #: Said of an error that is (or may be) a built-in's: ``opa test`` does not raise those.
 NON_STRICT_NOTE = (
     "; opa test evaluates built-ins non-strictly (a failing built-in makes its expression "
-    "undefined), the embedded engine cannot, so this test is reported as an error"
+    "undefined); this error names no built-in call of the policies that govern test can make "
+    "non-strict, so the test is reported as an error"
 )
 
 
