@@ -11,8 +11,14 @@ Gatekeeper library's ``src`` folder). For each library, in the same run:
   govern test   ... --backend opa  against a fresh `opa run --server`    (with --opa-backend)
 
 and prints, per tool, PASS/FAIL/ERROR/SKIPPED, the number of tests whose outcome differs from
-`opa test` (by file and name), and the median wall time of N runs (default 3) with the ratio to
-`opa test`. Last line: ``RESULT {json}``. Nothing is asserted.
+`opa test` (by file, line and name: each definition of a duplicated test name is its own test),
+and the median wall time of N runs (default 3) with the ratio to `opa test`. Last line:
+``RESULT {json}``. Nothing is asserted.
+
+Libraries measured so far (extract a snapshot with ``git archive``; keep only ``.rego`` files
+where the repository also holds YAML/JSON that ``opa test`` would load as conflicting data):
+the OPA Gatekeeper library's ``src`` (``:v0``), raspbernetes/k8s-security-policies (``:v0``),
+plexsystems/konstraint. Figures: docs/fidelity.md.
 """
 
 from __future__ import annotations
@@ -65,7 +71,10 @@ def timed(
     return time.perf_counter() - started, proc
 
 
-def results(proc: subprocess.CompletedProcess[str], root: Path) -> dict[tuple[str, str], str]:
+def results(proc: subprocess.CompletedProcess[str], root: Path) -> dict[tuple[str, int, str], str]:
+    """Each test's outcome by (file, line, name): every definition of a duplicated test name is
+    its own test (``test_x#01``); OPA numbers duplicates across files in no fixed order, so the
+    key is the definition's place, not its suffix."""
     try:
         items = json.loads(proc.stdout)
     except json.JSONDecodeError:
@@ -73,7 +82,7 @@ def results(proc: subprocess.CompletedProcess[str], root: Path) -> dict[tuple[st
     out = {}
     for item in items:
         file = str(Path(item["location"]["file"]).resolve().relative_to(root.resolve().parent))
-        out[(file, item["name"].split("#")[0])] = outcome(item)
+        out[(file, int(item["location"]["row"]), item["name"].split("#")[0])] = outcome(item)
     return out
 
 
@@ -117,7 +126,7 @@ def bench(library: Path, v0: bool, runs: int, opa_backend: bool, binary: str) ->
         ]
     out: dict[str, Any] = {"library": str(library), "v0": v0, "tools": {}}
     try:
-        reference: dict[tuple[str, str], str] | None = None
+        reference: dict[tuple[str, int, str], str] | None = None
         for name, command in tools.items():
             times = []
             proc = None
@@ -140,6 +149,7 @@ def bench(library: Path, v0: bool, runs: int, opa_backend: bool, binary: str) ->
             else:
                 row["differ"] = sum(1 for k, v in reference.items() if found.get(k) != v)
                 row["missing"] = sum(1 for k in reference if k not in found)
+                row["extra"] = sum(1 for k in found if k not in reference)
                 base = out["tools"]["opa test"]["median_s"]
                 row["ratio_to_opa_test"] = round(row["median_s"] / base, 2) if base else None
             out["tools"][name] = row

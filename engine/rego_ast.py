@@ -278,7 +278,12 @@ def parse_rego(path: str, text: str, *, v0: bool) -> ParsedModule:
             current = repaired
             continue
         ast = json.loads(engine.get_ast_as_json())[0]["ast"]
-        split = _split_calls_across_lines(current, ast)
+        split = (
+            _split_calls_across_lines(current, ast)
+            or _split_chained_definitions(current, ast)
+            or _bind_self_indexed_unifications(current, ast)
+            or _bind_iterated_set_keys(current, ast, v0=v0)
+        )
         if split is not None:
             current = split
             continue
@@ -307,6 +312,131 @@ def _split_calls_across_lines(text: str, ast: dict[str, Any]) -> str | None:
         return None
     for cut in sorted(set(cuts), reverse=True):
         data = data[:cut] + b";" + data[cut:]
+    return data.decode("utf-8")
+
+
+def _split_chained_definitions(text: str, ast: dict[str, Any]) -> str | None:
+    """``f(x) = y { a } { b }`` (v0: two definitions) as ``f(x) = y { a } f(x) = y { b }``.
+
+    regorus parses the second body without an error but never evaluates it for functions and
+    complete rules; OPA reads two rules. The head is repeated on the same line (no line moves)."""
+    data = text.encode("utf-8")
+    inserts: list[tuple[int, bytes]] = []
+    for rule in ast.get("rules", []):
+        node = as_spanned(rule)
+        if node is None or node.kind != "Spec":
+            continue
+        bodies = [b for b in node.body.get("bodies") or [] if isinstance(b, dict)]
+        if len(bodies) < 2 or any(b.get("is_else") for b in bodies):
+            continue
+        starts = [int(b["span"]["start"]) for b in bodies if isinstance(b.get("span"), dict)]
+        if len(starts) != len(bodies) or data[starts[0] : starts[0] + 1] != b"{":
+            continue
+        head = data[node.start : starts[0]].strip()
+        if head.endswith(b" if"):
+            head = head[:-3].rstrip()
+        inserts.extend((start, head + b" ") for start in starts[1:] if data[start : start + 1] == b"{")
+    if not inserts:
+        return None
+    for at, head in sorted(inserts, reverse=True):
+        data = data[:at] + head + data[at:]
+    return data.decode("utf-8")
+
+
+def _iter_queries(value: Any) -> Iterator[list[Any]]:
+    """Every statement list (rule bodies, comprehension and ``every`` bodies) under ``value``."""
+    if isinstance(value, dict):
+        stmts = value.get("stmts")
+        if isinstance(stmts, list):
+            yield stmts
+        for item in value.values():
+            yield from _iter_queries(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _iter_queries(item)
+
+
+def _self_indexed(stmt: Any) -> Spanned | None:
+    """The reference of ``x = r[x]`` / ``r[x] = x`` (plain unification, no modifiers), if so."""
+    if not isinstance(stmt, dict) or stmt.get("with_mods"):
+        return None
+    literal = stmt.get("literal")
+    expr = as_spanned(literal.get("Expr", {}).get("expr")) if isinstance(literal, dict) else None
+    if expr is None or expr.kind != "AssignExpr" or expr.body.get("op") != "Eq":
+        return None
+    for var_side, ref_side in (("lhs", "rhs"), ("rhs", "lhs")):
+        var = as_spanned(expr.body.get(var_side))
+        ref = as_spanned(expr.body.get(ref_side))
+        if var is None or ref is None or var.kind != "Var" or ref.kind != "RefBrack":
+            continue
+        index = as_spanned(ref.body.get("index"))
+        if index is not None and index.kind == "Var" and index.body.get("value") == var.body.get("value"):
+            return ref
+    return None
+
+
+def _bind_self_indexed_unifications(text: str, ast: dict[str, Any]) -> str | None:
+    """``c = s[c]`` as ``s[c]; c = s[c]``: OPA binds ``c`` by iterating ``s``; regorus calls
+    ``c`` unsafe (or, after ``some c``, finds no value). The reference alone binds ``c`` first;
+    the unification then only compares. Inserted on the same line (no line moves)."""
+    data = text.encode("utf-8")
+    inserts: list[tuple[int, bytes]] = []
+    for stmts in _iter_queries(ast.get("rules", [])):
+        for i, stmt in enumerate(stmts):
+            ref = _self_indexed(stmt)
+            start = as_spanned(stmt)
+            if ref is None or start is None:
+                continue
+            binding = data[ref.start : ref.end]
+            before = as_spanned(stmts[i - 1]) if i else None
+            if before is not None and data[before.start : before.end].strip() == binding:
+                continue
+            inserts.append((start.start, binding + b"; "))
+    if not inserts:
+        return None
+    for at, binding in sorted(inserts, reverse=True):
+        data = data[:at] + binding + data[at:]
+    return data.decode("utf-8")
+
+
+_KEY_VAR = "__govern_key"
+
+
+def _bind_iterated_set_keys(text: str, ast: dict[str, Any], *, v0: bool) -> str | None:
+    """``p contains r.items[_]`` as ``p contains k if { k := r.items[_] }``.
+
+    A set rule whose key iterates (``[_]``) over a value that is undefined is an empty set in
+    OPA; regorus raises "item cannot be indexed". The same iteration in the body is undefined
+    there too, so the key is bound at the end of the body (or of a body added to a bodiless
+    rule). Edits stay on the head's and the body's own lines (no line moves)."""
+    data = text.encode("utf-8")
+    edits: list[tuple[int, int, bytes]] = []  # (start, end, replacement)
+    for rule in ast.get("rules", []):
+        node = as_spanned(rule)
+        head = as_spanned(node.body.get("head")) if node is not None and node.kind == "Spec" else None
+        if node is None or head is None or head.kind != "Set":
+            continue
+        key = as_spanned(head.body.get("key"))
+        if key is None or key.kind not in ("RefBrack", "RefDot"):
+            continue
+        names = (n.body.get("value") for n in iter_spanned(head.body.get("key")) if n.kind == "Var")
+        if "_" not in names:
+            continue
+        term = data[key.start : key.end]
+        bodies = [b for b in node.body.get("bodies") or [] if isinstance(b, dict)]
+        closes = [int(b["span"]["end"]) - 1 for b in bodies if isinstance(b.get("span"), dict)]
+        if len(closes) != len(bodies) or any(data[c : c + 1] != b"}" for c in closes):
+            continue
+        edits.append((key.start, key.end, _KEY_VAR.encode()))
+        binding = _KEY_VAR.encode() + b" := " + term
+        if not bodies:
+            edits.append((head.end, head.end, (b" { " if v0 else b" if { ") + binding + b" }"))
+        for close in closes:
+            edits.append((close, close, b"; " + binding + b" "))
+    if not edits:
+        return None
+    for start, end, replacement in sorted(edits, reverse=True):
+        data = data[:start] + replacement + data[end:]
     return data.decode("utf-8")
 
 

@@ -63,10 +63,12 @@ class TestResult:
     trace: tuple[str, ...] = ()
     #: What ``print()`` wrote during the test (embedded engine, with ``explain``).
     notes: tuple[str, ...] = ()
+    #: The rule queried, when it differs from ``name`` (a duplicate test, renamed for the run).
+    rule: str = ""
 
     @property
     def path(self) -> str:
-        return f"data.{self.package}.{self.name}"
+        return f"data.{self.package}.{self.rule or self.name}"
 
 
 @dataclass(frozen=True)
@@ -227,56 +229,98 @@ def run_tests(
     explain: bool = False,
     coverage: bool = False,
 ) -> TestReport:
-    """Load ``modules`` into ``backend`` and evaluate every test rule of the modules."""
-    module_list = list(modules)
+    """Load ``modules`` into ``backend`` and evaluate every test rule of the modules.
+
+    As in ``opa test``, each definition of a test name in a package is its own test: the second
+    ``test_x`` of a package is reported as ``test_x#01`` (numbered in file-path order) and runs
+    alone, under a name of its own in the text loaded for the run.
+    """
+    from .nonstrict import enabled
+
+    strict = getattr(backend, "strict_builtin_errors", None)
+    if strict is not None:  # an OPA server: query as opa test does, built-ins non-strict
+        backend.strict_builtin_errors = False  # type: ignore[attr-defined]
+    try:
+        with enabled():
+            return _run_tests(
+                modules,
+                backend,
+                data=data,
+                run=run,
+                on_result=on_result,
+                explain=explain,
+                coverage=coverage,
+            )
+    finally:
+        if strict is not None:
+            backend.strict_builtin_errors = strict  # type: ignore[attr-defined]
+
+
+def _run_tests(
+    modules: Iterable[PolicyModule],
+    backend: Backend,
+    *,
+    data: dict[str, Any] | None = None,
+    run: str | None = None,
+    on_result: Callable[[TestResult], None] | None = None,
+    explain: bool = False,
+    coverage: bool = False,
+) -> TestReport:
+    module_list, plans = _prepare(list(modules), backend)
     backend.load(make_policy_set(module_list), data or {})
-    engine = getattr(backend, "engine", None) if (explain or coverage) else None
-    if engine is not None:
-        engine.set_enable_coverage(True)
-        engine.set_gather_prints(True)
+    nonstrict = _NonStrict(module_list) if _is_embedded(backend) else None
+    engine = _instrument(backend, explain or coverage)
     pattern = re.compile(run) if run else None
     results: list[TestResult] = []
+    where: dict[int, tuple[PolicyModule, str, str, int]] = {}
+    pending: list[int] = []
     bodies: dict[str, dict[str, list[tuple[int, str]]]] = {}
     for module in module_list:
-        entries = [(n, line, TestOutcome.PASS) for n, line in module.tests]
-        entries += [(n, line, TestOutcome.SKIPPED) for n, line in module.todos]
-        for name, line, kind in sorted(entries, key=lambda e: e[1]):
+        entries = [(n, rule, line, TestOutcome.PASS) for n, rule, line in plans.get(module.path, ())]
+        entries += [(n, n, line, TestOutcome.SKIPPED) for n, line in module.todos]
+        for name, rule, line, kind in sorted(entries, key=lambda e: e[2]):
             if pattern is not None and not pattern.search(f"data.{module.package}.{name}"):
                 continue
-            started = time.perf_counter()
-            trace: tuple[str, ...] = ()
-            notes: tuple[str, ...] = ()
-            if kind is TestOutcome.SKIPPED:
-                outcome, message = TestOutcome.SKIPPED, ""
-            elif name in module.test_functions:
-                outcome, message = TestOutcome.ERROR, "a test rule must not take arguments"
+            if kind is TestOutcome.SKIPPED or name in module.test_functions:
+                result = TestResult(
+                    package=module.package,
+                    name=name,
+                    file=module.path,
+                    line=line,
+                    outcome=kind if kind is TestOutcome.SKIPPED else TestOutcome.ERROR,
+                    message="" if kind is TestOutcome.SKIPPED else "a test rule must not take arguments",
+                    seconds=0.0,
+                )
             else:
-                if engine is not None and explain:
-                    engine.clear_coverage_data()
-                outcome, message = _evaluate(backend, f"data.{module.package}.{name}")
-                if engine is not None:
-                    notes = tuple(str(line) for line in engine.take_prints())
-                if outcome is TestOutcome.FAIL and engine is not None and explain:
-                    if module.path not in bodies:
-                        bodies[module.path] = _test_bodies(module)
-                    trace = _failing_expression(engine, module, bodies[module.path].get(name, []))
-            result = TestResult(
-                package=module.package,
-                name=name,
-                file=module.path,
-                line=line,
-                outcome=outcome,
-                message=message,
-                seconds=time.perf_counter() - started,
-                trace=trace,
-                notes=notes,
-            )
+                result = _run_one(backend, engine, module, name, rule, line, explain, bodies)
+                if nonstrict is not None and nonstrict.collect(result):
+                    where[len(results)] = (module, name, rule, line)
+                    pending.append(len(results))
+                    results.append(result)
+                    continue
             results.append(result)
             if on_result is not None:
                 on_result(result)
+    deferred = list(pending)
+    rounds = 0
+    while nonstrict is not None and pending and nonstrict.changed and rounds < _MAX_ROUNDS:
+        rounds += 1
+        nonstrict.changed = False
+        backend.load(make_policy_set(nonstrict.modules()), data or {})
+        engine = _instrument(backend, explain or coverage)
+        still: list[int] = []
+        for index in pending:
+            module, name, rule, line = where[index]
+            results[index] = _run_one(backend, engine, module, name, rule, line, explain, bodies)
+            if nonstrict.collect(results[index]):
+                still.append(index)
+        pending = still
+    for index in deferred:
+        if on_result is not None:
+            on_result(results[index])
     report_coverage = None
     if engine is not None and coverage:
-        if explain:  # coverage was cleared per test: run every test once more for the report
+        if explain or rounds:  # coverage was cleared per test or reloaded: run every test again
             engine.clear_coverage_data()
             for result in results:
                 if result.outcome is not TestOutcome.SKIPPED:
@@ -288,8 +332,266 @@ def run_tests(
     return TestReport(results=tuple(results), coverage=report_coverage)
 
 
-#: Engine errors ``opa test`` reports as ERROR; a failing built-in is undefined there (a FAIL).
-_ERROR_MARKERS = (
+#: Reloads for non-strict built-in calls found in one run (each round fixes every call found).
+_MAX_ROUNDS = 10
+
+
+def _instrument(backend: Backend, on: bool) -> Any:
+    """The embedded engine with coverage and print gathering on, for traces and coverage."""
+    engine = getattr(backend, "engine", None) if on else None
+    if engine is not None:
+        engine.set_enable_coverage(True)
+        engine.set_gather_prints(True)
+    return engine
+
+
+def _run_one(
+    backend: Backend,
+    engine: Any,
+    module: PolicyModule,
+    name: str,
+    rule: str,
+    line: int,
+    explain: bool,
+    bodies: dict[str, dict[str, list[tuple[int, str]]]],
+) -> TestResult:
+    started = time.perf_counter()
+    trace: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    if engine is not None and explain:
+        engine.clear_coverage_data()
+    outcome, message = _evaluate(backend, f"data.{module.package}.{rule}")
+    if rule != name:  # the message names the test as the report does
+        message = message.replace(f"data.{module.package}.{rule} ", f"data.{module.package}.{name} ")
+    if engine is not None:
+        notes = tuple(str(printed) for printed in engine.take_prints())
+    if outcome is TestOutcome.FAIL and engine is not None and explain:
+        if module.path not in bodies:
+            bodies[module.path] = _test_bodies(module)
+        trace = _failing_expression(engine, module, bodies[module.path].get(rule, []))
+    return TestResult(
+        package=module.package,
+        name=name,
+        file=module.path,
+        line=line,
+        outcome=outcome,
+        message=message,
+        seconds=time.perf_counter() - started,
+        trace=trace,
+        notes=notes,
+        rule=rule if rule != name else "",
+    )
+
+
+def _drop_identical_function_copies(modules: list[PolicyModule]) -> list[PolicyModule]:
+    """Modules whose functions repeat, word for word, one of an earlier file of their package
+    (a helper copied into several folders) without the copy, for the embedded engine.
+
+    Identical definitions give identical values, so OPA's answer is unchanged; regorus fails
+    with "binding plan not found" when one function's definitions are spread over files."""
+    from dataclasses import replace
+
+    from .rego_ast import as_spanned
+
+    seen: set[tuple[str, bytes]] = set()
+    out: list[PolicyModule] = []
+    for module in modules:
+        parsed = module.parsed
+        if parsed is None or module.builtin:
+            out.append(module)
+            continue
+        data = parsed.text.encode("utf-8")
+        cuts: list[tuple[int, int]] = []
+        for rule in parsed.ast.get("rules", []):
+            node = as_spanned(rule)
+            head = as_spanned(node.body.get("head")) if node is not None and node.kind == "Spec" else None
+            if node is None or head is None or head.kind != "Func":
+                continue
+            key = (module.package, data[node.start : node.end])
+            if key in seen:
+                cuts.append((node.start, node.end))
+            seen.add(key)
+        if not cuts:
+            out.append(module)
+            continue
+        for start, end in sorted(cuts, reverse=True):  # blanked in place: no line or column moves
+            blank = bytes(c if c == ord("\n") else ord(" ") for c in data[start:end])
+            data = data[:start] + blank + data[end:]
+        # blanking moves no offset: the other rules' spans stay valid, no new parse is needed
+        kept = [r for r in parsed.ast.get("rules", []) if not _is_cut(r, cuts)]
+        reparsed = replace(parsed, text=data.decode("utf-8"), ast={**parsed.ast, "rules": kept})
+        out.append(replace(module, engine_text=reparsed.text, parsed=reparsed))
+    return out
+
+
+def _is_cut(rule: Any, cuts: list[tuple[int, int]]) -> bool:
+    from .rego_ast import as_spanned
+
+    node = as_spanned(rule)
+    return node is not None and (node.start, node.end) in cuts
+
+
+def _prepare(
+    modules: list[PolicyModule], backend: Backend
+) -> tuple[list[PolicyModule], dict[str, list[tuple[str, str, int]]]]:
+    module_list, plans = _separate_duplicate_tests(modules)
+    if _is_embedded(backend):
+        module_list = _drop_identical_function_copies(module_list)
+    return module_list, plans
+
+
+def _is_embedded(backend: Backend) -> bool:
+    from .backends.embedded import EmbeddedBackend
+
+    return isinstance(backend, EmbeddedBackend)
+
+
+class _NonStrict:
+    """The built-in calls that failed in a test run, made non-strict (``nonstrict``).
+
+    A test whose built-in failed is rerun after the calls found so far are rewritten and the
+    policy set reloaded once per round. The rewritten calls stay for the rest of the run: they
+    are what ``opa test`` evaluates for every test."""
+
+    def __init__(self, modules: list[PolicyModule]) -> None:
+        self.current = {m.path: m for m in modules}
+        self.order = [m.path for m in modules]
+        self.rewritten: set[tuple[str, int, int]] = set()
+        self.changed = False
+
+    def modules(self) -> list[PolicyModule]:
+        return [self.current[p] for p in self.order]
+
+    def collect(self, result: TestResult) -> bool:
+        """Whether ``result`` is a built-in's error whose call is (now) rewritten: rerun it."""
+        from dataclasses import replace
+
+        from .backends.embedded import _is_builtin
+        from .nonstrict import call_at, error_place
+        from .rego_ast import parse_rego
+        from .spec import RegoVersion
+
+        if result.outcome is not TestOutcome.ERROR or NON_STRICT_NOTE not in result.message:
+            return False
+        failing = max((p for p in self.current if f"{p}:" in result.message), key=len, default=None)
+        place = error_place(result.message)
+        if failing is None or place is None:
+            return False
+        if (failing, *place) in self.rewritten:
+            return True
+        module = self.current[failing]
+        parsed = module.parsed or parse_rego(
+            module.path, module.engine_text or module.text, v0=module.rego_version is RegoVersion.V0
+        )
+        site = call_at(parsed.text, parsed.ast, result.message, _is_builtin)
+        if site is None:
+            return False
+        text, _ = site
+        # copies of the module (a library vendored into several folders) change together:
+        # regorus cannot bind a function whose definitions in one package differ by file
+        for other, copy in list(self.current.items()):
+            same = other == failing or (
+                copy.package == module.package and copy.parsed is not None and copy.parsed.text == parsed.text
+            )
+            if same:
+                reparsed = parse_rego(other, text, v0=copy.rego_version is RegoVersion.V0)
+                self.current[other] = replace(copy, engine_text=reparsed.text, parsed=reparsed)
+                self.rewritten.add((other, *place))
+        self.changed = True
+        return True
+
+
+def _test_heads(module: PolicyModule) -> list[tuple[str, int, int]]:
+    """Every ``test_*`` rule definition of a module: (name, line, column of the name)."""
+    from .rego_ast import as_spanned
+
+    parsed = module.parsed
+    if parsed is None:
+        return [(name, line, 0) for name, line in module.tests]
+    names = {n for n, _ in module.tests}
+    out: list[tuple[str, int, int]] = []
+    for rule in parsed.ast.get("rules", []):
+        node = as_spanned(rule)
+        head = as_spanned(node.body.get("head")) if node is not None and node.kind == "Spec" else None
+        ref = as_spanned(head.body.get("refr")) if head is not None else None
+        name = ref.body.get("value") if ref is not None and ref.kind == "Var" else None
+        if ref is not None and isinstance(name, str) and name in names:
+            out.append((name, ref.line, ref.col))
+    return out
+
+
+def _separate_duplicate_tests(
+    modules: list[PolicyModule],
+) -> tuple[list[PolicyModule], dict[str, list[tuple[str, str, int]]]]:
+    """The modules to load, and each module's tests as (reported name, rule queried, line).
+
+    ``opa test`` renames the second and later definitions of a test in a package
+    (``test_x#01``, ``test_x#02``) and runs each alone; regorus (and an OPA server) would merge
+    them into one rule. Each such definition gets a name of its own in the text loaded for the
+    run; its reported name is OPA's.
+    """
+    from dataclasses import replace
+
+    from .rego_ast import parse_rego
+    from .spec import RegoVersion
+
+    count: dict[tuple[str, str], int] = {}
+    plans: dict[str, list[tuple[str, str, int]]] = {}
+    renames: dict[str, list[tuple[int, int, str, str]]] = {}
+    taken = {(m.package, n) for m in modules for n, _ in m.tests}
+    for module in sorted(modules, key=lambda m: m.path):
+        plan = plans.setdefault(module.path, [])
+        for name, line, col in _test_heads(module):
+            k = count.get((module.package, name), 0)
+            count[(module.package, name)] = k + 1
+            if k == 0 or name in module.test_functions or not col:
+                plan.append((name, name, line))
+                continue
+            rule = f"{name}__{k:02d}"
+            while (module.package, rule) in taken:
+                rule += "_"
+            taken.add((module.package, rule))
+            plan.append((f"{name}#{k:02d}", rule, line))
+            renames.setdefault(module.path, []).append((line, col, name, rule))
+    out: list[PolicyModule] = []
+    for module in modules:
+        edits = renames.get(module.path)
+        if not edits:
+            out.append(module)
+            continue
+        text = _rename_heads(module.text, edits)
+        if text is None:  # the head is not where the parse put it: run the definitions merged
+            plans[module.path] = [(n, n, line) for n, line in module.tests]
+            out.append(module)
+            continue
+        parsed = parse_rego(module.path, text, v0=module.rego_version is RegoVersion.V0)
+        engine_text = parsed.text if parsed.text != text else None
+        out.append(replace(module, text=text, engine_text=engine_text, parsed=parsed))
+    return out, plans
+
+
+def _rename_heads(text: str, edits: list[tuple[int, int, str, str]]) -> str | None:
+    """``text`` with each (line, column, name, new name) head renamed; None if one is not found.
+
+    Repairs of the engine's text keep lines but may move columns, so the name is looked for at
+    its column first, then as the first word of that line."""
+    lines = text.split("\n")
+    for line, col, name, new in sorted(edits, reverse=True):
+        if not 0 < line <= len(lines):
+            return None
+        current = lines[line - 1]
+        at = col - 1
+        if current[at : at + len(name)] != name:
+            match = re.match(r"\s*" + re.escape(name) + r"\b", current)
+            if match is None:
+                return None
+            at = match.end() - len(name)
+        lines[line - 1] = current[:at] + new + current[at + len(name) :]
+    return "\n".join(lines)
+
+
+#: Engine errors that are not a built-in's: ``opa test`` reports these as ERROR as well.
+_ENGINE_ERRORS = (
     "conflict",
     "multiple",
     "recursion",
@@ -298,17 +600,26 @@ _ERROR_MARKERS = (
     "timed out",
     "deadline",
     "unreachable",
+    "binding plan",
+)
+
+#: Said of an error that is (or may be) a built-in's: ``opa test`` does not raise those.
+NON_STRICT_NOTE = (
+    "; opa test evaluates built-ins non-strictly (a failing built-in makes its expression "
+    "undefined); this error names no built-in call of the policies that govern test can make "
+    "non-strict, so the test is reported as an error"
 )
 
 
 def _evaluate(backend: Backend, path: str) -> tuple[TestOutcome, str]:
+    """An evaluation error is always ERROR, as in ``opa test``; never a pass or a plain failure."""
     try:
         value = backend.evaluate_rule(None, path)
     except BackendError as exc:
         text = str(exc)
-        if any(marker in text.lower() for marker in _ERROR_MARKERS):
-            return TestOutcome.ERROR, text
-        return TestOutcome.FAIL, text
+        if not any(marker in text.lower() for marker in _ENGINE_ERRORS):
+            text += NON_STRICT_NOTE
+        return TestOutcome.ERROR, text
     if value is True:
         return TestOutcome.PASS, ""
     if value is UNDEFINED:

@@ -25,7 +25,7 @@ from govern.engine.evidence import evidence_from_value
 from govern.engine.policyset import load_policy_set, make_policy_set, parse_module
 from govern.engine.spec import RegoVersion, Stage, load_spec
 
-from .conformance.opa_server import OpaServer, free_port, healthy, shared_server, stop_shared
+from .conformance.opa_server import OpaServer, free_port, healthy, shared_server, start_server, stop_shared
 from .conftest import EVIDENCE, SPEC, TODAY, run_govern
 
 
@@ -283,3 +283,137 @@ def test_push_mode_names_bundle_mode_in_errors_only_when_asked(opa: OpaServer) -
     with pytest.raises(BackendError, match="bundle mode never pushes"):
         backend.load(policy_set, {})
     assert build_bundle(policy_set, {}).revision == policy_set.digest
+
+
+# Constructs where the embedded engine, left alone, gives another test outcome than `opa test`
+# (found by running public Rego libraries under both tools); each file is a minimal repro.
+PARITY_V0 = {
+    "dup/a_test.rego": "package dup\n\ntest_same { true }\n\ntest_same { false }\n\ntest_other { 1 == 1 }\n",
+    "dup/b_test.rego": "package dup\n\ntest_same { true }\n",
+    "chained/chained_test.rego": (
+        "package chained\n\n"
+        'value(obj) = v {\n  obj.kind == "A"\n  v := obj.a\n} {\n  obj.kind == "B"\n  v := obj.b\n}\n\n'
+        'label = "x" {\n  input.a\n} {\n  input.b\n}\n\n'
+        'test_first_body { value({"kind": "A", "a": 1}) == 1 }\n'
+        'test_second_body { value({"kind": "B", "b": 2}) == 2 }\n'
+        'test_second_body_of_a_rule { label == "x" with input as {"b": true} }\n'
+    ),
+    "unify/unify_test.rego": (
+        "package unify\n\nitems[x] { x := input.items[_] }\n\npicked[c] { c = items[c] }\n\n"
+        'test_picked { picked == {1, 2} with input as {"items": [1, 2]} }\n'
+    ),
+    "copies/one/lib.rego": 'package copies\n\nmake(a, b) = {"o": {"a": a, "b": b}}\n',
+    "copies/two/lib.rego": 'package copies\n\nmake(a, b) = {"o": {"a": a, "b": b}}\n',
+    "copies/one/lib_test.rego": (
+        'package copies\n\nbase := {"k": "v"}\n\ntest_make { x := {"r": make(base, {})}; x.r.o.a.k == "v" }\n'
+    ),
+    "builtins/builtins_test.rego": (
+        "package builtins\n\n"
+        "exempt(c) {\n"
+        '  p := object.get(object.get(input, "parameters", {}), "exempt", [])\n'
+        "  p[_] == c\n}\n\n"
+        "violation[msg] {\n  c := input.cs[_]\n  not exempt(c)\n"
+        '  msg := sprintf("%v is not allowed, limit %d", [c])\n}\n\n'
+        'test_null_parameters {\n  count(violation) == 1 with input as {"parameters": null, "cs": ["a"]}\n}\n'
+        "test_exempt {\n"
+        '  count(violation) == 0 with input as {"parameters": {"exempt": ["a"]}, "cs": ["a"]}\n}\n'
+        "test_missing_verb {\n"
+        '  violation == {"a is not allowed, limit %!d(MISSING)"} with input as {"cs": ["a"]}\n}\n'
+        'test_to_number_fails { to_number("x") == 1 }\n'
+    ),
+    "conflicts/conflicts_test.rego": (
+        "package conflicts\n\nv = 1 { input.a }\n\nv = 2 { input.b }\n\n"
+        "f(x) = 1 { x > 0 }\n\nf(x) = 2 { x > 1 }\n\n"
+        'test_rule_conflict { v == 1 with input as {"a": true, "b": true} }\n'
+        "test_function_conflict { f(5) == 1 }\n"
+        'test_no_conflict { v == 2 with input as {"b": true} }\n'
+        "todo_test_later { false }\n"
+    ),
+}
+
+PARITY_V1 = {
+    "keys/keys_test.rego": (
+        "package keys\n\npod := input.pod\n\nvolumes contains pod.spec.volumes[_]\n\n"
+        'test_no_volumes if count(volumes) == 0 with input as {"pod": {"spec": {}}}\n'
+        'test_volumes if volumes == {"a", "b"} with input as {"pod": {"spec": {"volumes": ["a", "b"]}}}\n'
+    ),
+}
+
+#: What `opa test` (OPA 1.22) reports for the sample: asserted so that the comparison cannot
+#: pass by both tools failing to run.
+PARITY_EXPECTED = {
+    ("dup/a_test.rego", 3, "test_same"): "PASS",
+    ("dup/a_test.rego", 5, "test_same"): "FAIL",
+    ("dup/b_test.rego", 3, "test_same"): "PASS",
+    ("chained/chained_test.rego", 18, "test_second_body"): "PASS",
+    ("chained/chained_test.rego", 19, "test_second_body_of_a_rule"): "PASS",
+    ("unify/unify_test.rego", 7, "test_picked"): "PASS",
+    ("copies/one/lib_test.rego", 5, "test_make"): "PASS",
+    ("builtins/builtins_test.rego", 14, "test_null_parameters"): "PASS",
+    ("builtins/builtins_test.rego", 17, "test_exempt"): "PASS",
+    ("builtins/builtins_test.rego", 20, "test_missing_verb"): "PASS",
+    ("builtins/builtins_test.rego", 23, "test_to_number_fails"): "FAIL",
+    ("conflicts/conflicts_test.rego", 11, "test_rule_conflict"): "ERROR",
+    ("conflicts/conflicts_test.rego", 12, "test_function_conflict"): "ERROR",
+    ("conflicts/conflicts_test.rego", 13, "test_no_conflict"): "PASS",
+    ("conflicts/conflicts_test.rego", 14, "todo_test_later"): "SKIPPED",
+    ("keys/keys_test.rego", 7, "test_no_volumes"): "PASS",
+    ("keys/keys_test.rego", 8, "test_volumes"): "PASS",
+}
+
+
+def _per_test(stdout: str, root: Path) -> dict[tuple[str, int, str], str]:
+    """Outcome by (file, line, name): OPA numbers duplicated names (``#01``) in no fixed order."""
+    out = {}
+    for r in json.loads(stdout):
+        key = (
+            str(Path(r["location"]["file"]).relative_to(root)),
+            r["location"]["row"],
+            r["name"].split("#")[0],
+        )
+        out[key] = (
+            "FAIL" if r.get("fail") else "ERROR" if r.get("error") else "SKIPPED" if r.get("skip") else "PASS"
+        )
+    return out
+
+
+@pytest.mark.parametrize("backend_name", ["embedded", "opa"])
+def test_govern_test_gives_opa_tests_outcome_per_test(
+    tmp_path: Path, opa: OpaServer, backend_name: str
+) -> None:
+    seen: dict[tuple[str, int, str], str] = {}
+    for files, v0 in ((PARITY_V0, True), (PARITY_V1, False)):
+        root = tmp_path / ("v0" if v0 else "v1")
+        for name, text in files.items():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_text(text)
+        flag = ["--v0-compatible"] if v0 else []
+        theirs = subprocess.run(
+            [opa.binary, "test", *flag, str(root), "--format", "json"],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        server = start_server(opa.binary, *flag) if backend_name == "opa" else None
+        try:
+            backend = ["--backend", "opa", "--opa-url", server.url] if server is not None else []
+            ours = run_govern("test", *flag, "--no-builtin", str(root), "--format", "json", *backend)
+        finally:
+            if server is not None:
+                server.stop()
+        assert ours.code == theirs.returncode, ours.stderr
+        expected, got = _per_test(theirs.stdout, root), _per_test(ours.stdout, root)
+        assert got == expected
+        seen.update(expected)
+    assert {k: seen.get(k) for k in PARITY_EXPECTED} == PARITY_EXPECTED
+
+
+def test_non_strict_built_ins_are_for_govern_test_only(tmp_path: Path) -> None:
+    """The extension that makes a failing built-in undefined refuses to run in a decision."""
+    path = tmp_path / "team.rego"
+    path.write_text(
+        "package team.sneaky\n\nimport rego.v1\n\n"
+        "# METADATA\n# custom:\n#   id: TEAM-009\n"
+        'deny contains "never" if not govern_nonstrict_call("to_number", ["x"])\n'
+    )
+    run = run_govern("check", str(SPEC), "--evidence", str(EVIDENCE), "--policies", str(path), "--no-builtin")
+    assert run.code != 0, run.stdout
+    assert "govern test only" in run.stdout + run.stderr

@@ -69,6 +69,20 @@ def guarded(doing: str, call: Callable[[], _T]) -> _T:
         _crash(exc, doing)
 
 
+_REWRITTEN: dict[tuple[str, str, bool, bool], str] = {}
+
+
+def _rewritten(path: str, text: str, ast: dict[str, Any], arithmetic: bool, v0: bool) -> str:
+    """``rewrite_module``'s text, kept per (path, text): reloading a policy set in which few
+    modules changed (``govern test``'s non-strict calls) rewrites only those."""
+    key = (path, text, arithmetic, v0)
+    if key not in _REWRITTEN:
+        if len(_REWRITTEN) > 4096:
+            _REWRITTEN.clear()
+        _REWRITTEN[key] = rewrite_module(path, text, ast, arithmetic=arithmetic)
+    return _REWRITTEN[key]
+
+
 @cache
 def _is_builtin(name: str) -> bool:
     """Whether regorus (with govern's extensions) knows a function by this name."""
@@ -158,7 +172,7 @@ class EmbeddedBackend(Backend):
             source = module.parsed or parse_rego(module.path, module.engine_text or module.text, v0=v0)
             # The built-in library's arithmetic is exact by construction (its fixed-point helpers),
             # pinned on both engines by the conformance suite: only user policies are rewritten.
-            text = rewrite_module(module.path, source.text, source.ast, arithmetic=not module.builtin)
+            text = _rewritten(module.path, source.text, source.ast, not module.builtin, v0)
             engine.set_rego_v0(v0)
             try:
                 _add_policy(engine, module.path, text)

@@ -131,7 +131,9 @@ def add_date(ns: Any, years: Any, months: Any, days: Any) -> int:
 
 def extensions() -> dict[str, tuple[int, Callable[..., Any]]]:
     """The Python extensions the rewritten modules call: name → (arity, function)."""
-    return {_ARITH_EXT: (3, exact_arith), _ADD_DATE_EXT: (4, add_date)}
+    from ..nonstrict import NONSTRICT_EXT, nonstrict_call  # loaded only by govern test's rewrite
+
+    return {_ARITH_EXT: (3, exact_arith), _ADD_DATE_EXT: (4, add_date), NONSTRICT_EXT: (2, nonstrict_call)}
 
 
 def _call_name(node: Spanned) -> str | None:

@@ -339,6 +339,9 @@ class OpaBackend(Backend):
         self._broken: str | None = None
         #: Whether the last ``load`` had to write to the server (False: it already held all).
         self.pushed = False
+        #: Decisions: a failing built-in is an error. ``govern test`` turns this off for its run,
+        #: as ``opa test`` evaluates built-ins non-strictly.
+        self.strict_builtin_errors = True
 
     # --- the Backend interface ---------------------------------------------------------------
 
@@ -516,7 +519,10 @@ class OpaBackend(Backend):
                 )
             try:
                 response = self._plain.post(
-                    url, params=_STRICT, json=payload, timeout=min(self._timeout, remaining)
+                    url,
+                    params=_STRICT if self.strict_builtin_errors else None,
+                    json=payload,
+                    timeout=min(self._timeout, remaining),
                 )
             except requests.Timeout:
                 if attempt < self._retries and deadline - time.monotonic() > 0:
