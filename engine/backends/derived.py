@@ -18,7 +18,7 @@ from ..policy_cache import cached
 from ..rego_ast import ParsedModule, as_spanned, iter_spanned
 from .fidelity import rewrite_module
 
-__all__ = ["ModuleFacts", "cached_is_builtin", "engine_text", "module_facts"]
+__all__ = ["ModuleFacts", "builtin_names", "engine_text", "module_facts", "once_clean"]
 
 
 def _version(source: ParsedModule) -> str:
@@ -43,16 +43,41 @@ def engine_text(path: str, source: ParsedModule, *, arithmetic: bool) -> str:
     return text
 
 
-def cached_is_builtin(name: str, check: Callable[[str], bool]) -> bool:
-    """Whether regorus (with govern's extensions) knows ``name``: ``check(name)``, cached."""
+def builtin_names(names: list[str], check: Callable[[str], bool]) -> dict[str, bool]:
+    """Whether regorus (with govern's extensions) knows each name: ``check(name)``, cached for
+    the list as a whole (one entry per policy set, not one per name)."""
 
-    def decode(value: Any) -> bool:
-        if not isinstance(value, bool):
-            raise TypeError("not a flag")
+    def decode(value: Any) -> dict[str, bool]:
+        if not isinstance(value, dict) or sorted(value) != sorted(names):
+            raise TypeError("not these names")
+        if not all(isinstance(flag, bool) for flag in value.values()):
+            raise TypeError("not flags")
         return value
 
-    known: bool = cached("builtin", (name,), lambda: check(name), decode, decode)
+    def encode(value: dict[str, bool]) -> dict[str, bool]:
+        return value
+
+    known: dict[str, bool] = cached(
+        "builtins", tuple(names), lambda: {name: check(name) for name in names}, encode, decode
+    )
     return known
+
+
+def once_clean(kind: str, parts: list[str], run: Callable[[], None]) -> None:
+    """Run a check that either raises or returns nothing, unless it already returned for the
+    same ``parts`` (a check found clean stays clean for the same texts; a failure is never
+    recorded, so it runs, and fails, again)."""
+
+    def decode(value: Any) -> bool:
+        if value is not True:
+            raise TypeError("not a clean result")
+        return True
+
+    def compute() -> bool:
+        run()
+        return True
+
+    cached(kind, tuple(parts), compute, decode, decode)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from ..policyset import PolicyModule, PolicySet
 from ..rego_ast import ParsedModule, import_regorus, iter_spanned, parse_rego
 from ..spec import RegoVersion
 from .base import UNDEFINED, Backend, PackageValues, split_engine_error
-from .derived import cached_is_builtin, engine_text, module_facts
+from .derived import builtin_names, engine_text, module_facts, once_clean
 from .fidelity import EXACT_MODULE, EXACT_MODULE_PATH, extensions
 
 __all__ = ["EmbeddedBackend", "import_regorus"]
@@ -117,12 +117,14 @@ class EmbeddedBackend(Backend):
             engine.add_extension(ext_name, arity, function)
         guarded("loading its helpers", lambda: engine.add_policy(EXACT_MODULE_PATH, EXACT_MODULE))
         parsed: list[tuple[PolicyModule, ParsedModule]] = []
+        loaded: list[str] = []  # what the engine was given, for the probe's cache key
         for module in policy_set.modules:
             v0 = module.rego_version is RegoVersion.V0
             source = module.parsed or parse_rego(module.path, module.engine_text or module.text, v0=v0)
             # The built-in library's arithmetic is exact by construction (its fixed-point helpers),
             # pinned on both engines by the conformance suite: only user policies are rewritten.
             text = engine_text(module.path, source, arithmetic=not module.builtin)
+            loaded += [module.path, module.rego_version.value, text]
             engine.set_rego_v0(v0)
             try:
                 _add_policy(engine, module.path, text)
@@ -149,7 +151,7 @@ class EmbeddedBackend(Backend):
             raise _load_error(exc) from None
         _check_functions(parsed)
         if self.probe:
-            _probe(engine, parsed)
+            once_clean("probe", [*loaded, data_json], lambda: _probe(engine, parsed))
         self._engine = engine
         rules: dict[str, list[str]] = {}
         for rule in policy_set.rules:
@@ -260,14 +262,18 @@ def _check_functions(parsed: Iterable[tuple[PolicyModule, ParsedModule]]) -> Non
     defined: set[str] = set()
     for module, facts in items:
         defined.update(f"data.{module.package}.{name}" for name in facts.functions)
+    unresolved: list[tuple[PolicyModule, str, int, int]] = []
     for module, facts in items:
         for name, line, col in facts.calls:
             first, _, rest = name.partition(".")
             candidates = {name, f"data.{module.package}.{name}"}
             if first in facts.imports:
                 candidates.add(f"{facts.imports[first]}.{rest}" if rest else facts.imports[first])
-            if candidates & defined or cached_is_builtin(name, _is_builtin):
-                continue
+            if not candidates & defined:
+                unresolved.append((module, name, line, col))
+    known = builtin_names(sorted({name for _, name, _, _ in unresolved}), _is_builtin)
+    for module, name, line, col in unresolved:
+        if not known[name]:
             raise PolicyLoadError(
                 f"unknown function {name!r} (column {col}): not a built-in and not defined "
                 "by any policy in the set",
