@@ -26,13 +26,11 @@ import contextlib
 import os
 import re
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from typing import Any, ClassVar, Literal, Protocol
 
 from ..errors import BackendError, ConfigError, GovernError, Location, PolicyLoadError
@@ -104,6 +102,53 @@ class EvalLimits:
 
     def describe(self) -> str:
         return f"{self.timeout:g} s / {self.memory / (1 << 30):.3g} GiB"
+
+
+class _Channel:
+    """One direction of a pipe carrying pickled values, each behind its 8-byte length."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            fd, self.fd = self.fd, -1
+            os.close(fd)
+
+    def send(self, value: Any) -> None:
+        import pickle
+        import struct
+
+        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        for part in (struct.pack("!Q", len(data)), data):
+            view = memoryview(part)
+            while view:
+                view = view[os.write(self.fd, view) :]
+
+    def poll(self, timeout: float) -> bool:
+        """Whether a value (or the end of the pipe) can be read within ``timeout`` seconds."""
+        import select
+
+        poller = select.poll()
+        poller.register(self.fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        return bool(poller.poll(max(0, int(timeout * 1000))))
+
+    def recv(self) -> Any:
+        import pickle
+        import struct
+
+        (size,) = struct.unpack("!Q", self._read(8))
+        return pickle.loads(self._read(size))  # our own worker, through our own pipe
+
+    def _read(self, size: int) -> bytes:
+        chunks = []
+        while size:
+            chunk = os.read(self.fd, min(size, 1 << 20))
+            if not chunk:
+                raise EOFError("the pipe was closed")
+            chunks.append(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
 
 
 class _Worker(Protocol):
@@ -179,8 +224,8 @@ class BoundedBackend(Backend):
         #: How the current (or last) worker was started: ``fork`` or ``spawn``.
         self.started_by: str | None = None
         self._process: _Worker | None = None
-        self._conn: Connection | None = None
-        self._send: Connection | None = None
+        self._conn: _Channel | None = None
+        self._send: _Channel | None = None
         self._stderr: Any = None
         self._loaded: tuple[PolicySet, dict[str, Any]] | None = None
         self._load_op = "load"  # or "load_unprobed" after a probe that ran out of time or memory
@@ -235,8 +280,6 @@ class BoundedBackend(Backend):
         takes the arguments from memory rather than through the pipe. Without it, ``None``."""
         if self._conn is not None:
             return None if first is None else self._exchange(*first)
-        import multiprocessing.connection as mpc
-
         parent_read, child_write = os.pipe()
         child_read, parent_write = os.pipe()
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in _stderr_tail
@@ -248,8 +291,8 @@ class BoundedBackend(Backend):
             pid = self._fork(child_read, child_write, parent_read, parent_write, initial)
             self._process = _ForkedWorker(pid)
             self.started_by = "fork"
-            self._conn = mpc.Connection(parent_read, writable=False)
-            self._send = mpc.Connection(parent_write, readable=False)
+            self._conn = _Channel(parent_read)
+            self._send = _Channel(parent_write)
             self._last_input = None
             if initial is not None:
                 reply = self._receive(initial[2])
@@ -257,6 +300,8 @@ class BoundedBackend(Backend):
                     return self._exchange(*first)
                 return reply
             return None
+        import subprocess
+
         env = {**os.environ, "RUST_BACKTRACE": "0", "RUST_LIB_BACKTRACE": "0"}
         try:
             self._process = subprocess.Popen(
@@ -274,8 +319,8 @@ class BoundedBackend(Backend):
             os.close(child_read)
             os.close(child_write)
         self.started_by = "spawn"
-        self._conn = mpc.Connection(parent_read, writable=False)
-        self._send = mpc.Connection(parent_write, readable=False)
+        self._conn = _Channel(parent_read)
+        self._send = _Channel(parent_write)
         self._last_input = None
         if reload is not None:
             self._exchange(*reload)
@@ -414,15 +459,14 @@ def _reply_error(exc: BaseException) -> tuple[str, tuple[str, str, Location | No
 def _serve(
     read_fd: int, write_fd: int, memory: int, first: tuple[str, tuple[Any, ...]] | None = None
 ) -> None:  # pragma: no cover - in the worker
-    import multiprocessing.connection as mpc
     import resource
 
     if memory > 0:
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     from .embedded import EmbeddedBackend
 
-    requests = mpc.Connection(read_fd, writable=False)
-    replies = mpc.Connection(write_fd, readable=False)
+    requests = _Channel(read_fd)
+    replies = _Channel(write_fd)
     backend = EmbeddedBackend()
     while True:
         if first is not None:
