@@ -51,15 +51,10 @@ def cache_dir() -> Path | None:
 @cache
 def fingerprint() -> str:
     """govern's version, regorus' version and the deriving modules' source, as one digest."""
-    from importlib import metadata
-
     from . import __version__
+    from .rego_ast import regorus_version
 
-    h = hashlib.sha256(f"{_FORMAT}\0{__version__}\0".encode())
-    try:
-        h.update(metadata.version("gordon-to-regorus").encode())
-    except metadata.PackageNotFoundError:  # pragma: no cover - installed some other way
-        h.update(b"regorus ?")
+    h = hashlib.sha256(f"{_FORMAT}\0{__version__}\0{regorus_version()}\0".encode())
     here = Path(__file__).resolve().parent
     for name in _DERIVING:
         try:

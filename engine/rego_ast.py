@@ -47,6 +47,35 @@ def import_regorus() -> Any:
     return regorus
 
 
+_DIST = "gordon_to_regorus"
+
+
+def regorus_version() -> str:
+    """regorus' version (``regorus 0.13.0``), from the ``<name>-<version>.dist-info`` folder beside
+    the package, which a wheel installation names so; ``importlib.metadata`` (slow to import)
+    only when that folder is not there or not alone."""
+    import os
+    import sys
+
+    for entry in sys.path:
+        folder = entry or "."
+        if not os.path.isdir(os.path.join(folder, "regorus")):
+            continue
+        try:
+            found = [n for n in os.listdir(folder) if n.startswith(_DIST + "-") and n.endswith(".dist-info")]
+        except OSError:
+            break
+        if len(found) == 1:
+            return f"regorus {found[0][len(_DIST) + 1 : -len('.dist-info')]}"
+        break
+    from importlib import metadata
+
+    try:
+        return f"regorus {metadata.version('gordon-to-regorus')}"
+    except metadata.PackageNotFoundError:  # pragma: no cover - installed some other way
+        return "regorus (unknown version)"
+
+
 def _generic(message: str) -> bool:
     """An engine heading with no detail (regorus nests "Compilation error:" around the cause)."""
     return message.rstrip(": ").strip() in ("", "Compilation error")

@@ -137,3 +137,11 @@ def test_an_unwritable_cache_is_no_cache(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setenv(CACHE_ENV, str(blocker / "cache"))
     module = parse_module("x.rego", "package x\n\nok := 1\n", RegoVersion.V1, builtin=False)
     assert module.package == "x"
+
+
+def test_regorus_version_without_importlib_metadata() -> None:
+    from importlib import metadata
+
+    from govern.engine.rego_ast import regorus_version
+
+    assert regorus_version() == f"regorus {metadata.version('gordon-to-regorus')}"

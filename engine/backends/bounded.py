@@ -35,6 +35,7 @@ from typing import Any, ClassVar, Literal, Protocol
 
 from ..errors import BackendError, ConfigError, GovernError, Location, PolicyLoadError
 from ..policyset import PolicySet
+from ..rego_ast import regorus_version
 from .base import Backend, PackageValues
 
 __all__ = ["DEFAULT_MEMORY", "DEFAULT_TIMEOUT", "BoundedBackend", "EvalLimits", "parse_memory"]
@@ -234,9 +235,7 @@ class BoundedBackend(Backend):
     # ------------------------------------------------------------------ the Backend interface
 
     def version(self) -> str:
-        from .embedded import _regorus_version
-
-        return _regorus_version()
+        return regorus_version()
 
     def load(self, policy_set: PolicySet, data: Mapping[str, Any]) -> None:
         self._loaded = None

@@ -19,7 +19,6 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import cache
-from importlib import metadata
 from typing import Any, ClassVar, NoReturn, TypeVar
 
 from ..errors import BackendError, Location, PolicyLoadError
@@ -46,6 +45,8 @@ _V0_HINT = (
 
 @cache
 def _regorus_version() -> str:
+    from importlib import metadata
+
     try:
         return f"regorus {metadata.version('gordon-to-regorus')}"
     except metadata.PackageNotFoundError:  # pragma: no cover - installed some other way
