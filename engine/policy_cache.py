@@ -115,8 +115,9 @@ def cached(
 ) -> _T:
     """``compute()``, or its value from the cache.
 
-    ``encode`` turns the value into JSON data; ``decode`` turns it back and raises (any
-    ``Exception``) on a value of the wrong shape, which is then recomputed."""
+    ``encode`` turns the value into JSON data (or raises TypeError/ValueError: not cached);
+    ``decode`` turns it back and raises (any ``Exception``) on a value of the wrong shape, which is
+    then recomputed."""
     folder = cache_dir()
     if folder is None:
         return compute()
@@ -127,5 +128,9 @@ def cached(
     except Exception:  # missing or unusable: recompute
         pass
     value = compute()
-    _write(folder, path, key, encode(value))
+    try:
+        data = encode(value)
+    except (TypeError, ValueError):  # a value JSON cannot hold exactly: not cached
+        return value
+    _write(folder, path, key, data)
     return value

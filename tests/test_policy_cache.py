@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from govern.engine import policy_cache, rego_ast
+from govern.engine import policy_cache, policyset, rego_ast
 from govern.engine.backends import derived
 from govern.engine.backends.embedded import EmbeddedBackend
 from govern.engine.check import Checker
@@ -64,13 +64,15 @@ def test_a_warm_cache_gives_the_same_policy_set_and_decision(
     assert _decide(cold) == expected
     entries = sorted(tmp_path.glob("*.json"))
     kinds = {json.loads(p.read_text())["key"] for p in entries}
-    assert len(kinds) == len(entries) > 3 * len(uncached.modules)  # parse, engine text, facts, built-ins
+    # parse, annotations, engine text, facts per module; built-ins and the probe per set
+    assert len(kinds) == len(entries) > 4 * len(uncached.modules)
 
     # warm: nothing is parsed or walked again
     def refuse(*_: object, **__: object) -> Any:
         raise AssertionError("derived again despite a warm cache")
 
     monkeypatch.setattr(rego_ast, "_parse", refuse)
+    monkeypatch.setattr(policyset, "_read_annotations", refuse)
     monkeypatch.setattr(derived, "rewrite_module", refuse)
     monkeypatch.setattr(derived, "_compute", refuse)
     warm = load_policy_set(spec)
@@ -90,7 +92,8 @@ def test_a_damaged_entry_is_ignored_and_rewritten(
         'package team.x\n\n# METADATA\n# title: X\ndeny contains msg if {\n\tinput.x > 1\n\tmsg := "x"\n}\n'
     )
     first = parse_module("x.rego", text, RegoVersion.V1, builtin=False)
-    (entry,) = [p for p in tmp_path.glob("*.json") if json.loads(p.read_text())["value"].get("package")]
+    values = {p: json.loads(p.read_text())["value"] for p in tmp_path.glob("*.json")}
+    (entry,) = [p for p, value in values.items() if isinstance(value, dict) and "package" in value]
     stored = json.loads(entry.read_text())
     if damage == "truncate":
         entry.write_text(entry.read_text()[:40])
@@ -145,3 +148,21 @@ def test_regorus_version_without_importlib_metadata() -> None:
     from govern.engine.rego_ast import regorus_version
 
     assert regorus_version() == f"regorus {metadata.version('gordon-to-regorus')}"
+
+
+def test_annotations_that_json_cannot_hold_are_read_every_time(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    text = (
+        "package team.d\n\n# METADATA\n# title: Dated\n# custom:\n#   id: TEAM-D-001\n"
+        "# reviewed: 2026-01-01\n# 7: seven\n"
+        'deny contains msg if {\n\tinput.x > 1\n\tmsg := "x"\n}\n'
+    )
+    first = parse_module("d.rego", text, RegoVersion.V1, builtin=False)
+    second = parse_module("d.rego", text, RegoVersion.V1, builtin=False)
+    assert first.rules == second.rules
+    assert first.rules[0].id == "TEAM-D-001"
+    stored = [json.loads(p.read_text())["value"] for p in tmp_path.glob("*.json")]
+    # no annotations entry (a list of [line, line, YAML] triples)
+    assert not any(isinstance(v, list) and v and isinstance(v[0], list) for v in stored)
