@@ -1,6 +1,6 @@
 """Cold-start wall time of `govern check` on the adult-income example, against `python -c pass`.
 
-Run:  python bench/cold_start.py [--quick] [--runs N]
+Run:  python bench/cold_start.py [--quick] [--runs N] [--baseline CHECKOUT]
 
 Times, as fresh subprocesses with this interpreter (sys.executable), N times each (default 15,
 --quick 5), alternating the two commands so machine load hits both alike:
@@ -20,7 +20,13 @@ finder records every attempt, so the check means something when they are not ins
 lists the top 10 modules by cumulative import time, and splits the in-process time into
 phases (imports, spec, evidence, policy set, engine load, decide, render).
 
-Prints tables and, last, one line ``RESULT {json}``. The 0.5 s target is reported, not asserted.
+Also timed, in the same alternation: the same check with the policy cache off
+(``GOVERN_CACHE_DIR=off``: what the first run after an upgrade or a policy edit pays), and, with
+``--baseline CHECKOUT`` (another checkout of govern, e.g. ``git worktree add /tmp/base <commit>``),
+that checkout's ``govern check`` run by this interpreter, with its phases next to this tree's:
+a before/after from one run, under one machine load.
+
+Prints tables and, last, one line ``RESULT {json}``. The targets are reported, not asserted.
 """
 
 # ruff: noqa: E501, PLR0915  (wide report lines; linear main() reads best as a script)
@@ -63,8 +69,21 @@ def govern_command() -> list[str]:
     return [sys.executable, "-m", "govern.cli.main"]
 
 
+RUNNER = "import sys; from govern.cli.main import main; sys.argv[0] = 'govern'; sys.exit(main())"
+
+
+def shim(checkout: Path) -> str:
+    """A folder whose ``govern`` is ``checkout``: on PYTHONPATH, it wins over the installed one."""
+    folder = Path(tempfile.mkdtemp(prefix="govern-bench-baseline-"))
+    (folder / "govern").symlink_to(checkout.resolve(), target_is_directory=True)
+    return str(folder)
+
+
+Command = tuple[list[str], dict[str, str]]  # argv, environment added to the run's
+
+
 def time_runs(
-    commands: dict[str, list[str]], runs: int, env: dict[str, str]
+    commands: dict[str, Command], runs: int, env: dict[str, str]
 ) -> tuple[dict[str, list[float]], dict[str, set[int]], list[str]]:
     """Alternate the commands ``runs`` times; stdout to /dev/null, stderr kept for diagnostics."""
     times: dict[str, list[float]] = {name: [] for name in commands}
@@ -73,9 +92,9 @@ def time_runs(
     names = list(commands)
     for name in names:  # warm-up: page cache, and the bytecode cache when a prefix is set
         subprocess.run(
-            commands[name],
+            commands[name][0],
             cwd=ROOT,
-            env=env,
+            env={**env, **commands[name][1]},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             check=False,
@@ -84,9 +103,9 @@ def time_runs(
         for name in names if i % 2 == 0 else reversed(names):
             t0 = time.perf_counter_ns()
             proc = subprocess.run(
-                commands[name],
+                commands[name][0],
                 cwd=ROOT,
-                env=env,
+                env={**env, **commands[name][1]},
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 check=False,
@@ -235,13 +254,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="5 runs instead of 15")
     parser.add_argument("--runs", type=int, help="runs per command")
+    parser.add_argument("--baseline", type=Path, help="another checkout of govern, timed alongside")
     args = parser.parse_args()
     runs = args.runs or (5 if args.quick else 15)
 
-    commands = {
-        "python -c pass": [sys.executable, "-c", "pass"],
-        "govern check": [*govern_command(), *CHECK_ARGS],
+    commands: dict[str, Command] = {
+        "python -c pass": ([sys.executable, "-c", "pass"], {}),
+        "govern check": ([*govern_command(), *CHECK_ARGS], {}),
+        "govern check, no policy cache": ([*govern_command(), *CHECK_ARGS], {"GOVERN_CACHE_DIR": "off"}),
     }
+    baseline_env: dict[str, str] = {}
+    if args.baseline is not None:
+        if not (args.baseline / "cli" / "main.py").is_file():
+            raise SystemExit(f"--baseline {args.baseline}: not a checkout of govern (no cli/main.py)")
+        baseline_env = {"PYTHONPATH": shim(args.baseline)}
+        commands["baseline govern check"] = ([sys.executable, "-c", RUNNER, *CHECK_ARGS], baseline_env)
     inherited = dict(os.environ)
     cache_dir = tempfile.mkdtemp(prefix="govern-bench-pycache-")
     cached = dict(os.environ)
@@ -249,7 +276,7 @@ def main() -> None:
     cached["PYTHONPYCACHEPREFIX"] = cache_dir
     pycache_in_tree = (ROOT / "engine" / "__pycache__").is_dir()
 
-    print(f"govern cold start: {' '.join(commands['govern check'][1:])}")
+    print(f"govern cold start: {' '.join(commands['govern check'][0][1:])}")
     print(
         f"python {platform.python_version()} ({sys.executable}), {os.cpu_count()} CPUs, {runs} runs each, alternating; "
         f"PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r}, engine/__pycache__ "
@@ -264,14 +291,16 @@ def main() -> None:
             results[label]["exit codes"] = {name: sorted(c) for name, c in codes.items()}
             all_problems.extend(f"{label}: {p}" for p in problems)
         print()
-        print(f"{'wall time (s)':<34}{'min':>8}{'median':>8}{'mean':>8}  exit")
+        print(f"{'wall time (s)':<52}{'min':>8}{'median':>8}{'mean':>8}  exit  ratio")
         for label, res in results.items():
+            p = res["python -c pass"]
             for name in commands:
                 s = res[name]
                 print(
-                    f"{label + ': ' + name:<34}{s['min']:>8.3f}{s['median']:>8.3f}{s['mean']:>8.3f}  {res['exit codes'][name]}"
+                    f"{label + ': ' + name:<52}{s['min']:>8.3f}{s['median']:>8.3f}{s['mean']:>8.3f}  {res['exit codes'][name]}"
+                    f"  {s['median'] / p['median']:.1f}x"
                 )
-            g, p = res["govern check"], res["python -c pass"]
+            g = res["govern check"]
             verdict = "within" if g["median"] <= TARGET_S else "ABOVE"
             ratio = g["median"] / p["median"] if p["median"] else float("inf")
             res["ratio"] = ratio
@@ -288,8 +317,11 @@ def main() -> None:
         for problem in all_problems[:5]:
             print(f"  WARNING (timings include this run; the tree may have changed under us): {problem}")
         info = probe(cached, 1 if args.quick else 3)
+        before = probe({**cached, **baseline_env}, 1 if args.quick else 3) if baseline_env else None
     finally:
         shutil.rmtree(cache_dir, ignore_errors=True)
+        if baseline_env:
+            shutil.rmtree(baseline_env["PYTHONPATH"], ignore_errors=True)
 
     report = info["report"]
     loaded = [m for m in report["modules"] if m.split(".")[0] in FORBIDDEN]
@@ -330,9 +362,18 @@ def main() -> None:
         print(f"  {'  ' * max(depth - 1, 0) + name:<48}{cum / 1000:>8.1f} ms")
 
     print()
-    print("in-process phases (bytecode cached, median):")
-    for name, seconds in info["phases"].items():
-        print(f"  {name:<56}{seconds * 1000:>8.1f} ms")
+    if before is None:
+        print("in-process phases (bytecode cached, median):")
+        for name, seconds in info["phases"].items():
+            print(f"  {name:<56}{seconds * 1000:>8.1f} ms")
+    else:
+        print(f"in-process phases (bytecode cached, median): {'baseline':>10}{'this tree':>11}")
+        for name, seconds in info["phases"].items():
+            old = before["phases"].get(name)
+            print(f"  {name:<56}{'' if old is None else f'{old * 1000:.1f} ms':>10}{seconds * 1000:>8.1f} ms")
+        print(
+            f"  {'all imports (-X importtime)':<56}{before['import_total_ms']:>7.1f} ms{info['import_total_ms']:>8.1f} ms"
+        )
 
     g = results["as inherited"]["govern check"]
     gc_ = results["bytecode cached"]["govern check"]
@@ -369,6 +410,15 @@ def main() -> None:
         "phases_ms": {k: round(v * 1000, 1) for k, v in info["phases"].items()},
         "import_total_ms": round(info["import_total_ms"], 1),
     }
+    for label, key in (("as inherited", "inherited"), ("bytecode cached", "bytecode_cached")):
+        res = results[label]
+        base = res["python -c pass"]["median"]
+        out[f"ratios_{key}"] = {
+            name: round(res[name]["median"] / base, 2) for name in commands if name != "python -c pass"
+        }
+    if before is not None:
+        out["baseline_phases_ms"] = {k: round(v * 1000, 1) for k, v in before["phases"].items()}
+        out["baseline_import_total_ms"] = round(before["import_total_ms"], 1)
     print("RESULT " + json.dumps(out, sort_keys=True))
 
 

@@ -19,7 +19,6 @@ from govern.engine.backends import BackendName
 from govern.engine.errors import ConfigError
 from govern.engine.formats import Format, SpecLocations
 
-from . import card_command, inspect_commands, registry_commands, rego_commands, replay_command, watch_command
 from .common import allowed_roots as _allowed_roots
 from .common import check_output_path as _check_output_path
 from .common import handle_errors as _handle_errors
@@ -45,20 +44,24 @@ from .options import (
 P = ParamSpec("P")
 R = TypeVar("R")
 
-app = typer.Typer(
-    name="govern",
-    help=(
-        "Policy-as-code governance for ML models.\n\n"
-        "Describe a model in a YAML spec, gather evidence about it, and let Rego policies decide "
-        "whether it may be registered, deployed or must be rolled back.\n\n"
-        "Start with:  govern validate spec.yaml  ·  "
-        "govern check spec.yaml --evidence evidence.json  ·  govern test"
-    ),
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
-    context_settings={"help_option_names": ["-h", "--help"]},
+_APP_HELP = (
+    "Policy-as-code governance for ML models.\n\n"
+    "Describe a model in a YAML spec, gather evidence about it, and let Rego policies decide "
+    "whether it may be registered, deployed or must be rolled back.\n\n"
+    "Start with:  govern validate spec.yaml  ·  "
+    "govern check spec.yaml --evidence evidence.json  ·  govern test"
 )
+
+
+def _new_app() -> typer.Typer:
+    return typer.Typer(
+        name="govern",
+        help=_APP_HELP,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        rich_markup_mode="rich",
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
 
 
 class StageOption(StrEnum):
@@ -73,7 +76,6 @@ def _version_callback(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.callback()
 def _root(
     version: Annotated[
         bool,
@@ -114,7 +116,6 @@ def _spec_locations(spec: Path) -> SpecLocations:
     return spec_locations(doc)
 
 
-@app.command()
 @_handle_errors
 def check(
     spec: Annotated[Path, typer.Argument(help="The model spec (YAML).", show_default=False)],
@@ -208,6 +209,8 @@ def check(
     # the pipeline loads the policies first: a broken policy is reported before any slow collection
     with Pipeline(model_spec, options) as pipeline:
         if evidence is None:
+            from . import registry_commands
+
             document = registry_commands.collect_to_document(
                 model_spec,
                 Stage(stage.value) if stage else Stage.DEPLOY,
@@ -258,7 +261,6 @@ def _terminal_width() -> int:
     return shutil.get_terminal_size((120, 40)).columns
 
 
-@app.command()
 @_handle_errors
 def validate(
     specs: Annotated[list[Path], typer.Argument(help="Model spec files.", show_default=False)],
@@ -288,7 +290,6 @@ def validate(
     raise typer.Exit(2 if bad else 0)
 
 
-@app.command()
 def version() -> None:
     """Print govern's version and its policy engine's."""
     from importlib import metadata
@@ -300,21 +301,62 @@ def version() -> None:
     typer.echo(f"govern {__version__}\nregorus {regorus} (embedded backend)\npython {sys.version.split()[0]}")
 
 
-app.command()(registry_commands.collect)
-app.add_typer(registry_commands.gate_app, name="gate")
-app.add_typer(registry_commands.audit_app, name="audit")
-app.command()(card_command.card)
-app.command()(replay_command.replay)
-app.command("test")(rego_commands.run_rego_tests)
-app.add_typer(rego_commands.bundle_app, name="bundle")
-app.command("input")(inspect_commands.input_command)
-app.command("params")(inspect_commands.params_command)
-app.command()(watch_command.watch)
+def build_app(*, only_check: bool = False) -> typer.Typer:
+    """The ``govern`` command. ``only_check`` builds the group with ``check`` alone: the same
+    command, options, errors and exit codes, without building (or importing) the others."""
+    app = _new_app()
+    app.callback()(_root)
+    app.command()(check)
+    if only_check:
+        return app
+    from . import (
+        card_command,
+        inspect_commands,
+        registry_commands,
+        rego_commands,
+        replay_command,
+        watch_command,
+    )
+
+    app.command()(validate)
+    app.command()(version)
+    app.command()(registry_commands.collect)
+    app.add_typer(registry_commands.gate_app, name="gate")
+    app.add_typer(registry_commands.audit_app, name="audit")
+    app.command()(card_command.card)
+    app.command()(replay_command.replay)
+    app.command("test")(rego_commands.run_rego_tests)
+    app.add_typer(rego_commands.bundle_app, name="bundle")
+    app.command("input")(inspect_commands.input_command)
+    app.command("params")(inspect_commands.params_command)
+    app.command()(watch_command.watch)
+    return app
+
+
+_full_app: typer.Typer | None = None
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """``app``: the whole ``govern`` command, built on first use."""
+    global _full_app
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if _full_app is None:
+        _full_app = build_app()
+    return _full_app
+
+
+def _checks_only(args: list[str]) -> bool:
+    """``govern check ...`` without a help flag: only ``check`` can run, so only it is built."""
+    return args[:1] == ["check"] and not any(arg in ("-h", "--help") for arg in args[1:])
 
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    if _checks_only(sys.argv[1:]):
+        build_app(only_check=True)()
+    else:
+        __getattr__("app")()
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ The embedded engines cannot read OPA annotations from inside Rego, so govern par
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ import yaml
 
 from .documents import read_input
 from .errors import ConfigError, Location, PolicyLoadError
+from .policy_cache import cached
 from .rego_ast import parse_rego
 from .requirements import Requirement, parse_config_path, parse_evidence_path
 from .spec import ModelSpec, PolicySource, RegoVersion, Stage
@@ -290,6 +292,47 @@ def _requirement(custom: dict[str, Any], where: Location) -> Requirement:
     return Requirement(evidence=tuple(evidence), configured_by=tuple(configured), skip_without=tuple(without))
 
 
+_Annotations = dict[int, tuple[dict[str, Any], int]]
+
+
+def _read_annotations(path: str, text: str) -> _Annotations:
+    """Rule annotations by the index of the line they annotate: (the YAML, the line of # METADATA)."""
+    annotations: _Annotations = {}
+    for start, block, target in _annotation_blocks(text.splitlines()):
+        parsed = _parse_annotation(block["__body__"], path, start + 1)
+        if parsed.get("scope") in ("package", "subpackages", "document"):
+            continue
+        annotations[target] = (parsed, start + 1)
+    return annotations
+
+
+def _encode_annotations(annotations: _Annotations) -> list[Any]:
+    value = [[target, line, parsed] for target, (parsed, line) in annotations.items()]
+    if json.loads(json.dumps(value)) != value:  # a date, a non-string key: not cached
+        raise ValueError("not JSON through and through")
+    return value
+
+
+def _decode_annotations(value: Any) -> _Annotations:
+    out: _Annotations = {}
+    for target, line, parsed in value:
+        if type(target) is not int or type(line) is not int or not isinstance(parsed, dict):
+            raise TypeError("not an annotation")
+        out[target] = (parsed, line)
+    return out
+
+
+def _annotations(path: str, text: str) -> _Annotations:
+    """:func:`_read_annotations`, cached by the module's text (:mod:`.policy_cache`)."""
+    return cached(
+        "annotations",
+        (text,),
+        lambda: _read_annotations(path, text),
+        _encode_annotations,
+        _decode_annotations,
+    )
+
+
 def parse_module(path: str, text: str, rego_version: RegoVersion, *, builtin: bool) -> PolicyModule:
     """Read a module's package, its deny/warn rules with their annotations, and its tests.
 
@@ -299,13 +342,7 @@ def parse_module(path: str, text: str, rego_version: RegoVersion, *, builtin: bo
     """
     parsed_rego = parse_rego(path, text, v0=rego_version is RegoVersion.V0)
     package = parsed_rego.package
-    lines = text.splitlines()
-    annotations: dict[int, tuple[dict[str, Any], int]] = {}
-    for start, block, target in _annotation_blocks(lines):
-        parsed = _parse_annotation(block["__body__"], path, start + 1)
-        if parsed.get("scope") in ("package", "subpackages", "document"):
-            continue
-        annotations[target] = (parsed, start + 1)
+    annotations = _annotations(path, text)
     rules: dict[str, RuleMeta] = {}
     tests: list[tuple[str, int]] = []
     todos: list[tuple[str, int]] = []

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from .errors import BackendError, Location, PolicyLoadError
+from .policy_cache import cached
 
 __all__ = [
     "Head",
@@ -43,6 +45,35 @@ def import_regorus() -> Any:
     import regorus
 
     return regorus
+
+
+_DIST = "gordon_to_regorus"
+
+
+def regorus_version() -> str:
+    """regorus' version (``regorus 0.13.0``), from the ``<name>-<version>.dist-info`` folder beside
+    the package, which a wheel installation names so; ``importlib.metadata`` (slow to import)
+    only when that folder is not there or not alone."""
+    import os
+    import sys
+
+    for entry in sys.path:
+        folder = entry or "."
+        if not os.path.isdir(os.path.join(folder, "regorus")):
+            continue
+        try:
+            found = [n for n in os.listdir(folder) if n.startswith(_DIST + "-") and n.endswith(".dist-info")]
+        except OSError:
+            break
+        if len(found) == 1:
+            return f"regorus {found[0][len(_DIST) + 1 : -len('.dist-info')]}"
+        break
+    from importlib import metadata
+
+    try:
+        return f"regorus {metadata.version('gordon-to-regorus')}"
+    except metadata.PackageNotFoundError:  # pragma: no cover - installed some other way
+        return "regorus (unknown version)"
 
 
 def _generic(message: str) -> bool:
@@ -89,12 +120,34 @@ class Head:
 
 @dataclass(frozen=True)
 class ParsedModule:
-    """A module as regorus parsed it: the text it loads (bodiless heads completed) and the AST."""
+    """A module as regorus parsed it: the text it loads (bodiless heads completed), its package,
+    its rule heads and (:attr:`ast`) its syntax tree.
+
+    When the facts come from the cache, the tree is parsed again only if something asks for it.
+    """
 
     text: str
-    ast: dict[str, Any]
     package: str
     heads: tuple[Head, ...]
+    path: str = ""
+    v0: bool = False
+    tree: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    @cached_property
+    def ast(self) -> dict[str, Any]:
+        """The syntax tree (``Engine.get_ast_as_json``) of :attr:`text`."""
+        if self.tree is not None:
+            return self.tree
+        regorus = import_regorus()
+        engine = regorus.Engine()
+        engine.set_rego_v0(self.v0)
+        try:
+            engine.add_policy(self.path, self.text)
+        except Exception as exc:  # pragma: no cover - this text parsed before
+            message, location = split_engine_error(str(exc))
+            raise PolicyLoadError(message, location or Location(self.path)) from None
+        tree: dict[str, Any] = json.loads(engine.get_ast_as_json())[0]["ast"]
+        return tree
 
 
 @dataclass(frozen=True)
@@ -251,8 +304,46 @@ _V0_HINT = (
 )
 
 
+def _encode(parsed: ParsedModule) -> dict[str, Any]:
+    return {
+        "text": parsed.text,
+        "package": parsed.package,
+        "heads": [[h.name, h.line, h.is_function, h.is_default] for h in parsed.heads],
+    }
+
+
+def _decoder(path: str, v0: bool) -> Callable[[Any], ParsedModule]:
+    def decode(value: Any) -> ParsedModule:
+        text, package, heads = value["text"], value["package"], value["heads"]
+        if not isinstance(text, str) or not isinstance(package, str) or not isinstance(heads, list):
+            raise TypeError("not a parsed module")
+        out = []
+        for name, line, is_function, is_default in heads:
+            if not (isinstance(name, str) and type(line) is int):
+                raise TypeError("not a head")
+            if not (isinstance(is_function, bool) and isinstance(is_default, bool)):
+                raise TypeError("not a head")
+            out.append(Head(name, line, is_function, is_default))
+        return ParsedModule(text=text, package=package, heads=tuple(out), path=path, v0=v0)
+
+    return decode
+
+
 def parse_rego(path: str, text: str, *, v0: bool) -> ParsedModule:
-    """Parse one module with regorus; a syntax error is a PolicyLoadError with file and line."""
+    """Parse one module with regorus; a syntax error is a PolicyLoadError with file and line.
+
+    What the parse yields (the loaded text, the package, the heads) is cached on disk by the
+    module's text (:mod:`govern.engine.policy_cache`); the tree is then parsed only on demand."""
+    return cached(
+        "parse",
+        (text, "v0" if v0 else "v1"),
+        lambda: _parse(path, text, v0=v0),
+        _encode,
+        _decoder(path, v0),
+    )
+
+
+def _parse(path: str, text: str, *, v0: bool) -> ParsedModule:
     regorus = import_regorus()
     current = text
     for _ in range(_MAX_REPAIRS):
@@ -287,7 +378,9 @@ def parse_rego(path: str, text: str, *, v0: bool) -> ParsedModule:
         if split is not None:
             current = split
             continue
-        return ParsedModule(text=current, ast=ast, package=_package(ast), heads=_heads(ast))
+        return ParsedModule(
+            text=current, package=_package(ast), heads=_heads(ast), path=path, v0=v0, tree=ast
+        )
     raise PolicyLoadError("too many bodiless function heads", Location(path))  # pragma: no cover
 
 

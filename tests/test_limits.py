@@ -14,13 +14,20 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from govern.engine.backends import create_backend
-from govern.engine.backends.bounded import BoundedBackend, EvalLimits, parse_memory, parse_timeout
+from govern.engine.backends.bounded import (
+    BoundedBackend,
+    EvalLimits,
+    fork_is_safe,
+    parse_memory,
+    parse_timeout,
+)
 from govern.engine.backends.embedded import EmbeddedBackend
 from govern.engine.documents import (
     MAX_EXPANDED_CHARS,
@@ -187,11 +194,13 @@ def _policy_set(text: str) -> object:
     return make_policy_set([parse_module("bomb.rego", text, RegoVersion.V1, builtin=False)])
 
 
+@pytest.mark.parametrize("start", ["fork", "spawn"])
 @pytest.mark.parametrize("bomb", sorted(BOMBS))
-def test_a_runaway_rule_is_a_backend_error_and_the_worker_recovers(bomb: str) -> None:
+def test_a_runaway_rule_is_a_backend_error_and_the_worker_recovers(bomb: str, start: str) -> None:
     limits = EvalLimits(timeout=3, memory=512 << 20)
-    with BoundedBackend(limits) as backend:
+    with BoundedBackend(limits, start=start) as backend:  # type: ignore[arg-type]
         backend.load(_policy_set(_bomb_module(BOMBS[bomb])), {})  # type: ignore[arg-type]
+        assert backend.started_by == start
         started = time.monotonic()
         with pytest.raises(BackendError, match=r"data\.team\.bomb\.deny") as caught:
             backend.evaluate_rule({}, "data.team.bomb.deny")
@@ -225,17 +234,19 @@ def test_cli_reports_a_runaway_rule_as_an_error_result(bomb: str, tmp_path: Path
     assert "TEAM-BOMB-001" in proc.stderr
 
 
-def test_load_errors_keep_their_class_and_location() -> None:
-    with BoundedBackend() as backend, pytest.raises(PolicyLoadError) as caught:
+@pytest.mark.parametrize("start", ["fork", "spawn"])
+def test_load_errors_keep_their_class_and_location(start: str) -> None:
+    with BoundedBackend(start=start) as backend, pytest.raises(PolicyLoadError) as caught:  # type: ignore[arg-type]
         backend.load(_policy_set("package team.x\n\ndeny contains m if {\n\tm := nope(1)\n}\n"), {})  # type: ignore[arg-type]
     assert caught.value.location is not None
     assert caught.value.location.file == "bomb.rego"
 
 
-def test_bounded_and_in_process_agree() -> None:
+@pytest.mark.parametrize("start", ["fork", "spawn"])
+def test_bounded_and_in_process_agree(start: str) -> None:
     text = _bomb_module("input.x > 1")
     inputs = [{"x": 0}, {"x": 5}, {}]
-    with BoundedBackend() as bounded:
+    with BoundedBackend(start=start) as bounded:  # type: ignore[arg-type]
         bounded.load(_policy_set(text), {})  # type: ignore[arg-type]
         inside = EmbeddedBackend()
         inside.load(_policy_set(text), {})  # type: ignore[arg-type]
@@ -244,6 +255,65 @@ def test_bounded_and_in_process_agree() -> None:
             assert bounded.evaluate_rule(value, "data.team.bomb.deny") == inside.evaluate_rule(
                 value, "data.team.bomb.deny"
             )
+
+
+def test_the_worker_is_forked_when_safe_and_spawned_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = _bomb_module("input.x > 1")
+    assert fork_is_safe()  # pytest runs the tests in one thread
+    with BoundedBackend() as backend:
+        backend.load(_policy_set(text), {})  # type: ignore[arg-type]
+        assert backend.started_by == "fork"
+        worker = backend._process
+        assert worker is not None
+        assert worker.poll() is None
+    assert worker.poll() is not None  # closing the backend stopped (and reaped) its worker
+    monkeypatch.setenv("GOVERN_EVAL_WORKER", "spawn")
+    with BoundedBackend() as backend:
+        backend.load(_policy_set(text), {})  # type: ignore[arg-type]
+        assert backend.started_by == "spawn"
+        assert backend.evaluate_rule({"x": 5}, "data.team.bomb.deny") == ["never"]
+    monkeypatch.delenv("GOVERN_EVAL_WORKER")
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:  # a second thread could hold a lock the child would wait on forever: no fork
+        assert not fork_is_safe()
+        with BoundedBackend() as backend:
+            backend.load(_policy_set(text), {})  # type: ignore[arg-type]
+            assert backend.started_by == "spawn"
+    finally:
+        stop.set()
+        other.join()
+
+
+def test_a_forked_worker_exits_when_its_parent_dies(tmp_path: Path) -> None:
+    """The worker holds no copy of its parent's pipe ends: the parent gone, it reads EOF and exits."""
+    script = (
+        "import os, sys\n"
+        "from govern.engine.backends.bounded import BoundedBackend\n"
+        "from govern.engine.policyset import make_policy_set, parse_module\n"
+        "from govern.engine.spec import RegoVersion\n"
+        "b = BoundedBackend()\n"
+        "m = parse_module('x.rego', 'package x\\n\\nok := 1\\n', RegoVersion.V1, builtin=False)\n"
+        "b.load(make_policy_set([m]), {})\n"
+        "assert b.started_by == 'fork'\n"
+        "print(b._process.pid, flush=True)\n"
+        "os._exit(0)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    pid = int(proc.stdout.strip())
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        pytest.fail("the forked worker outlived its parent")
 
 
 def test_limits_parse_and_reject() -> None:

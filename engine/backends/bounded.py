@@ -11,22 +11,31 @@ starts a fresh worker and loads the same policy set into it.
 
 Defaults: 10 s per call and 1 GiB, from :class:`EvalLimits`; ``GOVERN_EVAL_TIMEOUT`` (seconds)
 and ``GOVERN_EVAL_MEMORY`` (bytes, or a number with KiB/MiB/GiB) change them.
+
+Starting the worker: where it is safe (Linux, and the calling process has a single thread), the
+worker is forked from the caller, which has already read the policy set and imported the
+engine: the child inherits both copy-on-write, sets its ceiling and loads the policies from
+memory, in a few milliseconds instead of a fresh interpreter's start. Its ceiling is then the
+address space it inherited plus the memory limit. Anywhere else (or with
+``GOVERN_EVAL_WORKER=spawn``) the worker is a fresh interpreter, its whole address space capped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-import subprocess
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, Protocol
 
 from ..errors import BackendError, ConfigError, GovernError, Location, PolicyLoadError
 from ..policyset import PolicySet
+from ..rego_ast import regorus_version
 from .base import Backend, PackageValues
 
 __all__ = ["DEFAULT_MEMORY", "DEFAULT_TIMEOUT", "BoundedBackend", "EvalLimits", "parse_memory"]
@@ -35,6 +44,9 @@ DEFAULT_TIMEOUT = 10.0
 DEFAULT_MEMORY = 1 << 30
 TIMEOUT_ENV = "GOVERN_EVAL_TIMEOUT"
 MEMORY_ENV = "GOVERN_EVAL_MEMORY"
+#: ``spawn`` forces a fresh interpreter for the worker; ``fork`` (where safe) is the default.
+WORKER_ENV = "GOVERN_EVAL_WORKER"
+StartMethod = Literal["auto", "fork", "spawn"]
 #: The worker itself (Python, regorus, the policy set) needs this much address space.
 MIN_MEMORY = 128 << 20
 _UNITS = {
@@ -93,16 +105,128 @@ class EvalLimits:
         return f"{self.timeout:g} s / {self.memory / (1 << 30):.3g} GiB"
 
 
+class _Channel:
+    """One direction of a pipe carrying pickled values, each behind its 8-byte length."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            fd, self.fd = self.fd, -1
+            os.close(fd)
+
+    def send(self, value: Any) -> None:
+        import pickle
+        import struct
+
+        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        for part in (struct.pack("!Q", len(data)), data):
+            view = memoryview(part)
+            while view:
+                view = view[os.write(self.fd, view) :]
+
+    def poll(self, timeout: float) -> bool:
+        """Whether a value (or the end of the pipe) can be read within ``timeout`` seconds."""
+        import select
+
+        poller = select.poll()
+        poller.register(self.fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        return bool(poller.poll(max(0, int(timeout * 1000))))
+
+    def recv(self) -> Any:
+        import pickle
+        import struct
+
+        (size,) = struct.unpack("!Q", self._read(8))
+        return pickle.loads(self._read(size))  # our own worker, through our own pipe
+
+    def _read(self, size: int) -> bytes:
+        chunks = []
+        while size:
+            chunk = os.read(self.fd, min(size, 1 << 20))
+            if not chunk:
+                raise EOFError("the pipe was closed")
+            chunks.append(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
+
+
+class _Worker(Protocol):
+    """What the backend needs of its worker process (``subprocess.Popen`` has it)."""
+
+    pid: int
+
+    def poll(self) -> int | None: ...
+
+    def kill(self) -> None: ...
+
+    def wait(self) -> int: ...
+
+
+class _ForkedWorker:
+    """A forked child, with ``Popen``'s poll/kill/wait (a negative code is the killing signal)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            with contextlib.suppress(ProcessLookupError):  # already gone, not yet reaped
+                os.kill(self.pid, signal.SIGKILL)
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+
+def fork_is_safe() -> bool:
+    """Forking without exec is safe here: Linux, and this process runs a single thread (native
+    threads included, as counted by the kernel)."""
+    if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
+        return False
+    if threading.active_count() != 1:
+        return False
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return False
+
+
+def _mapped_bytes() -> int:
+    """The address space this process maps now (``/proc/self/statm``), 0 if unknown."""
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 class BoundedBackend(Backend):
     """:class:`EmbeddedBackend` in a worker process bounded by :class:`EvalLimits`."""
 
     name: ClassVar[str] = "embedded"
 
-    def __init__(self, limits: EvalLimits | None = None) -> None:
+    def __init__(self, limits: EvalLimits | None = None, start: StartMethod = "auto") -> None:
         self.limits = limits or EvalLimits()
-        self._process: subprocess.Popen[bytes] | None = None
-        self._conn: Connection | None = None
-        self._send: Connection | None = None
+        if start == "auto" and os.environ.get(WORKER_ENV, "").strip().lower() == "spawn":
+            start = "spawn"
+        self.start_method: StartMethod = start
+        #: How the current (or last) worker was started: ``fork`` or ``spawn``.
+        self.started_by: str | None = None
+        self._process: _Worker | None = None
+        self._conn: _Channel | None = None
+        self._send: _Channel | None = None
         self._stderr: Any = None
         self._loaded: tuple[PolicySet, dict[str, Any]] | None = None
         self._load_op = "load"  # or "load_unprobed" after a probe that ran out of time or memory
@@ -111,9 +235,7 @@ class BoundedBackend(Backend):
     # ------------------------------------------------------------------ the Backend interface
 
     def version(self) -> str:
-        from .embedded import _regorus_version
-
-        return _regorus_version()
+        return regorus_version()
 
     def load(self, policy_set: PolicySet, data: Mapping[str, Any]) -> None:
         self._loaded = None
@@ -151,14 +273,34 @@ class BoundedBackend(Backend):
 
     # ------------------------------------------------------------------ the worker
 
-    def _start(self) -> Connection:
+    def _start(self, first: tuple[str, tuple[Any, ...], str] | None = None) -> Any:
+        """Start the worker if there is none. With ``first`` (an op, its arguments, what it
+        does), a worker started now runs that op first and its reply is returned; a forked worker
+        takes the arguments from memory rather than through the pipe. Without it, ``None``."""
         if self._conn is not None:
-            return self._conn
-        import multiprocessing.connection as mpc
-
+            return None if first is None else self._exchange(*first)
         parent_read, child_write = os.pipe()
         child_read, parent_write = os.pipe()
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in _stderr_tail
+        reload = None
+        if self._loaded is not None:
+            reload = (self._load_op, self._loaded, "reloading the policy set")
+        initial = reload or first
+        if self.start_method != "spawn" and (self.start_method == "fork" or fork_is_safe()):
+            pid = self._fork(child_read, child_write, parent_read, parent_write, initial)
+            self._process = _ForkedWorker(pid)
+            self.started_by = "fork"
+            self._conn = _Channel(parent_read)
+            self._send = _Channel(parent_write)
+            self._last_input = None
+            if initial is not None:
+                reply = self._receive(initial[2])
+                if reload is not None and first is not None:
+                    return self._exchange(*first)
+                return reply
+            return None
+        import subprocess
+
         env = {**os.environ, "RUST_BACKTRACE": "0", "RUST_LIB_BACKTRACE": "0"}
         try:
             self._process = subprocess.Popen(
@@ -175,13 +317,56 @@ class BoundedBackend(Backend):
         finally:
             os.close(child_read)
             os.close(child_write)
-        self._conn = mpc.Connection(parent_read, writable=False)
-        self._send = mpc.Connection(parent_write, readable=False)
+        self.started_by = "spawn"
+        self._conn = _Channel(parent_read)
+        self._send = _Channel(parent_write)
         self._last_input = None
-        if self._loaded is not None:
-            policy_set, data = self._loaded
-            self._exchange(self._load_op, (policy_set, data), "reloading the policy set")
-        return self._conn
+        if reload is not None:
+            self._exchange(*reload)
+        return None if first is None else self._exchange(*first)
+
+    def _fork(
+        self,
+        child_read: int,
+        child_write: int,
+        parent_read: int,
+        parent_write: int,
+        initial: tuple[str, tuple[Any, ...], str] | None,
+    ) -> int:
+        from . import embedded  # imported before the fork: every later worker inherits it
+
+        assert self._stderr is not None
+        stderr_fd = self._stderr.fileno()
+        ceiling = self.limits.memory + _mapped_bytes()
+        os.environ.setdefault("RUST_BACKTRACE", "0")
+        embedded.import_regorus()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            os.close(child_read)
+            os.close(child_write)
+            raise BackendError(f"cannot start the evaluation worker: {exc.strerror}") from None
+        if pid == 0:  # pragma: no cover - in the worker (measured by the tests through the parent)
+            code = 70
+            try:
+                null = os.open(os.devnull, os.O_RDWR)
+                os.dup2(null, 0)
+                os.dup2(null, 1)
+                os.dup2(stderr_fd, 2)
+                keep = sorted({child_read, child_write})
+                os.closerange(3, keep[0])
+                os.closerange(keep[0] + 1, keep[1])
+                os.closerange(keep[1] + 1, os.sysconf("SC_OPEN_MAX"))
+                signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C stops it, even inside the engine
+                _serve(child_read, child_write, ceiling, initial[:2] if initial else None)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(child_read)
+        os.close(child_write)
+        return pid
 
     def _stop(self) -> int | None:
         process, self._process = self._process, None
@@ -213,14 +398,17 @@ class BoundedBackend(Backend):
         return lines[-1][:_STDERR_TAIL] if lines else ""
 
     def _call(self, op: str, args: tuple[Any, ...], what: str) -> Any:
-        self._start()
-        return self._exchange(op, args, what)
+        return self._start((op, args, what))
 
     def _exchange(self, op: str, args: tuple[Any, ...], what: str) -> Any:
-        assert self._conn is not None
         assert self._send is not None
-        try:
+        with contextlib.suppress(EOFError, OSError):  # a gone worker: _receive says why
             self._send.send((op, args))
+        return self._receive(what)
+
+    def _receive(self, what: str) -> Any:
+        assert self._conn is not None
+        try:
             ready = self._conn.poll(self.limits.timeout)
             reply = self._conn.recv() if ready else None
         except (EOFError, OSError):
@@ -267,22 +455,26 @@ def _reply_error(exc: BaseException) -> tuple[str, tuple[str, str, Location | No
     return "error", ("backend", f"{type(exc).__name__}: {exc}", None, None)
 
 
-def _serve(read_fd: int, write_fd: int, memory: int) -> None:  # pragma: no cover - in the worker
-    import multiprocessing.connection as mpc
+def _serve(
+    read_fd: int, write_fd: int, memory: int, first: tuple[str, tuple[Any, ...]] | None = None
+) -> None:  # pragma: no cover - in the worker
     import resource
 
     if memory > 0:
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     from .embedded import EmbeddedBackend
 
-    requests = mpc.Connection(read_fd, writable=False)
-    replies = mpc.Connection(write_fd, readable=False)
+    requests = _Channel(read_fd)
+    replies = _Channel(write_fd)
     backend = EmbeddedBackend()
     while True:
-        try:
-            op, args = requests.recv()
-        except (EOFError, OSError):
-            return
+        if first is not None:
+            (op, args), first = first, None
+        else:
+            try:
+                op, args = requests.recv()
+            except (EOFError, OSError):
+                return
         try:
             reply: Any = ("ok", getattr(backend, op)(*args))
         except BaseException as exc:  # everything goes back to the parent, which decides

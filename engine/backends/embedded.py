@@ -19,15 +19,15 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import cache
-from importlib import metadata
 from typing import Any, ClassVar, NoReturn, TypeVar
 
 from ..errors import BackendError, Location, PolicyLoadError
 from ..policyset import PolicyModule, PolicySet
-from ..rego_ast import as_spanned, import_regorus, iter_spanned, parse_rego
+from ..rego_ast import ParsedModule, import_regorus, iter_spanned, parse_rego
 from ..spec import RegoVersion
 from .base import UNDEFINED, Backend, PackageValues, split_engine_error
-from .fidelity import EXACT_MODULE, EXACT_MODULE_PATH, extensions, rewrite_module
+from .derived import builtin_names, engine_text, module_facts, once_clean
+from .fidelity import EXACT_MODULE, EXACT_MODULE_PATH, extensions
 
 __all__ = ["EmbeddedBackend", "import_regorus"]
 
@@ -45,6 +45,8 @@ _V0_HINT = (
 
 @cache
 def _regorus_version() -> str:
+    from importlib import metadata
+
     try:
         return f"regorus {metadata.version('gordon-to-regorus')}"
     except metadata.PackageNotFoundError:  # pragma: no cover - installed some other way
@@ -69,20 +71,6 @@ def guarded(doing: str, call: Callable[[], _T]) -> _T:
         _crash(exc, doing)
 
 
-_REWRITTEN: dict[tuple[str, str, bool, bool], str] = {}
-
-
-def _rewritten(path: str, text: str, ast: dict[str, Any], arithmetic: bool, v0: bool) -> str:
-    """``rewrite_module``'s text, kept per (path, text): reloading a policy set in which few
-    modules changed (``govern test``'s non-strict calls) rewrites only those."""
-    key = (path, text, arithmetic, v0)
-    if key not in _REWRITTEN:
-        if len(_REWRITTEN) > 4096:
-            _REWRITTEN.clear()
-        _REWRITTEN[key] = rewrite_module(path, text, ast, arithmetic=arithmetic)
-    return _REWRITTEN[key]
-
-
 @cache
 def _is_builtin(name: str) -> bool:
     """Whether regorus (with govern's extensions) knows a function by this name."""
@@ -98,43 +86,6 @@ def _is_builtin(name: str) -> bool:
     except Exception as exc:
         return _NOT_FOUND not in str(exc)
     return True
-
-
-def _imports(ast: dict[str, Any]) -> dict[str, str]:
-    """Import aliases of a module: alias → dotted path (``lib`` → ``data.govern.lib``)."""
-    out: dict[str, str] = {}
-    for item in ast.get("imports", []):
-        node = as_spanned(item)
-        if node is None:
-            continue
-        parts: list[str] = []
-        ref = as_spanned(node.body.get("refr"))
-        while ref is not None and ref.kind in ("RefDot", "Var"):
-            if ref.kind == "RefDot":
-                parts.append(str(ref.body["field"][1]))
-                ref = as_spanned(ref.body["refr"])
-            else:
-                parts.append(str(ref.body["value"]))
-                ref = None
-        path = ".".join(reversed(parts))
-        alias = node.body.get("alias")
-        out[str(alias) if alias else path.rsplit(".", 1)[-1]] = path
-    return out
-
-
-def _call_name(node: Any) -> str | None:
-    parts: list[str] = []
-    current = as_spanned(node)
-    while current is not None:
-        if current.kind == "RefDot":
-            parts.append(str(current.body["field"][1]))
-            current = as_spanned(current.body["refr"])
-        elif current.kind == "Var":
-            parts.append(str(current.body["value"]))
-            current = None
-        else:
-            return None
-    return ".".join(reversed(parts))
 
 
 class EmbeddedBackend(Backend):
@@ -166,13 +117,15 @@ class EmbeddedBackend(Backend):
         for ext_name, (arity, function) in extensions().items():
             engine.add_extension(ext_name, arity, function)
         guarded("loading its helpers", lambda: engine.add_policy(EXACT_MODULE_PATH, EXACT_MODULE))
-        parsed: list[tuple[PolicyModule, dict[str, Any]]] = []
+        parsed: list[tuple[PolicyModule, ParsedModule]] = []
+        loaded: list[str] = []  # what the engine was given, for the probe's cache key
         for module in policy_set.modules:
             v0 = module.rego_version is RegoVersion.V0
             source = module.parsed or parse_rego(module.path, module.engine_text or module.text, v0=v0)
             # The built-in library's arithmetic is exact by construction (its fixed-point helpers),
             # pinned on both engines by the conformance suite: only user policies are rewritten.
-            text = _rewritten(module.path, source.text, source.ast, not module.builtin, v0)
+            text = engine_text(module.path, source, arithmetic=not module.builtin)
+            loaded += [module.path, module.rego_version.value, text]
             engine.set_rego_v0(v0)
             try:
                 _add_policy(engine, module.path, text)
@@ -180,7 +133,7 @@ class EmbeddedBackend(Backend):
                 raise
             except Exception as exc:  # regorus raises RuntimeError/ValueError with a diagnostic
                 raise _load_error(exc, module) from None
-            parsed.append((module, source.ast))
+            parsed.append((module, source))
         engine.set_rego_v0(False)
         data_json = json.dumps(data)
         try:
@@ -199,7 +152,7 @@ class EmbeddedBackend(Backend):
             raise _load_error(exc) from None
         _check_functions(parsed)
         if self.probe:
-            _probe(engine, parsed)
+            once_clean("probe", [*loaded, data_json], lambda: _probe(engine, parsed))
         self._engine = engine
         rules: dict[str, list[str]] = {}
         for rule in policy_set.rules:
@@ -304,50 +257,42 @@ def _load_error(exc: BaseException, module: PolicyModule | None = None) -> Polic
     return PolicyLoadError(message, location, hint)
 
 
-def _check_functions(parsed: Iterable[tuple[PolicyModule, dict[str, Any]]]) -> None:
+def _check_functions(parsed: Iterable[tuple[PolicyModule, ParsedModule]]) -> None:
     """Every called function is a built-in, an extension or a function of the policy set."""
-    items = list(parsed)
+    items = [(module, module_facts(source)) for module, source in parsed]
     defined: set[str] = set()
-    for module, ast in items:
-        for rule in ast.get("rules", []):
-            node = as_spanned(rule)
-            head = as_spanned(node.body.get("head")) if node is not None else None
-            if head is not None and head.kind == "Func":
-                name = _call_name(head.body.get("refr"))
-                if name:
-                    defined.add(f"data.{module.package}.{name}")
-    for module, ast in items:
-        imports = _imports(ast)
-        for node in iter_spanned(ast.get("rules", [])):
-            if node.kind != "Call":
-                continue
-            name = _call_name(node.body.get("fcn"))
-            if name is None:
-                continue
+    for module, facts in items:
+        defined.update(f"data.{module.package}.{name}" for name in facts.functions)
+    unresolved: list[tuple[PolicyModule, str, int, int]] = []
+    for module, facts in items:
+        for name, line, col in facts.calls:
             first, _, rest = name.partition(".")
             candidates = {name, f"data.{module.package}.{name}"}
-            if first in imports:
-                candidates.add(f"{imports[first]}.{rest}" if rest else imports[first])
-            if candidates & defined or _is_builtin(name):
-                continue
+            if first in facts.imports:
+                candidates.add(f"{facts.imports[first]}.{rest}" if rest else facts.imports[first])
+            if not candidates & defined:
+                unresolved.append((module, name, line, col))
+    known = builtin_names(sorted({name for _, name, _, _ in unresolved}), _is_builtin)
+    for module, name, line, col in unresolved:
+        if not known[name]:
             raise PolicyLoadError(
-                f"unknown function {name!r} (column {node.col}): not a built-in and not defined "
+                f"unknown function {name!r} (column {col}): not a built-in and not defined "
                 "by any policy in the set",
-                Location(module.path, node.line),
+                Location(module.path, line),
             )
 
 
-def _probe(engine: Any, parsed: list[tuple[PolicyModule, dict[str, Any]]]) -> None:
+def _probe(engine: Any, parsed: list[tuple[PolicyModule, ParsedModule]]) -> None:
     """Evaluate each package once on an empty input: what regorus finds only when it evaluates
     (a variable that is neither bound nor a rule, ``msg := x``) is a load error, as in OPA.
     Other errors (a built-in failing on the empty input) are for evaluation to report."""
     guarded("checking the policies", lambda: engine.set_input_json("{}"))
-    by_package: dict[str, list[tuple[PolicyModule, dict[str, Any]]]] = {}
-    for module, ast in parsed:
+    by_package: dict[str, list[tuple[PolicyModule, ParsedModule]]] = {}
+    for module, source in parsed:
         if not module.is_test:
-            by_package.setdefault(module.package, []).append((module, ast))
+            by_package.setdefault(module.package, []).append((module, source))
     for package, items in by_package.items():
-        names = sorted({name for module, _ in items for name in _rule_names(module, _)})
+        names = sorted({name for _, source in items for name in module_facts(source).rule_names})
         for path in (f"data.{package}.{name}" for name in names):
             try:
                 _eval_rule(engine, path)
@@ -360,31 +305,14 @@ def _probe(engine: Any, parsed: list[tuple[PolicyModule, dict[str, Any]]]) -> No
                 raise _static_error(text, items) from None
 
 
-def _rule_names(module: PolicyModule, ast: dict[str, Any]) -> list[str]:
-    out = []
-    for rule in ast.get("rules", []):
-        node = as_spanned(rule)
-        head = as_spanned(node.body.get("head")) if node is not None else None
-        if head is not None and head.kind != "Func":
-            name = _call_name(head.body.get("refr"))
-            if name is None:  # a ref head: its first part names the rule
-                ref = as_spanned(head.body.get("refr"))
-                while ref is not None and ref.kind in ("RefDot", "RefBrack"):
-                    ref = as_spanned(ref.body["refr"])
-                name = str(ref.body["value"]) if ref is not None and ref.kind == "Var" else None
-            if name:
-                out.append(name.split(".")[0])
-    return out
-
-
-def _static_error(text: str, items: list[tuple[PolicyModule, dict[str, Any]]]) -> PolicyLoadError:
+def _static_error(text: str, items: list[tuple[PolicyModule, ParsedModule]]) -> PolicyLoadError:
     message, location = split_engine_error(text)
     if location is not None:
         return PolicyLoadError(message, location)
     match = _UNSAFE_VAR.search(text)
     if match is not None:
-        for module, ast in items:
-            for node in iter_spanned(ast.get("rules", [])):
+        for module, source in items:
+            for node in iter_spanned(source.ast.get("rules", [])):
                 if node.kind == "Var" and node.body.get("value") == match.group("name"):
                     return PolicyLoadError(
                         f"var {match.group('name')} is unsafe (column {node.col})",

@@ -1,0 +1,136 @@
+"""A disk cache for what govern derives from policy text (parse facts, engine text, call lists).
+
+Reading a policy set means parsing every module with the engine, walking its syntax tree and
+rewriting it for the embedded engine; the result depends only on the module's text and on the
+code that derives it. An entry is keyed by the sha256 of its kind, its inputs, govern's version,
+regorus' version and the source of the modules that derive it, so a change to any of them
+misses the cache rather than reusing a stale entry.
+
+Entries live in ``$GOVERN_CACHE_DIR`` (``off`` or an empty value turns the cache off), else
+``$XDG_CACHE_HOME/govern/policies``, else ``~/.cache/govern/policies``. Each is one JSON file
+named by its key, holding the key again and the sha256 of its value: an entry whose key or
+digest does not match, that does not parse, or whose value has the wrong shape is ignored (and
+rewritten), never trusted. Writes are atomic (a temporary file renamed into place); a cache
+that cannot be read or written is the same as no cache. Errors are never cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+__all__ = ["CACHE_ENV", "cache_dir", "cached", "fingerprint"]
+
+CACHE_ENV = "GOVERN_CACHE_DIR"
+_FORMAT = "govern-policy-cache/1"
+_T = TypeVar("_T")
+
+#: The modules whose code decides what a cached value is (their source is part of every key).
+_DERIVING = ("rego_ast", "policyset", "policy_cache", "backends/fidelity", "backends/embedded", "backends/derived")
+
+
+def cache_dir() -> Path | None:
+    """Where entries are kept, or None when the cache is off."""
+    configured = os.environ.get(CACHE_ENV)
+    if configured is not None:
+        configured = configured.strip()
+        if not configured or configured.lower() == "off":
+            return None
+        return Path(configured)
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+    return base / "govern" / "policies"
+
+
+@cache
+def fingerprint() -> str:
+    """govern's version, regorus' version and the deriving modules' source, as one digest."""
+    from . import __version__
+    from .rego_ast import regorus_version
+
+    h = hashlib.sha256(f"{_FORMAT}\0{__version__}\0{regorus_version()}\0".encode())
+    here = Path(__file__).resolve().parent
+    for name in _DERIVING:
+        try:
+            h.update((here / f"{name}.py").read_bytes())
+        except OSError:  # pragma: no cover - no source (a zip): the version must do
+            h.update(name.encode())
+    return h.hexdigest()
+
+
+def _key(kind: str, parts: tuple[str, ...]) -> str:
+    h = hashlib.sha256(f"{fingerprint()}\0{kind}".encode())
+    for part in parts:
+        data = part.encode("utf-8", "surrogatepass")
+        h.update(f"\0{len(data)}\0".encode())
+        h.update(data)
+    return h.hexdigest()
+
+
+def _value_digest(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _read(path: Path, key: str) -> Any:
+    """The value stored under ``key``, or raises (missing, unreadable, corrupt, mismatched)."""
+    with open(path, encoding="utf-8") as fh:
+        entry = json.load(fh)
+    if not isinstance(entry, dict) or entry.get("key") != key or "value" not in entry:
+        raise ValueError("not this entry")
+    value = entry["value"]
+    if entry.get("sha256") != _value_digest(value):
+        raise ValueError("digest mismatch")
+    return value
+
+
+def _write(folder: Path, path: Path, key: str, value: Any) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        entry = {"key": key, "sha256": _value_digest(value), "value": value}
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(entry, fh, ensure_ascii=False, separators=(",", ":"))
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except (OSError, TypeError, ValueError):
+        return  # a cache that cannot be written is no cache
+
+
+def cached(
+    kind: str,
+    parts: tuple[str, ...],
+    compute: Callable[[], _T],
+    encode: Callable[[_T], Any],
+    decode: Callable[[Any], _T],
+) -> _T:
+    """``compute()``, or its value from the cache.
+
+    ``encode`` turns the value into JSON data (or raises TypeError/ValueError: not cached);
+    ``decode`` turns it back and raises (any ``Exception``) on a value of the wrong shape, which is
+    then recomputed."""
+    folder = cache_dir()
+    if folder is None:
+        return compute()
+    key = _key(kind, parts)
+    path = folder / f"{key}.json"
+    try:
+        return decode(_read(path, key))
+    except Exception:  # missing or unusable: recompute
+        pass
+    value = compute()
+    try:
+        data = encode(value)
+    except (TypeError, ValueError):  # a value JSON cannot hold exactly: not cached
+        return value
+    _write(folder, path, key, data)
+    return value
