@@ -419,7 +419,7 @@ def _drop_identical_function_copies(modules: list[PolicyModule]) -> list[PolicyM
             data = data[:start] + blank + data[end:]
         # blanking moves no offset: the other rules' spans stay valid, no new parse is needed
         kept = [r for r in parsed.ast.get("rules", []) if not _is_cut(r, cuts)]
-        reparsed = replace(parsed, text=data.decode("utf-8"), ast={**parsed.ast, "rules": kept})
+        reparsed = replace(parsed, text=data.decode("utf-8"), tree={**parsed.ast, "rules": kept})
         out.append(replace(module, engine_text=reparsed.text, parsed=reparsed))
     return out
 
