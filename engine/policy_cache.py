@@ -32,7 +32,14 @@ _FORMAT = "govern-policy-cache/1"
 _T = TypeVar("_T")
 
 #: The modules whose code decides what a cached value is (their source is part of every key).
-_DERIVING = ("rego_ast", "policyset", "policy_cache", "backends/fidelity", "backends/embedded", "backends/derived")
+_DERIVING = (
+    "rego_ast",
+    "policyset",
+    "policy_cache",
+    "backends/fidelity",
+    "backends/embedded",
+    "backends/derived",
+)
 
 
 def cache_dir() -> Path | None:
