@@ -237,6 +237,7 @@ def run_tests(
     pattern = re.compile(run) if run else None
     results: list[TestResult] = []
     bodies: dict[str, dict[str, list[tuple[int, str]]]] = {}
+    batch = {} if engine is not None else backend.evaluate_rules(_test_paths(module_list, pattern))
     for module in module_list:
         entries = [(n, line, TestOutcome.PASS) for n, line in module.tests]
         entries += [(n, line, TestOutcome.SKIPPED) for n, line in module.todos]
@@ -253,7 +254,7 @@ def run_tests(
             else:
                 if engine is not None and explain:
                     engine.clear_coverage_data()
-                outcome, message = _evaluate(backend, f"data.{module.package}.{name}")
+                outcome, message = _evaluate(backend, f"data.{module.package}.{name}", batch)
                 if engine is not None:
                     notes = tuple(str(line) for line in engine.take_prints())
                 if outcome is TestOutcome.FAIL and engine is not None and explain:
@@ -301,9 +302,25 @@ _ERROR_MARKERS = (
 )
 
 
-def _evaluate(backend: Backend, path: str) -> tuple[TestOutcome, str]:
+def _test_paths(modules: list[PolicyModule], pattern: re.Pattern[str] | None) -> list[str]:
+    """The test rules ``run_tests`` evaluates, for a backend that answers them in batches."""
+    paths = []
+    for module in modules:
+        for name, _ in module.tests:
+            path = f"data.{module.package}.{name}"
+            if name not in module.test_functions and (pattern is None or pattern.search(path)):
+                paths.append(path)
+    return paths
+
+
+def _evaluate(backend: Backend, path: str, batch: dict[str, Any] | None = None) -> tuple[TestOutcome, str]:
     try:
-        value = backend.evaluate_rule(None, path)
+        if batch is not None and path in batch:
+            value = batch.pop(path)
+            if isinstance(value, BackendError):
+                raise value
+        else:
+            value = backend.evaluate_rule(None, path)
     except BackendError as exc:
         text = str(exc)
         if any(marker in text.lower() for marker in _ERROR_MARKERS):

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
@@ -40,7 +40,14 @@ import requests  # type: ignore[import-untyped,unused-ignore]
 from opa_client.errors import DeleteDataError, RegoParseError  # type: ignore[import-untyped]
 from opa_client.opa import OpaClient  # type: ignore[import-untyped]
 
-from ..bundle import DECISION_PACKAGE, STAMP_KEY, bundle_stamp, decision_module, sentinel_name
+from ..bundle import (
+    DECISION_PACKAGE,
+    STAMP_KEY,
+    bundle_stamp,
+    decision_module,
+    sentinel_name,
+    test_batches,
+)
 from ..errors import BackendError, ConfigError, Location, PolicyLoadError
 from ..evidence.document import canonical_digest
 from ..policyset import PolicyModule, PolicySet
@@ -332,6 +339,7 @@ class OpaBackend(Backend):
         self._paths: dict[str, str] = {}  # policy id → the module's path, for error locations
         self._rows: dict[str, tuple[tuple[str, int], ...]] = {}  # policy id → line → file, line
         self._held: dict[str, tuple[str, int]] = {}  # policy id → (package, sentinel number)
+        self._batches: dict[str, tuple[str, tuple[str, ...]]] = {}  # package → (rule, test names)
         self._stamp: dict[str, str] | None = None
         self._policy_digest: str | None = None
         self._v0: frozenset[str] = frozenset()
@@ -354,6 +362,7 @@ class OpaBackend(Backend):
         self._broken = None  # a new load is a new attempt, even after a connection failure
         self._policy_digest = policy_set.digest
         self._v0 = frozenset(m.path for m in policy_set.modules if m.rego_version is RegoVersion.V0)
+        self._batches = test_batches(policy_set)
         if self.mode is OpaMode.BUNDLE:
             self._load_bundle(policy_set, data)
             return
@@ -361,7 +370,7 @@ class OpaBackend(Backend):
         texts = {p.pid: p.text for p in merged}
         decision_pid = policy_id(policy_set.digest, "_decision.rego")
         self._held = {p.pid: (p.package, p.sentinel) for p in merged}
-        texts[decision_pid] = decision_module(policy_set, self._held)
+        texts[decision_pid] = decision_module(policy_set, self._held, tests=True)
         self._rows = {p.pid: p.rows for p in merged}
         self._paths = {p.pid: p.rows[-1][0] for p in merged}
         self._paths[decision_pid] = "(govern's decision module)"
@@ -483,6 +492,62 @@ class OpaBackend(Backend):
         self._require()
         return self._query(path.removeprefix("data.").replace(".", "/"), input_doc, path)
 
+    def evaluate_rules(self, paths: Sequence[str]) -> dict[str, Any]:
+        """Rules without input (test rules): each path's value, ``UNDEFINED``, or the
+        :class:`BackendError` evaluating it alone raised.
+
+        The test rules of one package are evaluated in one request, through the decision
+        module's batch rule, which also proves in the same transaction that the server still
+        holds every module pushed (or the bundle revision). When that request fails (one test
+        raising an error would fail them all), or the server has no batch rule (a bundle built
+        without one), each test of the package is evaluated on its own, so one error never
+        masks another test's outcome. A lost connection or a server no longer holding the
+        policy set raises.
+        """
+        self._require()
+        wanted: dict[str, list[str]] = {}
+        for path in paths:
+            package, _, name = path.removeprefix("data.").rpartition(".")
+            wanted.setdefault(package, []).append(name)
+        out: dict[str, Any] = {}
+        for package, names in wanted.items():
+            batch = self._batches.get(package)
+            values = self._batch(package, batch[0]) if batch and set(names) <= set(batch[1]) else None
+            for name in names:
+                path = f"data.{package}.{name}"
+                found = values.get(name) if values is not None else None
+                if isinstance(found, list) and len(found) <= 1:
+                    out[path] = found[0] if found else UNDEFINED
+                    continue
+                try:
+                    out[path] = self.evaluate_rule(None, path)
+                except BackendError as exc:
+                    if self._broken is not None:
+                        raise
+                    out[path] = exc
+        return out
+
+    def _batch(self, package: str, rule: str) -> dict[str, Any] | None:
+        """The values of a package's test rules in one request, or None to evaluate them one by one."""
+        try:
+            answer = self._query(
+                f"{DECISION_PACKAGE.replace('.', '/')}/{rule}", None, f"the tests of {package}"
+            )
+        except BackendError:
+            if self._broken is not None:
+                raise
+            return None
+        if answer is UNDEFINED and self.mode is OpaMode.BUNDLE:
+            return None  # a bundle built without batch rules
+        if not isinstance(answer, dict) or not isinstance(answer.get("tests"), dict):
+            raise BackendError(
+                f"the OPA server at {self.url} does not hold govern's decision module for policy set "
+                f"{self._policy_digest}; no test was run"
+            )
+        self._verify_held(answer)
+        tests: dict[str, Any] = answer["tests"]
+        return tests
+
     def close(self) -> None:
         self._client.close_connection()
         self._plain.close()
@@ -544,6 +609,7 @@ class OpaBackend(Backend):
                 response.status_code in _RETRY_STATUS
                 and attempt < self._retries
                 and deadline - time.monotonic() > 0.1
+                and not _evaluation_error(response)
             ):
                 attempt += 1
                 time.sleep(0.05)
@@ -765,6 +831,17 @@ class OpaBackend(Backend):
             raise BackendError(self._broken) from None
         except (requests.RequestException, ValueError) as exc:
             raise BackendError(f"the OPA server at {self.url} failed: {_reason(exc)}") from None
+
+
+def _evaluation_error(response: Any) -> bool:
+    """Whether OPA answered that evaluating the query failed (a conflict, a failing built-in):
+    the same query would fail the same way, so it is not retried."""
+    errors = (_json(response) or {}).get("errors") if response.status_code == 500 else None
+    return (
+        isinstance(errors, list)
+        and bool(errors)
+        and all(isinstance(e, dict) and str(e.get("code", "")).startswith("eval_") for e in errors)
+    )
 
 
 def _reason(exc: BaseException) -> str:
