@@ -43,6 +43,8 @@ from opa_client.opa import OpaClient  # type: ignore[import-untyped]
 from ..bundle import (
     DECISION_PACKAGE,
     STAMP_KEY,
+    build_bundle,
+    bundle_path,
     bundle_stamp,
     decision_module,
     sentinel_name,
@@ -53,6 +55,7 @@ from ..evidence.document import canonical_digest
 from ..policyset import PolicyModule, PolicySet
 from ..spec import RegoVersion
 from .base import UNDEFINED, Backend, PackageValues
+from .opa_local import LocalOpa, free_port
 
 __all__ = [
     "DEFAULT_DECISION_TIMEOUT",
@@ -345,8 +348,20 @@ class OpaBackend(Backend):
         self._v0: frozenset[str] = frozenset()
         self._marker: dict[str, Any] | None = None
         self._broken: str | None = None
+        self._local: LocalOpa | None = None
         #: Whether the last ``load`` had to write to the server (False: it already held all).
         self.pushed = False
+
+    @classmethod
+    def local(
+        cls, binary: str, *, timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES
+    ) -> OpaBackend:
+        """A backend on a private OPA server started from ``binary`` at each ``load``, serving the
+        policy set as a bundle (see :mod:`.opa_local`); ``close`` stops it."""
+        server = LocalOpa(binary, free_port())
+        backend = cls(server.url, timeout=timeout, retries=retries, mode=OpaMode.BUNDLE)
+        backend._local = server
+        return backend
 
     # --- the Backend interface ---------------------------------------------------------------
 
@@ -363,6 +378,11 @@ class OpaBackend(Backend):
         self._policy_digest = policy_set.digest
         self._v0 = frozenset(m.path for m in policy_set.modules if m.rego_version is RegoVersion.V0)
         self._batches = test_batches(policy_set)
+        if self._local is not None:
+            names = {bundle_path(m): m.path for m in policy_set.modules}
+            self._paths = {**names, **{f"/{name}": path for name, path in names.items()}}
+            bundle = build_bundle(policy_set, data, tests=True)
+            self._local.start(bundle.data, v0=bool(self._v0), paths=names)
         if self.mode is OpaMode.BUNDLE:
             self._load_bundle(policy_set, data)
             return
@@ -551,6 +571,8 @@ class OpaBackend(Backend):
     def close(self) -> None:
         self._client.close_connection()
         self._plain.close()
+        if self._local is not None:
+            self._local.stop()
 
     # --- queries -------------------------------------------------------------------------------
 
