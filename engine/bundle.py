@@ -32,13 +32,13 @@ __all__ = [
     "DECISION_PACKAGE",
     "STAMP_KEY",
     "Bundle",
+    "batched_tests",
     "build_bundle",
     "bundle_data",
     "bundle_path",
     "bundle_stamp",
     "decision_module",
     "sentinel_name",
-    "test_batches",
     "write_bundle",
 ]
 
@@ -106,7 +106,7 @@ def _add(tar: tarfile.TarFile, name: str, payload: bytes) -> None:
 
 def build_bundle(policy_set: PolicySet, data: Mapping[str, Any], *, tests: bool = False) -> Bundle:
     """The bundle of ``policy_set`` with ``data`` as ``data.json``; with ``tests``, the decision
-    module also answers each package's test rules in one query (see :func:`test_batches`)."""
+    module also answers each package's test rules in one query (see :func:`batched_tests`)."""
     files: dict[str, PolicyModule] = {}
     for module in policy_set.modules:
         name = bundle_path(module)
@@ -162,7 +162,7 @@ def _field(key: str, path: str) -> str:
     return f"{json.dumps(key)}: [__v | __v := {path}]"
 
 
-def test_batches(policy_set: PolicySet) -> dict[str, tuple[str, tuple[str, ...]]]:
+def batched_tests(policy_set: PolicySet) -> dict[str, tuple[str, tuple[str, ...]]]:
     """Package → (the decision module's rule answering its test rules, the test names).
 
     ``opa test`` evaluates each ``test_*`` rule on its own; over HTTP that is one request per
@@ -185,7 +185,7 @@ def decision_module(
     with ``held`` (push mode: policy id → (package, sentinel number)), each pushed module's
     sentinel and the marker. Each value is a 0- or 1-element array: undefined stays visible.
     With ``tests``, one rule per package answers its test rules with the same proof
-    (:func:`test_batches`). Written so OPA reads it as Rego v0 and v1 alike."""
+    (:func:`batched_tests`). Written so OPA reads it as Rego v0 and v1 alike."""
     rules = sorted({(r.package, r.name) for r in policy_set.rules})
     values = ",\n".join(_field(f"{p}.{n}", f"data.{p}.{n}") for p, n in rules)
     parts = [f"package {DECISION_PACKAGE}\n", f"values := {{\n{values}\n}}\n"]
@@ -199,7 +199,7 @@ def decision_module(
         parts.append(f"held := {{\n{fields}\n}}\n")
         parts.append("marker := [__v | __v := data.govern._backend]\n")
     proof = '"revisions": revisions, "stamp": stamp' if held is None else '"held": held, "marker": marker'
-    for package, (rule, names) in test_batches(policy_set).items() if tests else ():
+    for package, (rule, names) in batched_tests(policy_set).items() if tests else ():
         fields = ",\n".join(_field(name, f"data.{package}.{name}") for name in names)
         parts.append(f'{rule} := {{{proof}, "tests": {{\n{fields}\n}}}}\n')
     return "\n".join(parts)

@@ -43,12 +43,12 @@ from opa_client.opa import OpaClient  # type: ignore[import-untyped]
 from ..bundle import (
     DECISION_PACKAGE,
     STAMP_KEY,
+    batched_tests,
     build_bundle,
     bundle_path,
     bundle_stamp,
     decision_module,
     sentinel_name,
-    test_batches,
 )
 from ..errors import BackendError, ConfigError, Location, PolicyLoadError
 from ..evidence.document import canonical_digest
@@ -377,7 +377,7 @@ class OpaBackend(Backend):
         self._broken = None  # a new load is a new attempt, even after a connection failure
         self._policy_digest = policy_set.digest
         self._v0 = frozenset(m.path for m in policy_set.modules if m.rego_version is RegoVersion.V0)
-        self._batches = test_batches(policy_set)
+        self._batches = batched_tests(policy_set)
         if self._local is not None:
             names = {bundle_path(m): m.path for m in policy_set.modules}
             self._paths = {**names, **{f"/{name}": path for name, path in names.items()}}
@@ -659,7 +659,11 @@ class OpaBackend(Backend):
                     path, row = rows[row - 1]
                 where = f" at {path}:{row}"
             more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-            return f"{where}: {first.get('message', 'evaluation error')}{more}"
+            text = str(first.get("message", "evaluation error"))
+            if self._local is not None:  # the bundle's file names, in OPA's text, back to the author's
+                for name in sorted((n for n in self._paths if n in text), key=len, reverse=True):
+                    text = text.replace(name, self._paths[name])
+            return f"{where}: {text}{more}"
         status = getattr(response, "status_code", "?")
         message = body.get("message") or getattr(response, "reason", None) or "no detail"
         return f": the OPA server answered HTTP {status}: {message}"
