@@ -273,3 +273,28 @@ def test_push_batches_leave_check_decisions_alone(opa: OpaServer) -> None:
         backend.load(policy_set, {})
         assert backend.evaluate({}, ("p",)) == {"p": {"deny": []}}
         assert backend.evaluate_rule(None, "data.p.nothing") is UNDEFINED
+
+
+def test_push_order_puts_what_a_module_names_first_and_small_modules_early() -> None:
+    from govern.engine.backends.opa import merge_modules, push_order
+
+    files = {
+        "big.rego": "package big\n\nimport data.lib.util\n\nx := util.f(1)\n" + "# padding\n" * 50,
+        "small.rego": "package small\n\ny := 1\n",
+        "lib/util.rego": "package lib.util\n\nf(a) := a\n" + "# padding\n" * 80,
+        "prefix.rego": "package prefix\n\nimport data.lib\n\nz := lib.util.f(2)\n",
+    }
+    mods = [parse_module(n, t, RegoVersion.V1, builtin=False) for n, t in files.items()]
+    order = [m.package for m in push_order(merge_modules(make_policy_set(mods)))]
+    assert order.index("lib.util") < order.index("big")
+    assert order.index("lib.util") < order.index("prefix")  # an import of a prefix names it too
+    assert order[0] == "small"  # nothing named, and the smallest
+
+
+def test_push_order_keeps_every_module_of_a_cycle() -> None:
+    from govern.engine.backends.opa import merge_modules, push_order
+
+    files = {"a.rego": "package a\n\nx := data.b.y\n", "b.rego": "package b\n\ny := data.a.z\n\nz := 1\n"}
+    mods = [parse_module(n, t, RegoVersion.V1, builtin=False) for n, t in files.items()]
+    merged = merge_modules(make_policy_set(mods))
+    assert sorted(m.pid for m in push_order(merged)) == sorted(m.pid for m in merged)

@@ -68,6 +68,7 @@ __all__ = [
     "merge_modules",
     "parse_opa_url",
     "policy_id",
+    "push_order",
     "pushed_text",
 ]
 
@@ -201,6 +202,53 @@ def merge_modules(policy_set: PolicySet) -> list[_Pushed]:
             _Pushed(policy_id(digest, module.path), text, module.package, sentinel, (*rows, rows[-1]))
         )
     return pushed
+
+
+_DATA_REF = re.compile(r"\bdata((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
+
+
+def push_order(pushed: list[_Pushed]) -> list[_Pushed]:
+    """The order to push modules in: a module after the packages it refers to (``data.<pkg>``,
+    an import of the package or of a prefix of it), and otherwise the smallest first.
+
+    OPA compiles its whole module set on every upload, so each upload costs about as much as
+    everything already pushed: small modules first keep the early compilations small, and
+    dependencies first avoid uploads refused for an undefined function (each one a compilation
+    too). A cycle is pushed smallest first; ``_in_rounds`` retries what is refused.
+    """
+    import heapq
+
+    by_package: dict[str, list[int]] = {}
+    for index, module in enumerate(pushed):
+        by_package.setdefault(module.package, []).append(index)
+    needs: list[set[int]] = []
+    for module in pushed:
+        refs = {m.group(1)[1:] for m in _DATA_REF.finditer(module.text)}
+        own: set[int] = set()
+        for package, indexes in by_package.items():
+            if package != module.package and any(
+                r == package or package.startswith(f"{r}.") or r.startswith(f"{package}.") for r in refs
+            ):
+                own.update(indexes)
+        needs.append(own)
+    waiting = [len(n) for n in needs]
+    users: list[list[int]] = [[] for _ in pushed]
+    for index, own in enumerate(needs):
+        for other in own:
+            users[other].append(index)
+    ready = [(len(pushed[i].text), i) for i in range(len(pushed)) if not waiting[i]]
+    heapq.heapify(ready)
+    order: list[int] = []
+    while ready:
+        _, index = heapq.heappop(ready)
+        order.append(index)
+        for user in users[index]:
+            waiting[user] -= 1
+            if waiting[user] == 0:
+                heapq.heappush(ready, (len(pushed[user].text), user))
+    placed = set(order)
+    order += sorted((i for i in range(len(pushed)) if i not in placed), key=lambda i: len(pushed[i].text))
+    return [pushed[i] for i in order]
 
 
 _REGO_V1_IMPORT = re.compile(r"^\s*import\s+rego\.v1\b", re.MULTILINE)
@@ -386,7 +434,7 @@ class OpaBackend(Backend):
         if self.mode is OpaMode.BUNDLE:
             self._load_bundle(policy_set, data)
             return
-        merged = merge_modules(policy_set)
+        merged = push_order(merge_modules(policy_set))
         texts = {p.pid: p.text for p in merged}
         decision_pid = policy_id(policy_set.digest, "_decision.rego")
         self._held = {p.pid: (p.package, p.sentinel) for p in merged}
