@@ -185,7 +185,8 @@ def decision_module(
     with ``held`` (push mode: policy id → (package, sentinel number)), each pushed module's
     sentinel and the marker. Each value is a 0- or 1-element array: undefined stays visible.
     With ``tests``, one rule per package answers its test rules with the same proof
-    (:func:`batched_tests`). Written so OPA reads it as Rego v0 and v1 alike."""
+    (:func:`batched_tests`), and ``proof`` answers the proof alone. Written so OPA reads it as
+    Rego v0 and v1 alike."""
     rules = sorted({(r.package, r.name) for r in policy_set.rules})
     values = ",\n".join(_field(f"{p}.{n}", f"data.{p}.{n}") for p, n in rules)
     parts = [f"package {DECISION_PACKAGE}\n", f"values := {{\n{values}\n}}\n"]
@@ -199,7 +200,10 @@ def decision_module(
         parts.append(f"held := {{\n{fields}\n}}\n")
         parts.append("marker := [__v | __v := data.govern._backend]\n")
     proof = '"revisions": revisions, "stamp": stamp' if held is None else '"held": held, "marker": marker'
-    for package, (rule, names) in batched_tests(policy_set).items() if tests else ():
+    batches = batched_tests(policy_set) if tests else {}
+    if batches:  # what a run of tests proves after the tests evaluated one by one
+        parts.append(f"proof := {{{proof}}}\n")
+    for package, (rule, names) in batches.items():
         fields = ",\n".join(_field(name, f"data.{package}.{name}") for name in names)
         parts.append(f'{rule} := {{{proof}, "tests": {{\n{fields}\n}}}}\n')
     return "\n".join(parts)

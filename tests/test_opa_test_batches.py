@@ -158,6 +158,10 @@ def test_a_module_lost_before_a_batch_is_an_error_not_a_result(opa: OpaServer) -
         requests.delete(f"{opa.url}/v1/policies/{lost}", timeout=5).raise_for_status()
         with pytest.raises(BackendError, match="no longer holds 1 of the"):
             backend.evaluate_rules(["data.clean_test.test_a"])
+        # tests evaluated one by one (their batch fails on a conflict) are followed by the proof
+        mixed = [p for p in EXPECTED if "mixed" in p and "todo" not in p]
+        with pytest.raises(BackendError, match="no longer holds 1 of the"):
+            backend.evaluate_rules(mixed)
         # a new load pushes what is missing again
         assert outcomes(run_tests(modules(), backend)) == EXPECTED
 

@@ -578,22 +578,42 @@ class OpaBackend(Backend):
             package, _, name = path.removeprefix("data.").rpartition(".")
             wanted.setdefault(package, []).append(name)
         out: dict[str, Any] = {}
+        unproven = False  # tests evaluated alone since the last proof
         for package, names in wanted.items():
             batch = self._batches.get(package)
             values = self._batch(package, batch[0]) if batch and set(names) <= set(batch[1]) else None
+            if values is not None:
+                unproven = False
             for name in names:
                 path = f"data.{package}.{name}"
                 found = values.get(name) if values is not None else None
                 if isinstance(found, list) and len(found) <= 1:
                     out[path] = found[0] if found else UNDEFINED
                     continue
+                unproven = True
                 try:
                     out[path] = self.evaluate_rule(None, path)
                 except BackendError as exc:
                     if self._broken is not None:
                         raise
                     out[path] = exc
+        if unproven and self._batches:
+            self._prove()
         return out
+
+    def _prove(self) -> None:
+        """After tests evaluated one by one: the server still holds what was loaded."""
+        answer = self._query(
+            f"{DECISION_PACKAGE.replace('.', '/')}/proof", None, "the proof of the policy set"
+        )
+        if answer is UNDEFINED and self.mode is OpaMode.BUNDLE:
+            return  # a bundle built without batch rules: its revision was checked at load
+        if not isinstance(answer, dict):
+            raise BackendError(
+                f"the OPA server at {self.url} does not hold govern's decision module for policy set "
+                f"{self._policy_digest}; the test results cannot be trusted"
+            )
+        self._verify_held(answer)
 
     def _batch(self, package: str, rule: str) -> dict[str, Any] | None:
         """The values of a package's test rules in one request, or None to evaluate them one by one."""

@@ -71,7 +71,8 @@ class LocalOpa:
         log = Path(self._folder.name) / "opa.log"
         command = [
             self.binary, "run", "--server", "--addr", f"127.0.0.1:{self.port}",
-            "--log-level", "error", "--bundle", str(archive),
+            "--log-level", "error", "--skip-version-check", "--shutdown-grace-period", "1",
+            "--bundle", str(archive),
         ]  # fmt: skip
         if v0:
             command.append("--v0-compatible")
