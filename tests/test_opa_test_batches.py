@@ -302,3 +302,31 @@ def test_push_order_keeps_every_module_of_a_cycle() -> None:
     mods = [parse_module(n, t, RegoVersion.V1, builtin=False) for n, t in files.items()]
     merged = merge_modules(make_policy_set(mods))
     assert sorted(m.pid for m in push_order(merged)) == sorted(m.pid for m in merged)
+
+
+def test_local_server_takes_another_port_when_its_own_was_taken(
+    opa: OpaServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    import govern.engine.backends.opa as opa_module
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setattr(opa_module, "free_port", lambda: port)
+        with OpaBackend.local(opa.binary) as backend:
+            assert backend.url.endswith(f":{port}")
+            report = run_tests(modules(), backend)
+            assert not backend.url.endswith(f":{port}")  # moved, and the client with it
+        assert outcomes(report) == EXPECTED
+
+
+def test_local_server_that_will_not_start_is_an_error(tmp_path: Path) -> None:
+    failing = tmp_path / "opa"
+    failing.write_text("#!/bin/sh\necho 'something is wrong' >&2\nexit 7\n")
+    failing.chmod(0o755)
+    with OpaBackend.local(str(failing)) as backend, pytest.raises(BackendError) as caught:
+        backend.load(make_policy_set(modules()), {})
+    assert "exited (exit status 7): something is wrong" in str(caught.value)

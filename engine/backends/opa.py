@@ -373,19 +373,8 @@ class OpaBackend(Backend):
         # Decisions go through a session without the client's retry adapter: their retries are
         # counted here, against one deadline per decision.
         self._plain: Any = requests.Session()
-        self.endpoint = parse_opa_url(url)
         self._timeout = timeout
-        self._client: Any = OpaClient(
-            host=self.endpoint.host,
-            port=self.endpoint.port,
-            ssl=self.endpoint.ssl,
-            version=self.endpoint.version,
-            timeout=timeout,
-            retries=retries,
-        )
-        # The client wraps a requests.Session with retries; where the client's methods cannot
-        # do what is needed (noted at each use), requests go through that same session.
-        self._session: Any = self._client._session
+        self._connect(url)
         self._server_version: str | None = None
         self._paths: dict[str, str] = {}  # policy id → the module's path, for error locations
         self._rows: dict[str, tuple[tuple[str, int], ...]] = {}  # policy id → line → file, line
@@ -411,6 +400,22 @@ class OpaBackend(Backend):
         backend._local = server
         return backend
 
+    def _connect(self, url: str) -> None:
+        """Point the backend at ``url`` (at construction, and when a private server moved port)."""
+        self.url = url
+        self.endpoint = parse_opa_url(url)
+        self._client: Any = OpaClient(
+            host=self.endpoint.host,
+            port=self.endpoint.port,
+            ssl=self.endpoint.ssl,
+            version=self.endpoint.version,
+            timeout=self._timeout,
+            retries=self._retries,
+        )
+        # The client wraps a requests.Session with retries; where the client's methods cannot
+        # do what is needed (noted at each use), requests go through that same session.
+        self._session: Any = self._client._session
+
     # --- the Backend interface ---------------------------------------------------------------
 
     def version(self) -> str:
@@ -431,6 +436,9 @@ class OpaBackend(Backend):
             self._paths = {**names, **{f"/{name}": path for name, path in names.items()}}
             bundle = build_bundle(policy_set, data, tests=True)
             self._local.start(bundle.data, v0=bool(self._v0), paths=names)
+            if self._local.url != self.url:  # the port was taken meanwhile: the server moved
+                self._client.close_connection()
+                self._connect(self._local.url)
         if self.mode is OpaMode.BUNDLE:
             self._load_bundle(policy_set, data)
             return

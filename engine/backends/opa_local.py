@@ -11,6 +11,7 @@ stamp before the first query and in every batch, as against any bundle server.
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
@@ -31,6 +32,8 @@ __all__ = ["BINARY_ENV", "LocalOpa", "find_binary", "free_port"]
 BINARY_ENV: Final = "GOVERN_OPA_BIN"
 #: Seconds for the server to compile the bundle and answer ``/health?bundles``.
 START_TIMEOUT: Final = 60.0
+_PORT_ATTEMPTS: Final = 3
+_PORT_TAKEN: Final = "address already in use"
 _LOCATED = re.compile(r"(?P<file>[^\s:]+\.rego):(?P<row>\d+)(?::\d+)?: (?P<message>.+)")
 
 
@@ -76,19 +79,33 @@ class LocalOpa:
         ]  # fmt: skip
         if v0:
             command.append("--v0-compatible")
+        for attempt in range(_PORT_ATTEMPTS):
+            said = self._run(command, log)
+            if said is None:
+                return
+            if _PORT_TAKEN not in said or attempt == _PORT_ATTEMPTS - 1:
+                raise _start_error(said, paths)
+            # another process bound the port between free_port() and OPA: take another one
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+            command[command.index("--addr") + 1] = f"127.0.0.1:{self.port}"
+
+    def _run(self, command: list[str], log: Path) -> str | None:
+        """Start OPA and wait until it serves the bundle: None, or what it said when it exited."""
         with log.open("wb") as sink:
             try:
                 self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=sink, stderr=sink)
             except OSError as exc:
                 raise BackendError(f"cannot start the OPA binary {self.binary}: {exc}") from None
+        atexit.register(self.stop)  # never left running by a process that did not close it
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             code = self._process.poll()
             if code is not None:
                 self._process = None
-                raise _start_error(log.read_text("utf-8", "replace"), code, paths)
-            if _healthy(self.url):
-                return
+                return f"(exit status {code}) " + log.read_text("utf-8", "replace")
+            if _healthy(self.url) and self._process.poll() is None:
+                return None  # (a foreign server on the port would fail the revision check next)
             if time.monotonic() > deadline:
                 self.stop()
                 raise BackendError(
@@ -106,6 +123,7 @@ class LocalOpa:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
+        atexit.unregister(self.stop)
         folder, self._folder = self._folder, None
         if folder is not None:
             folder.cleanup()
@@ -119,8 +137,9 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def _start_error(log: str, code: int, paths: dict[str, str]) -> Exception:
+def _start_error(log: str, paths: dict[str, str]) -> Exception:
     """What OPA said when it refused to start: a compile error names the author's file and line."""
+    status, _, log = log.partition(") ")
     lines = [line.strip() for line in log.splitlines() if line.strip()]
     for line in lines:
         match = _LOCATED.search(line)
@@ -134,4 +153,4 @@ def _start_error(log: str, code: int, paths: dict[str, str]) -> Exception:
                 match.group("message").strip() + more, Location(paths[file], int(match.group("row")))
             )
     said = lines[-1] if lines else "no output"
-    return BackendError(f"the OPA server started from its binary exited with status {code}: {said}")
+    return BackendError(f"the OPA server started from its binary exited ({status[1:]}): {said}")
