@@ -8,7 +8,8 @@ Gatekeeper library's ``src`` folder). For each library, in the same run:
 
   opa test      LIBRARY --format json      (the OPA binary: $GOVERN_OPA_BIN or tools/opa/build.sh)
   govern test   LIBRARY --format json --no-builtin                       (embedded regorus)
-  govern test   ... --backend opa  against a fresh `opa run --server`    (with --opa-backend)
+  govern test   ... --backend opa   (with --opa-backend: govern starts OPA, policies as a bundle)
+  govern test   ... --backend opa --opa-url URL   (push mode, against a fresh `opa run --server`)
 
 and prints, per tool, PASS/FAIL/ERROR/SKIPPED, the number of tests whose outcome differs from
 `opa test` (by file, line and name: each definition of a duplicated test name is its own test),
@@ -114,49 +115,52 @@ def bench(library: Path, v0: bool, runs: int, opa_backend: bool, binary: str) ->
         "opa test": [binary, "test", *v0_flag, str(library), "--format", "json"],
         "govern test": [govern_bin(), "test", *v0_flag, "--no-builtin", str(library), "--format", "json"],
     }
-    server = None
+    env = None
+    push = "... --opa-url (push)"
     if opa_backend:
-        server = start_opa(binary, v0)
-        tools["govern test --backend opa"] = [
-            *tools["govern test"],
-            "--backend",
-            "opa",
-            "--opa-url",
-            server[1],
-        ]
+        # no --opa-url: govern starts its own server from the binary, the policies as a bundle
+        tools["govern test --backend opa"] = [*tools["govern test"], "--backend", "opa"]
+        env = {**os.environ, "GOVERN_OPA_BIN": binary}
+        env.pop("GOVERN_OPA_URL", None)
+        # --opa-url: push mode, each run against a fresh `opa run --server` (a server that already
+        # holds the policy set is not written to again, so a reused one would time no push at all)
+        tools[push] = [*tools["govern test"], "--backend", "opa", "--opa-url"]
     out: dict[str, Any] = {"library": str(library), "v0": v0, "tools": {}}
-    try:
-        reference: dict[tuple[str, int, str], str] | None = None
-        for name, command in tools.items():
-            times = []
-            proc = None
-            for _ in range(runs):
-                seconds, proc = timed(command)
-                times.append(seconds)
-            assert proc is not None
-            found = results(proc, library)
-            tally = collections.Counter(found.values())
-            row: dict[str, Any] = {
-                "exit": proc.returncode,
-                "tests": len(found),
-                **{k: tally.get(k, 0) for k in ("PASS", "FAIL", "ERROR", "SKIPPED")},
-                "median_s": round(statistics.median(times), 3),
-            }
-            if not found:
-                row["stderr"] = proc.stderr.strip().splitlines()[-1:] or [""]
-            if reference is None:
-                reference = found
+    reference: dict[tuple[str, int, str], str] | None = None
+    for name, command in tools.items():
+        times = []
+        proc = None
+        for _ in range(runs):
+            if name == push:
+                server, url = start_opa(binary, v0)
+                try:
+                    seconds, proc = timed([*command, url], env)
+                finally:
+                    server.terminate()
+                    server.wait(timeout=10)
             else:
-                row["differ"] = sum(1 for k, v in reference.items() if found.get(k) != v)
-                row["missing"] = sum(1 for k in reference if k not in found)
-                row["extra"] = sum(1 for k in found if k not in reference)
-                base = out["tools"]["opa test"]["median_s"]
-                row["ratio_to_opa_test"] = round(row["median_s"] / base, 2) if base else None
-            out["tools"][name] = row
-    finally:
-        if server is not None:
-            server[0].terminate()
-            server[0].wait(timeout=10)
+                seconds, proc = timed(command, env)
+            times.append(seconds)
+        assert proc is not None
+        found = results(proc, library)
+        tally = collections.Counter(found.values())
+        row: dict[str, Any] = {
+            "exit": proc.returncode,
+            "tests": len(found),
+            **{k: tally.get(k, 0) for k in ("PASS", "FAIL", "ERROR", "SKIPPED")},
+            "median_s": round(statistics.median(times), 3),
+        }
+        if not found:
+            row["stderr"] = proc.stderr.strip().splitlines()[-1:] or [""]
+        if reference is None:
+            reference = found
+        else:
+            row["differ"] = sum(1 for k, v in reference.items() if found.get(k) != v)
+            row["missing"] = sum(1 for k in reference if k not in found)
+            row["extra"] = sum(1 for k in found if k not in reference)
+            base = out["tools"]["opa test"]["median_s"]
+            row["ratio_to_opa_test"] = round(row["median_s"] / base, 2) if base else None
+        out["tools"][name] = row
     return out
 
 

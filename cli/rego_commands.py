@@ -144,7 +144,12 @@ def run_rego_tests(
     backend: Annotated[BackendName, typer.Option("--backend", help="Policy engine.")] = BackendName.EMBEDDED,
     opa_url: Annotated[
         str | None,
-        typer.Option("--opa-url", envvar="GOVERN_OPA_URL", help="The OPA server, for --backend opa."),
+        typer.Option(
+            "--opa-url",
+            envvar="GOVERN_OPA_URL",
+            help="The OPA server, for --backend opa (policies are pushed). Without it, govern starts "
+            "its own from `opa` on PATH or GOVERN_OPA_BIN, serving the policies as a bundle.",
+        ),
     ] = None,
 ) -> None:
     """Run Rego unit tests (rules named test_*), like `opa test`.
@@ -176,7 +181,7 @@ def run_rego_tests(
         for extra in data or []:
             merge_data(found, (), data_file(extra), str(extra))
         # in process: traces, coverage and benchmarks need the engine itself, as `opa test` runs
-        with create_backend(backend.value, opa_url, bounded=False) as engine:
+        with create_backend(backend.value, opa_url, bounded=False, local_opa=True) as engine:
             report: TestReport = run_tests(
                 modules,
                 engine,

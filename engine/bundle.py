@@ -32,6 +32,7 @@ __all__ = [
     "DECISION_PACKAGE",
     "STAMP_KEY",
     "Bundle",
+    "batched_tests",
     "build_bundle",
     "bundle_data",
     "bundle_path",
@@ -103,8 +104,9 @@ def _add(tar: tarfile.TarFile, name: str, payload: bytes) -> None:
     tar.addfile(info, io.BytesIO(payload))
 
 
-def build_bundle(policy_set: PolicySet, data: Mapping[str, Any]) -> Bundle:
-    """The bundle of ``policy_set`` with ``data`` as ``data.json``."""
+def build_bundle(policy_set: PolicySet, data: Mapping[str, Any], *, tests: bool = False) -> Bundle:
+    """The bundle of ``policy_set`` with ``data`` as ``data.json``; with ``tests``, the decision
+    module also answers each package's test rules in one query (see :func:`batched_tests`)."""
     files: dict[str, PolicyModule] = {}
     for module in policy_set.modules:
         name = bundle_path(module)
@@ -125,7 +127,7 @@ def build_bundle(policy_set: PolicySet, data: Mapping[str, Any]) -> Bundle:
         _add(tar, "data.json", json.dumps(bundle_data(policy_set, data), sort_keys=True, indent=2).encode())
         for name in sorted(files):
             _add(tar, name, files[name].text.encode("utf-8"))
-        _add(tar, "govern/_decision.rego", decision_module(policy_set).encode("utf-8"))
+        _add(tar, "govern/_decision.rego", decision_module(policy_set, tests=tests).encode("utf-8"))
     packed = io.BytesIO()
     with gzip.GzipFile(filename="", mode="wb", fileobj=packed, mtime=0) as gz:
         gz.write(raw.getvalue())
@@ -160,12 +162,31 @@ def _field(key: str, path: str) -> str:
     return f"{json.dumps(key)}: [__v | __v := {path}]"
 
 
-def decision_module(policy_set: PolicySet, held: Mapping[str, tuple[str, int]] | None = None) -> str:
+def batched_tests(policy_set: PolicySet) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Package → (the decision module's rule answering its test rules, the test names).
+
+    ``opa test`` evaluates each ``test_*`` rule on its own; over HTTP that is one request per
+    test. A batch rule evaluates every test rule of one package in one request (each value a
+    0- or 1-element array, so an undefined test stays visible), together with the proof that the
+    server holds the policy set. Test functions (``test_f(x)``) are left out: they are errors."""
+    names: dict[str, list[str]] = {}
+    for module in policy_set.modules:
+        own = names.setdefault(module.package, [])
+        own.extend(n for n, _ in module.tests if n not in module.test_functions and n not in own)
+    batched = sorted(p for p, tests in names.items() if tests)
+    return {p: (f"tests_{i}", tuple(names[p])) for i, p in enumerate(batched)}
+
+
+def decision_module(
+    policy_set: PolicySet, held: Mapping[str, tuple[str, int]] | None = None, *, tests: bool = False
+) -> str:
     """A module whose document holds, in one evaluation, every rule value govern reads and what
     proves the server holds this policy set: the bundle revisions and stamp (bundle mode) or,
     with ``held`` (push mode: policy id → (package, sentinel number)), each pushed module's
     sentinel and the marker. Each value is a 0- or 1-element array: undefined stays visible.
-    Written so OPA reads it as Rego v0 and v1 alike."""
+    With ``tests``, one rule per package answers its test rules with the same proof
+    (:func:`batched_tests`), and ``proof`` answers the proof alone. Written so OPA reads it as
+    Rego v0 and v1 alike."""
     rules = sorted({(r.package, r.name) for r in policy_set.rules})
     values = ",\n".join(_field(f"{p}.{n}", f"data.{p}.{n}") for p, n in rules)
     parts = [f"package {DECISION_PACKAGE}\n", f"values := {{\n{values}\n}}\n"]
@@ -178,6 +199,13 @@ def decision_module(policy_set: PolicySet, held: Mapping[str, tuple[str, int]] |
         )
         parts.append(f"held := {{\n{fields}\n}}\n")
         parts.append("marker := [__v | __v := data.govern._backend]\n")
+    proof = '"revisions": revisions, "stamp": stamp' if held is None else '"held": held, "marker": marker'
+    batches = batched_tests(policy_set) if tests else {}
+    if batches:  # what a run of tests proves after the tests evaluated one by one
+        parts.append(f"proof := {{{proof}}}\n")
+    for package, (rule, names) in batches.items():
+        fields = ",\n".join(_field(name, f"data.{package}.{name}") for name in names)
+        parts.append(f'{rule} := {{{proof}, "tests": {{\n{fields}\n}}}}\n')
     return "\n".join(parts)
 
 

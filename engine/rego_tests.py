@@ -275,6 +275,7 @@ def _run_tests(
     where: dict[int, tuple[PolicyModule, str, str, int]] = {}
     pending: list[int] = []
     bodies: dict[str, dict[str, list[tuple[int, str]]]] = {}
+    batch = {} if engine is not None else backend.evaluate_rules(_test_paths(module_list, plans, pattern))
     for module in module_list:
         entries = [(n, rule, line, TestOutcome.PASS) for n, rule, line in plans.get(module.path, ())]
         entries += [(n, n, line, TestOutcome.SKIPPED) for n, line in module.todos]
@@ -292,7 +293,7 @@ def _run_tests(
                     seconds=0.0,
                 )
             else:
-                result = _run_one(backend, engine, module, name, rule, line, explain, bodies)
+                result = _run_one(backend, engine, module, name, rule, line, explain, bodies, batch)
                 if nonstrict is not None and nonstrict.collect(result):
                     where[len(results)] = (module, name, rule, line)
                     pending.append(len(results))
@@ -354,13 +355,14 @@ def _run_one(
     line: int,
     explain: bool,
     bodies: dict[str, dict[str, list[tuple[int, str]]]],
+    batch: dict[str, Any] | None = None,
 ) -> TestResult:
     started = time.perf_counter()
     trace: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     if engine is not None and explain:
         engine.clear_coverage_data()
-    outcome, message = _evaluate(backend, f"data.{module.package}.{rule}")
+    outcome, message = _evaluate(backend, f"data.{module.package}.{rule}", batch)
     if rule != name:  # the message names the test as the report does
         message = message.replace(f"data.{module.package}.{rule} ", f"data.{module.package}.{name} ")
     if engine is not None:
@@ -611,10 +613,30 @@ NON_STRICT_NOTE = (
 )
 
 
-def _evaluate(backend: Backend, path: str) -> tuple[TestOutcome, str]:
-    """An evaluation error is always ERROR, as in ``opa test``; never a pass or a plain failure."""
+def _test_paths(
+    modules: list[PolicyModule],
+    plans: Mapping[str, Iterable[tuple[str, str, int]]],
+    pattern: re.Pattern[str] | None,
+) -> list[str]:
+    """The test rules ``run_tests`` evaluates (by the name each is loaded under), for a backend
+    that answers them in batches."""
+    paths = []
+    for module in modules:
+        for name, rule, _ in plans.get(module.path, ()):
+            shown = f"data.{module.package}.{name}"
+            if name not in module.test_functions and (pattern is None or pattern.search(shown)):
+                paths.append(f"data.{module.package}.{rule}")
+    return paths
+
+
+def _evaluate(backend: Backend, path: str, batch: dict[str, Any] | None = None) -> tuple[TestOutcome, str]:
     try:
-        value = backend.evaluate_rule(None, path)
+        if batch is not None and path in batch:
+            value = batch.pop(path)
+            if isinstance(value, BackendError):
+                raise value
+        else:
+            value = backend.evaluate_rule(None, path)
     except BackendError as exc:
         text = str(exc)
         if not any(marker in text.lower() for marker in _ENGINE_ERRORS):

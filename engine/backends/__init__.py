@@ -27,6 +27,7 @@ def create_backend(
     limits: EvalLimits | None = None,
     *,
     bounded: bool = True,
+    local_opa: bool = False,
 ) -> Backend:
     """A backend by name; an unknown name is a configuration error, never a silent default.
 
@@ -36,7 +37,9 @@ def create_backend(
     refuses a server holding another revision); ``$GOVERN_OPA_MODE`` when not given.
     The embedded engine runs in a worker process bounded by ``limits`` (default: 10 s and
     1 GiB per call, or GOVERN_EVAL_TIMEOUT / GOVERN_EVAL_MEMORY); ``bounded=False`` runs it in
-    process, without limits.
+    process, without limits. ``local_opa=True``: without a URL, the ``opa`` backend starts a
+    private OPA server from ``$GOVERN_OPA_BIN`` or ``opa`` on PATH, serving the policy set as a
+    bundle (``engine/backends/opa_local.py``).
     """
     try:
         choice = BackendName(name)
@@ -52,6 +55,17 @@ def create_backend(
 
         return EmbeddedBackend()
     if choice is BackendName.OPA:
+        if not opa_url and local_opa:
+            from .opa import OpaBackend
+            from .opa_local import find_binary
+
+            binary = find_binary()
+            if binary is not None:
+                return OpaBackend.local(binary)
+            raise ConfigError(
+                "the opa backend needs the OPA server's URL (--opa-url URL or GOVERN_OPA_URL), or an "
+                "`opa` binary on PATH (or GOVERN_OPA_BIN) to start one"
+            )
         if not opa_url:
             raise ConfigError("the opa backend needs the OPA server's URL: --opa-url URL or GOVERN_OPA_URL")
         from .opa import OpaBackend, OpaMode

@@ -10,7 +10,7 @@ A backend knows Rego and nothing of models: it returns raw rule values per packa
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Final
 
 from ..policyset import PolicySet
@@ -62,6 +62,12 @@ class Backend(ABC):
     @abstractmethod
     def evaluate_rule(self, input_doc: Mapping[str, Any] | None, path: str) -> Any:
         """One rule's value (``UNDEFINED`` when undefined). Raises BackendError on any failure."""
+
+    def evaluate_rules(self, paths: Sequence[str]) -> dict[str, Any]:
+        """Several rules without input (test rules) at once: path → value, ``UNDEFINED``, or the
+        BackendError evaluating that rule raised. A path left out is for ``evaluate_rule``; this
+        default answers none (a backend where one request per rule is costly overrides it)."""
+        return {}
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources."""

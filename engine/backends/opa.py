@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
@@ -40,12 +40,22 @@ import requests  # type: ignore[import-untyped,unused-ignore]
 from opa_client.errors import DeleteDataError, RegoParseError  # type: ignore[import-untyped]
 from opa_client.opa import OpaClient  # type: ignore[import-untyped]
 
-from ..bundle import DECISION_PACKAGE, STAMP_KEY, bundle_stamp, decision_module, sentinel_name
+from ..bundle import (
+    DECISION_PACKAGE,
+    STAMP_KEY,
+    batched_tests,
+    build_bundle,
+    bundle_path,
+    bundle_stamp,
+    decision_module,
+    sentinel_name,
+)
 from ..errors import BackendError, ConfigError, Location, PolicyLoadError
 from ..evidence.document import canonical_digest
 from ..policyset import PolicyModule, PolicySet
 from ..spec import RegoVersion
 from .base import UNDEFINED, Backend, PackageValues
+from .opa_local import LocalOpa, free_port
 
 __all__ = [
     "DEFAULT_DECISION_TIMEOUT",
@@ -58,6 +68,7 @@ __all__ = [
     "merge_modules",
     "parse_opa_url",
     "policy_id",
+    "push_order",
     "pushed_text",
 ]
 
@@ -193,6 +204,53 @@ def merge_modules(policy_set: PolicySet) -> list[_Pushed]:
     return pushed
 
 
+_DATA_REF = re.compile(r"\bdata((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
+
+
+def push_order(pushed: list[_Pushed]) -> list[_Pushed]:
+    """The order to push modules in: a module after the packages it refers to (``data.<pkg>``,
+    an import of the package or of a prefix of it), and otherwise the smallest first.
+
+    OPA compiles its whole module set on every upload, so each upload costs about as much as
+    everything already pushed: small modules first keep the early compilations small, and
+    dependencies first avoid uploads refused for an undefined function (each one a compilation
+    too). A cycle is pushed smallest first; ``_in_rounds`` retries what is refused.
+    """
+    import heapq
+
+    by_package: dict[str, list[int]] = {}
+    for index, module in enumerate(pushed):
+        by_package.setdefault(module.package, []).append(index)
+    needs: list[set[int]] = []
+    for module in pushed:
+        refs = {m.group(1)[1:] for m in _DATA_REF.finditer(module.text)}
+        own: set[int] = set()
+        for package, indexes in by_package.items():
+            if package != module.package and any(
+                r == package or package.startswith(f"{r}.") or r.startswith(f"{package}.") for r in refs
+            ):
+                own.update(indexes)
+        needs.append(own)
+    waiting = [len(n) for n in needs]
+    users: list[list[int]] = [[] for _ in pushed]
+    for index, own in enumerate(needs):
+        for other in own:
+            users[other].append(index)
+    ready = [(len(pushed[i].text), i) for i in range(len(pushed)) if not waiting[i]]
+    heapq.heapify(ready)
+    order: list[int] = []
+    while ready:
+        _, index = heapq.heappop(ready)
+        order.append(index)
+        for user in users[index]:
+            waiting[user] -= 1
+            if waiting[user] == 0:
+                heapq.heappush(ready, (len(pushed[user].text), user))
+    placed = set(order)
+    order += sorted((i for i in range(len(pushed)) if i not in placed), key=lambda i: len(pushed[i].text))
+    return [pushed[i] for i in order]
+
+
 _REGO_V1_IMPORT = re.compile(r"^\s*import\s+rego\.v1\b", re.MULTILINE)
 _PACKAGE_LINE = re.compile(r"^package\s", re.MULTILINE)
 
@@ -315,33 +373,51 @@ class OpaBackend(Backend):
         # Decisions go through a session without the client's retry adapter: their retries are
         # counted here, against one deadline per decision.
         self._plain: Any = requests.Session()
-        self.endpoint = parse_opa_url(url)
         self._timeout = timeout
-        self._client: Any = OpaClient(
-            host=self.endpoint.host,
-            port=self.endpoint.port,
-            ssl=self.endpoint.ssl,
-            version=self.endpoint.version,
-            timeout=timeout,
-            retries=retries,
-        )
-        # The client wraps a requests.Session with retries; where the client's methods cannot
-        # do what is needed (noted at each use), requests go through that same session.
-        self._session: Any = self._client._session
+        self._connect(url)
         self._server_version: str | None = None
         self._paths: dict[str, str] = {}  # policy id → the module's path, for error locations
         self._rows: dict[str, tuple[tuple[str, int], ...]] = {}  # policy id → line → file, line
         self._held: dict[str, tuple[str, int]] = {}  # policy id → (package, sentinel number)
+        self._batches: dict[str, tuple[str, tuple[str, ...]]] = {}  # package → (rule, test names)
         self._stamp: dict[str, str] | None = None
         self._policy_digest: str | None = None
         self._v0: frozenset[str] = frozenset()
         self._marker: dict[str, Any] | None = None
         self._broken: str | None = None
+        self._local: LocalOpa | None = None
         #: Whether the last ``load`` had to write to the server (False: it already held all).
         self.pushed = False
         #: Decisions: a failing built-in is an error. ``govern test`` turns this off for its run,
         #: as ``opa test`` evaluates built-ins non-strictly.
         self.strict_builtin_errors = True
+
+    @classmethod
+    def local(
+        cls, binary: str, *, timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES
+    ) -> OpaBackend:
+        """A backend on a private OPA server started from ``binary`` at each ``load``, serving the
+        policy set as a bundle (see :mod:`.opa_local`); ``close`` stops it."""
+        server = LocalOpa(binary, free_port())
+        backend = cls(server.url, timeout=timeout, retries=retries, mode=OpaMode.BUNDLE)
+        backend._local = server
+        return backend
+
+    def _connect(self, url: str) -> None:
+        """Point the backend at ``url`` (at construction, and when a private server moved port)."""
+        self.url = url
+        self.endpoint = parse_opa_url(url)
+        self._client: Any = OpaClient(
+            host=self.endpoint.host,
+            port=self.endpoint.port,
+            ssl=self.endpoint.ssl,
+            version=self.endpoint.version,
+            timeout=self._timeout,
+            retries=self._retries,
+        )
+        # The client wraps a requests.Session with retries; where the client's methods cannot
+        # do what is needed (noted at each use), requests go through that same session.
+        self._session: Any = self._client._session
 
     # --- the Backend interface ---------------------------------------------------------------
 
@@ -357,14 +433,23 @@ class OpaBackend(Backend):
         self._broken = None  # a new load is a new attempt, even after a connection failure
         self._policy_digest = policy_set.digest
         self._v0 = frozenset(m.path for m in policy_set.modules if m.rego_version is RegoVersion.V0)
+        self._batches = batched_tests(policy_set)
+        if self._local is not None:
+            names = {bundle_path(m): m.path for m in policy_set.modules}
+            self._paths = {**names, **{f"/{name}": path for name, path in names.items()}}
+            bundle = build_bundle(policy_set, data, tests=True)
+            self._local.start(bundle.data, v0=bool(self._v0), paths=names)
+            if self._local.url != self.url:  # the port was taken meanwhile: the server moved
+                self._client.close_connection()
+                self._connect(self._local.url)
         if self.mode is OpaMode.BUNDLE:
             self._load_bundle(policy_set, data)
             return
-        merged = merge_modules(policy_set)
+        merged = push_order(merge_modules(policy_set))
         texts = {p.pid: p.text for p in merged}
         decision_pid = policy_id(policy_set.digest, "_decision.rego")
         self._held = {p.pid: (p.package, p.sentinel) for p in merged}
-        texts[decision_pid] = decision_module(policy_set, self._held)
+        texts[decision_pid] = decision_module(policy_set, self._held, tests=True)
         self._rows = {p.pid: p.rows for p in merged}
         self._paths = {p.pid: p.rows[-1][0] for p in merged}
         self._paths[decision_pid] = "(govern's decision module)"
@@ -486,9 +571,87 @@ class OpaBackend(Backend):
         self._require()
         return self._query(path.removeprefix("data.").replace(".", "/"), input_doc, path)
 
+    def evaluate_rules(self, paths: Sequence[str]) -> dict[str, Any]:
+        """Rules without input (test rules): each path's value, ``UNDEFINED``, or the
+        :class:`BackendError` evaluating it alone raised.
+
+        The test rules of one package are evaluated in one request, through the decision
+        module's batch rule, which also proves in the same transaction that the server still
+        holds every module pushed (or the bundle revision). When that request fails (one test
+        raising an error would fail them all), or the server has no batch rule (a bundle built
+        without one), each test of the package is evaluated on its own, so one error never
+        masks another test's outcome. A lost connection or a server no longer holding the
+        policy set raises.
+        """
+        self._require()
+        wanted: dict[str, list[str]] = {}
+        for path in paths:
+            package, _, name = path.removeprefix("data.").rpartition(".")
+            wanted.setdefault(package, []).append(name)
+        out: dict[str, Any] = {}
+        unproven = False  # tests evaluated alone since the last proof
+        for package, names in wanted.items():
+            batch = self._batches.get(package)
+            values = self._batch(package, batch[0]) if batch and set(names) <= set(batch[1]) else None
+            if values is not None:
+                unproven = False
+            for name in names:
+                path = f"data.{package}.{name}"
+                found = values.get(name) if values is not None else None
+                if isinstance(found, list) and len(found) <= 1:
+                    out[path] = found[0] if found else UNDEFINED
+                    continue
+                unproven = True
+                try:
+                    out[path] = self.evaluate_rule(None, path)
+                except BackendError as exc:
+                    if self._broken is not None:
+                        raise
+                    out[path] = exc
+        if unproven and self._batches:
+            self._prove()
+        return out
+
+    def _prove(self) -> None:
+        """After tests evaluated one by one: the server still holds what was loaded."""
+        answer = self._query(
+            f"{DECISION_PACKAGE.replace('.', '/')}/proof", None, "the proof of the policy set"
+        )
+        if answer is UNDEFINED and self.mode is OpaMode.BUNDLE:
+            return  # a bundle built without batch rules: its revision was checked at load
+        if not isinstance(answer, dict):
+            raise BackendError(
+                f"the OPA server at {self.url} does not hold govern's decision module for policy set "
+                f"{self._policy_digest}; the test results cannot be trusted"
+            )
+        self._verify_held(answer)
+
+    def _batch(self, package: str, rule: str) -> dict[str, Any] | None:
+        """The values of a package's test rules in one request, or None to evaluate them one by one."""
+        try:
+            answer = self._query(
+                f"{DECISION_PACKAGE.replace('.', '/')}/{rule}", None, f"the tests of {package}"
+            )
+        except BackendError:
+            if self._broken is not None:
+                raise
+            return None
+        if answer is UNDEFINED and self.mode is OpaMode.BUNDLE:
+            return None  # a bundle built without batch rules
+        if not isinstance(answer, dict) or not isinstance(answer.get("tests"), dict):
+            raise BackendError(
+                f"the OPA server at {self.url} does not hold govern's decision module for policy set "
+                f"{self._policy_digest}; no test was run"
+            )
+        self._verify_held(answer)
+        tests: dict[str, Any] = answer["tests"]
+        return tests
+
     def close(self) -> None:
         self._client.close_connection()
         self._plain.close()
+        if self._local is not None:
+            self._local.stop()
 
     # --- queries -------------------------------------------------------------------------------
 
@@ -550,6 +713,7 @@ class OpaBackend(Backend):
                 response.status_code in _RETRY_STATUS
                 and attempt < self._retries
                 and deadline - time.monotonic() > 0.1
+                and not _evaluation_error(response)
             ):
                 attempt += 1
                 time.sleep(0.05)
@@ -577,7 +741,11 @@ class OpaBackend(Backend):
                     path, row = rows[row - 1]
                 where = f" at {path}:{row}"
             more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-            return f"{where}: {first.get('message', 'evaluation error')}{more}"
+            text = str(first.get("message", "evaluation error"))
+            if self._local is not None:  # the bundle's file names, in OPA's text, back to the author's
+                for name in sorted((n for n in self._paths if n in text), key=len, reverse=True):
+                    text = text.replace(name, self._paths[name])
+            return f"{where}: {text}{more}"
         status = getattr(response, "status_code", "?")
         message = body.get("message") or getattr(response, "reason", None) or "no detail"
         return f": the OPA server answered HTTP {status}: {message}"
@@ -771,6 +939,17 @@ class OpaBackend(Backend):
             raise BackendError(self._broken) from None
         except (requests.RequestException, ValueError) as exc:
             raise BackendError(f"the OPA server at {self.url} failed: {_reason(exc)}") from None
+
+
+def _evaluation_error(response: Any) -> bool:
+    """Whether OPA answered that evaluating the query failed (a conflict, a failing built-in):
+    the same query would fail the same way, so it is not retried."""
+    errors = (_json(response) or {}).get("errors") if response.status_code == 500 else None
+    return (
+        isinstance(errors, list)
+        and bool(errors)
+        and all(isinstance(e, dict) and str(e.get("code", "")).startswith("eval_") for e in errors)
+    )
 
 
 def _reason(exc: BaseException) -> str:
