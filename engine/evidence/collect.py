@@ -31,6 +31,8 @@ class CollectOptions:
     seed: int = 0
     artifact_dir: Path | None = None
     progress: Progress = field(default=no_progress)
+    # stream Parquet evaluation data larger than this many bytes (None: the spec's, else 1 GiB)
+    stream_threshold_bytes: int | None = None
 
 
 def _model_sections(spec: ModelSpec, target: Target, options: CollectOptions, out: Collected) -> None:
@@ -44,7 +46,27 @@ def _model_sections(spec: ModelSpec, target: Target, options: CollectOptions, ou
     from .fairness import fairness_section
     from .model import load_model_context
     from .quality import data_section
+    from .streaming import should_stream, streamed_model_sections
 
+    base_dir = Path(spec.source).parent
+    if options.sample is None and should_stream(spec, base_dir, options.stream_threshold_bytes):
+        run = out.sections.get("run") or {}
+        champion = out.sections.get("champion")
+        known = isinstance(champion, dict) and champion.get("name") and champion.get("version")
+        streamed_model_sections(
+            target.model_uri,
+            spec,
+            base_dir,
+            out,
+            seed=options.seed,
+            champion_uri=f"models:/{champion['name']}/{champion['version']}" if known else None,
+            champion=champion if known else None,
+            logged=run.get("metrics") or {},
+            artifact_dir=options.artifact_dir,
+            threshold_bytes=options.stream_threshold_bytes,
+            progress=options.progress,
+        )
+        return
     ctx: ModelContext = load_model_context(
         target.model_uri,
         spec,
