@@ -101,7 +101,11 @@ def _compare(a: Any, b: Any, path: str, loose: bool = False) -> list[str]:
     if isinstance(a, list) and isinstance(b, list):
         if len(a) != len(b):
             return [f"{path}: lengths {len(a)} and {len(b)}"]
-        return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in _compare(x, y, f"{path}[{i}]", loose)]
+        return [
+            d
+            for i, (x, y) in enumerate(zip(a, b, strict=True))
+            for d in _compare(x, y, f"{path}[{i}]", loose)
+        ]
     if isinstance(a, float) and isinstance(b, float) and loose:
         return [] if math.isclose(a, b, rel_tol=DRIFT_RTOL, abs_tol=1e-15) else [f"{path}: {a!r} != {b!r}"]
     if type(a) is not type(b) or a != b:
@@ -144,7 +148,8 @@ def test_streaming_csv_is_a_spec_error(tmp_path: Path) -> None:
     spec = spec_with(tmp_path, {"data": {"evaluation": {"streaming": True}}})
     with pytest.raises(SpecError, match="Parquet only") as info:
         should_stream(spec, DATA.parent)
-    assert info.value.location is not None and info.value.location.line is not None
+    assert info.value.location is not None
+    assert info.value.location.line is not None
 
 
 def test_a_batch_the_model_cannot_score_is_an_error(

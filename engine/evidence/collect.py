@@ -52,15 +52,19 @@ def _model_sections(spec: ModelSpec, target: Target, options: CollectOptions, ou
     if options.sample is None and should_stream(spec, base_dir, options.stream_threshold_bytes):
         run = out.sections.get("run") or {}
         champion = out.sections.get("champion")
-        known = isinstance(champion, dict) and champion.get("name") and champion.get("version")
+        known = (
+            champion
+            if isinstance(champion, dict) and champion.get("name") and champion.get("version")
+            else None
+        )
         streamed_model_sections(
             target.model_uri,
             spec,
             base_dir,
             out,
             seed=options.seed,
-            champion_uri=f"models:/{champion['name']}/{champion['version']}" if known else None,
-            champion=champion if known else None,
+            champion_uri=f"models:/{known['name']}/{known['version']}" if known else None,
+            champion=known,
             logged=run.get("metrics") or {},
             artifact_dir=options.artifact_dir,
             threshold_bytes=options.stream_threshold_bytes,

@@ -573,7 +573,7 @@ def fairness_settings(ctx: ModelContext, spec: ModelSpec) -> FairnessSettings:
 def feature_from_cells(
     settings: FairnessSettings, cells: np.ndarray[Any, Any], names: list[str]
 ) -> dict[str, Any]:
-    """One feature's evidence for a classifier from its confusion cells (:func:`classification_from_cells`)."""
+    """One feature's evidence for a classifier from its confusion cells (see classification_from_cells)."""
     frame, sizes, ci = classification_from_cells(settings.metrics, cells, names, settings.boot)
     return _feature_evidence(settings.metrics, frame, sizes, names, ci, settings.min_size, True)
 

@@ -68,6 +68,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.dataset as pads
 
+    from .fairness import FairnessSettings
+
 __all__ = [
     "DEFAULT_BATCH_ROWS",
     "DEFAULT_SAMPLE_ROWS",
@@ -534,31 +536,25 @@ class _Scores:
         return Predictions(y_true, y_pred, np.concatenate(self.y_score) if complete else None)
 
 
-def streamed_model_sections(
-    model_uri: str,
-    spec: ModelSpec,
-    base_dir: Path,
-    out: Collected,
-    *,
-    seed: int = 0,
-    champion_uri: str | None = None,
-    champion: Mapping[str, Any] | None = None,
-    logged: Mapping[str, Any] | None = None,
-    artifact_dir: Path | None = None,
-    threshold_bytes: int | None = None,
-    progress: Progress = no_progress,
-) -> None:
-    """Fill ``out`` with the performance, fairness, explanations and data sections, streaming."""
+@dataclass
+class _Inputs:
+    """What the collection reads: the data sources, the signature and the loaded model."""
+
+    model_uri: str
+    spec: ModelSpec
+    target: str
+    signature: dict[str, Any] | None
+    features: list[str]
+    evaluation: _Source
+    reference: _Source | None
+    loaded: Any
+
+
+def _inputs(
+    model_uri: str, spec: ModelSpec, base_dir: Path, settings: StreamSettings, out: Collected
+) -> _Inputs:
     import mlflow.models
-    import numpy as np
 
-    from .explain import DEFAULT_BACKGROUND_SIZE, DEFAULT_SAMPLE_SIZE, explanations_section
-    from .fairness import fairness_settings, feature_from_cells, feature_from_rows
-    from .performance import champion_comparison, performance_section
-    from .proxy import proxy_section
-    from .quality import _dataset_name, _values, categorical_drift_counts, numeric_drift, outside_range
-
-    settings = stream_settings(spec, threshold_bytes)
     ds = _dataset_spec(spec, "evaluation")
     if ds is None:
         raise _spec_error(spec, ("data",), "the spec names no evaluation data (data.evaluation)")
@@ -582,222 +578,307 @@ def streamed_model_sections(
         out.inputs[f"reference:{reference.name}"] = reference.digest
     empty = evaluation.empty()
     _check_names(spec, empty, target)
+    blocking = [v.message for v in signature_violations(empty, signature) if v.blocking]
+    if blocking:
+        raise CollectionError("the evaluation data do not match the model signature: " + "; ".join(blocking))
     named = _named_inputs(signature)
     features = (
         [str(item["name"]) for item in named] if named else [c for c in evaluation.columns if c != target]
     )
     loaded = _load_model(model_uri, list(info.flavors), features)
+    return _Inputs(model_uri, spec, target, signature, features, evaluation, reference, loaded)
 
-    # pass 1: labels, samples
+
+@dataclass
+class _Samples:
+    proxy: pd.DataFrame  # the proxy check's rows
+    explain: pd.DataFrame  # the rows SHAP explains
+    background: pd.DataFrame  # SHAP's background rows
+
+
+def _first_pass(inp: _Inputs, settings: StreamSettings, seed: int) -> tuple[pd.Series, _Samples]:
+    """The target's distinct labels and the seeded samples, in one read of the data."""
+    import pandas as pd
+
+    from .explain import DEFAULT_BACKGROUND_SIZE, DEFAULT_SAMPLE_SIZE
+
+    spec, evaluation, reference, target = inp.spec, inp.evaluation, inp.reference, inp.target
     explain = spec.explainability.raw if spec.explainability else {}
     explain_size = int(explain.get("sample_size", DEFAULT_SAMPLE_SIZE))
     explain_seed = int(explain.get("seed", seed))
     background_size = int(explain.get("background_size", DEFAULT_BACKGROUND_SIZE))
-    progress("stream: labels and samples", 0, 3)
-    samples = {
+    gathers = {
         "proxy": _Gather(_sorted(_pandas_sample(evaluation.rows, settings.sample_rows, seed))),
         "explain": _Gather(_pandas_sample(evaluation.rows, explain_size, explain_seed)),
     }
-    use_reference = reference is not None and all(f in reference.columns for f in features)
-    if not use_reference:
-        samples["background"] = _Gather(_pandas_sample(evaluation.rows, background_size, explain_seed))
-    labels_parts: list[pd.Series] = []
-    target_nulls = 0
-    import pandas as pd
-
+    use_reference = reference is not None and all(f in reference.columns for f in inp.features)
+    if not use_reference:  # as in memory: SHAP's background comes from the evaluation data
+        gathers["background"] = _Gather(_pandas_sample(evaluation.rows, background_size, explain_seed))
+    labels: list[pd.Series] = []
+    nulls = 0
     for offset, frame in evaluation.batches():
-        target_nulls += int(frame[target].isna().sum())
-        labels_parts.append(pd.Series(frame[target].dropna().unique()))
-        for gather in samples.values():
+        nulls += int(frame[target].isna().sum())
+        labels.append(pd.Series(frame[target].dropna().unique()))
+        for gather in gathers.values():
             gather.add(offset, frame)
-    if target_nulls:
+    if nulls:
         raise CollectionError(
-            f"the target column '{target}' has {target_nulls} missing values in the evaluation data"
+            f"the target column '{target}' has {nulls} missing values in the evaluation data"
         )
-    background = None
+    empty = evaluation.empty()
     if use_reference and reference is not None:
         back = _Gather(_pandas_sample(reference.rows, background_size, explain_seed))
         for offset, frame in reference.batches():
             back.add(offset, frame)
         background = back.frame(reference.empty())
     else:
-        background = samples["background"].frame(empty)
-    proxy_rows = samples["proxy"].frame(empty)
-    labels = pd.concat(labels_parts, ignore_index=True).drop_duplicates() if labels_parts else empty[target]
-    labels = labels.astype(empty[target].dtype) if len(labels) else labels
-    positive = _positive_label(spec, ds, labels, target, loaded)
+        background = gathers["background"].frame(empty)
+    distinct = pd.concat(labels, ignore_index=True).drop_duplicates() if labels else empty[target]
+    if len(distinct):
+        distinct = distinct.astype(empty[target].dtype)
+    return distinct, _Samples(gathers["proxy"].frame(empty), gathers["explain"].frame(empty), background)
+
+
+@dataclass
+class _Counts:
+    """What the second pass adds up."""
+
+    scores: _Scores
+    champion: _Scores
+    values: dict[str, _Values]
+    groups: dict[str, _Groups]
+    cells: dict[str, np.ndarray[Any, Any]]  # classifier: confusion cells per group id
+    codes: dict[str, list[np.ndarray[Any, Any]]]  # regressor: group ids of the rows
+    evaluation: _Profile
+    reference: _Profile | None
+    ranges: dict[str, int]
+
+
+def _second_pass(
+    inp: _Inputs,
+    ctx: ModelContext,
+    other: ModelContext | None,
+    fair: FairnessSettings | None,
+    progress: Progress,
+) -> _Counts:
+    """Score every batch once and add up the counts."""
+    import numpy as np
+
+    from .quality import _values, outside_range
+
+    classifier = is_classifier(ctx)
+    evaluation, empty = inp.evaluation, inp.evaluation.empty()
+    ds = _dataset_spec(inp.spec, "evaluation") or {}
+    bounds = dict(ds.get("ranges") or {})
+    _check_ranges(inp.spec, empty, bounds)
+    counts = _Counts(
+        _Scores(),
+        _Scores(),
+        {},
+        {},
+        {},
+        {},
+        _Profile([f for f in inp.features if f in evaluation.columns], dtypes=dict(empty.dtypes)),
+        None,
+        dict.fromkeys((str(c) for c in bounds), 0),
+    )
+    for label, columns in fair.features if fair is not None else ():
+        counts.groups[label] = _Groups(columns)
+        counts.cells[label] = np.zeros(0, dtype=np.int64)
+        counts.codes[label] = []
+        for column in columns:
+            counts.values.setdefault(column, _Values())
+    done = 0
+    for _offset, frame in evaluation.batches():
+        counts.evaluation.add(frame, inp.signature)
+        if counts.evaluation.type_violations:
+            raise CollectionError(
+                "the evaluation data do not match the model signature: "
+                + "; ".join(counts.evaluation.type_violations.values())
+            )
+        pred = predictions(dataclasses.replace(ctx, evaluation=frame))
+        counts.scores.add(pred, classifier)
+        if other is not None:
+            counts.champion.add(predictions(dataclasses.replace(other, evaluation=frame)), classifier)
+        for label, grouping in counts.groups.items():
+            ids = grouping.codes(frame, counts.values)
+            if classifier:
+                size = len(grouping.ids)
+                grown = np.zeros(size * 4, dtype=np.int64)
+                grown[: len(counts.cells[label])] = counts.cells[label]
+                counts.cells[label] = grown + np.bincount(
+                    ids * 4 + pred.y_true * 2 + pred.y_pred, minlength=size * 4
+                )
+            else:
+                counts.codes[label].append(ids.astype(np.int32))
+        for column, bound in bounds.items():
+            counts.ranges[str(column)] += outside_range(_values(frame[column]), bound)
+        done += len(frame)
+        progress(f"stream: score and count ({done} of {evaluation.rows} rows)", 1, 3)
+    if inp.reference is not None:
+        reference = inp.reference
+        counts.reference = _Profile(
+            [f for f in inp.features if f in reference.columns], dtypes=dict(reference.empty().dtypes)
+        )
+        for _offset, frame in reference.batches():
+            counts.reference.add(frame, inp.signature)
+    return counts
+
+
+def _fairness(
+    ctx: ModelContext, spec: ModelSpec, fair: FairnessSettings, counts: _Counts, pred: Predictions
+) -> dict[str, Any]:
+    import numpy as np
+
+    from .fairness import feature_from_cells, feature_from_rows
+    from .proxy import proxy_section
+
+    out: dict[str, Any] = {}
+    for label, grouping in counts.groups.items():
+        position, names = grouping.order(counts.values)
+        if len(grouping.columns) == 1 and len(names) < 2:
+            only = names[0] if names else None
+            raise CollectionError(
+                f"every evaluation row has the same value of the sensitive feature '{label}' ({only!r}); "
+                "fairness between groups cannot be measured"
+            )
+        if fair.classifier:
+            ordered = np.zeros((len(names), 4), dtype=np.int64)
+            ordered[position] = counts.cells[label].reshape(-1, 4)
+            out[label] = feature_from_cells(fair, ordered.ravel(), names)
+        else:
+            rows = position[np.concatenate(counts.codes[label]).astype(np.int64)]
+            out[label] = feature_from_rows(fair, pred.y_true, pred.y_pred, rows, names)
+    return {"rows": len(pred.y_true), "features": out, "proxies": proxy_section(ctx, spec)}
+
+
+def _data(inp: _Inputs, counts: _Counts) -> dict[str, Any]:
+    """The ``data`` section from the profiles, as :func:`.quality.data_section` computes it."""
+    from .quality import _dataset_name, categorical_drift_counts, numeric_drift
+
+    spec, evaluation, reference = inp.spec, inp.evaluation, inp.reference
+    eval_dtypes = _whole_dtypes(evaluation, counts.evaluation.nulls)
+    violations = _violations(evaluation, counts.evaluation, inp.signature, eval_dtypes)
+    data: dict[str, Any] = {
+        "evaluation": _profile_doc(
+            evaluation.columns, counts.evaluation, eval_dtypes, _dataset_name(spec, "evaluation")
+        ),
+        "reference": None,
+        "drift": None,
+        "schema_violations": violations,
+        "range_violations": counts.ranges,
+    }
+    if reference is None or counts.reference is None:
+        return data
+    ref = counts.reference
+    ref_dtypes = _whole_dtypes(reference, ref.nulls)
+    data["reference"] = _profile_doc(reference.columns, ref, ref_dtypes, _dataset_name(spec, "reference"))
+    violations += [f"reference data: {m}" for m in _violations(reference, ref, inp.signature, ref_dtypes)]
+    drift: dict[str, Any] = {}
+    for column in [f for f in inp.features if f in evaluation.columns]:
+        if column not in reference.columns:
+            if not any(f"'{column}'" in v for v in violations if v.startswith("reference data:")):
+                violations.append(f"reference data: column '{column}' is missing")
+            continue
+        numeric = _is_numeric_dtype(ref_dtypes[column]), _is_numeric_dtype(eval_dtypes[column])
+        if numeric[0] != numeric[1]:
+            kinds = ["numeric" if k else "categorical" for k in numeric]
+            violations.append(
+                f"column '{column}' is {kinds[1]} in the evaluation data but {kinds[0]} in the reference data"
+            )
+            continue
+        drift[column] = (
+            numeric_drift(ref.sorted_values(column), counts.evaluation.sorted_values(column))
+            if numeric[0]
+            else categorical_drift_counts(ref.counts(column), counts.evaluation.counts(column))
+        )
+    data["drift"] = drift
+    return data
+
+
+def streamed_model_sections(
+    model_uri: str,
+    spec: ModelSpec,
+    base_dir: Path,
+    out: Collected,
+    *,
+    seed: int = 0,
+    champion_uri: str | None = None,
+    champion: Mapping[str, Any] | None = None,
+    logged: Mapping[str, Any] | None = None,
+    artifact_dir: Path | None = None,
+    threshold_bytes: int | None = None,
+    progress: Progress = no_progress,
+) -> None:
+    """Fill ``out`` with the performance, fairness, explanations and data sections, streaming.
+
+    ``champion_uri`` (with ``champion``, the ``champion`` section's alias and version): the
+    champion is scored on the same batches and compared as in memory (``performance.champion``).
+    """
+    from .explain import explanations_section
+    from .fairness import fairness_settings
+    from .performance import champion_comparison, performance_section
+
+    settings = stream_settings(spec, threshold_bytes)
+    inp = _inputs(model_uri, spec, base_dir, settings, out)
+    progress("stream: labels and samples", 0, 3)
+    labels, samples = _first_pass(inp, settings, seed)
+    ds = _dataset_spec(spec, "evaluation") or {}
+    positive = _positive_label(spec, ds, labels, inp.target, inp.loaded)
     ctx = ModelContext(
         model_uri=model_uri,
-        flavor=loaded.flavor,
-        native=loaded.native,
-        predict=loaded.predict,
-        predict_proba=_positive_proba(loaded, positive),
-        predict_with_scores=_positive_labelled(loaded, positive),
-        features=features,
-        target=target,
-        evaluation=proxy_rows,
-        reference=background,
+        flavor=inp.loaded.flavor,
+        native=inp.loaded.native,
+        predict=inp.loaded.predict,
+        predict_proba=_positive_proba(inp.loaded, positive),
+        predict_with_scores=_positive_labelled(inp.loaded, positive),
+        features=inp.features,
+        target=inp.target,
+        evaluation=samples.proxy,
+        reference=samples.background,
         positive_label=positive,
-        signature=signature,
+        signature=inp.signature,
         seed=seed,
         sample=None,
         inputs=dict(out.inputs),
     )
     classifier = is_classifier(ctx)
     fair = fairness_settings(ctx, spec) if spec.fairness is not None else None
-    other = context_of(champion_uri, dataclasses.replace(ctx, evaluation=empty)) if champion_uri else None
+    other = None
+    if champion_uri is not None:
+        other = context_of(champion_uri, dataclasses.replace(ctx, evaluation=inp.evaluation.empty()))
 
-    # pass 2: score, count
     progress("stream: score and count", 1, 3)
-    values: dict[str, _Values] = {}
-    groups: dict[str, _Groups] = {}
-    cells: dict[str, np.ndarray[Any, Any]] = {}
-    codes: dict[str, list[np.ndarray[Any, Any]]] = {}
-    if fair is not None:
-        for label, columns in fair.features:
-            groups[label] = _Groups(columns)
-            cells[label] = np.zeros(0, dtype=np.int64)
-            codes[label] = []
-            for column in columns:
-                values.setdefault(column, _Values())
-    eval_profile = _Profile([f for f in features if f in evaluation.columns], dtypes=dict(empty.dtypes))
-    blocking = [v.message for v in signature_violations(empty, signature) if v.blocking]
-    if blocking:
-        raise CollectionError("the evaluation data do not match the model signature: " + "; ".join(blocking))
-    scores, champion_scores = _Scores(), _Scores()
-    ranges = dict(ds.get("ranges") or {})
-    range_counts = dict.fromkeys((str(c) for c in ranges), 0)
-    _check_ranges(spec, empty, ranges)
-    done = 0
-    for _offset, frame in evaluation.batches():
-        eval_profile.add(frame, signature)
-        if eval_profile.type_violations:
-            raise CollectionError(
-                "the evaluation data do not match the model signature: "
-                + "; ".join(eval_profile.type_violations.values())
-            )
-        batch_ctx = dataclasses.replace(ctx, evaluation=frame)
-        pred = predictions(batch_ctx)
-        scores.add(pred, classifier)
-        if other is not None:
-            champion_scores.add(predictions(dataclasses.replace(other, evaluation=frame)), classifier)
-        for label, grouping in groups.items():
-            ids = grouping.codes(frame, values)
-            if classifier:
-                size = len(grouping.ids)
-                batch_cells = np.bincount(ids * 4 + pred.y_true * 2 + pred.y_pred, minlength=size * 4)
-                grown = np.zeros(size * 4, dtype=np.int64)
-                grown[: len(cells[label])] = cells[label]
-                cells[label] = grown + batch_cells
-            else:
-                codes[label].append(ids.astype(np.int32))
-        for column, bound in ranges.items():
-            range_counts[str(column)] += outside_range(_values(frame[column]), bound)
-        done += len(frame)
-        progress(f"stream: score and count ({done} of {evaluation.rows} rows)", 1, 3)
-    ref_profile = None
-    if reference is not None:
-        ref_profile = _Profile(
-            [f for f in features if f in reference.columns], dtypes=dict(reference.empty().dtypes)
-        )
-        for _offset, frame in reference.batches():
-            ref_profile.add(frame, signature)
+    counts = _second_pass(inp, ctx, other, fair, progress)
 
-    # sections
     progress("stream: sections", 2, 3)
-    pred_all = scores.predictions(classifier)
-    section = performance_section(ctx, spec, logged=logged or {}, progress=progress, given=pred_all)
+    pred = counts.scores.predictions(classifier)
+    section = performance_section(ctx, spec, logged=logged or {}, progress=progress, given=pred)
     if other is not None and champion is not None:
         section["champion"] = champion_comparison(
-            dataclasses.replace(ctx, inputs=dict(out.inputs)),
+            ctx,
             spec,
             str(champion_uri),
-            champion_scores.predictions(classifier),
+            counts.champion.predictions(classifier),
             alias=str(champion.get("alias")),
             version=str(champion["version"]),
-            given=pred_all,
+            given=pred,
         )
     out.sections["performance"] = section
-
     if fair is not None:
-        features_out: dict[str, Any] = {}
-        for label, grouping in groups.items():
-            position, names = grouping.order(values)
-            if len(grouping.columns) == 1 and len(names) < 2:
-                only = names[0] if names else None
-                raise CollectionError(
-                    f"every evaluation row has the same value of the sensitive feature '{label}' ({only!r}); "
-                    "fairness between groups cannot be measured"
-                )
-            if classifier:
-                ordered = np.zeros(len(names) * 4, dtype=np.int64)
-                by_id = cells[label].reshape(-1, 4)
-                ordered.reshape(-1, 4)[position] = by_id
-                features_out[label] = feature_from_cells(fair, ordered, names)
-            else:
-                row_codes = position[np.concatenate(codes[label]).astype(np.int64)]
-                features_out[label] = feature_from_rows(
-                    fair, pred_all.y_true, pred_all.y_pred, row_codes, names
-                )
-        out.sections["fairness"] = {
-            "rows": len(pred_all.y_true),
-            "features": features_out,
-            "proxies": proxy_section(ctx, spec),
-        }
+        out.sections["fairness"] = _fairness(ctx, spec, fair, counts, pred)
     else:
         out.sections["fairness"] = None
         out.missing["fairness"] = "the spec declares no sensitive features"
-
     if spec.explainability is not None:
-        explain_ctx = dataclasses.replace(
-            ctx, evaluation=samples["explain"].frame(empty), reference=background
-        )
+        explain_ctx = dataclasses.replace(ctx, evaluation=samples.explain)
         out.sections["explanations"] = explanations_section(
             explain_ctx, spec, progress=progress, artifact_dir=artifact_dir
         )
     else:
         out.sections["explanations"] = None
         out.missing["explanations"] = "the spec asks for no explanations (explainability)"
-
-    eval_dtypes = _whole_dtypes(evaluation, eval_profile.nulls)
-    violations = _violations(evaluation, eval_profile, signature, eval_dtypes)
-    data: dict[str, Any] = {
-        "evaluation": _profile_doc(
-            evaluation.columns, eval_profile, eval_dtypes, _dataset_name(spec, "evaluation")
-        ),
-        "reference": None,
-        "drift": None,
-        "schema_violations": violations,
-        "range_violations": range_counts,
-    }
-    if reference is not None and ref_profile is not None:
-        ref_dtypes = _whole_dtypes(reference, ref_profile.nulls)
-        data["reference"] = _profile_doc(
-            reference.columns, ref_profile, ref_dtypes, _dataset_name(spec, "reference")
-        )
-        violations += [
-            f"reference data: {m}" for m in _violations(reference, ref_profile, signature, ref_dtypes)
-        ]
-        drift: dict[str, Any] = {}
-        for column in [f for f in features if f in evaluation.columns]:
-            if column not in reference.columns:
-                if not any(f"'{column}'" in v for v in violations if v.startswith("reference data:")):
-                    violations.append(f"reference data: column '{column}' is missing")
-                continue
-            numeric = _is_numeric_dtype(ref_dtypes[column]), _is_numeric_dtype(eval_dtypes[column])
-            if numeric[0] != numeric[1]:
-                kinds = ["numeric" if k else "categorical" for k in numeric]
-                violations.append(
-                    f"column '{column}' is {kinds[1]} in the evaluation data but {kinds[0]} in the reference data"
-                )
-                continue
-            drift[column] = (
-                numeric_drift(ref_profile.sorted_values(column), eval_profile.sorted_values(column))
-                if numeric[0]
-                else categorical_drift_counts(ref_profile.counts(column), eval_profile.counts(column))
-            )
-        data["drift"] = drift
-    out.sections["data"] = data
+    out.sections["data"] = _data(inp, counts)
     progress("stream", 3, 3)
 
 
