@@ -142,6 +142,9 @@ def test_threshold_and_mode(tmp_path: Path) -> None:
     assert not should_stream(_spec(tmp_path, False), tmp_path)
     assert should_stream(_spec(tmp_path, False), tmp_path) is False
     assert should_stream(_spec(tmp_path, {}), tmp_path, threshold_bytes=0)
+    assert not should_stream(_spec(tmp_path, {}), tmp_path)  # 16,281 rows, a few hundred KiB
+    assert should_stream(_spec(tmp_path, {"threshold_rows": 16280}), tmp_path)
+    assert not should_stream(_spec(tmp_path, {"threshold_rows": 16281}), tmp_path)
 
 
 def test_streaming_csv_is_a_spec_error(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 When the evaluation data is Parquet (a file or a folder of files, read with
 ``pyarrow.dataset``) and ``data.evaluation.streaming`` asks for it (``true``, or absent / an
-object and the data take more than ``threshold_bytes`` on disk, 1 GiB by default), the
+object and the data take more than ``threshold_bytes`` on disk, 1 GiB by default, or hold more
+than ``threshold_rows`` rows, 2,000,000 by default), the
 performance, fairness, explanations and data sections are computed without holding the rows:
 
 - **pass 1** reads the batches once for the target's labels (the positive label is decided as
@@ -74,6 +75,7 @@ __all__ = [
     "DEFAULT_BATCH_ROWS",
     "DEFAULT_SAMPLE_ROWS",
     "DEFAULT_THRESHOLD_BYTES",
+    "DEFAULT_THRESHOLD_ROWS",
     "StreamSettings",
     "should_stream",
     "stream_settings",
@@ -81,6 +83,7 @@ __all__ = [
 ]
 
 DEFAULT_THRESHOLD_BYTES = 1 << 30
+DEFAULT_THRESHOLD_ROWS = 2_000_000
 DEFAULT_BATCH_ROWS = 1 << 18
 DEFAULT_SAMPLE_ROWS = 200_000
 
@@ -89,6 +92,7 @@ DEFAULT_SAMPLE_ROWS = 200_000
 class StreamSettings:
     mode: bool | None  # True: always, False: never, None: by size
     threshold_bytes: int = DEFAULT_THRESHOLD_BYTES
+    threshold_rows: int = DEFAULT_THRESHOLD_ROWS
     batch_rows: int = DEFAULT_BATCH_ROWS
     sample_rows: int = DEFAULT_SAMPLE_ROWS
 
@@ -107,6 +111,7 @@ def stream_settings(spec: ModelSpec, threshold_bytes: int | None = None) -> Stre
     return StreamSettings(
         mode,
         int(threshold) if threshold is not None else DEFAULT_THRESHOLD_BYTES,
+        int(options.get("threshold_rows", DEFAULT_THRESHOLD_ROWS)),
         int(options.get("batch_rows", DEFAULT_BATCH_ROWS)),
         int(options.get("sample_rows", DEFAULT_SAMPLE_ROWS)),
     )
@@ -163,7 +168,19 @@ def should_stream(spec: ModelSpec, base_dir: Path, threshold_bytes: int | None =
                 "a sampled dataset is read in memory; drop either 'sample' or 'streaming: true'",
             )
         return False
-    return bool(settings.mode) or _size(path) > settings.threshold_bytes
+    if settings.mode or _size(path) > settings.threshold_bytes:
+        return True
+    return _rows(path) > settings.threshold_rows
+
+
+def _rows(path: Path) -> int:
+    """The row count from the Parquet footers (no data read); unreadable: 0 (the reader reports it)."""
+    import pyarrow.dataset as ds_mod
+
+    try:
+        return int(ds_mod.dataset(str(path), format="parquet").count_rows())
+    except Exception:
+        return 0
 
 
 def _digest(path: Path) -> str:
