@@ -39,6 +39,7 @@ def _write(tmp: Path) -> None:
     train = pd.read_csv(DATA / "adult_train.csv")
     test.loc[test.index % 97 == 0, "fnlwgt"] = None  # an integer column with nulls
     test.loc[test.index % 89 == 0, "workclass"] = None  # nulls in a column the signature requires
+    test.loc[test.index % 101 == 0, "race"] = None  # a missing group of a sensitive feature
     test.to_parquet(tmp / "eval.parquet", index=False, row_group_size=3000)
     train.to_parquet(tmp / "reference.parquet", index=False)  # the in-memory path reads files only
     folder = tmp / "reference"
@@ -124,6 +125,7 @@ def test_streaming_equals_in_memory_on_adult(tmp_path: Path, mlflow_store: Adult
     # the figures are real: the run measured something, and the evidence names both inputs
     assert streamed.sections["performance"]["rows"] == 16281
     assert streamed.sections["fairness"]["features"]["sex&race"]["group_sizes"]["Female&White"] > 1000
+    assert streamed.sections["fairness"]["features"]["race"]["group_sizes"]["(missing)"] == 162
     assert streamed.sections["data"]["evaluation"]["columns"]["fnlwgt"]["dtype"] == "float64"
     assert streamed.sections["data"]["evaluation"]["columns"]["workclass"]["null_share"] > 0.01
     # and the comparison sees a difference when there is one
@@ -186,3 +188,56 @@ def test_one_group_is_an_error(tmp_path: Path, mlflow_store: AdultModel) -> None
     with pytest.raises(CollectionError, match="same value of the sensitive feature 'sex'"):
         _streamed(mlflow_store, spec, tmp_path)
     assert np.unique(frame["sex"]).size == 1
+
+
+def _collect(spec: ModelSpec, model: AdultModel, out: Path) -> dict[str, Any]:
+    import json
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "govern.cli.main",
+            "collect",
+            str(spec.source),
+            "--version",
+            "1",
+            "--tracking-uri",
+            model.tracking_uri,
+            "-o",
+            str(out),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    value: dict[str, Any] = json.loads(out.read_text())
+    return value
+
+
+def test_govern_collect_streams_and_matches(tmp_path: Path, mlflow_store: AdultModel) -> None:
+    _write(tmp_path)
+    memory_dir, stream_dir = tmp_path / "memory", tmp_path / "stream"
+    for folder in (memory_dir, stream_dir):
+        folder.mkdir()
+        for name in ("eval.parquet", "reference.parquet"):
+            (folder / name).write_bytes((tmp_path / name).read_bytes())
+    memory = _collect(_spec(memory_dir, False, "reference.parquet"), mlflow_store, tmp_path / "m.json")
+    streamed = _collect(
+        _spec(stream_dir, {"threshold_rows": 1000, "batch_rows": BATCH}, "reference.parquet"),
+        mlflow_store,
+        tmp_path / "s.json",
+    )
+    for section in ("performance", "fairness", "explanations", "data"):
+        assert streamed[section] is not None, streamed["missing"]
+        assert _compare(streamed[section], memory[section], section) == [], section
+    assert streamed["performance"]["rows"] == 16281
+    assert "stream" in streamed["provenance"]["collectors"]
+    assert "stream" not in memory["provenance"]["collectors"]
+    assert [i["sha256"] for i in streamed["provenance"]["inputs"] if i["name"].startswith("evaluation:")] == [
+        i["sha256"] for i in memory["provenance"]["inputs"] if i["name"].startswith("evaluation:")
+    ]

@@ -35,13 +35,14 @@ class CollectOptions:
     stream_threshold_bytes: int | None = None
 
 
-def _model_sections(spec: ModelSpec, target: Target, options: CollectOptions, out: Collected) -> None:
+def _model_sections(spec: ModelSpec, target: Target, options: CollectOptions, out: Collected) -> bool:
+    """Fill the model sections; True when the evaluation data were streamed (engine/evidence/streaming.py)."""
     if spec.datasets.evaluation is None:
         reason = "the spec names no evaluation data (data.evaluation)"
         for section in ("performance", "fairness", "explanations", "data"):
             out.sections[section] = None
             out.missing[section] = reason
-        return
+        return False
     from .explain import explanations_section
     from .fairness import fairness_section
     from .model import load_model_context
@@ -70,7 +71,7 @@ def _model_sections(spec: ModelSpec, target: Target, options: CollectOptions, ou
             threshold_bytes=options.stream_threshold_bytes,
             progress=options.progress,
         )
-        return
+        return True
     ctx: ModelContext = load_model_context(
         target.model_uri,
         spec,
@@ -94,6 +95,7 @@ def _model_sections(spec: ModelSpec, target: Target, options: CollectOptions, ou
         out.sections["explanations"] = None
         out.missing["explanations"] = "the spec asks for no explanations (explainability)"
     out.sections["data"] = data_section(ctx, spec, progress=options.progress)
+    return False
 
 
 def _performance(spec: ModelSpec, ctx: ModelContext, options: CollectOptions, out: Collected) -> None:
@@ -154,8 +156,9 @@ def collect_evidence(
     if stage is Stage.ROLLBACK:
         collectors += _live_sections(spec, target, opts, collected)
     if opts.with_model:
-        _model_sections(spec, target, opts, collected)
+        streamed = _model_sections(spec, target, opts, collected)
         collectors += ["model", "performance", "fairness", "explain", "quality"]
+        collectors += ["stream"] if streamed else []
     else:
         for section in ("performance", "fairness", "explanations", "data"):
             collected.sections.setdefault(section, None)
