@@ -148,3 +148,23 @@ def test_spark_evidence_equals_in_memory(tmp_path: Path, mlflow_store: AdultMode
     )
     assert done.returncode in (0, 1), done.stderr[-2000:]
     assert "decision" in json.loads(done.stdout) or "allowed" in done.stdout
+
+
+def test_spark_udf_scorer_gives_the_label_metrics(
+    tmp_path: Path, mlflow_store: AdultModel, spark: Any
+) -> None:
+    from govern.engine.evidence.spark import spark_model_sections
+
+    spec = _spec(tmp_path)
+    ctx = load_model_context(mlflow_store.model_uri, spec, tmp_path, seed=0)
+    memory = performance_section(ctx, spec, logged={})["metrics"]
+    evaluation = spark.read.parquet(str(tmp_path / "eval.parquet"))
+    sections, _ = spark_model_sections(spark, mlflow_store.model_uri, spec, evaluation, scorer="spark_udf")
+    metrics = sections["performance"]["metrics"]
+    for name in ("accuracy", "balanced_accuracy", "precision", "recall", "f1"):
+        assert metrics[name]["value"] == memory[name]["value"], name
+    assert "roc_auc" not in metrics or metrics["roc_auc"]["value"] is None
+    assert (
+        sections["fairness"]["features"]["sex"]["group_sizes"]
+        == ctx.evaluation["sex"].value_counts().to_dict()
+    )
