@@ -217,7 +217,10 @@ class _Source:
             yield 0, self.frame
             return
         assert self.dataset is not None
-        for batch in self.dataset.to_batches(columns=self.columns, batch_size=self.batch_rows):
+        batches = self.dataset.to_batches(
+            columns=self.columns, batch_size=self.batch_rows, batch_readahead=1, fragment_readahead=1
+        )
+        for batch in batches:
             if batch.num_rows == 0:
                 continue
             frame = batch.to_pandas()
