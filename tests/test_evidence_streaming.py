@@ -20,8 +20,8 @@ from govern.engine.errors import CollectionError, SpecError
 from govern.engine.evidence.base import Collected
 from govern.engine.evidence.explain import explanations_section
 from govern.engine.evidence.fairness import fairness_section
-from govern.engine.evidence.model import load_model_context
-from govern.engine.evidence.performance import performance_section
+from govern.engine.evidence.model import load_model_context, predictions_of
+from govern.engine.evidence.performance import champion_comparison, performance_section
 from govern.engine.evidence.quality import data_section
 from govern.engine.evidence.streaming import should_stream, streamed_model_sections
 from govern.engine.spec import ModelSpec
@@ -78,8 +78,12 @@ def _spec(tmp: Path, streaming: Any, reference: str = "reference") -> ModelSpec:
 
 def _in_memory(model: AdultModel, spec: ModelSpec, tmp: Path) -> dict[str, Any]:
     ctx = load_model_context(model.model_uri, spec, tmp, seed=0)
+    performance = performance_section(ctx, spec, logged={})
+    performance["champion"] = champion_comparison(
+        ctx, spec, model.model_uri, predictions_of(model.model_uri, ctx), alias="champion", version="1"
+    )
     return {
-        "performance": performance_section(ctx, spec, logged={}),
+        "performance": performance,
         "fairness": fairness_section(ctx, spec),
         "explanations": explanations_section(ctx, spec),
         "data": data_section(ctx, spec),
@@ -88,7 +92,15 @@ def _in_memory(model: AdultModel, spec: ModelSpec, tmp: Path) -> dict[str, Any]:
 
 def _streamed(model: AdultModel, spec: ModelSpec, tmp: Path) -> Collected:
     out = Collected()
-    streamed_model_sections(model.model_uri, spec, tmp, out, seed=0)
+    streamed_model_sections(
+        model.model_uri,
+        spec,
+        tmp,
+        out,
+        seed=0,
+        champion_uri=model.model_uri,  # the champion scored on the same batches
+        champion={"alias": "champion", "version": "1"},
+    )
     return out
 
 
@@ -124,6 +136,7 @@ def test_streaming_equals_in_memory_on_adult(tmp_path: Path, mlflow_store: Adult
         assert _compare(streamed.sections[section], expected, section) == [], section
     # the figures are real: the run measured something, and the evidence names both inputs
     assert streamed.sections["performance"]["rows"] == 16281
+    assert streamed.sections["performance"]["champion"]["comparisons"]["accuracy"]
     assert streamed.sections["fairness"]["features"]["sex&race"]["group_sizes"]["Female&White"] > 1000
     assert streamed.sections["fairness"]["features"]["race"]["group_sizes"]["(missing)"] == 162
     assert streamed.sections["data"]["evaluation"]["columns"]["fnlwgt"]["dtype"] == "float64"
