@@ -22,8 +22,9 @@ returns a govern evidence document (``apiVersion: govern/v1``, ``kind: Evidence`
   two agree with the in-memory path only within sampling error unless every row is taken).
 
 Profile dtypes are those of ``DataFrame.toPandas`` on the Spark schema (e.g. ``object`` for
-strings), not those of ``pd.read_parquet``. Performance and fairness equal the in-memory path's
-exactly on the same rows, drift to 1e-12 (tests/test_evidence_spark.py, Spark local mode).
+strings), not those of ``pd.read_parquet``. On the same rows, fairness figures (bootstrap
+intervals included) equal the in-memory path's exactly, performance and drift to 1e-12
+relative (summation order) (tests/test_evidence_spark.py, Spark local mode).
 """
 
 from __future__ import annotations
