@@ -31,20 +31,47 @@ class CollectOptions:
     seed: int = 0
     artifact_dir: Path | None = None
     progress: Progress = field(default=no_progress)
+    # stream Parquet evaluation data larger than this many bytes (None: the spec's, else 1 GiB)
+    stream_threshold_bytes: int | None = None
 
 
-def _model_sections(spec: ModelSpec, target: Target, options: CollectOptions, out: Collected) -> None:
+def _model_sections(spec: ModelSpec, target: Target, options: CollectOptions, out: Collected) -> bool:
+    """Fill the model sections; True when the evaluation data were streamed (engine/evidence/streaming.py)."""
     if spec.datasets.evaluation is None:
         reason = "the spec names no evaluation data (data.evaluation)"
         for section in ("performance", "fairness", "explanations", "data"):
             out.sections[section] = None
             out.missing[section] = reason
-        return
+        return False
     from .explain import explanations_section
     from .fairness import fairness_section
     from .model import load_model_context
     from .quality import data_section
+    from .streaming import should_stream, streamed_model_sections
 
+    base_dir = Path(spec.source).parent
+    if options.sample is None and should_stream(spec, base_dir, options.stream_threshold_bytes):
+        run = out.sections.get("run") or {}
+        champion = out.sections.get("champion")
+        known = (
+            champion
+            if isinstance(champion, dict) and champion.get("name") and champion.get("version")
+            else None
+        )
+        streamed_model_sections(
+            target.model_uri,
+            spec,
+            base_dir,
+            out,
+            seed=options.seed,
+            champion_uri=f"models:/{known['name']}/{known['version']}" if known else None,
+            champion=known,
+            logged=run.get("metrics") or {},
+            artifact_dir=options.artifact_dir,
+            threshold_bytes=options.stream_threshold_bytes,
+            progress=options.progress,
+        )
+        return True
     ctx: ModelContext = load_model_context(
         target.model_uri,
         spec,
@@ -68,6 +95,7 @@ def _model_sections(spec: ModelSpec, target: Target, options: CollectOptions, ou
         out.sections["explanations"] = None
         out.missing["explanations"] = "the spec asks for no explanations (explainability)"
     out.sections["data"] = data_section(ctx, spec, progress=options.progress)
+    return False
 
 
 def _performance(spec: ModelSpec, ctx: ModelContext, options: CollectOptions, out: Collected) -> None:
@@ -128,8 +156,9 @@ def collect_evidence(
     if stage is Stage.ROLLBACK:
         collectors += _live_sections(spec, target, opts, collected)
     if opts.with_model:
-        _model_sections(spec, target, opts, collected)
+        streamed = _model_sections(spec, target, opts, collected)
         collectors += ["model", "performance", "fairness", "explain", "quality"]
+        collectors += ["stream"] if streamed else []
     else:
         for section in ("performance", "fairness", "explanations", "data"):
             collected.sections.setdefault(section, None)

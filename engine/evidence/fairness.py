@@ -44,8 +44,14 @@ __all__ = [
     "DEFAULT_CLASSIFICATION_METRICS",
     "DEFAULT_REGRESSION_METRICS",
     "REGRESSION_METRICS",
+    "FairnessSettings",
+    "classification_from_cells",
     "fairness_section",
+    "fairness_settings",
+    "feature_from_cells",
+    "feature_from_rows",
     "group_codes",
+    "group_name",
 ]
 
 #: Metric names a spec may list under ``fairness.metrics`` for a classifier.
@@ -161,6 +167,11 @@ def _name(value: Any) -> str:
     if value is None or (not isinstance(value, str) and bool(pd.isna(value))):
         return MISSING_GROUP
     return str(value)
+
+
+def group_name(value: Any) -> str:
+    """The name of the group of ``value``: its text, ``(missing)`` for a missing value."""
+    return _name(value)
 
 
 def group_codes(
@@ -371,8 +382,27 @@ def _classification_feature(
 ) -> tuple[_Frame, np.ndarray[Any, Any], dict[str, dict[str, Any]] | None]:
     import numpy as np
 
+    cells = np.bincount(codes * 4 + y_true * 2 + y_pred, minlength=len(names) * 4)
+    return classification_from_cells(metrics, cells, names, boot)
+
+
+def classification_from_cells(
+    metrics: list[str],
+    cells: np.ndarray[Any, Any],
+    names: list[str],
+    boot: dict[str, Any] | None,
+) -> tuple[_Frame, np.ndarray[Any, Any], dict[str, dict[str, Any]] | None]:
+    """A classifier's figures for one feature from its confusion cells.
+
+    ``cells[group * 4 + y_true * 2 + y_pred]`` counts the rows of each group and outcome (groups
+    numbered as ``names``, in sorted order): every figure depends on these counts alone, so the
+    in-memory path (one ``bincount`` of the rows) and the streaming path (counts added batch by
+    batch) share this function.
+    """
+    import numpy as np
+
     groups = len(names)
-    cells = np.bincount(codes * 4 + y_true * 2 + y_pred, minlength=groups * 4)
+    cells = np.asarray(cells, dtype=np.int64)
     present = np.flatnonzero(cells)
     computed = list(dict.fromkeys([*metrics, *_INTERNAL]))
     frame = _metric_frame(
@@ -512,19 +542,63 @@ def _feature_evidence(
     return out
 
 
-def fairness_section(
-    ctx: ModelContext, spec: ModelSpec, *, progress: Progress = no_progress
-) -> dict[str, Any]:
-    """The ``fairness`` evidence section (schemas/evidence.schema.json) for ``ctx``."""
+@dataclass(frozen=True)
+class FairnessSettings:
+    """What the spec asks of the fairness section: metrics, small-group size, bootstrap, features."""
+
+    classifier: bool
+    metrics: list[str]
+    min_size: int
+    boot: dict[str, Any] | None
+    features: list[tuple[str, list[str]]]  # (label, columns): a sensitive feature or an intersection
+
+
+def fairness_settings(ctx: ModelContext, spec: ModelSpec) -> FairnessSettings:
+    """The fairness settings of ``spec`` for the model of ``ctx`` (a bad metric name: SpecError)."""
     fairness = spec.fairness.raw if spec.fairness else {}
     classifier = is_classifier(ctx)
-    metrics = _metric_names(spec, classifier)
-    min_size = _min_group_size(spec)
-    boot = _bootstrap_settings(spec, ctx)
     features: list[tuple[str, list[str]]] = [
         (name, [name]) for name in fairness.get("sensitive_features", [])
     ]
     features += [("&".join(combo), list(combo)) for combo in fairness.get("intersections", []) if combo]
+    return FairnessSettings(
+        classifier,
+        _metric_names(spec, classifier),
+        _min_group_size(spec),
+        _bootstrap_settings(spec, ctx),
+        features,
+    )
+
+
+def feature_from_cells(
+    settings: FairnessSettings, cells: np.ndarray[Any, Any], names: list[str]
+) -> dict[str, Any]:
+    """One feature's evidence for a classifier from its confusion cells (see classification_from_cells)."""
+    frame, sizes, ci = classification_from_cells(settings.metrics, cells, names, settings.boot)
+    return _feature_evidence(settings.metrics, frame, sizes, names, ci, settings.min_size, True)
+
+
+def feature_from_rows(
+    settings: FairnessSettings,
+    y_true: np.ndarray[Any, Any],
+    y_pred: np.ndarray[Any, Any],
+    codes: np.ndarray[Any, Any],
+    names: list[str],
+) -> dict[str, Any]:
+    """One feature's evidence from row-aligned labels, predictions and group codes."""
+    compute = _classification_feature if settings.classifier else _regression_feature
+    frame, sizes, ci = compute(settings.metrics, y_true, y_pred, codes, names, settings.boot)
+    return _feature_evidence(
+        settings.metrics, frame, sizes, names, ci, settings.min_size, settings.classifier
+    )
+
+
+def fairness_section(
+    ctx: ModelContext, spec: ModelSpec, *, progress: Progress = no_progress
+) -> dict[str, Any]:
+    """The ``fairness`` evidence section (schemas/evidence.schema.json) for ``ctx``."""
+    settings = fairness_settings(ctx, spec)
+    features = settings.features
     total = len(features) + 1
     progress("fairness: predict", 0, total)
     y_true, y_pred, _ = predictions(ctx)
@@ -533,9 +607,7 @@ def fairness_section(
     for i, (label, columns) in enumerate(features, start=1):
         progress(f"fairness: {label}", i, total)
         codes, names = group_codes(ctx.evaluation, columns, cache)
-        compute = _classification_feature if classifier else _regression_feature
-        frame, sizes, ci = compute(metrics, y_true, y_pred, codes, names, boot)
-        out[label] = _feature_evidence(metrics, frame, sizes, names, ci, min_size, classifier)
+        out[label] = feature_from_rows(settings, y_true, y_pred, codes, names)
     progress("fairness", total, total)
     from .proxy import proxy_section
 

@@ -63,6 +63,7 @@ __all__ = [
     "SKOPS_TRUSTED_TYPES",
     "Predictions",
     "SignatureViolation",
+    "context_of",
     "is_classifier",
     "load_model_context",
     "predictions",
@@ -283,12 +284,15 @@ _ACCEPTS: dict[str, frozenset[str]] = {
 }
 
 
-def signature_violations(frame: pd.DataFrame, signature: dict[str, Any] | None) -> list[SignatureViolation]:
+def signature_violations(
+    frame: pd.DataFrame, signature: dict[str, Any] | None, null_counts: dict[str, int] | None = None
+) -> list[SignatureViolation]:
     """How ``frame`` departs from the signature's named inputs.
 
     Blocking: a required column missing, a column whose values have another type than the
     signature's (the model cannot be run on them). Not blocking: a missing optional column,
-    nulls in a column the signature marks required.
+    nulls in a column the signature marks required. ``null_counts`` (column → nulls) replaces
+    the frame's own null counts, for data read in batches.
     """
     inputs = _named_inputs(signature)
     if inputs is None:
@@ -322,7 +326,7 @@ def signature_violations(frame: pd.DataFrame, signature: dict[str, Any] | None) 
                 )
                 continue
         if required:
-            nulls = int(series.isna().sum())
+            nulls = int(series.isna().sum()) if null_counts is None else int(null_counts.get(name, 0))
             if nulls:
                 out.append(
                     SignatureViolation(
@@ -868,14 +872,21 @@ def predictions_of(model_uri: str, ctx: ModelContext) -> Predictions:
     process by model URI and evaluation data digest (with sample and seed), so a gate that
     compares again does not predict again.
     """
-    import dataclasses
-
-    import mlflow.models
-
     key = (model_uri, _data_digest(ctx), ctx.sample, ctx.seed)
     cached = _OTHER.get(key)
     if cached is not None:
         return cached
+    result = predictions(context_of(model_uri, ctx))
+    _OTHER[key] = result
+    return result
+
+
+def context_of(model_uri: str, ctx: ModelContext) -> ModelContext:
+    """``ctx`` with another model (judged by the context's rules) on the same data."""
+    import dataclasses
+
+    import mlflow.models
+
     try:
         info = mlflow.models.get_model_info(model_uri)
     except Exception as exc:
@@ -889,7 +900,7 @@ def predictions_of(model_uri: str, ctx: ModelContext) -> Predictions:
             f"the evaluation data do not match the signature of {model_uri}: " + "; ".join(blocking)
         )
     loaded = _load_model(model_uri, list(info.flavors), features)
-    other = dataclasses.replace(
+    return dataclasses.replace(
         ctx,
         model_uri=model_uri,
         flavor=loaded.flavor,
@@ -900,6 +911,3 @@ def predictions_of(model_uri: str, ctx: ModelContext) -> Predictions:
         features=features,
         signature=signature,
     )
-    result = predictions(other)
-    _OTHER[key] = result
-    return result

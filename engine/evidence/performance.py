@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..spec import ModelSpec
 from .base import ModelContext, Progress, no_progress
-from .model import is_classifier, predictions
+from .model import Predictions, is_classifier, predictions
 
 if TYPE_CHECKING:
     import numpy as np
@@ -215,8 +215,10 @@ def bootstrap_settings(spec: ModelSpec, ctx: ModelContext) -> dict[str, Any]:
     }
 
 
-def _measure(ctx: ModelContext) -> tuple[Callable[[np.ndarray[Any, Any] | None], dict[str, float]], int]:
-    pred = predictions(ctx)
+def _measure(
+    ctx: ModelContext, given: Predictions | None = None
+) -> tuple[Callable[[np.ndarray[Any, Any] | None], dict[str, float]], int]:
+    pred = predictions(ctx) if given is None else given
     if is_classifier(ctx):
         ranked = Ranked(pred.y_true, pred.y_score) if pred.y_score is not None else None
         return (lambda w: classification_metrics(pred.y_true, pred.y_pred, ranked, w)), len(pred.y_true)
@@ -250,12 +252,17 @@ def performance_section(
     *,
     logged: Mapping[str, Any] | None = None,
     progress: Progress = no_progress,
+    given: Predictions | None = None,
 ) -> dict[str, Any]:
-    """The ``performance`` evidence section (schemas/evidence.schema.json) for ``ctx``."""
+    """The ``performance`` evidence section (schemas/evidence.schema.json) for ``ctx``.
+
+    ``given``: predictions already made (the streaming path's, over every row), instead of
+    predicting on ``ctx.evaluation``.
+    """
     import numpy as np
 
     progress("performance: predict", 0, 2)
-    measure, rows = _measure(ctx)
+    measure, rows = _measure(ctx, given)
     point = {k: _num(v) for k, v in measure(None).items()}
     settings = bootstrap_settings(spec, ctx)
     intervals: dict[str, list[float | None] | None] = dict.fromkeys(point)
@@ -323,13 +330,14 @@ def champion_comparison(
     *,
     alias: str,
     version: str | None,
+    given: Predictions | None = None,
 ) -> dict[str, Any]:
     """The challenger (``ctx``) against the champion on the same rows: ``performance.champion``."""
     from .significance import compare
 
     config = spec.requirements.champion.raw if spec.requirements.champion else {}
     settings = bootstrap_settings(spec, ctx)
-    mine = predictions(ctx)
+    mine = predictions(ctx) if given is None else given
     classifier = is_classifier(ctx)
     sides = (champion, mine)
     ranked = [Ranked(p.y_true, p.y_score) if classifier and p.y_score is not None else None for p in sides]

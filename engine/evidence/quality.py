@@ -48,8 +48,10 @@ __all__ = [
     "PSI_BINS",
     "PSI_EPSILON",
     "categorical_drift",
+    "categorical_drift_counts",
     "data_section",
     "numeric_drift",
+    "outside_range",
     "profile",
     "psi",
     "quantile_edges",
@@ -138,6 +140,11 @@ def numeric_drift(reference: np.ndarray[Any, Any], current: np.ndarray[Any, Any]
 
 def categorical_drift(reference: pd.Series, current: pd.Series) -> dict[str, Any]:
     """Chi-square statistic and p-value, Jensen-Shannon distance (base 2), PSI over categories."""
+    return categorical_drift_counts(reference.value_counts(dropna=True), current.value_counts(dropna=True))
+
+
+def categorical_drift_counts(ref_counts: pd.Series, cur_counts: pd.Series) -> dict[str, Any]:
+    """:func:`categorical_drift` from the category counts (category → non-null count) of each side."""
     import numpy as np
     import pandas as pd
     from scipy.spatial.distance import jensenshannon
@@ -150,8 +157,6 @@ def categorical_drift(reference: pd.Series, current: pd.Series) -> dict[str, Any
         "js_distance": None,
         "psi": None,
     }
-    ref_counts = reference.value_counts(dropna=True)
-    cur_counts = current.value_counts(dropna=True)
     if ref_counts.sum() == 0 or cur_counts.sum() == 0:
         return out
     table = pd.concat([ref_counts, cur_counts], axis=1, sort=False).fillna(0)
@@ -209,14 +214,18 @@ def _ranges(ctx: ModelContext, spec: ModelSpec) -> dict[str, int]:
                 f"a range is declared for '{column}', whose values are not numbers ({series.dtype})",
                 spec_location(spec, where),
             )
-        values = _values(series)
-        outside = 0
-        if "min" in bound:
-            outside += int((values < bound["min"]).sum())
-        if "max" in bound:
-            outside += int((values > bound["max"]).sum())
-        out[str(column)] = outside
+        out[str(column)] = outside_range(_values(series), bound)
     return out
+
+
+def outside_range(values: np.ndarray[Any, Any], bound: dict[str, Any]) -> int:
+    """How many of the non-null ``values`` are below ``bound['min']`` or above ``bound['max']``."""
+    outside = 0
+    if "min" in bound:
+        outside += int((values < bound["min"]).sum())
+    if "max" in bound:
+        outside += int((values > bound["max"]).sum())
+    return outside
 
 
 def data_section(ctx: ModelContext, spec: ModelSpec, *, progress: Progress = no_progress) -> dict[str, Any]:
