@@ -132,7 +132,8 @@ class EmbeddedBackend(Backend):
         self._regorus = import_regorus()
         self._engine: Any = None
         self._rules: dict[str, tuple[str, ...]] = {}
-        self._queries: dict[tuple[str, ...], tuple[str, list[tuple[str, str]]]] = {}
+        self._always_defined: frozenset[tuple[str, str]] = frozenset()
+        self._queries: dict[tuple[str, ...], tuple[str, list[tuple[str, str, bool]]]] = {}
 
     def version(self) -> str:
         return _regorus_version()
@@ -193,6 +194,7 @@ class EmbeddedBackend(Backend):
             if rule.name not in rules[rule.package]:
                 rules[rule.package].append(rule.name)
         self._rules = {package: tuple(names) for package, names in rules.items()}
+        self._always_defined = _always_defined(parsed)
         self._queries = {}
 
     def _require(self) -> Any:
@@ -200,18 +202,26 @@ class EmbeddedBackend(Backend):
             raise BackendError("the embedded backend was used before a policy set was loaded")
         return self._engine
 
-    def _query(self, packages: tuple[str, ...]) -> tuple[str, list[tuple[str, str]]]:
-        """One query whose value holds each wanted rule's value as a 0- or 1-element array."""
+    def _query(self, packages: tuple[str, ...]) -> tuple[str, list[tuple[str, str, bool]]]:
+        """One query whose value holds each wanted rule's value.
+
+        A rule every definition of which is ``name contains ...`` is always defined (an empty
+        set at worst) and is asked for directly; any other rule may be undefined, which would
+        make the whole object undefined, so its value is wrapped in a 0- or 1-element array.
+        The wrapper costs the engine a comprehension per rule, hence the distinction.
+        """
         cached = self._queries.get(packages)
         if cached is not None:
             return cached
-        keys: list[tuple[str, str]] = []
+        keys: list[tuple[str, str, bool]] = []
         fields: list[str] = []
         for package in packages:
             for name in self._rules.get(package, ()):
-                keys.append((package, name))
+                direct = (package, name) in self._always_defined
+                keys.append((package, name, direct))
                 path = f"data.{package}.{name}"
-                fields.append(f"{json.dumps(f'{package}.{name}')}: [__v | __v := {path}]")
+                value = path if direct else f"[__v | __v := {path}]"
+                fields.append(f"{json.dumps(f'{package}.{name}')}: {value}")
         query = "{\n" + ",\n".join(fields) + "\n}"  # one field a line: regorus limits line width
         self._queries[packages] = (query, keys)
         return query, keys
@@ -235,8 +245,14 @@ class EmbeddedBackend(Backend):
         if not results:
             raise BackendError("evaluation returned no result for the rule values")
         values = results[0]["expressions"][0]["value"]
-        for package, name in keys:
-            found = values.get(f"{package}.{name}") or []
+        for package, name, direct in keys:
+            key = f"{package}.{name}"
+            if direct:
+                if key not in values:
+                    raise BackendError(f"evaluation returned no value for data.{key}")
+                out[package][name] = values[key]
+                continue
+            found = values.get(key) or []
             if found:
                 out[package][name] = found[0]
         return out
@@ -344,6 +360,44 @@ def _probe(engine: Any, parsed: list[tuple[PolicyModule, dict[str, Any]]]) -> No
                 if not any(marker in text for marker in _STATIC_MARKERS):
                     continue
                 raise _static_error(text, items) from None
+
+
+def _always_defined(parsed: Iterable[tuple[PolicyModule, dict[str, Any]]]) -> frozenset[tuple[str, str]]:
+    """(package, rule) pairs whose every definition is ``name contains key``: multi-value rules,
+    whose value is a set, empty when no body holds, and so never undefined."""
+    heads: dict[tuple[str, str], set[str]] = {}
+    packages: set[str] = set()
+    for module, ast in parsed:
+        if module.is_test:
+            continue
+        packages.add(module.package)
+        for rule in ast.get("rules", []):
+            node = as_spanned(rule)
+            if node is None:
+                continue
+            if node.kind == "Default":
+                ref = as_spanned(node.body.get("refr"))
+                while ref is not None and ref.kind in ("RefDot", "RefBrack"):
+                    ref = as_spanned(ref.body["refr"])
+                if ref is not None and ref.kind == "Var":
+                    heads.setdefault((module.package, str(ref.body["value"])), set()).add("Default")
+                continue
+            head = as_spanned(node.body.get("head"))
+            if head is None:
+                continue
+            ref = as_spanned(head.body.get("refr"))
+            shape = f"{head.kind}/{ref.kind if ref is not None else ''}"
+            while ref is not None and ref.kind in ("RefDot", "RefBrack"):
+                ref = as_spanned(ref.body["refr"])
+            if ref is not None and ref.kind == "Var":
+                heads.setdefault((module.package, str(ref.body["value"])), set()).add(shape)
+    return frozenset(
+        (package, name)
+        for (package, name), shapes in heads.items()
+        if shapes == {"Set/Var"}
+        # a package nested under the rule's path would merge into its value
+        and not any(p == f"{package}.{name}" or p.startswith(f"{package}.{name}.") for p in packages)
+    )
 
 
 def _rule_names(module: PolicyModule, ast: dict[str, Any]) -> list[str]:
