@@ -241,7 +241,20 @@ class EmbeddedBackend(Backend):
     def evaluate(self, input_doc: Mapping[str, Any], packages: tuple[str, ...]) -> PackageValues:
         engine = self._require()
         self._set_input(engine, input_doc)
-        stage = input_doc.get("stage")
+        return self._values(engine, input_doc.get("stage"), packages)
+
+    def evaluate_json(
+        self,
+        input_json: str,
+        stage: str | None,
+        packages: tuple[str, ...],
+        input_doc: Mapping[str, Any] | None = None,
+    ) -> PackageValues:
+        engine = self._require()
+        self._set_input_text(engine, input_json)
+        return self._values(engine, stage, packages)
+
+    def _values(self, engine: Any, stage: Any, packages: tuple[str, ...]) -> PackageValues:
         query, keys = self._query(packages, stage if stage in _STAGES else None)
         out: PackageValues = {package: {} for package in packages}
         if not keys:
@@ -271,7 +284,9 @@ class EmbeddedBackend(Backend):
         return out
 
     def _set_input(self, engine: Any, input_doc: Mapping[str, Any]) -> None:
-        text = json.dumps(input_doc)
+        self._set_input_text(engine, json.dumps(input_doc))
+
+    def _set_input_text(self, engine: Any, text: str) -> None:
         try:
             guarded("reading the input", lambda: engine.set_input_json(text))
         except BackendError:
