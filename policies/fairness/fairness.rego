@@ -13,15 +13,28 @@ import data.govern.lib
 
 stages := {"register", "deploy"}
 
-params := lib.section("fairness")
+params := p if {
+	p := lib.params.fairness
+	is_object(p)
+} else := {}
 
-declared := lib.names(object.get(params, "sensitive_features", []))
+# declared: the non-blank names in params.fairness.sensitive_features.
+declared := {name |
+	names := object.get(params, "sensitive_features", [])
+	is_array(names)
+	some name in names
+	is_string(name)
+	trim_space(name) != ""
+}
 
 # fairness_present: input.fairness is an object. A flag rather than a copy of the
 # section, so that the package's own value stays small.
-fairness_present if is_object(lib.evidence("fairness"))
+fairness_present if is_object(input.fairness)
 
-features := lib.obj(lib.get(lib.evidence("fairness"), "features", {}))
+features := f if {
+	f := input.fairness.features
+	is_object(f)
+} else := {}
 
 # METADATA
 # title: Fairness evidence present
