@@ -12,6 +12,7 @@ import json
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 from . import __version__
@@ -76,9 +77,15 @@ def _result(
     )
 
 
+@lru_cache(maxsize=4096)
+def _passed(rule: RuleMeta) -> RuleResult:
+    """A rule's pass: the same (immutable) result for every decision."""
+    return _result(rule, Result.PASS, rule.title or "no violation")
+
+
 def _result_for(rule: RuleMeta, violations: list[Violation]) -> RuleResult:
     if not violations:
-        return _result(rule, Result.PASS, rule.title or "no violation")
+        return _passed(rule)
     if all(v.details.get("skip") is True for v in violations):
         # the rule declined to judge and said why (e.g. too few live samples): a skip, never a pass
         return _result(rule, Result.SKIP, violations[0].message)
@@ -89,7 +96,9 @@ def _result_for(rule: RuleMeta, violations: list[Violation]) -> RuleResult:
     return _result(rule, kind, message, tuple(violations))
 
 
+@lru_cache(maxsize=4096)
 def _skipped(rule: RuleMeta, stage: Stage) -> RuleResult:
+    """A rule skipped at a stage it does not apply at: the same result for every decision."""
     stages = ", ".join(sorted(s.value for s in rule.stages))
     return _result(rule, Result.SKIP, f"applies at {stages}, not at {stage.value}")
 

@@ -210,7 +210,7 @@ how(feature, row) := sprintf(" (%v%% interval %v, judged by %s)", [
 
 # exceeds(key, label) is the set of results for features whose value of key is above their
 # threshold, judged as their uncertainty mode says, or could not be computed.
-exceeds(key, label) := {result |
+exceeds(key, label) := ({result |
 	some feature, row in rows[key]
 	row.mode == "point"
 	is_number(row.value)
@@ -233,10 +233,10 @@ exceeds(key, label) := {result |
 		"threshold": row.threshold,
 		"uncertainty": row.mode,
 	}
-} | not_computed(key, label)
+}) | not_computed(key, label)
 
 # falls_short(key, label) is the same for a minimum.
-falls_short(key, label) := {result |
+falls_short(key, label) := ({result |
 	some feature, row in rows[key]
 	row.mode == "point"
 	is_number(row.value)
@@ -259,7 +259,7 @@ falls_short(key, label) := {result |
 		"threshold": row.threshold,
 		"uncertainty": row.mode,
 	}
-} | not_computed(key, label)
+}) | not_computed(key, label)
 
 not_computed(key, label) := {result |
 	some feature, row in rows[key]
@@ -317,7 +317,7 @@ group_floor := f if {
 
 # floor_by_group[feature] is the per-group values of the floor's metric ({} when absent).
 floor_by_group := {feature: by_group |
-	metric := group_floor.metric
+	group_floor
 	some feature, _ in features
 	by_group := object.get(floor_values, feature, {})
 }
