@@ -21,8 +21,9 @@ breakdown times each step of Checker.decide on its own.
 Then, before / after in the same run: Checker.decide with the current library against a Checker
 over the frozen library it replaced (tests/reference_policies/; target <= 0.35x), validation
 alone against decide (target <= 0.1x), and decide on the example with 10,000 extra run metrics
-against decide on the example (target <= 3x). Skipped with a note when this checkout has no
-reference copy.
+against decide on the example (target <= 3x). Both libraries are also timed in process (no
+evaluation worker), and so is the 45-rule library as it was before its speed rewrite
+(tests/reference_policies_45/). Skipped with a note when this checkout has no reference copy.
 
 Prints tables and, last, one line ``RESULT {json}``. Nothing is asserted: the target
 (govern/bare <= 1.3x) is reported, not enforced.
@@ -67,6 +68,7 @@ EXAMPLE = ROOT / "examples" / "adult-income"
 TODAY = dt.date(2026, 11, 27)
 TARGET_RATIO = 1.3
 REFERENCE = ROOT / "tests" / "reference_policies"  # the library before native comparisons
+REFERENCE_45 = ROOT / "tests" / "reference_policies_45"  # the 45 rules before the speed rewrite
 TARGET_VS_REFERENCE = 0.35  # decide now / decide with the reference library
 TARGET_VALIDATION = 0.1  # validation / decide
 TARGET_10K = 3.0  # decide at 10k metrics / decide on the example
@@ -324,16 +326,19 @@ def run_rounds(
 # --------------------------------------------------------------------------- before / after
 
 
-def reference_checker(spec: Any, params: dict[str, Any], *, bounded: bool = True) -> Checker:
+def reference_checker(
+    spec: Any, params: dict[str, Any], *, bounded: bool = True, root: Path = REFERENCE
+) -> Checker:
     """A Checker over the frozen reference library: today's packs as they were before."""
     modules = [
         parse_module(
-            f"reference/{p.relative_to(REFERENCE)}",
+            f"{root.name}/{p.relative_to(root)}",
             p.read_text(encoding="utf-8"),
             RegoVersion.V1,
             builtin=True,
         )
-        for p in sorted(REFERENCE.glob("*/*.rego"))
+        for p in sorted(root.glob("*/*.rego"))
+        if not p.name.endswith("_test.rego")
     ]
     return Checker(spec, make_policy_set(modules), create_backend("embedded", bounded=bounded), params)
 
@@ -388,6 +393,7 @@ def before_after(
         checker.spec, checker.policy_set, create_backend("embedded", bounded=False), checker.params
     )
     reference_inproc = reference_checker(spec, checker.params, bounded=False)
+    before_inproc = reference_checker(spec, checker.params, bounded=False, root=REFERENCE_45)
     big_raw = with_many_metrics(base, 10_000)
     big = evidence_from_value(big_raw, "<10k metrics>")
     example = evidence_from_value(base, "<example>")
@@ -396,11 +402,15 @@ def before_after(
         reference.decide(validated[i], None, TODAY)
         inproc.decide(validated[i], None, TODAY)
         reference_inproc.decide(validated[i], None, TODAY)
+        before_inproc.decide(validated[i], None, TODAY)
     fns = {
         "decide": lambda i: checker.decide(validated[i], None, TODAY),
         "decide (reference library)": lambda i: reference.decide(validated[i], None, TODAY),
         "decide, in process": lambda i: inproc.decide(validated[i], None, TODAY),
         "decide (reference library), in process": lambda i: reference_inproc.decide(
+            validated[i], None, TODAY
+        ),
+        "decide (45 rules before the speed rewrite), in process": lambda i: before_inproc.decide(
             validated[i], None, TODAY
         ),
         "validate": lambda i: evidence_from_value(raws[i]),
@@ -416,6 +426,7 @@ def before_after(
         "decide (reference library)",
         "decide, in process",
         "decide (reference library), in process",
+        "decide (45 rules before the speed rewrite), in process",
     ):
         out[f"{name} [p50]"] = statistics.median(x for run in runs for x in run[name])
     scale = {
@@ -440,6 +451,9 @@ def report_before_after(ba: dict[str, float]) -> dict[str, Any]:
     inproc = ba["decide, in process"] / ba["decide (reference library), in process"]
     inproc_p50 = ba["decide, in process [p50]"] / ba["decide (reference library), in process [p50]"]
     scale_10k_p50 = ba["decide (10k metrics) [p50]"] / ba["decide (example) [p50]"]
+    rewrite_p50 = (
+        ba["decide, in process [p50]"] / ba["decide (45 rules before the speed rewrite), in process [p50]"]
+    )
     validation_share = ba["validate"] / ba["decide"]
     schema_share = ba["schema check (jsonschema-rs)"] / ba["decide"]
     schema_before = ba["schema check (jsonschema, before)"] / ba["decide"]
@@ -460,7 +474,8 @@ def report_before_after(ba: dict[str, float]) -> dict[str, Any]:
     )
     print(
         f"  the same in process (no evaluation worker) = {inproc:.3f}x, medians {inproc_p50:.3f}x "
-        f"({_verdict(inproc_p50, TARGET_VS_REFERENCE)} the {TARGET_VS_REFERENCE}x target)"
+        f"({_verdict(inproc_p50, TARGET_VS_REFERENCE)} the {TARGET_VS_REFERENCE}x target); the same 45 rules "
+        f"as before the speed rewrite, in process: {rewrite_p50:.3f}x (medians)"
     )
     print(
         f"  schema check / decide = {schema_share:.3f}x ({_verdict(schema_share, TARGET_VALIDATION)} the "
@@ -482,6 +497,7 @@ def report_before_after(ba: dict[str, float]) -> dict[str, Any]:
         "decide_vs_reference_in_process": round(inproc, 4),
         "decide_vs_reference_in_process_p50": round(inproc_p50, 4),
         "decide_10k_vs_example_p50": round(scale_10k_p50, 3),
+        "decide_vs_before_rewrite_in_process_p50": round(rewrite_p50, 4),
         "validation_vs_decide": round(validation_share, 4),
         "schema_check_vs_decide": round(schema_share, 4),
         "schema_check_vs_decide_jsonschema": round(schema_before, 4),
