@@ -14,7 +14,7 @@ import data.govern.lib
 stages := {"deploy"}
 
 config := c if {
-	c := lib.params.champion
+	c := data.govern.params.champion
 	is_object(c)
 	is_string(c.metric)
 	trim_space(c.metric) != ""

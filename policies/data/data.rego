@@ -13,7 +13,7 @@ import data.govern.lib
 stages := {"register", "deploy"}
 
 params := p if {
-	p := lib.params.data
+	p := data.govern.params.data
 	is_object(p)
 } else := {}
 

@@ -8,8 +8,6 @@ package govern.documentation
 
 import rego.v1
 
-import data.govern.lib
-
 stages := {"register", "deploy"}
 
 all_stages := {"register", "deploy", "rollback"}
@@ -28,6 +26,18 @@ intended_use := u if {
 	u := spec.intended_use
 	is_object(u)
 } else := {}
+
+# tier: the risk tier the parameters were built for, falling back to the spec's (as lib.tier,
+# read here so that the pack needs no rule of another package on its way).
+tier := t if {
+	t := data.govern.params.tier
+	is_string(t)
+	trim_space(t) != ""
+} else := t if {
+	t := metadata.risk_tier
+	is_string(t)
+	trim_space(t) != ""
+} else := "minimal"
 
 model_name := n if {
 	n := metadata.name
@@ -91,11 +101,11 @@ deny_missing_intended_use contains result if {
 #   requires: [spec]
 deny_missing_out_of_scope contains result if {
 	input.stage in stages
-	lib.tier == "high"
+	tier == "high"
 	not has_out_of_scope
 	result := {
 		"msg": sprintf("High-risk model %s does not document its out-of-scope uses (intended_use.out_of_scope is empty)", [model_name]),
-		"tier": lib.tier,
+		"tier": tier,
 	}
 }
 
@@ -110,11 +120,11 @@ deny_missing_out_of_scope contains result if {
 #   requires: [spec]
 warn_missing_out_of_scope contains result if {
 	input.stage in stages
-	lib.tier != "high"
+	tier != "high"
 	not has_out_of_scope
 	result := {
 		"msg": sprintf("Model %s does not document its out-of-scope uses (intended_use.out_of_scope is empty)", [model_name]),
-		"tier": lib.tier,
+		"tier": tier,
 	}
 }
 
@@ -151,7 +161,7 @@ description := d if {
 	is_string(d)
 } else := ""
 
-unacceptable if lib.tier == "unacceptable"
+unacceptable if tier == "unacceptable"
 
 unacceptable if metadata.risk_tier == "unacceptable"
 
@@ -167,7 +177,7 @@ unacceptable if metadata.risk_tier == "unacceptable"
 #   configured_by: [params.documentation.min_description_length]
 warn_short_description contains result if {
 	input.stage in stages
-	threshold := lib.params.documentation.min_description_length
+	threshold := data.govern.params.documentation.min_description_length
 	is_number(threshold)
 	length := count(trim_space(description))
 	length < threshold

@@ -14,7 +14,7 @@ import data.govern.lib
 stages := {"register", "deploy"}
 
 params := p if {
-	p := lib.params.explainability
+	p := data.govern.params.explainability
 	is_object(p)
 } else := {}
 
@@ -46,7 +46,7 @@ watched := {name |
 }
 
 sensitive_features := s if {
-	fairness := lib.params.fairness
+	fairness := data.govern.params.fairness
 	is_object(fairness)
 	s := object.get(fairness, "sensitive_features", [])
 } else := []

@@ -14,7 +14,7 @@ import data.govern.lib
 stages := {"register", "deploy"}
 
 params := p if {
-	p := lib.params.fairness
+	p := data.govern.params.fairness
 	is_object(p)
 } else := {}
 
@@ -311,7 +311,8 @@ small_groups := {feature: small |
 group_floor := f if {
 	f := object.get(params, "group_floor", null)
 	is_object(f)
-	lib.present(f.metric)
+	is_string(f.metric)
+	trim_space(f.metric) != ""
 	is_number(f.min)
 }
 

@@ -13,7 +13,7 @@ import data.govern.lib
 stages := {"register", "deploy"}
 
 params := p if {
-	p := lib.params.lineage
+	p := data.govern.params.lineage
 	is_object(p)
 } else := {}
 

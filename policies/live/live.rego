@@ -13,7 +13,7 @@ import data.govern.lib
 stages := {"rollback"}
 
 bounds := b if {
-	b := lib.params.live
+	b := data.govern.params.live
 	is_object(b)
 } else := {}
 
@@ -42,7 +42,7 @@ baselines := b if {
 } else := {}
 
 min_samples := m if {
-	m := lib.params.live_samples.min
+	m := data.govern.params.live_samples.min
 	is_number(m)
 }
 

@@ -13,7 +13,7 @@ import data.govern.lib
 stages := {"register", "deploy"}
 
 bounds := b if {
-	b := lib.params.metrics
+	b := data.govern.params.metrics
 	is_object(b)
 } else := {}
 
@@ -68,7 +68,7 @@ integrity_items := i if {
 } else := []
 
 integrity_tolerance := t if {
-	t := object.get(object.get(lib.params, "performance", {}), "integrity_tolerance", null)
+	t := object.get(object.get(data.govern.params, "performance", {}), "integrity_tolerance", null)
 	is_number(t)
 }
 
