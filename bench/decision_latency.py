@@ -21,8 +21,9 @@ breakdown times each step of Checker.decide on its own.
 Then, before / after in the same run: Checker.decide with the current library against a Checker
 over the frozen library it replaced (tests/reference_policies/; target <= 0.35x), validation
 alone against decide (target <= 0.1x), and decide on the example with 10,000 extra run metrics
-against decide on the example (target <= 3x). Skipped with a note when this checkout has no
-reference copy.
+against decide on the example (target <= 3x). Both libraries are also timed in process (no
+evaluation worker), and so is the 45-rule library as it was before its speed rewrite
+(tests/reference_policies_45/). Skipped with a note when this checkout has no reference copy.
 
 Prints tables and, last, one line ``RESULT {json}``. Nothing is asserted: the target
 (govern/bare <= 1.3x) is reported, not enforced.
@@ -67,6 +68,7 @@ EXAMPLE = ROOT / "examples" / "adult-income"
 TODAY = dt.date(2026, 11, 27)
 TARGET_RATIO = 1.3
 REFERENCE = ROOT / "tests" / "reference_policies"  # the library before native comparisons
+REFERENCE_45 = ROOT / "tests" / "reference_policies_45"  # the 45 rules before the speed rewrite
 TARGET_VS_REFERENCE = 0.35  # decide now / decide with the reference library
 TARGET_VALIDATION = 0.1  # validation / decide
 TARGET_10K = 3.0  # decide at 10k metrics / decide on the example
@@ -324,24 +326,32 @@ def run_rounds(
 # --------------------------------------------------------------------------- before / after
 
 
-def reference_checker(spec: Any, params: dict[str, Any]) -> Checker:
+def reference_checker(
+    spec: Any, params: dict[str, Any], *, bounded: bool = True, root: Path = REFERENCE
+) -> Checker:
     """A Checker over the frozen reference library: today's packs as they were before."""
     modules = [
         parse_module(
-            f"reference/{p.relative_to(REFERENCE)}",
+            f"{root.name}/{p.relative_to(root)}",
             p.read_text(encoding="utf-8"),
             RegoVersion.V1,
             builtin=True,
         )
-        for p in sorted(REFERENCE.glob("*/*.rego"))
+        for p in sorted(root.glob("*/*.rego"))
+        if not p.name.endswith("_test.rego")
     ]
-    return Checker(spec, make_policy_set(modules), create_backend("embedded"), params)
+    return Checker(spec, make_policy_set(modules), create_backend("embedded", bounded=bounded), params)
 
 
 def _interleaved(fns: dict[str, Any], count: int, seed: int) -> dict[str, float]:
     """Mean µs per call of each fn(i), i over range(count), the modes interleaved per i."""
+    return {name: statistics.fmean(v) for name, v in _interleaved_samples(fns, count, seed).items()}
+
+
+def _interleaved_samples(fns: dict[str, Any], count: int, seed: int) -> dict[str, list[float]]:
+    """µs of each call of each fn(i), i over range(count), the modes interleaved per i."""
     clock = time.perf_counter_ns
-    totals = dict.fromkeys(fns, 0)
+    samples: dict[str, list[float]] = {name: [] for name in fns}
     names = list(fns)
     order = list(range(count))
     random.Random(seed).shuffle(order)
@@ -350,8 +360,8 @@ def _interleaved(fns: dict[str, Any], count: int, seed: int) -> dict[str, float]
             name = names[(k + j) % len(names)]
             t0 = clock()
             fns[name](i)
-            totals[name] += clock() - t0
-    return {name: total / count / 1000 for name, total in totals.items()}
+            samples[name].append((clock() - t0) / 1000)
+    return samples
 
 
 def with_many_metrics(base: dict[str, Any], count: int) -> dict[str, Any]:
@@ -370,32 +380,81 @@ def before_after(
     rounds: int,
     seed: int,
 ) -> dict[str, float]:
-    """Same run: decide now vs with the reference library, validation vs decide, 10k metrics."""
+    """Same run: decide now vs with the reference library, validation vs decide, 10k metrics.
+
+    Both libraries are also timed in process (no evaluation worker): the worker exchange costs
+    both the same absolute time (two process wake-ups per decision, long on a loaded machine),
+    so the in-process ratio is the one the libraries and the decision path alone set; and in
+    CPU time of the process (``[CPU]``), which waiting for a core on a shared machine leaves out. Medians
+    are kept beside the means (``<mode> [p50]``): a decision preempted by another process is
+    a whole scheduler tick longer, which moves a mean on a shared machine, not a median.
+    """
     reference = reference_checker(spec, checker.params)
+    inproc = Checker(
+        checker.spec, checker.policy_set, create_backend("embedded", bounded=False), checker.params
+    )
+    reference_inproc = reference_checker(spec, checker.params, bounded=False)
+    before_inproc = reference_checker(spec, checker.params, bounded=False, root=REFERENCE_45)
     big_raw = with_many_metrics(base, 10_000)
     big = evidence_from_value(big_raw, "<10k metrics>")
     example = evidence_from_value(base, "<example>")
     n = min(len(raws), 500)
     for i in range(min(n, 50)):
         reference.decide(validated[i], None, TODAY)
+        inproc.decide(validated[i], None, TODAY)
+        reference_inproc.decide(validated[i], None, TODAY)
+        before_inproc.decide(validated[i], None, TODAY)
     fns = {
         "decide": lambda i: checker.decide(validated[i], None, TODAY),
         "decide (reference library)": lambda i: reference.decide(validated[i], None, TODAY),
+        "decide, in process": lambda i: inproc.decide(validated[i], None, TODAY),
+        "decide (reference library), in process": lambda i: reference_inproc.decide(
+            validated[i], None, TODAY
+        ),
+        "decide (45 rules before the speed rewrite), in process": lambda i: before_inproc.decide(
+            validated[i], None, TODAY
+        ),
         "validate": lambda i: evidence_from_value(raws[i]),
         "schema check (jsonschema-rs)": lambda i: is_valid(raws[i], Schema.EVIDENCE),
         "schema check (jsonschema, before)": lambda i: (
             not any(True for _ in _validator(Schema.EVIDENCE).iter_errors(raws[i]))
         ),
     }
-    means = [_interleaved(fns, n, seed + r) for r in range(rounds)]
-    out = {name: statistics.fmean(m[name] for m in means) for name in fns}
+    runs = [_interleaved_samples(fns, n, seed + r) for r in range(rounds)]
+    out = {name: statistics.fmean(x for run in runs for x in run[name]) for name in fns}
+    for name in (
+        "decide",
+        "decide (reference library)",
+        "decide, in process",
+        "decide (reference library), in process",
+        "decide (45 rules before the speed rewrite), in process",
+    ):
+        out[f"{name} [p50]"] = statistics.median(x for run in runs for x in run[name])
+    # CPU time of the process (no wait for the CPU, no preemption): the in-process checkers over
+    # the same documents, one after the other, the best of a few passes.
+    cpu = {
+        "decide, in process": inproc,
+        "decide (reference library), in process": reference_inproc,
+        "decide (45 rules before the speed rewrite), in process": before_inproc,
+    }
+    for name, each in cpu.items():
+        best = float("inf")
+        for _ in range(max(3, rounds)):
+            t0 = time.process_time_ns()
+            for i in range(n):
+                each.decide(validated[i], None, TODAY)
+            best = min(best, (time.process_time_ns() - t0) / n / 1000)
+        out[f"{name} [CPU]"] = best
     scale = {
         "decide (example)": lambda i: checker.decide(example, None, TODAY),
         "decide (10k metrics)": lambda i: checker.decide(big, None, TODAY),
         "decide (10k metrics, reference library)": lambda i: reference.decide(big, None, TODAY),
         "validate (10k metrics)": lambda i: evidence_from_value(big_raw),
     }
-    out.update(_interleaved(scale, 20, seed))
+    scaled = _interleaved_samples(scale, 20, seed)
+    out.update({name: statistics.fmean(v) for name, v in scaled.items()})
+    for name in ("decide (example)", "decide (10k metrics)"):
+        out[f"{name} [p50]"] = statistics.median(scaled[name])
     return out
 
 
@@ -404,13 +463,24 @@ def report_before_after(ba: dict[str, float]) -> dict[str, Any]:
     if not ba:
         return {}
     vs_reference = ba["decide"] / ba["decide (reference library)"]
+    vs_reference_p50 = ba["decide [p50]"] / ba["decide (reference library) [p50]"]
+    inproc = ba["decide, in process"] / ba["decide (reference library), in process"]
+    inproc_p50 = ba["decide, in process [p50]"] / ba["decide (reference library), in process [p50]"]
+    scale_10k_p50 = ba["decide (10k metrics) [p50]"] / ba["decide (example) [p50]"]
+    cpu_vs_reference = ba["decide, in process [CPU]"] / ba["decide (reference library), in process [CPU]"]
+    cpu_vs_before = (
+        ba["decide, in process [CPU]"] / ba["decide (45 rules before the speed rewrite), in process [CPU]"]
+    )
+    rewrite_p50 = (
+        ba["decide, in process [p50]"] / ba["decide (45 rules before the speed rewrite), in process [p50]"]
+    )
     validation_share = ba["validate"] / ba["decide"]
     schema_share = ba["schema check (jsonschema-rs)"] / ba["decide"]
     schema_before = ba["schema check (jsonschema, before)"] / ba["decide"]
     scale_10k = ba["decide (10k metrics)"] / ba["decide (example)"]
     scale_10k_ref = ba["decide (10k metrics, reference library)"] / ba["decide (example)"]
     print()
-    print("before / after, same run (mean µs per call, modes interleaved per document):")
+    print("before / after, same run (µs per call, mean unless [p50]; modes interleaved per document):")
     for name, value in ba.items():
         print(f"  {name:<44}{value:>10.0f}")
 
@@ -419,7 +489,18 @@ def report_before_after(ba: dict[str, float]) -> dict[str, Any]:
 
     print(
         f"  decide now / decide with the reference library = {vs_reference:.3f}x "
-        f"({_verdict(vs_reference, TARGET_VS_REFERENCE)} the {TARGET_VS_REFERENCE}x target)"
+        f"({_verdict(vs_reference, TARGET_VS_REFERENCE)} the {TARGET_VS_REFERENCE}x target); "
+        f"medians {vs_reference_p50:.3f}x"
+    )
+    print(
+        f"  the same in process (no evaluation worker) = {inproc:.3f}x, medians {inproc_p50:.3f}x "
+        f"({_verdict(inproc_p50, TARGET_VS_REFERENCE)} the {TARGET_VS_REFERENCE}x target); the same 45 rules "
+        f"as before the speed rewrite, in process: {rewrite_p50:.3f}x (medians)"
+    )
+    print(
+        f"  CPU time in process (no waiting for a core): {cpu_vs_reference:.3f}x the reference library "
+        f"({_verdict(cpu_vs_reference, TARGET_VS_REFERENCE)} the {TARGET_VS_REFERENCE}x target), "
+        f"{cpu_vs_before:.3f}x the 45 rules before the speed rewrite"
     )
     print(
         f"  schema check / decide = {schema_share:.3f}x ({_verdict(schema_share, TARGET_VALIDATION)} the "
@@ -431,12 +512,19 @@ def report_before_after(ba: dict[str, float]) -> dict[str, Any]:
     )
     print(
         f"  decide at 10k metrics / on the example = {scale_10k:.2f}x ({_verdict(scale_10k, TARGET_10K)} the "
-        f"{TARGET_10K}x target; {scale_10k_ref:.2f}x with the reference library)"
+        f"{TARGET_10K}x target; {scale_10k_ref:.2f}x with the reference library); medians {scale_10k_p50:.2f}x"
     )
 
     return {
         "before_after_us": {k: round(v, 1) for k, v in ba.items()},
         "decide_vs_reference": round(vs_reference, 4),
+        "decide_vs_reference_p50": round(vs_reference_p50, 4),
+        "decide_vs_reference_in_process": round(inproc, 4),
+        "decide_vs_reference_in_process_p50": round(inproc_p50, 4),
+        "decide_10k_vs_example_p50": round(scale_10k_p50, 3),
+        "decide_vs_before_rewrite_in_process_p50": round(rewrite_p50, 4),
+        "decide_cpu_vs_reference_in_process": round(cpu_vs_reference, 4),
+        "decide_cpu_vs_before_rewrite_in_process": round(cpu_vs_before, 4),
         "validation_vs_decide": round(validation_share, 4),
         "schema_check_vs_decide": round(schema_share, 4),
         "schema_check_vs_decide_jsonschema": round(schema_before, 4),
@@ -468,29 +556,31 @@ def components(
         t1 = clock()
         bare.evaluate(bare_input)
         t2 = clock()
-        prepared = checker.prepare_input(ev, None)  # dict copy + canonical_digest of the whole input
+        prepared = checker.prepare_input(ev, None)  # dict copy, digest, the input's JSON text
         t3 = clock()
         canonical_digest(prepared.value)
         t4 = clock()
         stage = Stage(prepared.value["stage"])
-        values = checker.backend.evaluate(prepared.value, packages)
+        values = checker.backend.evaluate_json(prepared.json, stage.value, packages, prepared.value)
         t5 = clock()
-        results = rule_results(rules, values, stage)
+        results = rule_results(
+            rules, values, stage, input_doc=prepared.value, params=checker.params, sources=checker.sources
+        )
         results, _ = apply_waivers(results, checker.spec.waivers, stage, TODAY)
         t6 = clock()
         checker.backend.version()
         t7 = clock()
         totals["Checker.decide (whole)"] += t1 - t0
         totals["bare regorus (same documents)"] += t2 - t1
-        totals["prepare_input (dict copy + canonical_digest)"] += t3 - t2
-        totals["  of which canonical_digest (json sort_keys + sha256)"] += t4 - t3
-        totals["backend.evaluate (dumps + regorus + loads + walk)"] += t5 - t4
+        totals["prepare_input (dict copy, digest, input JSON text)"] += t3 - t2
+        totals["  (not in decide) canonical_digest of the input"] += t4 - t3
+        totals["backend.evaluate_json (worker exchange, regorus, loads)"] += t5 - t4
         totals["rule_results + apply_waivers"] += t6 - t5
         totals["backend.version() (importlib.metadata.version)"] += t7 - t6
     out = {k: v / n / 1000 for k, v in totals.items()}
     steps = (
-        "prepare_input (dict copy + canonical_digest)",
-        "backend.evaluate (dumps + regorus + loads + walk)",
+        "prepare_input (dict copy, digest, input JSON text)",
+        "backend.evaluate_json (worker exchange, regorus, loads)",
         "rule_results + apply_waivers",
         "backend.version() (importlib.metadata.version)",
     )

@@ -8,9 +8,11 @@ closed: an engine error becomes an ``error`` result, never a pass.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 from . import __version__
@@ -75,9 +77,15 @@ def _result(
     )
 
 
+@lru_cache(maxsize=4096)
+def _passed(rule: RuleMeta) -> RuleResult:
+    """A rule's pass: the same (immutable) result for every decision."""
+    return _result(rule, Result.PASS, rule.title or "no violation")
+
+
 def _result_for(rule: RuleMeta, violations: list[Violation]) -> RuleResult:
     if not violations:
-        return _result(rule, Result.PASS, rule.title or "no violation")
+        return _passed(rule)
     if all(v.details.get("skip") is True for v in violations):
         # the rule declined to judge and said why (e.g. too few live samples): a skip, never a pass
         return _result(rule, Result.SKIP, violations[0].message)
@@ -88,7 +96,9 @@ def _result_for(rule: RuleMeta, violations: list[Violation]) -> RuleResult:
     return _result(rule, kind, message, tuple(violations))
 
 
+@lru_cache(maxsize=4096)
 def _skipped(rule: RuleMeta, stage: Stage) -> RuleResult:
+    """A rule skipped at a stage it does not apply at: the same result for every decision."""
     stages = ", ".join(sorted(s.value for s in rule.stages))
     return _result(rule, Result.SKIP, f"applies at {stages}, not at {stage.value}")
 
@@ -176,8 +186,26 @@ def rule_results(
 
 @dataclass(frozen=True)
 class PreparedInput:
+    """The Rego input of one decision, its digest, and its JSON text (serialized once)."""
+
     value: dict[str, Any]
     digest: str
+    json: str = field(default="", repr=False, compare=False)
+
+
+def _input_json(evidence: EvidenceDocument, value: Mapping[str, Any], spec_json: str) -> str:
+    """``value`` (the evidence with the spec and stage set) as JSON text.
+
+    When the evidence came with its own ``json.dumps`` text, that text is reused and the spec
+    and stage are appended after it: a key given twice in a JSON object counts once, with its
+    last value, so the engine reads exactly ``value`` without the evidence being serialized
+    again. Otherwise the value is serialized once here.
+    """
+    text = evidence.text
+    if text and text.endswith("}") and evidence.value and "stage" in value:
+        stage = json.dumps(value["stage"])
+        return f'{text[:-1]}, "spec": {spec_json}, "stage": {stage}}}'
+    return json.dumps(value)
 
 
 class Checker:
@@ -201,6 +229,7 @@ class Checker:
         self.params_digest = canonical_digest(self.params)
         self.allow_empty = allow_empty
         self._packages = policy_set.packages
+        self._spec_json = json.dumps(spec.data)
         allowed = list(spec.allow_builtins)
         check_builtins(policy_set.modules, allowed, backend=backend.name, include_builtin=False)
         self.references_checked = check_policy_set(policy_set, include_builtin=False)
@@ -241,11 +270,20 @@ class Checker:
             )
         if stage is not None:
             value["stage"] = stage.value
-        return PreparedInput(value=value, digest=input_digest(evidence, self.spec, value["stage"]))
+        return PreparedInput(
+            value=value,
+            digest=input_digest(evidence, self.spec, value["stage"]),
+            json=_input_json(evidence, value, self._spec_json),
+        )
 
-    def _evaluate(self, value: Mapping[str, Any], stage: Stage) -> tuple[list[RuleResult], list[str]]:
+    def _evaluate(
+        self, value: Mapping[str, Any], stage: Stage, text: str = ""
+    ) -> tuple[list[RuleResult], list[str]]:
         try:
-            values = self.backend.evaluate(value, self._packages)
+            if text:
+                values = self.backend.evaluate_json(text, stage.value, self._packages, value)
+            else:
+                values = self.backend.evaluate(value, self._packages)
         except BackendError as exc:
             return self._evaluate_each(value, stage, str(exc))
         rules = self.policy_set.rules
@@ -287,7 +325,7 @@ class Checker:
                 hint="add policies, or pass --allow-empty if an empty decision is intended",
             )
         as_of = today or dt.date.today()
-        results, errors = self._evaluate(prepared.value, effective)
+        results, errors = self._evaluate(prepared.value, effective, prepared.json)
         results, uses = apply_waivers(results, self.spec.waivers, effective, as_of)
         return Decision(
             decision_id=str(uuid.uuid4()),

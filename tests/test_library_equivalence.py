@@ -7,11 +7,16 @@ one sorted list. For the conformance suite and for generated documents, every de
 the reference must produce the same value (the same set of result objects, messages included)
 under the current packs, on the embedded engine and on a real OPA.
 
-What is intentionally different: two numbers less than half a millionth apart used to compare
-as equal; they now compare as the numbers they are. The generated documents therefore use
-numbers of at most six decimals (where the two semantics coincide by construction), and the
-conformance cases whose numbers carry more decimals are checked to differ only in rules that
-compare such a number (``SUB_MILLIONTH_CASES``).
+``tests/reference_policies_45/`` is a frozen copy of the 45-rule library as it was before it was
+rewritten for speed (shared values computed once per package, no helper call per element, the
+rule values asked for directly). That rewrite changed no decision: every one of its 45 rules
+must produce exactly the same value, messages included, on the same documents and both engines.
+
+What is intentionally different from the 36-rule reference: two numbers less than half a
+millionth apart used to compare as equal; they now compare as the numbers they are. The
+generated documents therefore use numbers of at most six decimals (where the two semantics
+coincide by construction), and the conformance cases whose numbers carry more decimals are
+checked to differ only in rules that compare such a number (``SUB_MILLIONTH_CASES``).
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = Path(__file__).resolve().parent / "reference_policies"
+REFERENCE_45 = Path(__file__).resolve().parent / "reference_policies_45"
 CURRENT = ROOT / "policies"
 GENERATED = 1200
 SEED = 20261129
@@ -87,19 +93,24 @@ def _modules(root: Path) -> list[tuple[str, str]]:
 
 
 @cache
-def reference_rules() -> tuple[str, ...]:
-    """Every deny/warn rule of the reference library, as ``package.rule``."""
+def library_rules(root: Path) -> tuple[str, ...]:
+    """Every deny/warn rule of the library under ``root``, as ``package.rule``."""
     rules: set[str] = set()
-    for _, text in _modules(REFERENCE):
+    for _, text in _modules(root):
         package = _PACKAGE.search(text)
         assert package is not None
         rules.update(f"{package.group(1)}.{name}" for name in _RULE.findall(text))
     return tuple(sorted(rules))
 
 
-def _query_module() -> str:
+def reference_rules() -> tuple[str, ...]:
+    """Every deny/warn rule of the 36-rule reference library."""
+    return library_rules(REFERENCE)
+
+
+def _query_module(rules: tuple[str, ...]) -> str:
     """``values`` for one input; ``results`` for every item of data.equivalence.docs."""
-    entries = ",\n".join(f'\t"{rule}": data.{rule}' for rule in reference_rules())
+    entries = ",\n".join(f'\t"{rule}": data.{rule}' for rule in rules)
     return (
         "package equivalence\n\nimport rego.v1\n\n"
         f"values := {{\n{entries},\n}}\n\n"
@@ -119,13 +130,16 @@ def _docs_payload(docs: list[dict[str, Any]]) -> str:
     return json.dumps({"equivalence": {"docs": docs}, "govern": {"params": {}}})
 
 
-def run_regorus(root: Path, docs: list[dict[str, Any]]) -> list[dict[str, list[str]]]:
+def run_regorus(
+    root: Path, docs: list[dict[str, Any]], rules: tuple[str, ...] | None = None
+) -> list[dict[str, list[str]]]:
+    """The values of ``rules`` (those of the 36-rule reference by default) for each document."""
     regorus = import_regorus()
     engine = regorus.Engine()
     engine.set_rego_v0(False)
     for path, text in _modules(root):
         engine.add_policy(path, text)
-    engine.add_policy("equivalence.rego", _query_module())
+    engine.add_policy("equivalence.rego", _query_module(rules or reference_rules()))
     out: list[dict[str, list[str]]] = []
     for doc in docs:
         engine.clear_data()
@@ -135,8 +149,10 @@ def run_regorus(root: Path, docs: list[dict[str, Any]]) -> list[dict[str, list[s
     return out
 
 
-def run_opa(opa: str, root: Path, docs: list[dict[str, Any]], tmp: Path) -> list[dict[str, list[str]]]:
-    (tmp / "equivalence.rego").write_text(_query_module(), encoding="utf-8")
+def run_opa(
+    opa: str, root: Path, docs: list[dict[str, Any]], tmp: Path, rules: tuple[str, ...] | None = None
+) -> list[dict[str, list[str]]]:
+    (tmp / "equivalence.rego").write_text(_query_module(rules or reference_rules()), encoding="utf-8")
     (tmp / "data.json").write_text(_docs_payload(docs), encoding="utf-8")
     args = [
         opa,
@@ -267,6 +283,25 @@ def generated_docs(count: int, seed: int) -> list[dict[str, Any]]:
                 "accuracy": {"min": _decimal(rng)},
                 "latency_p95_ms": {"max": rng.randint(10, 500)},
             }
+        if rng.random() < 0.15:
+            # live drops from the validation baseline (GOV-LIVE-004..006)
+            baseline, live = _decimal(rng, 0.7, 0.95), _decimal(rng, 0.6, 0.95)
+            drop = round(baseline - live, 6)
+            value["live"] = {
+                "metrics": {"accuracy": live},
+                "source": "prometheus",
+                "window": "10m",
+                "samples": rng.choice((20, 800)),
+                "judged": True,
+                "baseline": {"accuracy": baseline} if rng.random() < 0.8 else {},
+                "drops": {"accuracy": {"absolute": drop, "relative": round(drop / baseline, 6)}},
+            }
+            params["live"] = {
+                "accuracy": {
+                    "max_drop": rng.choice((0.01, 0.02, 0.05)),
+                    "max_relative_drop": rng.choice((0.01, 0.02, 0.05)),
+                }
+            }
         thresholds = _thresholds(params)
         for section in sections:
             if isinstance(value.get(section), dict):
@@ -298,10 +333,15 @@ def _has_long_decimal(doc: dict[str, Any]) -> bool:
     return bool(_LONG_DECIMAL.search(json.dumps(doc)))
 
 
-def _differing(old: list[dict[str, list[str]]], new: list[dict[str, list[str]]]) -> dict[int, list[str]]:
+def _differing(
+    old: list[dict[str, list[str]]],
+    new: list[dict[str, list[str]]],
+    exempt: Iterable[str] = CHANGED_ON_PURPOSE,
+) -> dict[int, list[str]]:
+    skip = set(exempt)
     out: dict[int, list[str]] = {}
     for i, (a, b) in enumerate(zip(old, new, strict=True)):
-        rules = [rule for rule in a if rule not in CHANGED_ON_PURPOSE and a[rule] != b.get(rule)]
+        rules = [rule for rule in a if rule not in skip and a[rule] != b.get(rule)]
         if rules:
             out[i] = rules
     return out
@@ -378,3 +418,53 @@ def test_a_sub_millionth_difference_now_counts() -> None:
     assert old[rule] == []
     assert len(new[rule]) == 1
     assert "0.8499999" in new[rule][0]
+
+
+# --------------------------------------------------------------------------- the speed rewrite
+
+
+def test_the_45_rule_reference_is_todays_rule_set() -> None:
+    assert library_rules(REFERENCE_45) == library_rules(CURRENT)
+    assert set(reference_rules()) < set(library_rules(CURRENT))
+
+
+def test_the_generated_documents_exercise_every_rule_of_today() -> None:
+    rules = library_rules(CURRENT)
+    results = run_regorus(CURRENT, _generated(), rules)
+    fired = {rule for r in results for rule, items in r.items() if items}
+    quiet = {rule for r in results for rule, items in r.items() if not items}
+    assert len(fired) >= 0.8 * len(rules), sorted(set(rules) - fired)
+    assert quiet == set(rules)
+
+
+def test_speed_rewrite_same_values_on_generated_documents_embedded() -> None:
+    rules = library_rules(CURRENT)
+    docs = _generated()
+    diff = _differing(run_regorus(REFERENCE_45, docs, rules), run_regorus(CURRENT, docs, rules), ())
+    assert not diff, {i: diff[i] for i in list(diff)[:5]}
+
+
+def test_speed_rewrite_same_values_on_the_conformance_suite_embedded() -> None:
+    rules = library_rules(CURRENT)
+    _, docs = conformance_docs()
+    diff = _differing(run_regorus(REFERENCE_45, docs, rules), run_regorus(CURRENT, docs, rules), ())
+    assert not diff, {i: diff[i] for i in list(diff)[:5]}
+
+
+def test_speed_rewrite_same_values_on_generated_documents_opa(opa: str, tmp_path: Path) -> None:
+    rules = library_rules(CURRENT)
+    docs = _generated()
+    old = run_opa(opa, REFERENCE_45, docs, tmp_path, rules)
+    new = run_opa(opa, CURRENT, docs, tmp_path, rules)
+    assert len(new) == len(docs)
+    diff = _differing(old, new, ())
+    assert not diff, {i: diff[i] for i in list(diff)[:5]}
+
+
+def test_speed_rewrite_same_values_on_the_conformance_suite_opa(opa: str, tmp_path: Path) -> None:
+    rules = library_rules(CURRENT)
+    _, docs = conformance_docs()
+    diff = _differing(
+        run_opa(opa, REFERENCE_45, docs, tmp_path, rules), run_opa(opa, CURRENT, docs, tmp_path, rules), ()
+    )
+    assert not diff, {i: diff[i] for i in list(diff)[:5]}

@@ -59,6 +59,23 @@ class Backend(ABC):
     def evaluate(self, input_doc: Mapping[str, Any], packages: tuple[str, ...]) -> PackageValues:
         """Every rule value of ``packages`` for ``input_doc``. Raises BackendError on any failure."""
 
+    def evaluate_json(
+        self,
+        input_json: str,
+        stage: str | None,
+        packages: tuple[str, ...],
+        input_doc: Mapping[str, Any] | None = None,
+    ) -> PackageValues:
+        """:meth:`evaluate` on an input already serialized: ``input_json`` is the document's JSON
+        text (a key given twice counts once, with its last value), ``stage`` its stage.
+
+        The caller serializes each input once; a backend whose engine reads JSON takes the text
+        as it is. This default evaluates ``input_doc`` (the same document), or the parsed text.
+        """
+        import json
+
+        return self.evaluate(input_doc if input_doc is not None else json.loads(input_json), packages)
+
     @abstractmethod
     def evaluate_rule(self, input_doc: Mapping[str, Any] | None, path: str) -> Any:
         """One rule's value (``UNDEFINED`` when undefined). Raises BackendError on any failure."""

@@ -259,6 +259,20 @@ class BoundedBackend(Backend):
         self._last_input = input_doc
         return result
 
+    def evaluate_json(
+        self,
+        input_json: str,
+        stage: str | None,
+        packages: tuple[str, ...],
+        input_doc: Mapping[str, Any] | None = None,
+    ) -> PackageValues:
+        # only the text crosses to the worker: one string to pickle instead of the whole document
+        result: PackageValues = self._call(
+            "evaluate_json", (input_json, stage, packages), "evaluating the policy set"
+        )
+        self._last_input = input_doc
+        return result
+
     def evaluate_rule(self, input_doc: Mapping[str, Any] | None, path: str) -> Any:
         # the worker keeps the last input: do not send the same document again
         same = input_doc is not None and input_doc is self._last_input and self._process is not None

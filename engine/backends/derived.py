@@ -92,6 +92,9 @@ class ModuleFacts:
     calls: tuple[tuple[str, int, int], ...]
     #: The first part of every non-function rule head, in order (repeats kept).
     rule_names: tuple[str, ...]
+    #: (rule name, head shape) for every rule and ``default``: ``Set/Var`` for ``name contains
+    #: key``, ``Default`` for a default; what tells a rule that is never undefined.
+    head_shapes: tuple[tuple[str, str], ...] = ()
 
 
 def call_name(node: Any) -> str | None:
@@ -148,6 +151,31 @@ def _rule_names(ast: dict[str, Any]) -> list[str]:
     return out
 
 
+def _head_shapes(ast: dict[str, Any]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for rule in ast.get("rules", []):
+        node = as_spanned(rule)
+        if node is None:
+            continue
+        if node.kind == "Default":
+            ref = as_spanned(node.body.get("refr"))
+            while ref is not None and ref.kind in ("RefDot", "RefBrack"):
+                ref = as_spanned(ref.body["refr"])
+            if ref is not None and ref.kind == "Var":
+                out.append((str(ref.body["value"]), "Default"))
+            continue
+        head = as_spanned(node.body.get("head"))
+        if head is None:
+            continue
+        ref = as_spanned(head.body.get("refr"))
+        shape = f"{head.kind}/{ref.kind if ref is not None else ''}"
+        while ref is not None and ref.kind in ("RefDot", "RefBrack"):
+            ref = as_spanned(ref.body["refr"])
+        if ref is not None and ref.kind == "Var":
+            out.append((str(ref.body["value"]), shape))
+    return out
+
+
 def _compute(ast: dict[str, Any]) -> ModuleFacts:
     functions: list[str] = []
     for rule in ast.get("rules", []):
@@ -163,7 +191,9 @@ def _compute(ast: dict[str, Any]) -> ModuleFacts:
             name = call_name(node.body.get("fcn"))
             if name is not None:
                 calls.append((name, node.line, node.col))
-    return ModuleFacts(tuple(functions), _imports(ast), tuple(calls), tuple(_rule_names(ast)))
+    return ModuleFacts(
+        tuple(functions), _imports(ast), tuple(calls), tuple(_rule_names(ast)), tuple(_head_shapes(ast))
+    )
 
 
 def _encode(facts: ModuleFacts) -> dict[str, Any]:
@@ -172,6 +202,7 @@ def _encode(facts: ModuleFacts) -> dict[str, Any]:
         "imports": facts.imports,
         "calls": [list(call) for call in facts.calls],
         "rule_names": list(facts.rule_names),
+        "head_shapes": [list(pair) for pair in facts.head_shapes],
     }
 
 
@@ -190,7 +221,14 @@ def _decode(value: Any) -> ModuleFacts:
         if not (isinstance(name, str) and type(line) is int and type(col) is int):
             raise TypeError("not a call")
         calls.append((name, line, col))
-    return ModuleFacts(_strs(value["functions"]), imports, tuple(calls), _strs(value["rule_names"]))
+    shapes = []
+    for name, shape in value["head_shapes"]:
+        if not (isinstance(name, str) and isinstance(shape, str)):
+            raise TypeError("not a head shape")
+        shapes.append((name, shape))
+    return ModuleFacts(
+        _strs(value["functions"]), imports, tuple(calls), _strs(value["rule_names"]), tuple(shapes)
+    )
 
 
 def module_facts(source: ParsedModule) -> ModuleFacts:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,10 @@ class EvidenceDocument:
     value: dict[str, Any]
     source: str
     sha256: str = ""  # of the bytes it was read from
+    #: ``json.dumps(value)`` when the document was serialized so on its way in (an in-memory
+    #: document is validated from that text), "" otherwise: the decision reuses it as the
+    #: engine's input instead of serializing the evidence again.
+    text: str = field(default="", repr=False, compare=False)
 
     @property
     def model_name(self) -> str | None:
@@ -53,12 +57,12 @@ class EvidenceDocument:
         return str(name) if name is not None else None
 
 
-def _validated(doc: Document, raw: bytes | None) -> EvidenceDocument:
+def _validated(doc: Document, raw: bytes | None, text: str = "") -> EvidenceDocument:
     if not isinstance(doc.value, dict):
         raise EvidenceError("an evidence document must be a JSON object", doc.location(()))
     relocate = (lambda d: with_lines(d, raw, EvidenceError)) if raw is not None else None
     validate(doc, Schema.EVIDENCE, EvidenceError, relocate=relocate)
-    return EvidenceDocument(value=doc.value, source=doc.source, sha256=doc.sha256)
+    return EvidenceDocument(value=doc.value, source=doc.source, sha256=doc.sha256, text=text)
 
 
 def load_evidence(path: Path) -> EvidenceDocument:
@@ -71,6 +75,7 @@ def evidence_from_value(value: Any, source: str = "<evidence>") -> EvidenceDocum
     """Validate an in-memory evidence document (from a collector or a test)."""
     if not isinstance(value, dict):
         raise EvidenceError("an evidence document must be a JSON object")
-    raw = json.dumps(value).encode("utf-8")
+    text = json.dumps(value)
+    raw = text.encode("utf-8")
     doc = parse_document(raw, source, EvidenceError, json_fast_path=True)
-    return _validated(doc, raw)
+    return _validated(doc, raw, text)

@@ -14,16 +14,18 @@ import data.govern.lib
 stages := {"deploy"}
 
 config := c if {
-	c := object.get(lib.params, "champion", null)
+	c := data.govern.params.champion
 	is_object(c)
-	lib.present(c.metric)
+	is_string(c.metric)
+	trim_space(c.metric) != ""
 }
 
 metric := config.metric
 
 alias := a if {
-	a := object.get(config, "alias", null)
-	lib.present(a)
+	a := config.alias
+	is_string(a)
+	trim_space(a) != ""
 } else := "champion"
 
 max_regression := m if {
@@ -38,19 +40,26 @@ higher_is_better := h if {
 
 # run_present: input.run is an object. A flag rather than a copy of the
 # section, so that the package's own value stays small.
-run_present if is_object(lib.evidence("run"))
+run_present if is_object(input.run)
 
 # champion_present: input.champion is an object. A flag rather than a copy of the
 # section, so that the package's own value stays small.
-champion_present if is_object(lib.evidence("champion"))
+champion_present if is_object(input.champion)
 
-challenger_metrics := lib.obj(lib.get(lib.evidence("run"), "metrics", {}))
+challenger_metrics := m if {
+	m := input.run.metrics
+	is_object(m)
+} else := {}
 
-champion_metrics := lib.obj(lib.get(lib.evidence("champion"), "metrics", {}))
+champion_metrics := m if {
+	m := input.champion.metrics
+	is_object(m)
+} else := {}
 
 champion_version := v if {
-	v := lib.get(lib.evidence("champion"), "version", null)
-	lib.present(v)
+	v := input.champion.version
+	is_string(v)
+	trim_space(v) != ""
 } else := "(unknown version)"
 
 # regression is how much worse the challenger is, in millionths (negative when better).
@@ -155,11 +164,19 @@ missing_sides contains sprintf("the champion (version %s) did not log it", [cham
 }
 
 # The champion scored by govern on the challenger's evaluation rows (input.performance.champion).
-paired := lib.obj(lib.get(lib.evidence("performance"), "champion", {}))
+paired := p if {
+	p := input.performance.champion
+	is_object(p)
+} else := {}
 
-comparisons := lib.obj(lib.get(paired, "comparisons", {}))
+comparisons := c if {
+	c := paired.comparisons
+	is_object(c)
+} else := {}
 
-significant(c) if {
+# significant: the comparisons whose p-value is below their alpha.
+significant := {name |
+	some name, c in comparisons
 	is_number(c.p_value)
 	is_number(c.alpha)
 	c.p_value < c.alpha
@@ -187,14 +204,14 @@ hypothesis := {
 #   skip_without: [champion]
 #   controls: ["EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.3", "NIST-AI-RMF:MANAGE-2.2"]
 deny_not_proven contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	some name, c in comparisons
 	c.mode in {"superiority", "non_inferiority"}
-	not significant(c)
+	not name in significant
 	result := {
 		"msg": sprintf(
 			"Metric %s: the challenger (%v) is not %s the %s (%v, version %v) on the same %v rows: %s p = %v (alpha %v), improvement %v, %v%% interval %v",
-			[name, c.challenger, hypothesis[c.mode], lib.get(paired, "alias", alias), c.champion, lib.get(paired, "version", "?"), lib.get(paired, "rows", "?"), c.test, c.p_value, c.alpha, c.improvement, lib.get(c, "confidence", "?"), c.ci],
+			[name, c.challenger, hypothesis[c.mode], object.get(paired, "alias", alias), c.champion, object.get(paired, "version", "?"), object.get(paired, "rows", "?"), c.test, c.p_value, c.alpha, c.improvement, object.get(c, "confidence", "?"), c.ci],
 		),
 		"metric": name,
 		"value": c.challenger,
@@ -207,21 +224,21 @@ deny_not_proven contains result if {
 }
 
 deny_not_proven contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	some name, c in comparisons
 	c.mode == "point"
 	is_number(c.regression)
-	c.regression > lib.get(c, "margin", 0)
+	c.regression > object.get(c, "margin", 0)
 	result := {
 		"msg": sprintf(
 			"Metric %s regressed from %v (%s, measured) to %v on the same %v rows: worse by %v, more than the allowed %v (%s p = %v, %v%% interval of the improvement %v)",
-			[name, c.champion, lib.get(paired, "alias", alias), c.challenger, lib.get(paired, "rows", "?"), c.regression, lib.get(c, "margin", 0), c.test, lib.get(c, "p_value_two_sided", null), lib.get(c, "confidence", "?"), c.ci],
+			[name, c.champion, object.get(paired, "alias", alias), c.challenger, object.get(paired, "rows", "?"), c.regression, object.get(c, "margin", 0), c.test, object.get(c, "p_value_two_sided", null), object.get(c, "confidence", "?"), c.ci],
 		),
 		"metric": name,
 		"value": c.challenger,
 		"champion_value": c.champion,
 		"regression": c.regression,
-		"threshold": lib.get(c, "margin", 0),
+		"threshold": object.get(c, "margin", 0),
 		"ci": c.ci,
 		"test": c.test,
 	}

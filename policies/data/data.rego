@@ -12,20 +12,40 @@ import data.govern.lib
 
 stages := {"register", "deploy"}
 
-params := lib.section("data")
+params := p if {
+	p := data.govern.params.data
+	is_object(p)
+} else := {}
 
 # data_present: input.data is an object. A flag rather than a copy of the
 # section, so that the package's own value stays small.
-data_present if is_object(lib.evidence("data"))
+data_present if is_object(input.data)
 
-evaluation := lib.obj(lib.get(lib.evidence("data"), "evaluation", {}))
+evaluation := e if {
+	e := input.data.evaluation
+	is_object(e)
+} else := {}
+
+columns := c if {
+	c := evaluation.columns
+	is_object(c)
+} else := {}
 
 dataset_name := n if {
-	n := object.get(evaluation, "name", null)
-	lib.present(n)
+	n := evaluation.name
+	is_string(n)
+	trim_space(n) != ""
 } else := "evaluation data"
 
-drift := lib.obj(lib.get(lib.evidence("data"), "drift", {}))
+drift := d if {
+	d := input.data.drift
+	is_object(d)
+} else := {}
+
+schema_violations := v if {
+	v := input.data.schema_violations
+	is_array(v)
+} else := []
 
 # METADATA
 # title: Data evidence present
@@ -60,7 +80,7 @@ deny_null_share contains result if {
 	input.stage in stages
 	threshold := object.get(params, "max_null_share", null)
 	is_number(threshold)
-	some column, profile in lib.obj(object.get(evaluation, "columns", {}))
+	some column, profile in columns
 	value := profile.null_share
 	is_number(value)
 	value > threshold
@@ -164,7 +184,7 @@ deny_too_few_rows contains result if {
 #   requires: [data]
 deny_schema_violations contains result if {
 	input.stage in stages
-	some violation in lib.arr(lib.get(lib.evidence("data"), "schema_violations", []))
+	some violation in schema_violations
 	result := {
 		"msg": sprintf("The %s violates the expected schema: %v", [dataset_name, violation]),
 		"violation": violation,

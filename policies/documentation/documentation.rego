@@ -8,22 +8,57 @@ package govern.documentation
 
 import rego.v1
 
-import data.govern.lib
-
 stages := {"register", "deploy"}
 
 all_stages := {"register", "deploy", "rollback"}
 
-spec := lib.obj(lib.evidence("spec"))
+spec := s if {
+	s := input.spec
+	is_object(s)
+} else := {}
 
-metadata := lib.obj(object.get(spec, "metadata", {}))
+metadata := m if {
+	m := spec.metadata
+	is_object(m)
+} else := {}
 
-intended_use := lib.obj(object.get(spec, "intended_use", {}))
+intended_use := u if {
+	u := spec.intended_use
+	is_object(u)
+} else := {}
+
+# tier: the risk tier the parameters were built for, falling back to the spec's (as lib.tier,
+# read here so that the pack needs no rule of another package on its way).
+tier := t if {
+	t := data.govern.params.tier
+	is_string(t)
+	trim_space(t) != ""
+} else := t if {
+	t := metadata.risk_tier
+	is_string(t)
+	trim_space(t) != ""
+} else := "minimal"
 
 model_name := n if {
-	n := object.get(metadata, "name", null)
-	lib.present(n)
+	n := metadata.name
+	is_string(n)
+	trim_space(n) != ""
 } else := "(unnamed model)"
+
+owner_named if {
+	owner := metadata.owner
+	is_string(owner)
+	trim_space(owner) != ""
+}
+
+# has_primary_use: intended_use.primary_uses lists a non-blank string.
+has_primary_use if {
+	uses := intended_use.primary_uses
+	is_array(uses)
+	some use in uses
+	is_string(use)
+	trim_space(use) != ""
+}
 
 # METADATA
 # title: Accountable owner named
@@ -36,7 +71,7 @@ model_name := n if {
 #   requires: [spec.metadata]
 deny_missing_owner contains result if {
 	input.stage in stages
-	not lib.present(object.get(metadata, "owner", null))
+	not owner_named
 	result := {"msg": sprintf("Model %s has no accountable owner (metadata.owner)", [model_name])}
 }
 
@@ -51,7 +86,7 @@ deny_missing_owner contains result if {
 #   requires: [spec]
 deny_missing_intended_use contains result if {
 	input.stage in stages
-	count(lib.names(object.get(intended_use, "primary_uses", []))) == 0
+	not has_primary_use
 	result := {"msg": sprintf("Model %s does not document its intended use (intended_use.primary_uses is empty)", [model_name])}
 }
 
@@ -66,11 +101,11 @@ deny_missing_intended_use contains result if {
 #   requires: [spec]
 deny_missing_out_of_scope contains result if {
 	input.stage in stages
-	lib.tier == "high"
+	tier == "high"
 	not has_out_of_scope
 	result := {
 		"msg": sprintf("High-risk model %s does not document its out-of-scope uses (intended_use.out_of_scope is empty)", [model_name]),
-		"tier": lib.tier,
+		"tier": tier,
 	}
 }
 
@@ -85,15 +120,21 @@ deny_missing_out_of_scope contains result if {
 #   requires: [spec]
 warn_missing_out_of_scope contains result if {
 	input.stage in stages
-	lib.tier != "high"
+	tier != "high"
 	not has_out_of_scope
 	result := {
 		"msg": sprintf("Model %s does not document its out-of-scope uses (intended_use.out_of_scope is empty)", [model_name]),
-		"tier": lib.tier,
+		"tier": tier,
 	}
 }
 
-has_out_of_scope if count(lib.names(object.get(intended_use, "out_of_scope", []))) > 0
+has_out_of_scope if {
+	uses := intended_use.out_of_scope
+	is_array(uses)
+	some use in uses
+	is_string(use)
+	trim_space(use) != ""
+}
 
 # METADATA
 # title: Risk tier is not unacceptable
@@ -115,7 +156,12 @@ deny_unacceptable_risk contains result if {
 	}
 }
 
-unacceptable if lib.tier == "unacceptable"
+description := d if {
+	d := metadata.description
+	is_string(d)
+} else := ""
+
+unacceptable if tier == "unacceptable"
 
 unacceptable if metadata.risk_tier == "unacceptable"
 
@@ -131,9 +177,9 @@ unacceptable if metadata.risk_tier == "unacceptable"
 #   configured_by: [params.documentation.min_description_length]
 warn_short_description contains result if {
 	input.stage in stages
-	threshold := object.get(lib.section("documentation"), "min_description_length", null)
+	threshold := data.govern.params.documentation.min_description_length
 	is_number(threshold)
-	length := count(trim_space(lib.str(object.get(metadata, "description", ""))))
+	length := count(trim_space(description))
 	length < threshold
 	result := {
 		"msg": sprintf("Model %s has a description of %v characters, shorter than the %v expected", [model_name, length, threshold]),

@@ -13,20 +13,43 @@ import data.govern.lib
 
 stages := {"register", "deploy"}
 
-params := lib.section("explainability")
+params := p if {
+	p := data.govern.params.explainability
+	is_object(p)
+} else := {}
 
 # explanations_present: input.explanations is an object. A flag rather than a copy of the
 # section, so that the package's own value stays small.
-explanations_present if is_object(lib.evidence("explanations"))
+explanations_present if is_object(input.explanations)
+
+global_importance := g if {
+	g := input.explanations.global_importance
+	is_array(g)
+} else := []
 
 importance := [item |
-	some item in lib.arr(lib.get(lib.evidence("explanations"), "global_importance", []))
+	some item in global_importance
 	is_number(item.share)
-	is_string(item.feature)
-	trim_space(item.feature) != ""
+	feature := item.feature
+	is_string(feature)
+	trim_space(feature) != ""
 ]
 
-watched := lib.names(object.get(params, "prohibited_features", [])) | lib.names(object.get(lib.section("fairness"), "sensitive_features", []))
+# watched: the non-blank names in params.explainability.prohibited_features and
+# params.fairness.sensitive_features.
+watched := {name |
+	some names in [object.get(params, "prohibited_features", []), sensitive_features]
+	is_array(names)
+	some name in names
+	is_string(name)
+	trim_space(name) != ""
+}
+
+sensitive_features := s if {
+	fairness := data.govern.params.fairness
+	is_object(fairness)
+	s := object.get(fairness, "sensitive_features", [])
+} else := []
 
 # shares is every share, ascending.
 shares := sort([item.share | some item in importance])
@@ -132,8 +155,8 @@ warn_dominant_feature contains result if {
 #   requires: [explanations]
 #   controls: ["EU-AI-Act:Art.13", "NIST-AI-RMF:MEASURE-2.9"]
 deny_explanation_unverified contains result if {
-	lib.applies(stages)
-	reason := lib.get(lib.evidence("explanations"), "error", null)
+	input.stage in stages
+	reason := input.explanations.error
 	is_string(reason)
 	result := {
 		"msg": sprintf("Explanations could not be verified: %s", [reason]),

@@ -13,15 +13,28 @@ import data.govern.lib
 
 stages := {"register", "deploy"}
 
-params := lib.section("fairness")
+params := p if {
+	p := data.govern.params.fairness
+	is_object(p)
+} else := {}
 
-declared := lib.names(object.get(params, "sensitive_features", []))
+# declared: the non-blank names in params.fairness.sensitive_features.
+declared := {name |
+	names := object.get(params, "sensitive_features", [])
+	is_array(names)
+	some name in names
+	is_string(name)
+	trim_space(name) != ""
+}
 
 # fairness_present: input.fairness is an object. A flag rather than a copy of the
 # section, so that the package's own value stays small.
-fairness_present if is_object(lib.evidence("fairness"))
+fairness_present if is_object(input.fairness)
 
-features := lib.obj(lib.get(lib.evidence("fairness"), "features", {}))
+features := f if {
+	f := input.fairness.features
+	is_object(f)
+} else := {}
 
 # METADATA
 # title: Fairness evidence present
@@ -109,140 +122,212 @@ deny_equalized_odds_difference contains result if {
 	some result in exceeds("equalized_odds_difference", "Equalized odds difference")
 }
 
-# exceeds(key, label) is the set of results for features whose value of key is above their
-# threshold (params.fairness[key], or params.fairness.per_feature[feature][key]), judged as
-# their uncertainty mode says, or could not be computed.
-exceeds(key, label) := {result |
-	some feature, evidence in features
-	threshold := threshold_for(feature, key)
-	is_number(threshold)
-	mode := uncertainty_for(feature)
-	judged := judged_max(evidence, key, mode)
-	is_number(judged)
-	judged > threshold
-	value := lib.get(evidence, key, null)
-	result := {
-		"msg": sprintf("%s for %s is %v%s, above the maximum of %v", [label, feature, value, how(evidence, key, mode), threshold]),
-		"feature": feature,
-		"value": value,
-		"threshold": threshold,
-		"uncertainty": mode,
-	}
-} | not_computed(key, label)
-
-# falls_short(key, label) is the same for a minimum.
-falls_short(key, label) := {result |
-	some feature, evidence in features
-	threshold := threshold_for(feature, key)
-	is_number(threshold)
-	mode := uncertainty_for(feature)
-	judged := judged_min(evidence, key, mode)
-	is_number(judged)
-	judged < threshold
-	value := lib.get(evidence, key, null)
-	result := {
-		"msg": sprintf("%s for %s is %v%s, below the minimum of %v", [label, feature, value, how(evidence, key, mode), threshold]),
-		"feature": feature,
-		"value": value,
-		"threshold": threshold,
-		"uncertainty": mode,
-	}
-} | not_computed(key, label)
-
-not_computed(key, label) := {result |
-	some feature, evidence in features
-	threshold := threshold_for(feature, key)
-	is_number(threshold)
-	not is_number(lib.get(evidence, key, null))
-	result := {
-		"msg": sprintf("%s for %s could not be computed, so the threshold of %v cannot be shown to hold", [label, feature, threshold]),
-		"feature": feature,
-		"value": null,
-		"threshold": threshold,
-	}
-} | {result |
-	some feature, evidence in features
-	threshold := threshold_for(feature, key)
-	is_number(threshold)
-	mode := uncertainty_for(feature)
-	mode != "point"
-	is_number(lib.get(evidence, key, null))
-	not interval(evidence, key)
-	result := {
-		"msg": sprintf("%s for %s has no bootstrap interval, so the threshold of %v cannot be judged by %s (set fairness.bootstrap)", [label, feature, threshold, mode]),
-		"feature": feature,
-		"value": lib.get(evidence, key, null),
-		"threshold": threshold,
-		"uncertainty": mode,
-	}
-}
+# The three judged figures. Everything a fairness rule reads about a feature is computed once
+# per evaluation below (one row per judged figure and feature), so that a rule walks the
+# features once and calls no helper function per feature.
+judged_keys := ["demographic_parity_difference", "demographic_parity_ratio", "equalized_odds_difference"]
 
 # Per-feature settings: params.fairness.per_feature[feature] over params.fairness.
-per_feature(feature) := lib.obj(lib.get(lib.get(params, "per_feature", {}), feature, {}))
+own_settings := {feature: own |
+	per_feature := params.per_feature
+	is_object(per_feature)
+	some feature, own in per_feature
+	is_object(own)
+}
 
-threshold_for(feature, key) := t if {
-	t := lib.get(per_feature(feature), key, null)
+own_thresholds := {key: {feature: t |
+	some feature, own in own_settings
+	t := own[key]
 	is_number(t)
-} else := lib.get(params, key, null)
+} |
+	some key in judged_keys
+}
 
-uncertainty_for(feature) := u if {
-	u := lib.get(per_feature(feature), "uncertainty", null)
+own_modes := {feature: u |
+	some feature, own in own_settings
+	u := own.uncertainty
 	is_string(u)
-} else := u if {
-	u := lib.get(params, "uncertainty", null)
+}
+
+default_mode := u if {
+	u := params.uncertainty
 	is_string(u)
 } else := "point"
 
-interval(evidence, key) := i if {
-	i := lib.get(lib.get(evidence, "intervals", {}), key, null)
+# The evidence of each feature that is an object, and its intervals when they are an object.
+feature_objects := {feature: evidence |
+	some feature, evidence in features
+	is_object(evidence)
+}
+
+feature_intervals := {feature: intervals |
+	some feature, evidence in feature_objects
+	intervals := evidence.intervals
+	is_object(intervals)
+}
+
+# valid_intervals[key][feature]: a [low, high] pair of numbers, when the evidence has one.
+valid_intervals := {key: {feature: i |
+	some feature, intervals in feature_intervals
+	i := intervals[key]
 	is_array(i)
 	count(i) == 2
 	is_number(i[0])
 	is_number(i[1])
+} |
+	some key in judged_keys
 }
 
-# The figure judged against a maximum: the point estimate, the interval's upper bound (the
-# whole interval must clear the threshold) or its lower bound (fail only when the whole
-# interval lies beyond). For a minimum, the bounds swap.
-judged_max(evidence, key, "point") := lib.get(evidence, key, null)
-
-judged_max(evidence, key, "interval_must_clear") := interval(evidence, key)[1]
-
-judged_max(evidence, key, "fail_beyond") := interval(evidence, key)[0]
-
-judged_min(evidence, key, "point") := lib.get(evidence, key, null)
-
-judged_min(evidence, key, "interval_must_clear") := interval(evidence, key)[0]
-
-judged_min(evidence, key, "fail_beyond") := interval(evidence, key)[1]
-
-how(_, _, "point") := ""
-
-how(evidence, key, mode) := sprintf(" (%v%% interval %v, judged by %s)", [lib.get(lib.get(evidence, "intervals", {}), "confidence", "?"), interval(evidence, key), mode]) if {
-	mode != "point"
-}
-
-# small_groups(evidence): groups with fewer rows than params.fairness.min_group_size, decided
-# here (the collector only counts) so that GOV-FAIR-004 and GOV-FAIR-005 agree.
-small_groups(evidence) := {group |
-	threshold := lib.get(params, "min_group_size", null)
+# rows[key][feature]: the threshold (params.fairness[key], or per_feature[feature][key]), the
+# uncertainty mode, the value and the interval (null when absent) of each feature whose
+# threshold is a number.
+rows := {key: {feature: row |
+	some feature, _ in features
+	threshold := object.get(own_thresholds[key], feature, object.get(params, key, null))
 	is_number(threshold)
-	some group, size in lib.obj(lib.get(evidence, "group_sizes", {}))
-	is_number(size)
-	size < threshold
+	row := {
+		"threshold": threshold,
+		"mode": object.get(own_modes, feature, default_mode),
+		"value": object.get(object.get(feature_objects, feature, {}), key, null),
+		"interval": object.get(valid_intervals[key], feature, null),
+	}
+} |
+	some key in judged_keys
+}
+
+# The bound of the interval judged against a maximum: its upper bound (the whole interval must
+# clear the threshold) or its lower bound (fail only when the whole interval lies beyond). For
+# a minimum, the bounds swap. A point estimate is judged as it is.
+max_bound := {"interval_must_clear": 1, "fail_beyond": 0}
+
+min_bound := {"interval_must_clear": 0, "fail_beyond": 1}
+
+# how(feature, row) says how an interval was judged, for the message.
+how(feature, row) := sprintf(" (%v%% interval %v, judged by %s)", [
+	object.get(object.get(feature_intervals, feature, {}), "confidence", "?"),
+	row.interval, row.mode,
+])
+
+# exceeds(key, label) is the set of results for features whose value of key is above their
+# threshold, judged as their uncertainty mode says, or could not be computed.
+exceeds(key, label) := ({result |
+	some feature, row in rows[key]
+	row.mode == "point"
+	is_number(row.value)
+	row.value > row.threshold
+	result := {
+		"msg": sprintf("%s for %s is %v, above the maximum of %v", [label, feature, row.value, row.threshold]),
+		"feature": feature,
+		"value": row.value,
+		"threshold": row.threshold,
+		"uncertainty": row.mode,
+	}
+} | {result |
+	some feature, row in rows[key]
+	is_array(row.interval)
+	row.interval[max_bound[row.mode]] > row.threshold
+	result := {
+		"msg": sprintf("%s for %s is %v%s, above the maximum of %v", [label, feature, row.value, how(feature, row), row.threshold]),
+		"feature": feature,
+		"value": row.value,
+		"threshold": row.threshold,
+		"uncertainty": row.mode,
+	}
+}) | not_computed(key, label)
+
+# falls_short(key, label) is the same for a minimum.
+falls_short(key, label) := ({result |
+	some feature, row in rows[key]
+	row.mode == "point"
+	is_number(row.value)
+	row.value < row.threshold
+	result := {
+		"msg": sprintf("%s for %s is %v, below the minimum of %v", [label, feature, row.value, row.threshold]),
+		"feature": feature,
+		"value": row.value,
+		"threshold": row.threshold,
+		"uncertainty": row.mode,
+	}
+} | {result |
+	some feature, row in rows[key]
+	is_array(row.interval)
+	row.interval[min_bound[row.mode]] < row.threshold
+	result := {
+		"msg": sprintf("%s for %s is %v%s, below the minimum of %v", [label, feature, row.value, how(feature, row), row.threshold]),
+		"feature": feature,
+		"value": row.value,
+		"threshold": row.threshold,
+		"uncertainty": row.mode,
+	}
+}) | not_computed(key, label)
+
+not_computed(key, label) := {result |
+	some feature, row in rows[key]
+	not is_number(row.value)
+	result := {
+		"msg": sprintf("%s for %s could not be computed, so the threshold of %v cannot be shown to hold", [label, feature, row.threshold]),
+		"feature": feature,
+		"value": null,
+		"threshold": row.threshold,
+	}
+} | {result |
+	some feature, row in rows[key]
+	row.mode != "point"
+	is_number(row.value)
+	row.interval == null
+	result := {
+		"msg": sprintf("%s for %s has no bootstrap interval, so the threshold of %v cannot be judged by %s (set fairness.bootstrap)", [label, feature, row.threshold, row.mode]),
+		"feature": feature,
+		"value": row.value,
+		"threshold": row.threshold,
+		"uncertainty": row.mode,
+	}
+}
+
+min_group_size := m if {
+	m := params.min_group_size
+	is_number(m)
+}
+
+# group_sizes[feature]: the counted rows per group, when they are an object.
+group_sizes := {feature: sizes |
+	some feature, evidence in feature_objects
+	sizes := evidence.group_sizes
+	is_object(sizes)
+}
+
+# small_groups[feature]: groups with fewer rows than params.fairness.min_group_size, decided
+# here (the collector only counts) so that GOV-FAIR-004 and GOV-FAIR-005 agree.
+small_groups := {feature: small |
+	some feature, _ in features
+	small := {group |
+		threshold := min_group_size
+		some group, size in object.get(group_sizes, feature, {})
+		is_number(size)
+		size < threshold
+	}
 }
 
 group_floor := f if {
 	f := object.get(params, "group_floor", null)
 	is_object(f)
-	lib.present(f.metric)
+	is_string(f.metric)
+	trim_space(f.metric) != ""
 	is_number(f.min)
 }
 
 # floor_by_group[feature] is the per-group values of the floor's metric ({} when absent).
 floor_by_group := {feature: by_group |
-	some feature, evidence in features
-	by_group := lib.obj(lib.get(lib.get(lib.get(evidence, "metrics", {}), group_floor.metric, {}), "by_group", {}))
+	group_floor
+	some feature, _ in features
+	by_group := object.get(floor_values, feature, {})
+}
+
+floor_values := {feature: by_group |
+	metric := group_floor.metric
+	some feature, evidence in feature_objects
+	by_group := evidence.metrics[metric].by_group
+	is_object(by_group)
 }
 
 # METADATA
@@ -258,9 +343,9 @@ floor_by_group := {feature: by_group |
 #   requires: [fairness.features]
 #   configured_by: [params.fairness.sensitive_features, params.fairness.group_floor]
 deny_group_floor contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	some feature, by_group in floor_by_group
-	small := small_groups(features[feature])
+	small := small_groups[feature]
 	some group, value in by_group
 	not group in small
 	is_number(value)
@@ -276,9 +361,9 @@ deny_group_floor contains result if {
 }
 
 deny_group_floor contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	some feature, by_group in floor_by_group
-	small := small_groups(features[feature])
+	small := small_groups[feature]
 	some group, value in by_group
 	not group in small
 	not is_number(value)
@@ -293,7 +378,7 @@ deny_group_floor contains result if {
 }
 
 deny_group_floor contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	some feature, by_group in floor_by_group
 	count(by_group) == 0
 	result := {
@@ -319,10 +404,9 @@ deny_group_floor contains result if {
 #   configured_by: [params.fairness.sensitive_features, params.fairness.min_group_size]
 warn_small_group contains result if {
 	input.stage in stages
-	threshold := object.get(params, "min_group_size", null)
-	is_number(threshold)
-	some feature, evidence in features
-	some group, size in lib.obj(lib.get(evidence, "group_sizes", {}))
+	threshold := min_group_size
+	some feature, sizes in group_sizes
+	some group, size in sizes
 	is_number(size)
 	size < threshold
 	result := {
@@ -334,11 +418,22 @@ warn_small_group contains result if {
 	}
 }
 
+proxy_threshold := t if {
+	t := params.proxy_threshold
+	is_number(t)
+}
+
+proxy_list := l if {
+	l := input.fairness.proxies.pairs
+} else := []
+
 proxy_pairs := [p |
-	some p in lib.get(lib.get(lib.evidence("fairness"), "proxies", {}), "pairs", [])
-	is_number(lib.get(params, "proxy_threshold", null))
-	p.value > params.proxy_threshold
+	threshold := proxy_threshold
+	some p in proxy_list
+	p.value > threshold
 ]
+
+proxy_action := object.get(params, "proxy_action", "warn")
 
 proxy_result(p) := {
 	"msg": sprintf(
@@ -365,8 +460,8 @@ proxy_result(p) := {
 #   requires: [fairness]
 #   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.11"]
 warn_proxy contains result if {
-	lib.applies(stages)
-	lib.get(params, "proxy_action", "warn") != "fail"
+	input.stage in stages
+	proxy_action != "fail"
 	some p in proxy_pairs
 	result := proxy_result(p)
 }
@@ -382,8 +477,8 @@ warn_proxy contains result if {
 #   requires: [fairness]
 #   controls: ["EU-AI-Act:Art.10", "NIST-AI-RMF:MEASURE-2.11"]
 deny_proxy contains result if {
-	lib.applies(stages)
-	lib.get(params, "proxy_action", "warn") == "fail"
+	input.stage in stages
+	proxy_action == "fail"
 	some p in proxy_pairs
 	result := proxy_result(p)
 }

@@ -96,9 +96,11 @@ bound_max(bound) := m if {
 
 # tier is the risk tier the parameters were built for, falling back to the spec's.
 tier := t if {
-	t := get(params, "tier", null)
-	present(t)
+	t := params.tier
+	is_string(t)
+	trim_space(t) != ""
 } else := t if {
-	t := get(get(get(input, "spec", {}), "metadata", {}), "risk_tier", null)
-	present(t)
+	t := input.spec.metadata.risk_tier
+	is_string(t)
+	trim_space(t) != ""
 } else := "minimal"

@@ -12,18 +12,63 @@ import data.govern.lib
 
 stages := {"register", "deploy"}
 
-params := lib.section("lineage")
+params := p if {
+	p := data.govern.params.lineage
+	is_object(p)
+} else := {}
 
 # run_present: input.run is an object. A flag rather than a copy of the
 # section, so that the package's own value stays small.
-run_present if is_object(lib.evidence("run"))
+run_present if is_object(input.run)
 
-run := lib.obj(lib.evidence("run"))
+run := r if {
+	r := input.run
+	is_object(r)
+} else := {}
 
 run_id := id if {
-	id := object.get(run, "id", null)
-	lib.present(id)
+	id := run.id
+	is_string(id)
+	trim_space(id) != ""
 } else := "(unknown)"
+
+# The names params.lineage lists, and those the run logs with a non-blank value. Both are
+# computed once per evaluation; a rule only subtracts one from the other.
+required_params := {name |
+	names := object.get(params, "params", [])
+	is_array(names)
+	some name in names
+	is_string(name)
+	trim_space(name) != ""
+}
+
+missing_params := required_params - {name |
+	some name in required_params
+	value := run.params[name]
+	is_string(value)
+	trim_space(value) != ""
+}
+
+required_tags := {name |
+	names := object.get(params, "tags", [])
+	is_array(names)
+	some name in names
+	is_string(name)
+	trim_space(name) != ""
+}
+
+missing_tags := required_tags - {name |
+	some name in required_tags
+	value := run.tags[name]
+	is_string(value)
+	trim_space(value) != ""
+}
+
+git_commit_recorded if {
+	commit := run.git_commit
+	is_string(commit)
+	trim_space(commit) != ""
+}
 
 # METADATA
 # title: Training run evidence present
@@ -57,8 +102,7 @@ deny_run_missing contains result if {
 deny_missing_params contains result if {
 	input.stage in stages
 	run_present
-	some name in lib.names(object.get(params, "params", []))
-	not lib.present(lib.get(object.get(run, "params", {}), name, null))
+	some name in missing_params
 	result := {
 		"msg": sprintf("Training parameter %s is not logged on run %s", [name, run_id]),
 		"param": name,
@@ -79,8 +123,7 @@ deny_missing_params contains result if {
 deny_missing_tags contains result if {
 	input.stage in stages
 	run_present
-	some name in lib.names(object.get(params, "tags", []))
-	not lib.present(lib.get(object.get(run, "tags", {}), name, null))
+	some name in missing_tags
 	result := {
 		"msg": sprintf("Tag %s is not set on run %s", [name, run_id]),
 		"tag": name,
@@ -102,7 +145,7 @@ deny_missing_git_commit contains result if {
 	input.stage in stages
 	run_present
 	params.git_commit == true
-	not lib.present(object.get(run, "git_commit", null))
+	not git_commit_recorded
 	result := {
 		"msg": sprintf("Run %s does not record the git commit of the code that trained the model", [run_id]),
 		"run_id": run_id,
@@ -131,6 +174,8 @@ deny_missing_training_dataset contains result if {
 }
 
 has_training_dataset if {
-	some dataset in lib.arr(object.get(run, "datasets", []))
-	lib.get(dataset, "context", null) == "training"
+	datasets := run.datasets
+	is_array(datasets)
+	some dataset in datasets
+	dataset.context == "training"
 }

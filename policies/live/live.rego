@@ -12,28 +12,45 @@ import data.govern.lib
 
 stages := {"rollback"}
 
-bounds := lib.section("live")
+bounds := b if {
+	b := data.govern.params.live
+	is_object(b)
+} else := {}
 
 # live_present: input.live is an object. A flag rather than a copy of the
 # section, so that the package's own value stays small.
-live_present if is_object(lib.evidence("live"))
+live_present if is_object(input.live)
 
-live_metrics := lib.obj(lib.get(lib.evidence("live"), "metrics", {}))
+live := l if {
+	l := input.live
+	is_object(l)
+} else := {}
 
-live_drops := lib.obj(lib.get(lib.evidence("live"), "drops", {}))
+live_metrics := m if {
+	m := live.metrics
+	is_object(m)
+} else := {}
 
-baselines := lib.obj(lib.get(lib.evidence("live"), "baseline", {}))
+live_drops := d if {
+	d := live.drops
+	is_object(d)
+} else := {}
+
+baselines := b if {
+	b := live.baseline
+	is_object(b)
+} else := {}
 
 min_samples := m if {
-	m := lib.get(lib.section("live_samples"), "min", null)
+	m := data.govern.params.live_samples.min
 	is_number(m)
 }
 
-live_samples := lib.get(lib.evidence("live"), "samples", null)
+live_samples := object.get(live, "samples", null)
 
 # samples_short: too few live samples to judge the live metrics. The rules below then skip with
 # this reason instead of judging: a rollback is never decided on too little data.
-samples_short if lib.get(lib.evidence("live"), "judged", true) == false
+samples_short if live.judged == false
 
 samples_short if {
 	is_number(live_samples)
@@ -42,7 +59,7 @@ samples_short if {
 
 required_samples := m if {
 	m := min_samples
-} else := lib.get(lib.evidence("live"), "min_samples", null)
+} else := object.get(live, "min_samples", null)
 
 short_result := {
 	"msg": sprintf("not enough live samples over %s: %v, fewer than the %v required; not judged", [window, live_samples, required_samples]),
@@ -52,16 +69,16 @@ short_result := {
 
 # Each live-metric rule skips (a result with skip: true) when the samples are too few.
 skips contains short_result if {
-	lib.applies(stages)
+	input.stage in stages
 	count(bounds) > 0
 	samples_short
 }
 
 # ... and when the version is one a rollback restored, with no live metrics of its own yet.
 skips contains restored_result if {
-	lib.applies(stages)
+	input.stage in stages
 	count(bounds) > 0
-	not is_object(lib.evidence("live"))
+	not live_present
 	restored
 }
 
@@ -71,15 +88,40 @@ restored_result := {
 	"reason": lib.missing_reason("live"),
 }
 
-# drop_limit(bound, key) is a bound's max_drop or max_relative_drop, when it is a number.
-drop_limit(bound, key) := m if {
-	m := lib.get(bound, key, null)
+# The numeric limits of each bound: min, max, max_drop and max_relative_drop.
+min_bounds := {name: m |
+	some name, bound in bounds
+	m := bound.min
 	is_number(m)
 }
 
+max_bounds := {name: m |
+	some name, bound in bounds
+	m := bound.max
+	is_number(m)
+}
+
+max_drops := {name: m |
+	some name, bound in bounds
+	m := bound.max_drop
+	is_number(m)
+}
+
+max_relative_drops := {name: m |
+	some name, bound in bounds
+	m := bound.max_relative_drop
+	is_number(m)
+}
+
+# drop_judged: the metrics judged by a drop; thresholded: those with any limit.
+drop_judged := {name | some name, _ in max_drops} | {name | some name, _ in max_relative_drops}
+
+thresholded := ({name | some name, _ in min_bounds} | {name | some name, _ in max_bounds}) | drop_judged
+
 window := w if {
-	w := lib.get(lib.evidence("live"), "window", null)
-	lib.present(w)
+	w := live.window
+	is_string(w)
+	trim_space(w) != ""
 } else := "the monitoring window"
 
 # METADATA
@@ -107,9 +149,9 @@ deny_evidence_missing contains result if {
 # A version the rollback gate moved an alias back to has no live evidence of its own at first:
 # until it has, it is not judged (a skip naming the rollback), rather than failed for lacking it.
 deny_evidence_missing contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	count(bounds) > 0
-	not is_object(lib.evidence("live"))
+	not live_present
 	restored
 	reason := lib.missing_reason("live")
 	result := {
@@ -119,9 +161,16 @@ deny_evidence_missing contains result if {
 	}
 }
 
-restored_by := lib.get(lib.obj(lib.get(lib.evidence("model"), "tags", {})), "govern.restored.decision_id", "")
+restored_by := r if {
+	tags := input.model.tags
+	is_object(tags)
+	r := object.get(tags, "govern.restored.decision_id", "")
+} else := ""
 
-restored if lib.present(restored_by)
+restored if {
+	is_string(restored_by)
+	trim_space(restored_by) != ""
+}
 
 # METADATA
 # title: Live metric at or above its minimum
@@ -137,8 +186,7 @@ deny_live_metric_below_min contains result if some result in skips
 
 deny_live_metric_below_min contains result if {
 	input.stage in stages
-	some name, bound in bounds
-	threshold := lib.bound_min(bound)
+	some name, threshold in min_bounds
 	not samples_short
 	value := live_metrics[name]
 	is_number(value)
@@ -165,8 +213,7 @@ deny_live_metric_above_max contains result if some result in skips
 
 deny_live_metric_above_max contains result if {
 	input.stage in stages
-	some name, bound in bounds
-	threshold := lib.bound_max(bound)
+	some name, threshold in max_bounds
 	not samples_short
 	value := live_metrics[name]
 	is_number(value)
@@ -194,8 +241,7 @@ deny_live_metric_not_reported contains result if some result in skips
 deny_live_metric_not_reported contains result if {
 	input.stage in stages
 	live_present
-	some name, bound in bounds
-	has_threshold(bound)
+	some name in thresholded
 	not samples_short
 	not is_number(object.get(live_metrics, name, null))
 	result := {
@@ -205,17 +251,10 @@ deny_live_metric_not_reported contains result if {
 	}
 }
 
-has_threshold(bound) if lib.bound_min(bound)
-
-has_threshold(bound) if lib.bound_max(bound)
-
-has_threshold(bound) if drop_limit(bound, "max_drop")
-
-has_threshold(bound) if drop_limit(bound, "max_relative_drop")
-
 live_source := s if {
-	s := lib.get(lib.evidence("live"), "source", null)
-	lib.present(s)
+	s := live.source
+	is_string(s)
+	trim_space(s) != ""
 } else := "the live source"
 
 # METADATA
@@ -232,11 +271,10 @@ live_source := s if {
 deny_live_metric_dropped contains result if some result in skips
 
 deny_live_metric_dropped contains result if {
-	lib.applies(stages)
-	some name, bound in bounds
-	limit := drop_limit(bound, "max_drop")
+	input.stage in stages
+	some name, limit in max_drops
 	not samples_short
-	drop := lib.get(lib.obj(live_drops[name]), "absolute", null)
+	drop := live_drops[name].absolute
 	is_number(drop)
 	drop > limit
 	result := {
@@ -263,11 +301,10 @@ deny_live_metric_dropped contains result if {
 deny_live_metric_relative_drop contains result if some result in skips
 
 deny_live_metric_relative_drop contains result if {
-	lib.applies(stages)
-	some name, bound in bounds
-	limit := drop_limit(bound, "max_relative_drop")
+	input.stage in stages
+	some name, limit in max_relative_drops
 	not samples_short
-	drop := lib.get(lib.obj(live_drops[name]), "relative", null)
+	drop := live_drops[name].relative
 	is_number(drop)
 	drop > limit
 	result := {
@@ -295,19 +332,14 @@ deny_live_metric_relative_drop contains result if {
 deny_live_baseline_missing contains result if some result in skips
 
 deny_live_baseline_missing contains result if {
-	lib.applies(stages)
-	is_object(lib.evidence("live"))
-	some name, bound in bounds
-	has_drop_limit(bound)
-	not is_number(lib.get(baselines, name, null))
-	source := lib.get(bound, "baseline", name)
+	input.stage in stages
+	live_present
+	some name in drop_judged
+	not is_number(object.get(baselines, name, null))
+	source := object.get(bounds[name], "baseline", name)
 	result := {
 		"msg": sprintf("evidence missing: live metric %s is judged by its drop, but the version's run has no validation metric %s", [name, source]),
 		"metric": name,
 		"baseline": source,
 	}
 }
-
-has_drop_limit(bound) if drop_limit(bound, "max_drop")
-
-has_drop_limit(bound) if drop_limit(bound, "max_relative_drop")

@@ -9,7 +9,10 @@ import data.govern.lib
 
 quarantine_stages := {"deploy"}
 
-version_tags := lib.obj(lib.get(lib.evidence("model"), "tags", {}))
+version_tags := t if {
+	t := input.model.tags
+	is_object(t)
+} else := {}
 
 # METADATA
 # title: Version not quarantined after a rollback
@@ -23,7 +26,7 @@ version_tags := lib.obj(lib.get(lib.evidence("model"), "tags", {}))
 #   requires: [model]
 #   controls: ["EU-AI-Act:Art.72", "NIST-AI-RMF:MANAGE-4.1", "NIST-AI-RMF:MANAGE-2.4"]
 deny_quarantined contains result if {
-	lib.applies(quarantine_stages)
+	input.stage in quarantine_stages
 	decision := version_tags["govern.quarantine.decision_id"]
 	lib.present(decision)
 	reason := lib.get(version_tags, "govern.quarantine.reason", "failed its live rules")

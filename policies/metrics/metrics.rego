@@ -12,36 +12,63 @@ import data.govern.lib
 
 stages := {"register", "deploy"}
 
-bounds := lib.section("metrics")
+bounds := b if {
+	b := data.govern.params.metrics
+	is_object(b)
+} else := {}
 
 # run_present: input.run is an object. A flag rather than a copy of the
 # section, so that the package's own value stays small.
-run_present if is_object(lib.evidence("run"))
+run_present if is_object(input.run)
 
-run_metrics := lib.obj(lib.get(lib.evidence("run"), "metrics", {}))
+run_metrics := m if {
+	m := input.run.metrics
+	is_object(m)
+} else := {}
 
 # Scores govern measured on the evaluation data (input.performance); they win over logged ones.
-measured := lib.obj(lib.get(lib.evidence("performance"), "metrics", {}))
+measured := m if {
+	m := input.performance.metrics
+	is_object(m)
+} else := {}
 
-measured_value(name) := v if {
+# measured_values[name]: the measured value of each metric with a bound, when it is a number.
+measured_values := {name: v |
+	some name, _ in bounds
 	v := object.get(object.get(measured, name, {}), "value", null)
 	is_number(v)
 }
 
 # metric_values[name]: the measured value when govern measured it, else the logged one.
-metric_values[name] := v if {
-	some name, _ in bounds
-	v := measured_value(name)
+metric_values := object.union(
+	{name: v |
+		some name, _ in bounds
+		v := run_metrics[name]
+	},
+	measured_values,
+)
+
+# The numeric min and max of each bound, and the metrics that have either.
+min_bounds := {name: m |
+	some name, bound in bounds
+	m := bound.min
+	is_number(m)
 }
 
-metric_values[name] := v if {
-	some name, _ in bounds
-	not measured_value(name)
-	v := run_metrics[name]
+max_bounds := {name: m |
+	some name, bound in bounds
+	m := bound.max
+	is_number(m)
 }
+
+thresholded := {name | some name, _ in min_bounds} | {name | some name, _ in max_bounds}
+
+integrity_items := i if {
+	i := input.performance.integrity
+} else := []
 
 integrity_tolerance := t if {
-	t := object.get(object.get(lib.params, "performance", {}), "integrity_tolerance", null)
+	t := object.get(object.get(data.govern.params, "performance", {}), "integrity_tolerance", null)
 	is_number(t)
 }
 
@@ -57,8 +84,7 @@ integrity_tolerance := t if {
 #   configured_by: [params.metrics]
 deny_metric_below_min contains result if {
 	input.stage in stages
-	some name, bound in bounds
-	threshold := lib.bound_min(bound)
+	some name, threshold in min_bounds
 	value := metric_values[name]
 	is_number(value)
 	value < threshold
@@ -82,8 +108,7 @@ deny_metric_below_min contains result if {
 #   configured_by: [params.metrics]
 deny_metric_above_max contains result if {
 	input.stage in stages
-	some name, bound in bounds
-	threshold := lib.bound_max(bound)
+	some name, threshold in max_bounds
 	value := metric_values[name]
 	is_number(value)
 	value > threshold
@@ -109,11 +134,10 @@ deny_metric_above_max contains result if {
 #   configured_by: [params.metrics]
 deny_metric_not_logged contains result if {
 	input.stage in stages
-	some name, bound in bounds
-	has_threshold(bound)
 	run_present
+	some name in thresholded
 	not is_number(object.get(run_metrics, name, null))
-	not measured_value(name)
+	not measured_values[name]
 	result := {
 		"msg": sprintf("Metric %s has a threshold but is not logged on run %v", [name, lib.get(lib.evidence("run"), "id", "(unknown)")]),
 		"metric": name,
@@ -124,8 +148,7 @@ deny_metric_not_logged contains result if {
 deny_metric_not_logged contains result if {
 	input.stage in stages
 	not run_present
-	some name, bound in bounds
-	has_threshold(bound)
+	some name in thresholded
 	reason := lib.missing_reason("run")
 	result := {
 		"msg": sprintf("Metric %s cannot be checked: run evidence is missing (%s)", [name, reason]),
@@ -134,10 +157,6 @@ deny_metric_not_logged contains result if {
 		"reason": reason,
 	}
 }
-
-has_threshold(bound) if lib.bound_min(bound)
-
-has_threshold(bound) if lib.bound_max(bound)
 
 # METADATA
 # title: Logged metric agrees with the measured one
@@ -153,9 +172,9 @@ has_threshold(bound) if lib.bound_max(bound)
 #   configured_by: [spec.data.evaluation]
 #   controls: ["EU-AI-Act:Art.15", "NIST-AI-RMF:MEASURE-2.3", "NIST-AI-RMF:MEASURE-2.5"]
 deny_metric_integrity contains result if {
-	lib.applies(stages)
+	input.stage in stages
 	tolerance := integrity_tolerance
-	some item in lib.get(lib.evidence("performance"), "integrity", [])
+	some item in integrity_items
 	item.difference > tolerance
 	result := {
 		"msg": sprintf(
