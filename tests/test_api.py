@@ -16,6 +16,8 @@ MODULES = sorted(
 
 @pytest.mark.parametrize("name", MODULES)
 def test_all_names_exist(name: str) -> None:
+    if name == "govern.engine.evidence.spark":
+        pytest.importorskip("pyspark", reason="the Spark collector needs the spark extra")
     module = importlib.import_module(name)
     exported = getattr(module, "__all__", None)
     assert exported is not None, f"{name} has no __all__"

@@ -259,14 +259,29 @@ def test_bounded_and_in_process_agree(start: str) -> None:
 
 def test_the_worker_is_forked_when_safe_and_spawned_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
     text = _bomb_module("input.x > 1")
-    assert fork_is_safe()  # pytest runs the tests in one thread
-    with BoundedBackend() as backend:
-        backend.load(_policy_set(text), {})  # type: ignore[arg-type]
-        assert backend.started_by == "fork"
-        worker = backend._process
-        assert worker is not None
-        assert worker.poll() is None
-    assert worker.poll() is not None  # closing the backend stopped (and reaped) its worker
+    # A fresh interpreter runs one thread (this test process may not: earlier tests leave
+    # threads behind), so there the worker is forked, and closing the backend reaps it.
+    script = (
+        "from govern.engine.backends.bounded import BoundedBackend, fork_is_safe\n"
+        "from govern.engine.policyset import make_policy_set, parse_module\n"
+        "from govern.engine.spec import RegoVersion\n"
+        f"text = {text!r}\n"
+        "assert fork_is_safe()\n"
+        "with BoundedBackend() as backend:\n"
+        "    module = parse_module('bomb.rego', text, RegoVersion.V1, builtin=False)\n"
+        "    backend.load(make_policy_set([module]), {})\n"
+        "    assert backend.started_by == 'fork', backend.started_by\n"
+        "    assert backend.evaluate_rule({'x': 5}, 'data.team.bomb.deny') == ['never']\n"
+        "    worker = backend._process\n"
+        "    assert worker is not None and worker.poll() is None\n"
+        "assert worker.poll() is not None\n"
+        "print('forked and reaped')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "forked and reaped"
     monkeypatch.setenv("GOVERN_EVAL_WORKER", "spawn")
     with BoundedBackend() as backend:
         backend.load(_policy_set(text), {})  # type: ignore[arg-type]
