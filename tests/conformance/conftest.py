@@ -26,3 +26,17 @@ def opa_backend(opa_server: OpaServer) -> Iterator[Backend]:
 @pytest.fixture(scope="session")
 def embedded_backend() -> Backend:
     return create_backend("embedded")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The differential suite's tally, in every run's summary (not only under ``-s``)."""
+    import sys
+
+    module = sys.modules.get("tests.conformance.test_rego_differential")
+    tally = getattr(module, "TALLY", None)
+    if tally:
+        terminalreporter.write_sep("-", "rego differential (embedded regorus against a real OPA)")
+        terminalreporter.write_line(
+            f"{sum(tally.values())} cases, {tally['agree']} agree, {tally['refused']} refused, "
+            f"{tally['disagree']} disagree ({tally['both refuse']} more in modules OPA refuses as well)"
+        )
