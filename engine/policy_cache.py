@@ -10,7 +10,8 @@ Entries live in ``$GOVERN_CACHE_DIR`` (``off`` or an empty value turns the cache
 ``$XDG_CACHE_HOME/govern/policies``, else ``~/.cache/govern/policies``. Each is one JSON file
 named by its key, holding the key again and the sha256 of its value: an entry whose key or
 digest does not match, that does not parse, or whose value has the wrong shape is ignored (and
-rewritten), never trusted. Writes are atomic (a temporary file renamed into place); a cache
+rewritten). The digest catches damage, not forgery: the folder is trusted like the installed
+code. Writes are atomic (a temporary file renamed into place); a cache
 that cannot be read or written is the same as no cache. Errors are never cached.
 """
 
