@@ -38,9 +38,14 @@ EXACT_PACKAGE: Final = "govern_exact_internal"
 EXACT_MODULE_PATH: Final = "govern/internal/exact.rego"
 _ARITH_EXT: Final = "govern_exact_arith"
 _ADD_DATE_EXT: Final = "govern_time_add_date"
+_CMP_EXT: Final = "govern_exact_cmp"
 #: 2^53: beyond it regorus holds big integers the extension cannot receive; they stay native.
 _EXACT_LIMIT: Final = 9_007_199_254_740_992
 _OPS: Final = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/", "Mod": "%"}
+_CMPS: Final = {"Lt": "<", "Le": "<=", "Gt": ">", "Ge": ">=", "Eq": "==", "Ne": "!="}
+#: Two non-integer numbers closer than this (relative to the larger) are not compared: OPA's
+#: 64-bit-mantissa values may order them differently from the f64 values regorus holds.
+_CMP_MARGIN: Final = 2.0**-32
 
 
 def _exact_module() -> str:
@@ -50,6 +55,13 @@ def _exact_module() -> str:
         f"\tabs(a) < {_EXACT_LIMIT}\n\tabs(b) < {_EXACT_LIMIT}\n"
         f"}} else := a {symbol} b\n"
         for name, symbol in _OPS.items()
+    ]
+    functions += [
+        f"cmp_{name.lower()}(a, b) := {_CMP_EXT}({json.dumps(name)}, a, b) if {{\n"
+        "\tis_number(a)\n\tis_number(b)\n"
+        f"\tabs(a) < {_EXACT_LIMIT}\n\tabs(b) < {_EXACT_LIMIT}\n"
+        f"}} else := a {symbol} b\n"
+        for name, symbol in _CMPS.items()
     ]
     return f"package {EXACT_PACKAGE}\n\n" + "\n".join(functions)
 
@@ -113,6 +125,38 @@ def exact_arith(op: str, a: Any, b: Any) -> int | float:
     return _from_decimal(result)
 
 
+def exact_cmp(op: str, a: Any, b: Any) -> bool:
+    """``a op b`` for two numbers, one of which may be an arithmetic result: OPA's answer, or an
+    error when the answer depends on digits beyond ``f64``.
+
+    OPA holds an arithmetic result with a 64-bit mantissa; regorus receives the nearest ``f64``.
+    Two integers compare exactly. Otherwise the ``f64`` answer is OPA's unless the two values are
+    within :data:`_CMP_MARGIN` of each other (equal included), where it is refused."""
+    for value in (a, b):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError("operand is not a number")
+    if op not in _CMPS:
+        raise ValueError(f"unknown comparison operator {op}")
+    if not (isinstance(a, int) and isinstance(b, int)):
+        x, y = float(a), float(b)
+        if abs(x - y) <= _CMP_MARGIN * max(abs(x), abs(y)):
+            raise ValueError(
+                f"comparison {a!r} {_CMPS[op]} {b!r} on an arithmetic result is at the precision limit:"
+                " OPA computes with a 64-bit mantissa and its answer may differ; run it with --backend opa"
+            )
+    if op == "Lt":
+        return bool(a < b)
+    if op == "Le":
+        return bool(a <= b)
+    if op == "Gt":
+        return bool(a > b)
+    if op == "Ge":
+        return bool(a >= b)
+    if op == "Eq":
+        return bool(a == b)
+    return bool(a != b)
+
+
 def add_date(ns: Any, years: Any, months: Any, days: Any) -> int:
     """``time.add_date`` with Go's ``Time.AddDate`` normalisation (day overflow rolls forward)."""
     for value in (ns, years, months, days):
@@ -133,7 +177,12 @@ def extensions() -> dict[str, tuple[int, Callable[..., Any]]]:
     """The Python extensions the rewritten modules call: name → (arity, function)."""
     from ..nonstrict import NONSTRICT_EXT, nonstrict_call  # loaded only by govern test's rewrite
 
-    return {_ARITH_EXT: (3, exact_arith), _ADD_DATE_EXT: (4, add_date), NONSTRICT_EXT: (2, nonstrict_call)}
+    return {
+        _ARITH_EXT: (3, exact_arith),
+        _CMP_EXT: (3, exact_cmp),
+        _ADD_DATE_EXT: (4, add_date),
+        NONSTRICT_EXT: (2, nonstrict_call),
+    }
 
 
 def _call_name(node: Spanned) -> str | None:
@@ -207,6 +256,23 @@ class _Rewriter:
     changed: bool = False
     discarded: set[int] = field(default_factory=set)  # calls whose error list is thrown away
     hoisted: dict[int, bytes] = field(default_factory=dict)
+    functions: set[str] = field(default_factory=set)  # functions defined in the module
+    arith_rules: set[str] = field(default_factory=set)  # rules whose value is an arithmetic result
+    arith_locals: list[set[str]] = field(default_factory=list)  # per enclosing query
+
+    def carries_arithmetic(self, node: Spanned) -> bool:
+        """Whether the operand may hold an arithmetic result (never for literals, input, params)."""
+        if node.kind == "ArithExpr":
+            return True
+        if node.kind == "UnaryExpr":
+            return _spanned(node.body["expr"]).kind != "Number"
+        if node.kind == "Call":
+            name = _call_name(node)
+            return name is not None and (name in self.functions or name.startswith("data."))
+        if node.kind == "Var":
+            name = str(node.body.get("value"))
+            return name in self.arith_rules or any(name in scope for scope in self.arith_locals)
+        return False
 
     def children(self, value: Any) -> list[Spanned]:
         """The outermost spanned elements under ``value`` (not ``value`` itself), by position."""
@@ -259,6 +325,12 @@ class _Rewriter:
             lhs = self.emit(_spanned(node.body["lhs"]))
             rhs = self.emit(_spanned(node.body["rhs"]))
             return f"data.{EXACT_PACKAGE}.{op.lower()}(".encode() + lhs + b", " + rhs + b")"
+        if node.kind == "BoolExpr" and self.arithmetic and str(node.body.get("op")) in _CMPS:
+            lhs_node, rhs_node = _spanned(node.body["lhs"]), _spanned(node.body["rhs"])
+            if self.carries_arithmetic(lhs_node) or self.carries_arithmetic(rhs_node):
+                self.changed = True
+                name = f"data.{EXACT_PACKAGE}.cmp_{str(node.body['op']).lower()}(".encode()
+                return name + self.emit(lhs_node) + b", " + self.emit(rhs_node) + b")"
         if node.kind == "UnaryExpr" and (self.arithmetic or _spanned(node.body["expr"]).kind != "Number"):
             self.changed = True
             operand = self.emit(_spanned(node.body["expr"]))
@@ -299,6 +371,22 @@ class _Rewriter:
 
     def emit_query(self, query: Spanned) -> bytes:
         """A query; negated calls get their arguments bound first, on the same line."""
+        bound: set[str] = set()
+        self.arith_locals.append(bound)
+        try:
+            return self._emit_query(query, bound)
+        finally:
+            self.arith_locals.pop()
+
+    def _emit_query(self, query: Spanned, bound: set[str]) -> bytes:
+        for stmt in map(_spanned, query.body.get("stmts") or []):
+            literal = as_spanned(stmt.body.get("literal"))
+            expr = as_spanned(literal.body.get("expr")) if literal is not None else None
+            if expr is None or expr.kind != "AssignExpr":
+                continue
+            lhs, rhs = as_spanned(expr.body.get("lhs")), as_spanned(expr.body.get("rhs"))
+            if lhs is not None and rhs is not None and lhs.kind == "Var" and self.carries_arithmetic(rhs):
+                bound.add(str(lhs.body.get("value")))
         pieces: list[bytes] = []
         pos = query.start
         any_hoist = False
@@ -345,6 +433,34 @@ def _spanned(value: Any) -> Spanned:
     return node
 
 
+def _find_arithmetic_rules(ast: dict[str, Any], rewriter: _Rewriter) -> None:
+    """The module's functions, and its rules whose value (in the head or a body) may be an
+    arithmetic result. Functions first: a rule's value may be a call to one."""
+    rules = [node for node in map(as_spanned, ast.get("rules", [])) if node is not None]
+    heads: list[tuple[str, dict[str, Any], Spanned]] = []
+    for rule in rules:
+        head_holder = rule.body.get("head")
+        if not isinstance(head_holder, dict) or len(head_holder) != 1:
+            continue
+        kind, head = next(iter(head_holder.items()))
+        refr = as_spanned(head.get("refr")) if isinstance(head, dict) else None
+        if refr is None or refr.kind != "Var" or not isinstance(head, dict):
+            continue
+        name = str(refr.body.get("value"))
+        if kind == "Func":
+            rewriter.functions.add(name)
+        else:
+            heads.append((name, head, rule))
+    for name, head, rule in heads:
+        assigns = [head.get("assign")] + [
+            body.get("assign") for body in rule.body.get("bodies") or [] if isinstance(body, dict)
+        ]
+        for assign in assigns:
+            value = as_spanned(assign.get("value")) if isinstance(assign, dict) else None
+            if value is not None and rewriter.carries_arithmetic(value):
+                rewriter.arith_rules.add(name)
+
+
 def rewrite_module(path: str, text: str, ast: dict[str, Any], *, arithmetic: bool = True) -> str:
     """The module's text as regorus must load it to give OPA's answers (same lines).
 
@@ -352,6 +468,7 @@ def rewrite_module(path: str, text: str, ast: dict[str, Any], *, arithmetic: boo
     references are still rewritten)."""
     src = text.encode("utf-8")
     rewriter = _Rewriter(path, src, arithmetic=arithmetic)
+    _find_arithmetic_rules(ast, rewriter)
     for assign in iter_spanned(ast.get("rules", [])):
         if assign.kind != "AssignExpr":
             continue
