@@ -329,8 +329,8 @@ class _Rewriter:
             lhs_node, rhs_node = _spanned(node.body["lhs"]), _spanned(node.body["rhs"])
             if self.carries_arithmetic(lhs_node) or self.carries_arithmetic(rhs_node):
                 self.changed = True
-                name = f"data.{EXACT_PACKAGE}.cmp_{str(node.body['op']).lower()}(".encode()
-                return name + self.emit(lhs_node) + b", " + self.emit(rhs_node) + b")"
+                helper = f"data.{EXACT_PACKAGE}.cmp_{str(node.body['op']).lower()}(".encode()
+                return helper + self.emit(lhs_node) + b", " + self.emit(rhs_node) + b")"
         if node.kind == "UnaryExpr" and (self.arithmetic or _spanned(node.body["expr"]).kind != "Number"):
             self.changed = True
             operand = self.emit(_spanned(node.body["expr"]))
