@@ -330,7 +330,8 @@ class _Rewriter:
             if self.carries_arithmetic(lhs_node) or self.carries_arithmetic(rhs_node):
                 self.changed = True
                 helper = f"data.{EXACT_PACKAGE}.cmp_{str(node.body['op']).lower()}(".encode()
-                return helper + self.emit(lhs_node) + b", " + self.emit(rhs_node) + b")"
+                lhs = self.emit_within(lhs_node, rhs_node.start)
+                return helper + lhs + b", " + self.emit_within(rhs_node, node.end) + b")"
         if node.kind == "UnaryExpr" and (self.arithmetic or _spanned(node.body["expr"]).kind != "Number"):
             self.changed = True
             operand = self.emit(_spanned(node.body["expr"]))
@@ -356,6 +357,13 @@ class _Rewriter:
         if node.kind == "" and "stmts" in node.body:
             return self.emit_query(node)
         return self.render(node)
+
+    def emit_within(self, node: Spanned, limit: int) -> bytes:
+        """``emit(node)``, or its raw source up to ``limit`` when its span reaches past it (regorus
+        gives ``set()`` a span running on past the expression), as :meth:`render` treats it."""
+        if node.end <= limit:
+            return self.emit(node)
+        return self.src[node.start : limit]
 
     def render_after(self, node: Spanned, start: int) -> bytes:
         pieces: list[bytes] = []
