@@ -187,17 +187,23 @@ half(x) := x / 2
 off_lt if { input.a - input.b < 0.021 }
 off_gt if { input.a - input.b > 0.019 }
 r_exact_eq if { 0.5 + 0.25 == 0.75 }
+r_int_from_fractions if { (0.3 - 0.1) * 10 == 2 }
+r_int_rule if { n_less == 4 }
+n_less := input.n - 1
+r_int_abs if { abs(0.3 - 0.1) * 10 == 2 }
 off_local if { d := input.a - input.b; d != 0.03 }
 int_gt if { count(input.xs) - 1 > 0 }
 int_eq if { count(input.xs) * 2 == 6 }
 int_ne if { input.n - 1 != 4 }
+int_local_eq if { m := input.n * 2; m == 10 }
 plain_eq if { input.a == 0.93 }
 plain_lt if { input.b < input.a }
 """
 BOUNDARY_REFUSED = ["r_lt", "r_le", "r_gt", "r_ge", "r_eq", "r_ne", "r_add_eq", "r_sum_eq", "r_rev",
-                    "r_local", "r_rule", "r_func", "r_mul", "r_div", "r_neg", "r_exact_eq"]  # fmt: skip
-BOUNDARY_ANSWERED = ["off_lt", "off_gt", "off_local", "int_gt", "int_eq", "int_ne", "plain_eq",
-                     "plain_lt"]  # fmt: skip
+                    "r_local", "r_rule", "r_func", "r_mul", "r_div", "r_neg", "r_exact_eq",
+                    "r_int_from_fractions", "r_int_rule", "r_int_abs"]  # fmt: skip
+BOUNDARY_ANSWERED = ["off_lt", "off_gt", "off_local", "int_gt", "int_eq", "int_ne", "int_local_eq",
+                     "plain_eq", "plain_lt"]  # fmt: skip
 
 
 def test_comparisons_on_arithmetic_give_opas_answer_or_refuse(opa_backend: Backend) -> None:
@@ -246,7 +252,7 @@ r if {
     assert len(out) == len(text.splitlines())
     rewritten = [i + 1 for i, line in enumerate(out) if "cmp_" in line]
     assert rewritten == [11, 12, 13, 14]
-    assert "cmp_gt(y, 0)" in out[13]
+    assert "cmp_gt(y, 0, [input.a])" in out[13]
     assert "z > 0" in out[14]
     assert "cmp_" not in rewrite_module("c.rego", text, ast, arithmetic=False)
 
@@ -266,16 +272,18 @@ def test_a_rewritten_comparison_with_an_empty_set_keeps_the_module_valid() -> No
      ("Le", 0.02, 0.0200001, True), ("Ge", -1.5, -1.5000001, True), ("Eq", 0.0, 1e-300, False)],
 )  # fmt: skip
 def test_exact_cmp_answers_away_from_the_limit(op: str, a: float, b: float, expected: bool) -> None:
-    assert exact_cmp(op, a, b) is expected
+    assert exact_cmp(op, a, b, [1, 2]) is expected
 
 
 @pytest.mark.parametrize(
-    ("a", "b"), [(0.02, 0.02), (1.93, 1.9300000000000002), (0.5, 0.5), (0.0, 0.0), (1, 1.0)]
+    ("a", "b"), [(0.02, 0.02), (1.93, 1.9300000000000002), (0.5, 0.5), (0.0, 0.0), (1, 1.0), (3, 3)]
 )
 def test_exact_cmp_refuses_at_the_limit(a: float, b: float) -> None:
+    # (3, 3) with unknown or fractional leaves: an integer computed from fractions may not be one in OPA
     for op in ("Lt", "Le", "Gt", "Ge", "Eq", "Ne"):
-        with pytest.raises(ValueError, match="precision limit"):
-            exact_cmp(op, a, b)
+        for leaves in (None, [1, 0.5]):
+            with pytest.raises(ValueError, match="precision limit"):
+                exact_cmp(op, a, b, leaves)
 
 
 def test_division_by_zero_is_an_error_not_a_value() -> None:

@@ -57,7 +57,7 @@ def _exact_module() -> str:
         for name, symbol in _OPS.items()
     ]
     functions += [
-        f"cmp_{name.lower()}(a, b) := {_CMP_EXT}({json.dumps(name)}, a, b) if {{\n"
+        f"cmp_{name.lower()}(a, b, leaves) := {_CMP_EXT}({json.dumps(name)}, a, b, leaves) if {{\n"
         "\tis_number(a)\n\tis_number(b)\n"
         f"\tabs(a) < {_EXACT_LIMIT}\n\tabs(b) < {_EXACT_LIMIT}\n"
         f"}} else := a {symbol} b\n"
@@ -125,19 +125,28 @@ def exact_arith(op: str, a: Any, b: Any) -> int | float:
     return _from_decimal(result)
 
 
-def exact_cmp(op: str, a: Any, b: Any) -> bool:
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def exact_cmp(op: str, a: Any, b: Any, leaves: Any) -> bool:
     """``a op b`` for two numbers, one of which may be an arithmetic result: OPA's answer, or an
     error when the answer depends on digits beyond ``f64``.
 
     OPA holds an arithmetic result with a 64-bit mantissa; regorus receives the nearest ``f64``.
-    Two integers compare exactly. Otherwise the ``f64`` answer is OPA's unless the two values are
-    within :data:`_CMP_MARGIN` of each other (equal included), where it is refused."""
+    ``leaves`` are the operands the arithmetic started from (``+ - *`` and unary minus only), or
+    ``None`` when they are not known (a rule, a function, a division). When they are all integers,
+    OPA's result is the exact integer, so two integers compare exactly; an integer computed from
+    fractions (``(0.3 - 0.1) * 10``) may not be one in OPA. Otherwise the ``f64`` answer is OPA's
+    unless the two values are within :data:`_CMP_MARGIN` of each other (equal included), where it
+    is refused."""
     for value in (a, b):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError("operand is not a number")
     if op not in _CMPS:
         raise ValueError(f"unknown comparison operator {op}")
-    if not (isinstance(a, int) and isinstance(b, int)):
+    exact = isinstance(leaves, list) and all(_integer(leaf) for leaf in leaves)
+    if not (exact and _integer(a) and _integer(b)):
         x, y = float(a), float(b)
         if abs(x - y) <= _CMP_MARGIN * max(abs(x), abs(y)):
             raise ValueError(
@@ -179,7 +188,7 @@ def extensions() -> dict[str, tuple[int, Callable[..., Any]]]:
 
     return {
         _ARITH_EXT: (3, exact_arith),
-        _CMP_EXT: (3, exact_cmp),
+        _CMP_EXT: (4, exact_cmp),
         _ADD_DATE_EXT: (4, add_date),
         NONSTRICT_EXT: (2, nonstrict_call),
     }
@@ -258,7 +267,10 @@ class _Rewriter:
     hoisted: dict[int, bytes] = field(default_factory=dict)
     functions: set[str] = field(default_factory=set)  # functions defined in the module
     arith_rules: set[str] = field(default_factory=set)  # rules whose value is an arithmetic result
-    arith_locals: list[set[str]] = field(default_factory=list)  # per enclosing query
+    #: per enclosing query: locals bound from a value that may be an arithmetic result → that value
+    arith_locals: list[dict[str, Spanned]] = field(default_factory=list)
+    params: set[str] = field(default_factory=set)  # the current function's parameters
+    modified: bool = False  # inside a statement with `with` (leaves would read other data)
 
     def carries_arithmetic(self, node: Spanned) -> bool:
         """Whether the operand may hold an arithmetic result (never for literals, input, params)."""
@@ -273,6 +285,46 @@ class _Rewriter:
             name = str(node.body.get("value"))
             return name in self.arith_rules or any(name in scope for scope in self.arith_locals)
         return False
+
+    def binding(self, name: str) -> Spanned | None:
+        for scope in reversed(self.arith_locals):
+            if name in scope:
+                return scope[name]
+        return None
+
+    def leaves(self, node: Spanned, depth: int = 0) -> list[Spanned] | None:
+        """The operands an arithmetic value starts from, when ``+ - *`` and unary minus alone reach
+        it from them (then integer operands give an exact integer in OPA); ``None`` when unknown."""
+        if depth > 32:
+            return None
+        if node.kind == "ArithExpr":
+            if node.body.get("op") not in ("Add", "Sub", "Mul"):
+                return None
+            lhs = self.leaves(_spanned(node.body["lhs"]), depth + 1)
+            rhs = self.leaves(_spanned(node.body["rhs"]), depth + 1)
+            return None if lhs is None or rhs is None else lhs + rhs
+        if node.kind == "UnaryExpr":
+            return self.leaves(_spanned(node.body["expr"]), depth + 1)
+        if node.kind == "Var":
+            name = str(node.body.get("value"))
+            bound = self.binding(name)
+            if bound is not None:
+                return self.leaves(bound, depth + 1)
+            if name in self.arith_rules or name in self.params:
+                return None
+            return [node]
+        if node.kind in ("Number", "RefDot", "RefBrack") or (
+            node.kind == "Call" and not self.carries_arithmetic(node)
+        ):
+            arithmetic = ("ArithExpr", "UnaryExpr")
+            if any(child.kind in arithmetic for child in iter_spanned(node.body)):
+                return None  # `abs(x - y)`: an integer computed from fractions
+            return (
+                [node]
+                if node.kind != "Number"
+                else ([] if isinstance(node.body.get("value"), int) else [node])
+            )
+        return None
 
     def children(self, value: Any) -> list[Spanned]:
         """The outermost spanned elements under ``value`` (not ``value`` itself), by position."""
@@ -331,7 +383,8 @@ class _Rewriter:
                 self.changed = True
                 helper = f"data.{EXACT_PACKAGE}.cmp_{str(node.body['op']).lower()}(".encode()
                 lhs = self.emit_within(lhs_node, rhs_node.start)
-                return helper + lhs + b", " + self.emit_within(rhs_node, node.end) + b")"
+                rhs = self.emit_within(rhs_node, node.end)
+                return helper + lhs + b", " + rhs + b", " + self.emit_leaves(lhs_node, rhs_node) + b")"
         if node.kind == "UnaryExpr" and (self.arithmetic or _spanned(node.body["expr"]).kind != "Number"):
             self.changed = True
             operand = self.emit(_spanned(node.body["expr"]))
@@ -358,6 +411,14 @@ class _Rewriter:
             return self.emit_query(node)
         return self.render(node)
 
+    def emit_leaves(self, lhs: Spanned, rhs: Spanned) -> bytes:
+        """The array of both operands' leaves (on one line), or ``null`` when not known."""
+        left, right = self.leaves(lhs), self.leaves(rhs)
+        if left is None or right is None or self.modified:
+            return b"null"
+        texts = [b" ".join(self.emit(leaf).split()) for leaf in left + right]
+        return b"[" + b", ".join(texts) + b"]"
+
     def emit_within(self, node: Spanned, limit: int) -> bytes:
         """``emit(node)``, or its raw source up to ``limit`` when its span reaches past it (regorus
         gives ``set()`` a span running on past the expression), as :meth:`render` treats it."""
@@ -379,14 +440,14 @@ class _Rewriter:
 
     def emit_query(self, query: Spanned) -> bytes:
         """A query; negated calls get their arguments bound first, on the same line."""
-        bound: set[str] = set()
+        bound: dict[str, Spanned] = {}
         self.arith_locals.append(bound)
         try:
             return self._emit_query(query, bound)
         finally:
             self.arith_locals.pop()
 
-    def _emit_query(self, query: Spanned, bound: set[str]) -> bytes:
+    def _emit_query(self, query: Spanned, bound: dict[str, Spanned]) -> bytes:
         for stmt in map(_spanned, query.body.get("stmts") or []):
             literal = as_spanned(stmt.body.get("literal"))
             expr = as_spanned(literal.body.get("expr")) if literal is not None else None
@@ -394,7 +455,7 @@ class _Rewriter:
                 continue
             lhs, rhs = as_spanned(expr.body.get("lhs")), as_spanned(expr.body.get("rhs"))
             if lhs is not None and rhs is not None and lhs.kind == "Var" and self.carries_arithmetic(rhs):
-                bound.add(str(lhs.body.get("value")))
+                bound[str(lhs.body.get("value"))] = rhs
         pieces: list[bytes] = []
         pos = query.start
         any_hoist = False
@@ -404,7 +465,11 @@ class _Rewriter:
             pieces.append(self.src[pos : child.start])
             prefix = self.hoist(child) if "literal" in child.body else b""
             any_hoist = any_hoist or bool(prefix)
-            pieces.append(prefix + self.emit(child))
+            outer, self.modified = self.modified, self.modified or bool(child.body.get("with_mods"))
+            try:
+                pieces.append(prefix + self.emit(child))
+            finally:
+                self.modified = outer
             pos = child.end
         pieces.append(self.src[pos : query.end])
         text = b"".join(pieces)
@@ -439,6 +504,15 @@ def _spanned(value: Any) -> Spanned:
     if node is None:  # pragma: no cover - the parser always gives operands a span
         raise PolicyLoadError("unexpected policy syntax tree")
     return node
+
+
+def _parameters(rule: Spanned) -> set[str]:
+    """The variables of a function's parameters (a caller may pass an arithmetic result)."""
+    head_holder = rule.body.get("head")
+    head = head_holder.get("Func") if isinstance(head_holder, dict) else None
+    if not isinstance(head, dict):
+        return set()
+    return {str(n.body.get("value")) for n in iter_spanned(head.get("args") or []) if n.kind == "Var"}
 
 
 def _find_arithmetic_rules(ast: dict[str, Any], rewriter: _Rewriter) -> None:
@@ -493,6 +567,7 @@ def rewrite_module(path: str, text: str, ast: dict[str, Any], *, arithmetic: boo
         if node is None or node.start < pos:
             continue
         pieces.append(src[pos : node.start])
+        rewriter.params = _parameters(node)
         pieces.append(rewriter.emit(node))
         pos = node.end
     pieces.append(src[pos:])

@@ -97,7 +97,12 @@ def boundary(draw: st.DrawFn) -> str:
     else:
         comparand = str(exact) + (nudge if "." in str(exact) and nudge else "")
     cmp = draw(st.sampled_from(["<", "<=", ">", ">=", "==", "!="]))
-    form = draw(st.sampled_from(["direct", "local", "reversed"]))
+    form = draw(st.sampled_from(["direct", "local", "reversed", "scaled"]))
+    if form == "scaled":  # an integer computed from fractions: it may not be one in OPA
+        scaled = exact * 1000
+        return (
+            f"({x} {op} {y}) * 1000 {cmp} {scaled.to_integral_value() if scaled == int(scaled) else scaled}"
+        )
     if form == "local":
         return f"v := {x} {op} {y}; v {cmp} {comparand}"
     if form == "reversed":
