@@ -245,13 +245,19 @@ r if {
 \tf(1) == 2
 \t[y | y := input.a + 1; y > 0]
 \t[z | z := input.a; z > 0]
+\tg(1) == 1
+\th(1) > 0
 }
+
+g(x) := x
+
+h(x) := f(x)
 """
     ast = parse_rego("c.rego", text, v0=False).ast
     out = rewrite_module("c.rego", text, ast).splitlines()
     assert len(out) == len(text.splitlines())
     rewritten = [i + 1 for i, line in enumerate(out) if "cmp_" in line]
-    assert rewritten == [11, 12, 13, 14]
+    assert rewritten == [11, 12, 13, 14, 17]
     assert "cmp_gt(y, 0, [input.a])" in out[13]
     assert "z > 0" in out[14]
     assert "cmp_" not in rewrite_module("c.rego", text, ast, arithmetic=False)

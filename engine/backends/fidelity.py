@@ -265,7 +265,7 @@ class _Rewriter:
     changed: bool = False
     discarded: set[int] = field(default_factory=set)  # calls whose error list is thrown away
     hoisted: dict[int, bytes] = field(default_factory=dict)
-    functions: set[str] = field(default_factory=set)  # functions defined in the module
+    functions: set[str] = field(default_factory=set)  # functions of the module that compute
     arith_rules: set[str] = field(default_factory=set)  # rules whose value is an arithmetic result
     #: per enclosing query: locals bound from a value that may be an arithmetic result → that value
     arith_locals: list[dict[str, Spanned]] = field(default_factory=list)
@@ -280,7 +280,7 @@ class _Rewriter:
             return _spanned(node.body["expr"]).kind != "Number"
         if node.kind == "Call":
             name = _call_name(node)
-            return name is not None and (name in self.functions or name.startswith("data."))
+            return name is not None and name in self.functions
         if node.kind == "Var":
             name = str(node.body.get("value"))
             return name in self.arith_rules or any(name in scope for scope in self.arith_locals)
@@ -506,6 +506,12 @@ def _spanned(value: Any) -> Spanned:
     return node
 
 
+def _computes(node: Spanned) -> bool:
+    if node.kind == "ArithExpr":
+        return True
+    return node.kind == "UnaryExpr" and _spanned(node.body["expr"]).kind != "Number"
+
+
 def _parameters(rule: Spanned) -> set[str]:
     """The variables of a function's parameters (a caller may pass an arithmetic result)."""
     head_holder = rule.body.get("head")
@@ -516,10 +522,11 @@ def _parameters(rule: Spanned) -> set[str]:
 
 
 def _find_arithmetic_rules(ast: dict[str, Any], rewriter: _Rewriter) -> None:
-    """The module's functions, and its rules whose value (in the head or a body) may be an
-    arithmetic result. Functions first: a rule's value may be a call to one."""
+    """The module's functions that may return an arithmetic result (one computes, or calls one
+    that does), and its rules whose value (in the head or a body) may be one."""
     rules = [node for node in map(as_spanned, ast.get("rules", [])) if node is not None]
     heads: list[tuple[str, dict[str, Any], Spanned]] = []
+    functions: list[tuple[str, Spanned]] = []
     for rule in rules:
         head_holder = rule.body.get("head")
         if not isinstance(head_holder, dict) or len(head_holder) != 1:
@@ -530,9 +537,19 @@ def _find_arithmetic_rules(ast: dict[str, Any], rewriter: _Rewriter) -> None:
             continue
         name = str(refr.body.get("value"))
         if kind == "Func":
-            rewriter.functions.add(name)
+            functions.append((name, rule))
         else:
             heads.append((name, head, rule))
+    changed = True
+    while changed:
+        changed = False
+        for name, rule in functions:
+            if name not in rewriter.functions and any(
+                _computes(node) or (node.kind == "Call" and rewriter.carries_arithmetic(node))
+                for node in iter_spanned(rule.body)
+            ):
+                rewriter.functions.add(name)
+                changed = True
     for name, head, rule in heads:
         assigns = [head.get("assign")] + [
             body.get("assign") for body in rule.body.get("bodies") or [] if isinstance(body, dict)
