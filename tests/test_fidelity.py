@@ -252,12 +252,21 @@ r if {
 g(x) := x
 
 h(x) := f(x)
+
+s if {
+\tinput.a - 1
+\t\t< 2
+\tinput.zz
+}
 """
     ast = parse_rego("c.rego", text, v0=False).ast
     out = rewrite_module("c.rego", text, ast).splitlines()
     assert len(out) == len(text.splitlines())
     rewritten = [i + 1 for i, line in enumerate(out) if "cmp_" in line]
-    assert rewritten == [11, 12, 13, 14, 17]
+    assert rewritten == [11, 12, 13, 14, 17, 25]
+    assert out.index("\tinput.zz") == text.splitlines().index(
+        "\tinput.zz"
+    )  # a split comparison keeps its lines
     assert "cmp_gt(y, 0, [input.a])" in out[13]
     assert "z > 0" in out[14]
     assert "cmp_" not in rewrite_module("c.rego", text, ast, arithmetic=False)

@@ -384,7 +384,12 @@ class _Rewriter:
                 helper = f"data.{EXACT_PACKAGE}.cmp_{str(node.body['op']).lower()}(".encode()
                 lhs = self.emit_within(lhs_node, rhs_node.start)
                 rhs = self.emit_within(rhs_node, node.end)
-                return helper + lhs + b", " + rhs + b", " + self.emit_leaves(lhs_node, rhs_node) + b")"
+                # the line breaks around and between the operands stay, so lines do not move
+                before = b"\n" * self.src.count(b"\n", node.start, lhs_node.start)
+                between = b"\n" * self.src.count(b"\n", lhs_node.end, rhs_node.start)
+                after = b"\n" * self.src.count(b"\n", min(rhs_node.end, node.end), node.end)
+                leaves = self.emit_leaves(lhs_node, rhs_node)
+                return before + helper + lhs + b"," + between + b" " + rhs + b", " + leaves + b")" + after
         if node.kind == "UnaryExpr" and (self.arithmetic or _spanned(node.body["expr"]).kind != "Number"):
             self.changed = True
             operand = self.emit(_spanned(node.body["expr"]))
@@ -416,7 +421,9 @@ class _Rewriter:
         left, right = self.leaves(lhs), self.leaves(rhs)
         if left is None or right is None or self.modified:
             return b"null"
-        texts = [b" ".join(self.emit(leaf).split()) for leaf in left + right]
+        texts = [self.emit(leaf) for leaf in left + right]
+        if any(b"\n" in text for text in texts):
+            return b"null"  # kept off the line so that lines do not move
         return b"[" + b", ".join(texts) + b"]"
 
     def emit_within(self, node: Spanned, limit: int) -> bytes:
