@@ -307,10 +307,10 @@ class _Rewriter:
             return self.leaves(_spanned(node.body["expr"]), depth + 1)
         if node.kind == "Var":
             name = str(node.body.get("value"))
-            bound = self.binding(name)
-            if bound is not None:
-                return self.leaves(bound, depth + 1)
-            if name in self.arith_rules or name in self.params:
+            innermost = self.arith_locals[-1] if self.arith_locals else {}
+            if name in innermost:  # its operands are in scope here, not shadowed
+                return self.leaves(innermost[name], depth + 1)
+            if self.binding(name) is not None or name in self.arith_rules or name in self.params:
                 return None
             return [node]
         if node.kind in ("Number", "RefDot", "RefBrack") or (
