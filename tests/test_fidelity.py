@@ -18,9 +18,10 @@ from hypothesis import strategies as st
 
 from govern.engine.backends import UNDEFINED, Backend, create_backend
 from govern.engine.backends.embedded import EmbeddedBackend
-from govern.engine.backends.fidelity import add_date, exact_arith
+from govern.engine.backends.fidelity import add_date, exact_arith, exact_cmp, rewrite_module
 from govern.engine.errors import BackendError, PolicyLoadError
 from govern.engine.policyset import PolicyModule, make_policy_set, parse_module
+from govern.engine.rego_ast import parse_rego
 from govern.engine.spec import RegoVersion
 
 from .conformance.opa_server import OpaServer, shared_server, stop_shared
@@ -153,9 +154,151 @@ def test_arithmetic_gives_opas_decimal_answer(opa_backend: Backend) -> None:
     input_doc = {"champion": 0.93, "run": 0.91, "stats": {"mean_abs": 0.25}}
     files = {"arith.rego": ARITHMETIC}
     embedded = values(EmbeddedBackend(), files, input_doc, ARITH_RULES)
-    assert embedded == values(opa_backend, files, input_doc, ARITH_RULES)
-    assert embedded["regressed"] == "undefined"  # 0.93 - 0.91 is exactly 0.02 in OPA
+    opa_values = values(opa_backend, files, input_doc, ARITH_RULES)
+    # 0.93 - 0.91 and 0.1 + 0.2 land on their comparands: an answer beyond f64, refused
+    assert (opa_values["regressed"], opa_values["sum_eq"]) == ("undefined", True)
+    assert (embedded["regressed"], embedded["sum_eq"]) == ("error", "error")
+    refused = {"regressed", "sum_eq"}
+    assert {k: v for k, v in embedded.items() if k not in refused} == {
+        k: v for k, v in opa_values.items() if k not in refused
+    }
     assert embedded["drop"] == 0.02
+
+
+BOUNDARY = """package p
+
+r_lt if { 0.93 - 0.91 < 0.02 }
+r_le if { 0.93 - 0.91 <= 0.02 }
+r_gt if { 0.93 - 0.91 > 0.02 }
+r_ge if { 0.93 - 0.91 >= 0.02 }
+r_eq if { 0.93 - 0.91 == 0.02 }
+r_ne if { 0.93 - 0.91 != 0.02 }
+r_add_eq if { 1 + 0.93 == 1.93 }
+r_sum_eq if { 0.1 + 0.2 == 0.3 }
+r_rev if { 0.02 > input.a - input.b }
+r_local if { drop := input.a - input.b; drop < 0.02 }
+r_rule if { diff < 0.02 }
+r_func if { half(input.a) == 0.465 }
+r_mul if { input.a * 3 >= 2.79 }
+r_div if { input.a / 3 <= 0.31 }
+r_neg if { not input.a - input.b < 0.02 }
+diff := input.a - input.b
+half(x) := x / 2
+off_lt if { input.a - input.b < 0.021 }
+off_gt if { input.a - input.b > 0.019 }
+r_exact_eq if { 0.5 + 0.25 == 0.75 }
+r_int_from_fractions if { (0.3 - 0.1) * 10 == 2 }
+r_int_rule if { n_less == 4 }
+n_less := input.n - 1
+r_int_abs if { abs(0.3 - 0.1) * 10 == 2 }
+off_local if { d := input.a - input.b; d != 0.03 }
+int_gt if { count(input.xs) - 1 > 0 }
+int_eq if { count(input.xs) * 2 == 6 }
+int_ne if { input.n - 1 != 4 }
+int_local_eq if { m := input.n * 2; m == 10 }
+plain_eq if { input.a == 0.93 }
+plain_lt if { input.b < input.a }
+"""
+BOUNDARY_REFUSED = ["r_lt", "r_le", "r_gt", "r_ge", "r_eq", "r_ne", "r_add_eq", "r_sum_eq", "r_rev",
+                    "r_local", "r_rule", "r_func", "r_mul", "r_div", "r_neg", "r_exact_eq",
+                    "r_int_from_fractions", "r_int_rule", "r_int_abs"]  # fmt: skip
+BOUNDARY_ANSWERED = ["off_lt", "off_gt", "off_local", "int_gt", "int_eq", "int_ne", "int_local_eq",
+                     "plain_eq", "plain_lt"]  # fmt: skip
+
+
+def test_comparisons_on_arithmetic_give_opas_answer_or_refuse(opa_backend: Backend) -> None:
+    input_doc = {"a": 0.93, "b": 0.91, "xs": [1, 2, 3], "n": 5}
+    files = {"cmp.rego": BOUNDARY}
+    names = BOUNDARY_REFUSED + BOUNDARY_ANSWERED
+    embedded = values(EmbeddedBackend(), files, input_doc, names)
+    opa_values = values(opa_backend, files, input_doc, names)
+    assert "error" not in opa_values.values()
+    assert {name: embedded[name] for name in BOUNDARY_REFUSED} == dict.fromkeys(BOUNDARY_REFUSED, "error")
+    assert {name: embedded[name] for name in BOUNDARY_ANSWERED} == {
+        name: opa_values[name] for name in BOUNDARY_ANSWERED
+    }
+    assert opa_values["r_lt"] is True
+    assert opa_values["r_eq"] == "undefined"
+
+
+def test_a_refused_comparison_names_the_limit_and_the_fix() -> None:
+    backend = EmbeddedBackend()
+    backend.load(make_policy_set(modules({"c.rego": "package p\n\nq if { input.a - input.b < 0.02 }\n"})), {})
+    with pytest.raises(BackendError, match=r"precision limit.*--backend opa"):
+        backend.evaluate_rule({"a": 0.93, "b": 0.91}, "data.p.q")
+    assert backend.evaluate_rule({"a": 0.93, "b": 0.90}, "data.p.q") is UNDEFINED
+
+
+def test_comparisons_are_rewritten_only_where_an_arithmetic_result_can_reach() -> None:
+    text = """package p
+
+d := input.a - input.b
+f(x) := x * 2
+r if {
+\tinput.a < 0.5
+\tinput.a == data.govern.params.t
+\tn := input.a
+\tn > 1
+\tm := input.a - 1
+\tm > 1
+\td >= 1
+\tf(1) == 2
+\t[y | y := input.a + 1; y > 0]
+\t[z | z := input.a; z > 0]
+\tg(1) == 1
+\th(1) > 0
+}
+
+g(x) := x
+
+h(x) := f(x)
+
+s if {
+\tinput.a - 1
+\t\t< 2
+\tinput.zz
+}
+"""
+    ast = parse_rego("c.rego", text, v0=False).ast
+    out = rewrite_module("c.rego", text, ast).splitlines()
+    assert len(out) == len(text.splitlines())
+    rewritten = [i + 1 for i, line in enumerate(out) if "cmp_" in line]
+    assert rewritten == [11, 12, 13, 14, 17, 25]
+    assert out.index("\tinput.zz") == text.splitlines().index(
+        "\tinput.zz"
+    )  # a split comparison keeps its lines
+    assert "cmp_gt(y, 0, [input.a])" in out[13]
+    assert "z > 0" in out[14]
+    assert "cmp_" not in rewrite_module("c.rego", text, ast, arithmetic=False)
+
+
+def test_a_rewritten_comparison_with_an_empty_set_keeps_the_module_valid() -> None:
+    # regorus gives `set()` a span running past the expression; the rewrite must not take the rest
+    text = "package p\n\ns(x) := {x}\n\nt if s(1) != set()\n\nu if s(1) == set()\n"
+    backend = EmbeddedBackend()
+    backend.load(make_policy_set(modules({"s.rego": text})), {})
+    assert backend.evaluate_rule({}, "data.p.t") is True
+    assert backend.evaluate_rule({}, "data.p.u") is UNDEFINED
+
+
+@pytest.mark.parametrize(
+    ("op", "a", "b", "expected"),
+    [("Lt", 1, 2, True), ("Eq", 3, 3, True), ("Ne", 2**52, 2**52 + 1, True), ("Lt", 0.03, 0.02, False),
+     ("Le", 0.02, 0.0200001, True), ("Ge", -1.5, -1.5000001, True), ("Eq", 0.0, 1e-300, False)],
+)  # fmt: skip
+def test_exact_cmp_answers_away_from_the_limit(op: str, a: float, b: float, expected: bool) -> None:
+    assert exact_cmp(op, a, b, [1, 2]) is expected
+
+
+@pytest.mark.parametrize(
+    ("a", "b"), [(0.02, 0.02), (1.93, 1.9300000000000002), (0.5, 0.5), (0.0, 0.0), (1, 1.0), (3, 3)]
+)
+def test_exact_cmp_refuses_at_the_limit(a: float, b: float) -> None:
+    # (3, 3) with unknown or fractional leaves: an integer computed from fractions may not be one in OPA
+    for op in ("Lt", "Le", "Gt", "Ge", "Eq", "Ne"):
+        for leaves in (None, [1, 0.5]):
+            with pytest.raises(ValueError, match="precision limit"):
+                exact_cmp(op, a, b, leaves)
 
 
 def test_division_by_zero_is_an_error_not_a_value() -> None:

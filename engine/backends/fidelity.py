@@ -38,9 +38,14 @@ EXACT_PACKAGE: Final = "govern_exact_internal"
 EXACT_MODULE_PATH: Final = "govern/internal/exact.rego"
 _ARITH_EXT: Final = "govern_exact_arith"
 _ADD_DATE_EXT: Final = "govern_time_add_date"
+_CMP_EXT: Final = "govern_exact_cmp"
 #: 2^53: beyond it regorus holds big integers the extension cannot receive; they stay native.
 _EXACT_LIMIT: Final = 9_007_199_254_740_992
 _OPS: Final = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/", "Mod": "%"}
+_CMPS: Final = {"Lt": "<", "Le": "<=", "Gt": ">", "Ge": ">=", "Eq": "==", "Ne": "!="}
+#: Two non-integer numbers closer than this (relative to the larger) are not compared: OPA's
+#: 64-bit-mantissa values may order them differently from the f64 values regorus holds.
+_CMP_MARGIN: Final = 2.0**-32
 
 
 def _exact_module() -> str:
@@ -50,6 +55,13 @@ def _exact_module() -> str:
         f"\tabs(a) < {_EXACT_LIMIT}\n\tabs(b) < {_EXACT_LIMIT}\n"
         f"}} else := a {symbol} b\n"
         for name, symbol in _OPS.items()
+    ]
+    functions += [
+        f"cmp_{name.lower()}(a, b, leaves) := {_CMP_EXT}({json.dumps(name)}, a, b, leaves) if {{\n"
+        "\tis_number(a)\n\tis_number(b)\n"
+        f"\tabs(a) < {_EXACT_LIMIT}\n\tabs(b) < {_EXACT_LIMIT}\n"
+        f"}} else := a {symbol} b\n"
+        for name, symbol in _CMPS.items()
     ]
     return f"package {EXACT_PACKAGE}\n\n" + "\n".join(functions)
 
@@ -113,6 +125,47 @@ def exact_arith(op: str, a: Any, b: Any) -> int | float:
     return _from_decimal(result)
 
 
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def exact_cmp(op: str, a: Any, b: Any, leaves: Any) -> bool:
+    """``a op b`` for two numbers, one of which may be an arithmetic result: OPA's answer, or an
+    error when the answer depends on digits beyond ``f64``.
+
+    OPA holds an arithmetic result with a 64-bit mantissa; regorus receives the nearest ``f64``.
+    ``leaves`` are the operands the arithmetic started from (``+ - *`` and unary minus only), or
+    ``None`` when they are not known (a rule, a function, a division). When they are all integers,
+    OPA's result is the exact integer, so two integers compare exactly; an integer computed from
+    fractions (``(0.3 - 0.1) * 10``) may not be one in OPA. Otherwise the ``f64`` answer is OPA's
+    unless the two values are within :data:`_CMP_MARGIN` of each other (equal included), where it
+    is refused."""
+    for value in (a, b):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError("operand is not a number")
+    if op not in _CMPS:
+        raise ValueError(f"unknown comparison operator {op}")
+    exact = isinstance(leaves, list) and all(_integer(leaf) for leaf in leaves)
+    if not (exact and _integer(a) and _integer(b)):
+        x, y = float(a), float(b)
+        if abs(x - y) <= _CMP_MARGIN * max(abs(x), abs(y)):
+            raise ValueError(
+                f"comparison {a!r} {_CMPS[op]} {b!r} on an arithmetic result is at the precision limit:"
+                " OPA computes with a 64-bit mantissa and its answer may differ; run it with --backend opa"
+            )
+    if op == "Lt":
+        return bool(a < b)
+    if op == "Le":
+        return bool(a <= b)
+    if op == "Gt":
+        return bool(a > b)
+    if op == "Ge":
+        return bool(a >= b)
+    if op == "Eq":
+        return bool(a == b)
+    return bool(a != b)
+
+
 def add_date(ns: Any, years: Any, months: Any, days: Any) -> int:
     """``time.add_date`` with Go's ``Time.AddDate`` normalisation (day overflow rolls forward)."""
     for value in (ns, years, months, days):
@@ -133,7 +186,12 @@ def extensions() -> dict[str, tuple[int, Callable[..., Any]]]:
     """The Python extensions the rewritten modules call: name → (arity, function)."""
     from ..nonstrict import NONSTRICT_EXT, nonstrict_call  # loaded only by govern test's rewrite
 
-    return {_ARITH_EXT: (3, exact_arith), _ADD_DATE_EXT: (4, add_date), NONSTRICT_EXT: (2, nonstrict_call)}
+    return {
+        _ARITH_EXT: (3, exact_arith),
+        _CMP_EXT: (4, exact_cmp),
+        _ADD_DATE_EXT: (4, add_date),
+        NONSTRICT_EXT: (2, nonstrict_call),
+    }
 
 
 def _call_name(node: Spanned) -> str | None:
@@ -207,6 +265,66 @@ class _Rewriter:
     changed: bool = False
     discarded: set[int] = field(default_factory=set)  # calls whose error list is thrown away
     hoisted: dict[int, bytes] = field(default_factory=dict)
+    functions: set[str] = field(default_factory=set)  # functions of the module that compute
+    arith_rules: set[str] = field(default_factory=set)  # rules whose value is an arithmetic result
+    #: per enclosing query: locals bound from a value that may be an arithmetic result → that value
+    arith_locals: list[dict[str, Spanned]] = field(default_factory=list)
+    params: set[str] = field(default_factory=set)  # the current function's parameters
+    modified: bool = False  # inside a statement with `with` (leaves would read other data)
+
+    def carries_arithmetic(self, node: Spanned) -> bool:
+        """Whether the operand may hold an arithmetic result (never for literals, input, params)."""
+        if node.kind == "ArithExpr":
+            return True
+        if node.kind == "UnaryExpr":
+            return _spanned(node.body["expr"]).kind != "Number"
+        if node.kind == "Call":
+            name = _call_name(node)
+            return name is not None and name in self.functions
+        if node.kind == "Var":
+            name = str(node.body.get("value"))
+            return name in self.arith_rules or any(name in scope for scope in self.arith_locals)
+        return False
+
+    def binding(self, name: str) -> Spanned | None:
+        for scope in reversed(self.arith_locals):
+            if name in scope:
+                return scope[name]
+        return None
+
+    def leaves(self, node: Spanned, depth: int = 0) -> list[Spanned] | None:
+        """The operands an arithmetic value starts from, when ``+ - *`` and unary minus alone reach
+        it from them (then integer operands give an exact integer in OPA); ``None`` when unknown."""
+        if depth > 32:
+            return None
+        if node.kind == "ArithExpr":
+            if node.body.get("op") not in ("Add", "Sub", "Mul"):
+                return None
+            lhs = self.leaves(_spanned(node.body["lhs"]), depth + 1)
+            rhs = self.leaves(_spanned(node.body["rhs"]), depth + 1)
+            return None if lhs is None or rhs is None else lhs + rhs
+        if node.kind == "UnaryExpr":
+            return self.leaves(_spanned(node.body["expr"]), depth + 1)
+        if node.kind == "Var":
+            name = str(node.body.get("value"))
+            innermost = self.arith_locals[-1] if self.arith_locals else {}
+            if name in innermost:  # its operands are in scope here, not shadowed
+                return self.leaves(innermost[name], depth + 1)
+            if self.binding(name) is not None or name in self.arith_rules or name in self.params:
+                return None
+            return [node]
+        if node.kind in ("Number", "RefDot", "RefBrack") or (
+            node.kind == "Call" and not self.carries_arithmetic(node)
+        ):
+            arithmetic = ("ArithExpr", "UnaryExpr")
+            if any(child.kind in arithmetic for child in iter_spanned(node.body)):
+                return None  # `abs(x - y)`: an integer computed from fractions
+            return (
+                [node]
+                if node.kind != "Number"
+                else ([] if isinstance(node.body.get("value"), int) else [node])
+            )
+        return None
 
     def children(self, value: Any) -> list[Spanned]:
         """The outermost spanned elements under ``value`` (not ``value`` itself), by position."""
@@ -259,6 +377,19 @@ class _Rewriter:
             lhs = self.emit(_spanned(node.body["lhs"]))
             rhs = self.emit(_spanned(node.body["rhs"]))
             return f"data.{EXACT_PACKAGE}.{op.lower()}(".encode() + lhs + b", " + rhs + b")"
+        if node.kind == "BoolExpr" and self.arithmetic and str(node.body.get("op")) in _CMPS:
+            lhs_node, rhs_node = _spanned(node.body["lhs"]), _spanned(node.body["rhs"])
+            if self.carries_arithmetic(lhs_node) or self.carries_arithmetic(rhs_node):
+                self.changed = True
+                helper = f"data.{EXACT_PACKAGE}.cmp_{str(node.body['op']).lower()}(".encode()
+                lhs = self.emit_within(lhs_node, rhs_node.start)
+                rhs = self.emit_within(rhs_node, node.end)
+                # the line breaks around and between the operands stay, so lines do not move
+                before = b"\n" * self.src.count(b"\n", node.start, lhs_node.start)
+                between = b"\n" * self.src.count(b"\n", lhs_node.end, rhs_node.start)
+                after = b"\n" * self.src.count(b"\n", min(rhs_node.end, node.end), node.end)
+                leaves = self.emit_leaves(lhs_node, rhs_node)
+                return before + helper + lhs + b"," + between + b" " + rhs + b", " + leaves + b")" + after
         if node.kind == "UnaryExpr" and (self.arithmetic or _spanned(node.body["expr"]).kind != "Number"):
             self.changed = True
             operand = self.emit(_spanned(node.body["expr"]))
@@ -285,6 +416,23 @@ class _Rewriter:
             return self.emit_query(node)
         return self.render(node)
 
+    def emit_leaves(self, lhs: Spanned, rhs: Spanned) -> bytes:
+        """The array of both operands' leaves (on one line), or ``null`` when not known."""
+        left, right = self.leaves(lhs), self.leaves(rhs)
+        if left is None or right is None or self.modified:
+            return b"null"
+        texts = [self.emit(leaf) for leaf in left + right]
+        if any(b"\n" in text for text in texts):
+            return b"null"  # kept off the line so that lines do not move
+        return b"[" + b", ".join(texts) + b"]"
+
+    def emit_within(self, node: Spanned, limit: int) -> bytes:
+        """``emit(node)``, or its raw source up to ``limit`` when its span reaches past it (regorus
+        gives ``set()`` a span running on past the expression), as :meth:`render` treats it."""
+        if node.end <= limit:
+            return self.emit(node)
+        return self.src[node.start : limit]
+
     def render_after(self, node: Spanned, start: int) -> bytes:
         pieces: list[bytes] = []
         pos = start
@@ -299,6 +447,22 @@ class _Rewriter:
 
     def emit_query(self, query: Spanned) -> bytes:
         """A query; negated calls get their arguments bound first, on the same line."""
+        bound: dict[str, Spanned] = {}
+        self.arith_locals.append(bound)
+        try:
+            return self._emit_query(query, bound)
+        finally:
+            self.arith_locals.pop()
+
+    def _emit_query(self, query: Spanned, bound: dict[str, Spanned]) -> bytes:
+        for stmt in map(_spanned, query.body.get("stmts") or []):
+            literal = as_spanned(stmt.body.get("literal"))
+            expr = as_spanned(literal.body.get("expr")) if literal is not None else None
+            if expr is None or expr.kind != "AssignExpr":
+                continue
+            lhs, rhs = as_spanned(expr.body.get("lhs")), as_spanned(expr.body.get("rhs"))
+            if lhs is not None and rhs is not None and lhs.kind == "Var" and self.carries_arithmetic(rhs):
+                bound[str(lhs.body.get("value"))] = rhs
         pieces: list[bytes] = []
         pos = query.start
         any_hoist = False
@@ -308,7 +472,11 @@ class _Rewriter:
             pieces.append(self.src[pos : child.start])
             prefix = self.hoist(child) if "literal" in child.body else b""
             any_hoist = any_hoist or bool(prefix)
-            pieces.append(prefix + self.emit(child))
+            outer, self.modified = self.modified, self.modified or bool(child.body.get("with_mods"))
+            try:
+                pieces.append(prefix + self.emit(child))
+            finally:
+                self.modified = outer
             pos = child.end
         pieces.append(self.src[pos : query.end])
         text = b"".join(pieces)
@@ -345,6 +513,60 @@ def _spanned(value: Any) -> Spanned:
     return node
 
 
+def _computes(node: Spanned) -> bool:
+    if node.kind == "ArithExpr":
+        return True
+    return node.kind == "UnaryExpr" and _spanned(node.body["expr"]).kind != "Number"
+
+
+def _parameters(rule: Spanned) -> set[str]:
+    """The variables of a function's parameters (a caller may pass an arithmetic result)."""
+    head_holder = rule.body.get("head")
+    head = head_holder.get("Func") if isinstance(head_holder, dict) else None
+    if not isinstance(head, dict):
+        return set()
+    return {str(n.body.get("value")) for n in iter_spanned(head.get("args") or []) if n.kind == "Var"}
+
+
+def _find_arithmetic_rules(ast: dict[str, Any], rewriter: _Rewriter) -> None:
+    """The module's functions that may return an arithmetic result (one computes, or calls one
+    that does), and its rules whose value (in the head or a body) may be one."""
+    rules = [node for node in map(as_spanned, ast.get("rules", [])) if node is not None]
+    heads: list[tuple[str, dict[str, Any], Spanned]] = []
+    functions: list[tuple[str, Spanned]] = []
+    for rule in rules:
+        head_holder = rule.body.get("head")
+        if not isinstance(head_holder, dict) or len(head_holder) != 1:
+            continue
+        kind, head = next(iter(head_holder.items()))
+        refr = as_spanned(head.get("refr")) if isinstance(head, dict) else None
+        if refr is None or refr.kind != "Var" or not isinstance(head, dict):
+            continue
+        name = str(refr.body.get("value"))
+        if kind == "Func":
+            functions.append((name, rule))
+        else:
+            heads.append((name, head, rule))
+    changed = True
+    while changed:
+        changed = False
+        for name, rule in functions:
+            if name not in rewriter.functions and any(
+                _computes(node) or (node.kind == "Call" and rewriter.carries_arithmetic(node))
+                for node in iter_spanned(rule.body)
+            ):
+                rewriter.functions.add(name)
+                changed = True
+    for name, head, rule in heads:
+        assigns = [head.get("assign")] + [
+            body.get("assign") for body in rule.body.get("bodies") or [] if isinstance(body, dict)
+        ]
+        for assign in assigns:
+            value = as_spanned(assign.get("value")) if isinstance(assign, dict) else None
+            if value is not None and rewriter.carries_arithmetic(value):
+                rewriter.arith_rules.add(name)
+
+
 def rewrite_module(path: str, text: str, ast: dict[str, Any], *, arithmetic: bool = True) -> str:
     """The module's text as regorus must load it to give OPA's answers (same lines).
 
@@ -352,6 +574,7 @@ def rewrite_module(path: str, text: str, ast: dict[str, Any], *, arithmetic: boo
     references are still rewritten)."""
     src = text.encode("utf-8")
     rewriter = _Rewriter(path, src, arithmetic=arithmetic)
+    _find_arithmetic_rules(ast, rewriter)
     for assign in iter_spanned(ast.get("rules", [])):
         if assign.kind != "AssignExpr":
             continue
@@ -368,6 +591,7 @@ def rewrite_module(path: str, text: str, ast: dict[str, Any], *, arithmetic: boo
         if node is None or node.start < pos:
             continue
         pieces.append(src[pos : node.start])
+        rewriter.params = _parameters(node)
         pieces.append(rewriter.emit(node))
         pos = node.end
     pieces.append(src[pos:])

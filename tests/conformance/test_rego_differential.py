@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -79,6 +80,36 @@ comparison = st.one_of(
     binary(st.one_of(number, arith), ["<", ">", "<=", ">=", "==", "!="], st.one_of(number, arith)),
     binary(string, ["==", "<", "!="], string),
 )
+
+
+@st.composite
+def boundary(draw: st.DrawFn) -> str:
+    """A comparison whose arithmetic side lands on (or a hair off) its comparand, where OPA's
+    64-bit-mantissa result and the embedded ``f64`` can disagree: the embedded engine must give
+    OPA's answer or refuse."""
+    x = draw(st.sampled_from(["0.93", "0.91", "1", "0.1", "0.2", "0.07", "1.93", "2.5", "0.333", "100.01"]))
+    y = draw(st.sampled_from(["0.91", "0.02", "0.3", "0.7", "3", "0.01", "0.333"]))
+    op = draw(st.sampled_from(["+", "-", "*"]))
+    exact = {"+": Decimal(x) + Decimal(y), "-": Decimal(x) - Decimal(y), "*": Decimal(x) * Decimal(y)}[op]
+    nudge = draw(st.sampled_from(["", "", "000000000000000001", "-"]))
+    if nudge == "-":
+        comparand = str(exact - Decimal("1e-19"))
+    else:
+        comparand = str(exact) + (nudge if "." in str(exact) and nudge else "")
+    cmp = draw(st.sampled_from(["<", "<=", ">", ">=", "==", "!="]))
+    form = draw(st.sampled_from(["direct", "local", "reversed", "scaled"]))
+    if form == "scaled":  # an integer computed from fractions: it may not be one in OPA
+        scaled = exact * 1000
+        return (
+            f"({x} {op} {y}) * 1000 {cmp} {scaled.to_integral_value() if scaled == int(scaled) else scaled}"
+        )
+    if form == "local":
+        return f"v := {x} {op} {y}; v {cmp} {comparand}"
+    if form == "reversed":
+        return f"{comparand} {cmp} {x} {op} {y}"
+    return f"{x} {op} {y} {cmp} {comparand}"
+
+
 calls = st.one_of(
     st.tuples(st.sampled_from(["round", "ceil", "floor", "abs"]), st.one_of(number, arith)).map(
         lambda t: f"{t[0]}({t[1]})"
@@ -118,6 +149,7 @@ calls = st.one_of(
 value = st.one_of(number, arith, string, array, obj, set_, calls)
 condition = st.one_of(
     comparison,
+    boundary(),
     calls.map(lambda c: f"{c} == {c}"),
     st.tuples(st.one_of(number, string), array).map(lambda t: f"{t[0]} in {t[1]}"),
 )
