@@ -80,7 +80,7 @@ def _load_modules(
     from govern.engine.spec import RegoVersion
 
     version = RegoVersion.V0 if v0 else RegoVersion.V1
-    modules = builtin_modules() if builtin else []
+    modules: list[Any] = []
     data: dict[str, Any] = {}
     for path in paths:
         root = path.resolve()
@@ -96,6 +96,9 @@ def _load_modules(
         found = discover_data(root, ignore)
         if found:
             merge_data(data, (), found, str(root))
+    if builtin:  # a built-in file given again (`govern test policies/` in a checkout) loads once
+        given = {module.text for module in modules}
+        modules = [m for m in builtin_modules() if m.text not in given] + modules
     return modules, data
 
 
