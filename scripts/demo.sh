@@ -8,7 +8,11 @@ cd "$(dirname "$0")/.."
 setup_start=$SECONDS
 VENV="${GOVERN_VENV:-.venv}"
 PYTHON="${PYTHON:-python3}"
-if [ ! -x "$VENV/bin/govern" ] || ! "$VENV/bin/python" -c "import mlflow, shap, fairlearn" 2>/dev/null; then
+# Installed or not is asked of the import system without importing (importing takes seconds).
+if [ ! -x "$VENV/bin/govern" ] || ! "$VENV/bin/python" -c "
+import importlib.util, sys
+sys.exit(0 if all(importlib.util.find_spec(m) for m in ('mlflow', 'shap', 'fairlearn', 'sklearn')) else 1)
+" 2>/dev/null; then
   echo "setting up $VENV (one time) ..." >&2
   [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
