@@ -17,7 +17,7 @@ import re
 import threading
 from typing import Any, Final
 
-from .rego_ast import Spanned, as_spanned, import_regorus, iter_spanned
+from .rego_ast import Spanned, as_spanned, import_regorus, iter_spanned, ref_name
 
 __all__ = ["NONSTRICT_EXT", "call_at", "enabled", "error_place", "nonstrict_call"]
 
@@ -86,18 +86,7 @@ def nonstrict_call(name: Any, args: Any) -> list[Any]:
 
 
 def _call_name(node: Spanned) -> str | None:
-    parts: list[str] = []
-    current = as_spanned(node.body.get("fcn"))
-    while current is not None:
-        if current.kind == "RefDot":
-            parts.append(str(current.body["field"][1]))
-            current = as_spanned(current.body["refr"])
-        elif current.kind == "Var":
-            parts.append(str(current.body["value"]))
-            current = None
-        else:
-            return None
-    return ".".join(reversed(parts))
+    return ref_name(node.body.get("fcn"))
 
 
 def error_place(message: str) -> tuple[int, int] | None:

@@ -187,6 +187,23 @@ def as_spanned(value: Any) -> Spanned | None:
     return None
 
 
+def ref_name(node: Any) -> str | None:
+    """The dotted name a reference spells (``a.b.c`` for a call's function or a rule head), or
+    None when it is not a plain dotted reference."""
+    parts: list[str] = []
+    current = as_spanned(node)
+    while current is not None:
+        if current.kind == "RefDot":
+            parts.append(str(current.body["field"][1]))
+            current = as_spanned(current.body["refr"])
+        elif current.kind == "Var":
+            parts.append(str(current.body["value"]))
+            current = None
+        else:
+            return None
+    return ".".join(reversed(parts))
+
+
 def iter_spanned(value: Any) -> Iterator[Spanned]:
     """Every spanned element under ``value``, outermost first."""
     node = as_spanned(value)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..policy_cache import cached
-from ..rego_ast import ParsedModule, as_spanned, iter_spanned
+from ..rego_ast import ParsedModule, as_spanned, iter_spanned, ref_name
 from .fidelity import rewrite_module
 
 __all__ = ["ModuleFacts", "builtin_names", "engine_text", "module_facts", "once_clean"]
@@ -99,18 +99,7 @@ class ModuleFacts:
 
 def call_name(node: Any) -> str | None:
     """The dotted name a call or head reference spells (``a.b.c``), or None."""
-    parts: list[str] = []
-    current = as_spanned(node)
-    while current is not None:
-        if current.kind == "RefDot":
-            parts.append(str(current.body["field"][1]))
-            current = as_spanned(current.body["refr"])
-        elif current.kind == "Var":
-            parts.append(str(current.body["value"]))
-            current = None
-        else:
-            return None
-    return ".".join(reversed(parts))
+    return ref_name(node)
 
 
 def _imports(ast: dict[str, Any]) -> dict[str, str]:

@@ -30,7 +30,7 @@ from decimal import Decimal, DivisionByZero, InvalidOperation, localcontext
 from typing import Any, Final
 
 from ..errors import Location, PolicyLoadError
-from ..rego_ast import Spanned, as_spanned, iter_spanned
+from ..rego_ast import Spanned, as_spanned, iter_spanned, ref_name
 
 __all__ = ["EXACT_MODULE", "EXACT_MODULE_PATH", "extensions", "rewrite_module"]
 
@@ -195,18 +195,7 @@ def extensions() -> dict[str, tuple[int, Callable[..., Any]]]:
 
 
 def _call_name(node: Spanned) -> str | None:
-    parts: list[str] = []
-    current: Spanned | None = as_spanned(node.body.get("fcn"))
-    while current is not None:
-        if current.kind == "RefDot":
-            parts.append(str(current.body["field"][1]))
-            current = as_spanned(current.body["refr"])
-        elif current.kind == "Var":
-            parts.append(str(current.body["value"]))
-            current = None
-        else:
-            return None
-    return ".".join(reversed(parts))
+    return ref_name(node.body.get("fcn"))
 
 
 def _is_dynamic(node: Spanned) -> bool:

@@ -128,6 +128,21 @@ def _dataset_spec(spec: ModelSpec, key: str) -> dict[str, Any] | None:
     return dict(dataset.raw) if dataset is not None else None
 
 
+def _evaluation_target(spec: ModelSpec) -> tuple[dict[str, Any], str]:
+    """The evaluation dataset's spec and its target column; a spec error when either is missing."""
+    ds = _dataset_spec(spec, "evaluation")
+    if ds is None:
+        raise _spec_error(spec, ("data",), "the spec names no evaluation data (data.evaluation)")
+    target = ds.get("target")
+    if not isinstance(target, str):
+        raise _spec_error(
+            spec,
+            ("data", "evaluation"),
+            "data.evaluation.target is not set: fairness and performance need the true labels",
+        )
+    return ds, target
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -648,16 +663,7 @@ def load_model_context(
     import mlflow.models
 
     steps = 4
-    ds = _dataset_spec(spec, "evaluation")
-    if ds is None:
-        raise _spec_error(spec, ("data",), "the spec names no evaluation data (data.evaluation)")
-    target = ds.get("target")
-    if not isinstance(target, str):
-        raise _spec_error(
-            spec,
-            ("data", "evaluation"),
-            "data.evaluation.target is not set: fairness and performance need the true labels",
-        )
+    ds, target = _evaluation_target(spec)
 
     progress("load model", 0, steps)
     try:

@@ -63,7 +63,7 @@ def _driver_context(
     import pandas as pd
 
     from .model import (
-        _dataset_spec,
+        _evaluation_target,
         _load_error,
         _load_model,
         _named_inputs,
@@ -74,10 +74,7 @@ def _driver_context(
         _spec_error,
     )
 
-    ds = _dataset_spec(spec, "evaluation") or {}
-    target = ds.get("target")
-    if not isinstance(target, str):
-        raise _spec_error(spec, ("data", "evaluation"), "data.evaluation.target is not set")
+    ds, target = _evaluation_target(spec)
     if target not in evaluation.columns:
         raise _spec_error(
             spec,

@@ -48,6 +48,7 @@ from .model import (
     Predictions,
     _check_columns,
     _dataset_spec,
+    _evaluation_target,
     _load_error,
     _load_model,
     _named_inputs,
@@ -575,16 +576,7 @@ def _inputs(
 ) -> _Inputs:
     import mlflow.models
 
-    ds = _dataset_spec(spec, "evaluation")
-    if ds is None:
-        raise _spec_error(spec, ("data",), "the spec names no evaluation data (data.evaluation)")
-    target = ds.get("target")
-    if not isinstance(target, str):
-        raise _spec_error(
-            spec,
-            ("data", "evaluation"),
-            "data.evaluation.target is not set: fairness and performance need the true labels",
-        )
+    _, target = _evaluation_target(spec)
     try:
         info = mlflow.models.get_model_info(model_uri)
     except Exception as exc:
