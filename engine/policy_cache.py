@@ -38,6 +38,7 @@ _DERIVING = (
     "policyset",
     "policy_cache",
     "backends/fidelity",
+    "backends/arith_flow",
     "backends/embedded",
     "backends/derived",
 )

@@ -16,9 +16,10 @@ from typing import Any
 
 from ..policy_cache import cached
 from ..rego_ast import ParsedModule, as_spanned, iter_spanned, ref_name
+from .arith_flow import ArithFacts, FlowModule, arith_facts
 from .fidelity import rewrite_module
 
-__all__ = ["ModuleFacts", "builtin_names", "engine_text", "module_facts", "once_clean"]
+__all__ = ["ModuleFacts", "builtin_names", "engine_text", "module_facts", "once_clean", "set_facts"]
 
 
 def _version(source: ParsedModule) -> str:
@@ -31,16 +32,33 @@ def _as_str(value: Any) -> str:
     return value
 
 
-def engine_text(path: str, source: ParsedModule, *, arithmetic: bool) -> str:
-    """The module's text as regorus loads it (``rewrite_module``), cached."""
+def engine_text(path: str, source: ParsedModule, *, arithmetic: bool, facts: ArithFacts) -> str:
+    """The module's text as regorus loads it (``rewrite_module``), cached by its text and the
+    facts of the policy set it is loaded with."""
     text: str = cached(
         "engine-text",
-        (source.text, _version(source), "exact" if arithmetic else "native"),
-        lambda: rewrite_module(path, source.text, source.ast, arithmetic=arithmetic),
+        (source.text, _version(source), "exact" if arithmetic else "native", facts.key()),
+        lambda: rewrite_module(path, source.text, source.ast, arithmetic=arithmetic, facts=facts),
         _as_str,
         _as_str,
     )
     return text
+
+
+def set_facts(sources: list[ParsedModule]) -> ArithFacts:
+    """Which rules, functions and parameters of these (user) modules may hold an arithmetic
+    result (:func:`~govern.engine.backends.arith_flow.arith_facts`), cached by their texts."""
+    if not sources:
+        return ArithFacts()
+    parts = sorted(f"{_version(source)}\n{source.text}" for source in sources)
+    facts_key: str = cached(
+        "arith-facts",
+        tuple(parts),
+        lambda: arith_facts([FlowModule(s.package, s.text, s.ast) for s in sources]).key(),
+        _as_str,
+        lambda value: ArithFacts.from_key(value).key(),
+    )
+    return ArithFacts.from_key(facts_key)
 
 
 def builtin_names(names: list[str], check: Callable[[str], bool]) -> dict[str, bool]:

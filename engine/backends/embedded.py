@@ -27,8 +27,9 @@ from ..policyset import PolicyModule, PolicySet
 from ..rego_ast import ParsedModule, import_regorus, iter_spanned, parse_rego
 from ..spec import RegoVersion, Stage
 from .base import UNDEFINED, Backend, PackageValues, split_engine_error
-from .derived import builtin_names, engine_text, module_facts, once_clean
+from .derived import builtin_names, engine_text, module_facts, once_clean, set_facts
 from .fidelity import EXACT_MODULE, EXACT_MODULE_PATH, extensions
+from .opa_numbers import ledger, written_numbers
 
 __all__ = ["EmbeddedBackend", "import_regorus"]
 
@@ -123,12 +124,22 @@ class EmbeddedBackend(Backend):
         guarded("loading its helpers", lambda: engine.add_policy(EXACT_MODULE_PATH, EXACT_MODULE))
         parsed: list[tuple[PolicyModule, ParsedModule]] = []
         loaded: list[str] = []  # what the engine was given, for the probe's cache key
-        for module in policy_set.modules:
+        sources = [
+            (
+                module,
+                module.parsed
+                or parse_rego(
+                    module.path, module.engine_text or module.text, v0=module.rego_version is RegoVersion.V0
+                ),
+            )
+            for module in policy_set.modules
+        ]
+        # The built-in library's arithmetic is exact by construction (its fixed-point helpers),
+        # pinned on both engines by the conformance suite: only user policies are rewritten.
+        facts = set_facts([source for module, source in sources if not module.builtin])
+        for module, source in sources:
             v0 = module.rego_version is RegoVersion.V0
-            source = module.parsed or parse_rego(module.path, module.engine_text or module.text, v0=v0)
-            # The built-in library's arithmetic is exact by construction (its fixed-point helpers),
-            # pinned on both engines by the conformance suite: only user policies are rewritten.
-            text = engine_text(module.path, source, arithmetic=not module.builtin)
+            text = engine_text(module.path, source, arithmetic=not module.builtin, facts=facts)
             loaded += [module.path, module.rego_version.value, text]
             engine.set_rego_v0(v0)
             try:
@@ -140,6 +151,7 @@ class EmbeddedBackend(Backend):
             parsed.append((module, source))
         engine.set_rego_v0(False)
         data_json = json.dumps(data)
+        ledger.load(written_numbers([data_json, *(module.text for module in policy_set.modules)]))
         try:
             guarded("loading the policy data", lambda: engine.add_data_json(data_json))
         except BackendError:
@@ -254,6 +266,7 @@ class EmbeddedBackend(Backend):
         self._set_input_text(engine, json.dumps(input_doc))
 
     def _set_input_text(self, engine: Any, text: str) -> None:
+        ledger.start(text)  # a new evaluation: OPA's values of results are remembered afresh
         try:
             guarded("reading the input", lambda: engine.set_input_json(text))
         except BackendError:
@@ -267,6 +280,8 @@ class EmbeddedBackend(Backend):
         engine = self._require()
         if input_doc is not None:
             self._set_input(engine, input_doc)
+        else:
+            ledger.start(None)
         try:
             raw = guarded(f"evaluating {path}", lambda: engine.eval_rule_as_json(path))
         except BackendError:

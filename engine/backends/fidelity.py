@@ -9,11 +9,13 @@ user's file and line:
   ``__local0__ = input.a; not f(__local0__)``), so an undefined argument makes the whole
   expression undefined. regorus evaluates ``not`` over the undefined call and succeeds. The
   rewrite hoists those arguments exactly as OPA does.
-* **Arithmetic.** OPA computes ``+ - * / %`` in decimal; regorus in binary floating point
-  (``0.93 - 0.91 > 0.02`` is true in regorus, false in OPA). Every arithmetic operator, and unary
-  minus (which regorus accepts only on literals), becomes a call to a helper that, for two
-  numbers, computes in :class:`decimal.Decimal` and for anything else (set difference) uses the
-  native operator.
+* **Arithmetic.** OPA computes ``+ - * / %`` exactly on integers and otherwise on ``big.Float``
+  (a 64-bit mantissa); regorus on ``f64`` (``0.93 - 0.91 > 0.02`` is true in regorus, false in
+  OPA). Every arithmetic operator, unary minus (which regorus accepts only on literals),
+  ``floor``/``ceil``/``round``/``sum``/``product``, and every comparison an arithmetic result may
+  reach (:mod:`.arith_flow` follows it through the policy set) become calls to helpers whose
+  extensions compute and compare as OPA does (:mod:`.opa_numbers`), or fail when the embedded
+  engine cannot tell OPA's answer. A number literal regorus cannot hold is refused.
 * **Built-ins.** ``time.add_date`` follows Go's normalisation (31 Jan + 1 month = 2 or 3 Mar) via
   an extension; built-ins regorus lists but evaluates to undefined (``http.send``,
   ``opa.runtime``) are refused at load with the line and column and the fix, and so is
@@ -24,13 +26,27 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal, DivisionByZero, InvalidOperation, localcontext
+from decimal import Decimal
 from typing import Any, Final
 
 from ..errors import Location, PolicyLoadError
 from ..rego_ast import Spanned, as_spanned, iter_spanned, ref_name
+from . import opa_numbers
+from .arith_flow import (
+    AGGREGATES,
+    ROUNDING,
+    ArithFacts,
+    FlowContext,
+    FlowModule,
+    arith_facts,
+    function_scope,
+    module_imports,
+    statement_bindings,
+    static_path,
+)
 
 __all__ = ["EXACT_MODULE", "EXACT_MODULE_PATH", "extensions", "rewrite_module"]
 
@@ -39,29 +55,40 @@ EXACT_MODULE_PATH: Final = "govern/internal/exact.rego"
 _ARITH_EXT: Final = "govern_exact_arith"
 _ADD_DATE_EXT: Final = "govern_time_add_date"
 _CMP_EXT: Final = "govern_exact_cmp"
+_ROUND_EXT: Final = "govern_exact_round"
+_TOTAL_EXT: Final = "govern_exact_total"
 #: 2^53: beyond it regorus holds big integers the extension cannot receive; they stay native.
 _EXACT_LIMIT: Final = 9_007_199_254_740_992
 _OPS: Final = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/", "Mod": "%"}
 _CMPS: Final = {"Lt": "<", "Le": "<=", "Gt": ">", "Ge": ">=", "Eq": "==", "Ne": "!="}
-#: Two non-integer numbers closer than this (relative to the larger) are not compared: OPA's
-#: 64-bit-mantissa values may order them differently from the f64 values regorus holds.
-_CMP_MARGIN: Final = 2.0**-32
 
 
 def _exact_module() -> str:
     functions = [
-        f"{name.lower()}(a, b) := {_ARITH_EXT}({json.dumps(name)}, a, b) if {{\n"
+        f"{name.lower()}(a, b, ma, mb) := {_ARITH_EXT}({json.dumps(name)}, a, b, ma, mb) if {{\n"
         "\tis_number(a)\n\tis_number(b)\n"
         f"\tabs(a) < {_EXACT_LIMIT}\n\tabs(b) < {_EXACT_LIMIT}\n"
         f"}} else := a {symbol} b\n"
         for name, symbol in _OPS.items()
     ]
     functions += [
-        f"cmp_{name.lower()}(a, b, leaves) := {_CMP_EXT}({json.dumps(name)}, a, b, leaves) if {{\n"
+        f"cmp_{name.lower()}(a, b, ma, mb) := {_CMP_EXT}({json.dumps(name)}, a, b, ma, mb) if {{\n"
         "\tis_number(a)\n\tis_number(b)\n"
         f"\tabs(a) < {_EXACT_LIMIT}\n\tabs(b) < {_EXACT_LIMIT}\n"
         f"}} else := a {symbol} b\n"
         for name, symbol in _CMPS.items()
+    ]
+    functions += [
+        f"rounding_{name}(x, m) := {_ROUND_EXT}({json.dumps(name)}, x, m) if {{\n"
+        f"\tis_number(x)\n\tabs(x) < {_EXACT_LIMIT}\n"
+        f"}} else := {name}(x)\n"
+        for name in sorted(ROUNDING)
+    ]
+    functions += [
+        f"agg_{name}(xs) := {_TOTAL_EXT}({json.dumps(name)}, xs) if {{\n"
+        f"\tis_array(xs)\n\tevery x in xs {{ is_number(x); abs(x) < {_EXACT_LIMIT} }}\n"
+        f"}} else := {name}(xs)\n"
+        for name in sorted(AGGREGATES)
     ]
     return f"package {EXACT_PACKAGE}\n\n" + "\n".join(functions)
 
@@ -83,87 +110,36 @@ _REPLACED_CALLS: Final = {"time.add_date": _ADD_DATE_EXT}
 _HOIST_ALWAYS: Final = {"RefDot", "RefBrack", "Call", "ArithExpr", "BinExpr", "UnaryExpr"}
 _HOIST_IF_DYNAMIC: Final = {"Array", "Object", "Set"}
 _EQUALITY: Final = {"Eq"}
+#: Literals that are never numbers: a comparison with one is decided by types alone.
+_NOT_NUMBERS: Final = {"String", "RawString", "Bool", "Null"}
 
 
-def _to_decimal(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError("operand is not a number")
-    return Decimal(value) if isinstance(value, int) else Decimal(repr(value))
-
-
-def _from_decimal(value: Decimal) -> int | float:
-    if value == value.to_integral_value() and abs(value) < 2**63:
+def _mode(value: Any) -> int:
+    """An operand's mode as the rewrite wrote it (0, 1, 2: see :mod:`.opa_numbers`)."""
+    if value in (opa_numbers.WRITTEN, opa_numbers.MAYBE, opa_numbers.RESULT) and not isinstance(value, bool):
         return int(value)
-    return float(value)
+    raise ValueError(f"unknown operand mode {value!r}")
 
 
-def exact_arith(op: str, a: Any, b: Any) -> int | float:
-    """``a op b`` computed in decimal, as OPA does; division by zero is an error, as in OPA."""
-    x, y = _to_decimal(a), _to_decimal(b)
-    with localcontext() as ctx:
-        ctx.prec = 34
-        ctx.traps[DivisionByZero] = True
-        ctx.traps[InvalidOperation] = True
-        if op == "Add":
-            result = x + y
-        elif op == "Sub":
-            result = x - y
-        elif op == "Mul":
-            result = x * y
-        elif op == "Div":
-            if y == 0:
-                raise ValueError("divide by zero")
-            result = x / y
-        elif op == "Mod":
-            if y == 0:
-                raise ValueError("modulo by zero")
-            if x != x.to_integral_value() or y != y.to_integral_value():
-                raise ValueError("modulo on floating-point number")
-            result = x % y  # Decimal's remainder keeps the dividend's sign, like Go's
-        else:
-            raise ValueError(f"unknown arithmetic operator {op}")
-    return _from_decimal(result)
+def exact_arith(op: str, a: Any, b: Any, a_mode: Any = 1, b_mode: Any = 1) -> int | float:
+    """``a op b`` as OPA computes it (:func:`.opa_numbers.arith`)."""
+    return opa_numbers.arith(op, a, b, _mode(a_mode), _mode(b_mode))
 
 
-def _integer(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def exact_round(op: str, x: Any, mode: Any = 1) -> int:
+    """``floor``/``ceil``/``round`` as OPA computes them (:func:`.opa_numbers.rounding`)."""
+    return opa_numbers.rounding(op, x, _mode(mode))
 
 
-def exact_cmp(op: str, a: Any, b: Any, leaves: Any) -> bool:
-    """``a op b`` for two numbers, one of which may be an arithmetic result: OPA's answer, or an
-    error when the answer depends on digits beyond ``f64``.
+def exact_total(op: str, xs: Any) -> int | float:
+    """``sum``/``product`` as OPA computes them (:func:`.opa_numbers.total`)."""
+    return opa_numbers.total(op, xs)
 
-    OPA holds an arithmetic result with a 64-bit mantissa; regorus receives the nearest ``f64``.
-    ``leaves`` are the operands the arithmetic started from (``+ - *`` and unary minus only), or
-    ``None`` when they are not known (a rule, a function, a division). When they are all integers,
-    OPA's result is the exact integer, so two integers compare exactly; an integer computed from
-    fractions (``(0.3 - 0.1) * 10``) may not be one in OPA. Otherwise the ``f64`` answer is OPA's
-    unless the two values are within :data:`_CMP_MARGIN` of each other (equal included), where it
-    is refused."""
-    for value in (a, b):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError("operand is not a number")
-    if op not in _CMPS:
-        raise ValueError(f"unknown comparison operator {op}")
-    exact = isinstance(leaves, list) and all(_integer(leaf) for leaf in leaves)
-    if not (exact and _integer(a) and _integer(b)):
-        x, y = float(a), float(b)
-        if abs(x - y) <= _CMP_MARGIN * max(abs(x), abs(y)):
-            raise ValueError(
-                f"comparison {a!r} {_CMPS[op]} {b!r} on an arithmetic result is at the precision limit:"
-                " OPA computes with a 64-bit mantissa and its answer may differ; run it with --backend opa"
-            )
-    if op == "Lt":
-        return bool(a < b)
-    if op == "Le":
-        return bool(a <= b)
-    if op == "Gt":
-        return bool(a > b)
-    if op == "Ge":
-        return bool(a >= b)
-    if op == "Eq":
-        return bool(a == b)
-    return bool(a != b)
+
+def exact_cmp(op: str, a: Any, b: Any, a_mode: Any = 1, b_mode: Any = 1) -> bool:
+    """``a op b`` for two numbers, one of which may be an arithmetic result: OPA's answer
+    (:func:`.opa_numbers.compare`), or an error when the embedded engine cannot tell it."""
+    return opa_numbers.compare(op, a, b, _mode(a_mode), _mode(b_mode))
 
 
 def add_date(ns: Any, years: Any, months: Any, days: Any) -> int:
@@ -187,8 +163,10 @@ def extensions() -> dict[str, tuple[int, Callable[..., Any]]]:
     from ..nonstrict import NONSTRICT_EXT, nonstrict_call  # loaded only by govern test's rewrite
 
     return {
-        _ARITH_EXT: (3, exact_arith),
-        _CMP_EXT: (4, exact_cmp),
+        _ARITH_EXT: (5, exact_arith),
+        _CMP_EXT: (5, exact_cmp),
+        _ROUND_EXT: (3, exact_round),
+        _TOTAL_EXT: (2, exact_total),
         _ADD_DATE_EXT: (4, add_date),
         NONSTRICT_EXT: (2, nonstrict_call),
     }
@@ -249,71 +227,38 @@ def _hoisted_operands(expr: Spanned) -> list[Spanned]:
 class _Rewriter:
     path: str
     src: bytes
+    ctx: FlowContext
     arithmetic: bool = True
     counter: int = 0
     changed: bool = False
     discarded: set[int] = field(default_factory=set)  # calls whose error list is thrown away
     hoisted: dict[int, bytes] = field(default_factory=dict)
-    functions: set[str] = field(default_factory=set)  # functions of the module that compute
-    arith_rules: set[str] = field(default_factory=set)  # rules whose value is an arithmetic result
-    #: per enclosing query: locals bound from a value that may be an arithmetic result → that value
-    arith_locals: list[dict[str, Spanned]] = field(default_factory=list)
-    params: set[str] = field(default_factory=set)  # the current function's parameters
-    modified: bool = False  # inside a statement with `with` (leaves would read other data)
+    #: per enclosing query: its locals → the value each is bound from when that value may be an
+    #: arithmetic result, else None
+    arith_locals: list[dict[str, Spanned | None]] = field(default_factory=list)
 
-    def carries_arithmetic(self, node: Spanned) -> bool:
-        """Whether the operand may hold an arithmetic result (never for literals, input, params)."""
-        if node.kind == "ArithExpr":
-            return True
-        if node.kind == "UnaryExpr":
-            return _spanned(node.body["expr"]).kind != "Number"
-        if node.kind == "Call":
-            name = _call_name(node)
-            return name is not None and name in self.functions
-        if node.kind == "Var":
-            name = str(node.body.get("value"))
-            return name in self.arith_rules or any(name in scope for scope in self.arith_locals)
-        return False
+    def __post_init__(self) -> None:
+        self.ctx.local = self.local
+        self.ctx.local_certain = self.local_certain
 
-    def binding(self, name: str) -> Spanned | None:
+    def local_certain(self, name: str) -> bool | None:
+        """Whether a local in scope is certainly an arithmetic result (None: not a local)."""
         for scope in reversed(self.arith_locals):
             if name in scope:
-                return scope[name]
+                bound = scope[name]
+                return bound is not None and self.ctx.certain(bound)
         return None
 
-    def leaves(self, node: Spanned, depth: int = 0) -> list[Spanned] | None:
-        """The operands an arithmetic value starts from, when ``+ - *`` and unary minus alone reach
-        it from them (then integer operands give an exact integer in OPA); ``None`` when unknown."""
-        if depth > 32:
-            return None
-        if node.kind == "ArithExpr":
-            if node.body.get("op") not in ("Add", "Sub", "Mul"):
-                return None
-            lhs = self.leaves(_spanned(node.body["lhs"]), depth + 1)
-            rhs = self.leaves(_spanned(node.body["rhs"]), depth + 1)
-            return None if lhs is None or rhs is None else lhs + rhs
-        if node.kind == "UnaryExpr":
-            return self.leaves(_spanned(node.body["expr"]), depth + 1)
-        if node.kind == "Var":
-            name = str(node.body.get("value"))
-            innermost = self.arith_locals[-1] if self.arith_locals else {}
-            if name in innermost:  # its operands are in scope here, not shadowed
-                return self.leaves(innermost[name], depth + 1)
-            if self.binding(name) is not None or name in self.arith_rules or name in self.params:
-                return None
-            return [node]
-        if node.kind in ("Number", "RefDot", "RefBrack") or (
-            node.kind == "Call" and not self.carries_arithmetic(node)
-        ):
-            arithmetic = ("ArithExpr", "UnaryExpr")
-            if any(child.kind in arithmetic for child in iter_spanned(node.body)):
-                return None  # `abs(x - y)`: an integer computed from fractions
-            return (
-                [node]
-                if node.kind != "Number"
-                else ([] if isinstance(node.body.get("value"), int) else [node])
-            )
+    def local(self, name: str) -> bool | None:
+        """Whether a local in scope may hold an arithmetic result (None: not a local)."""
+        for scope in reversed(self.arith_locals):
+            if name in scope:
+                return scope[name] is not None
         return None
+
+    def carries_arithmetic(self, node: Spanned) -> bool:
+        """Whether the operand may hold an arithmetic result (see :mod:`.arith_flow`)."""
+        return self.ctx.carries(node)
 
     def children(self, value: Any) -> list[Spanned]:
         """The outermost spanned elements under ``value`` (not ``value`` itself), by position."""
@@ -321,9 +266,11 @@ class _Rewriter:
 
         def walk(item: Any) -> None:
             node = as_spanned(item)
-            if node is not None:
+            if node is not None and node.kind != "SomeIn":
                 out.append(node)
                 return
+            if node is not None:  # regorus' span of `some x in xs` covers `some` alone
+                item = node.body
             if isinstance(item, dict):
                 for key, child in item.items():
                     if key != "span":
@@ -351,6 +298,26 @@ class _Rewriter:
         pieces.append(self.src[pos : node.end])
         return b"".join(pieces)
 
+    def check_literal(self, node: Spanned) -> None:
+        """A number literal regorus cannot hold as written (more digits than its binary float
+        keeps, out of range) is refused: OPA would compare the digits regorus drops."""
+        text = self.src[node.start : node.end].decode("utf-8", "replace").strip()
+        if not any(c in text for c in ".eE"):
+            return  # an integer: regorus holds it exactly
+        try:
+            written = Decimal(text)
+            held = float(text)
+            exact = math.isfinite(held) and Decimal(repr(held)) == written
+        except (ArithmeticError, ValueError):
+            held, exact = math.nan, False
+        if not exact:
+            holds = f"regorus holds {held!r}" if math.isfinite(held) else "regorus cannot hold it"
+            raise self.refuse(
+                node,
+                f"the number {text} ({holds}, and OPA compares every digit written)",
+                "write it as the number regorus holds if that is what you mean, or run it with --backend opa",
+            )
+
     def refuse(self, node: Spanned, what: str, fix: str) -> PolicyLoadError:
         return PolicyLoadError(
             f"{what} (column {node.col}) would not give OPA's answer on the embedded engine; {fix}",
@@ -360,29 +327,47 @@ class _Rewriter:
     def emit(self, node: Spanned) -> bytes:
         if id(node.body) in self.hoisted:
             return self.hoisted[id(node.body)]
+        if node.kind == "Number" and self.arithmetic:
+            self.check_literal(node)
         if node.kind == "ArithExpr" and self.arithmetic:
             self.changed = True
             op = str(node.body["op"])
-            lhs = self.emit(_spanned(node.body["lhs"]))
-            rhs = self.emit(_spanned(node.body["rhs"]))
-            return f"data.{EXACT_PACKAGE}.{op.lower()}(".encode() + lhs + b", " + rhs + b")"
+            lhs_node, rhs_node = _spanned(node.body["lhs"]), _spanned(node.body["rhs"])
+            lhs, rhs = self.emit(lhs_node), self.emit(rhs_node)
+            modes = f", {self.ctx.mode(lhs_node)}, {self.ctx.mode(rhs_node)})".encode()
+            return f"data.{EXACT_PACKAGE}.{op.lower()}(".encode() + lhs + b", " + rhs + modes
         if node.kind == "BoolExpr" and self.arithmetic and str(node.body.get("op")) in _CMPS:
             lhs_node, rhs_node = _spanned(node.body["lhs"]), _spanned(node.body["rhs"])
-            if self.carries_arithmetic(lhs_node) or self.carries_arithmetic(rhs_node):
-                self.changed = True
-                helper = f"data.{EXACT_PACKAGE}.cmp_{str(node.body['op']).lower()}(".encode()
-                lhs = self.emit_within(lhs_node, rhs_node.start)
-                rhs = self.emit_within(rhs_node, node.end)
-                # the line breaks around and between the operands stay, so lines do not move
-                before = b"\n" * self.src.count(b"\n", node.start, lhs_node.start)
-                between = b"\n" * self.src.count(b"\n", lhs_node.end, rhs_node.start)
-                after = b"\n" * self.src.count(b"\n", min(rhs_node.end, node.end), node.end)
-                leaves = self.emit_leaves(lhs_node, rhs_node)
-                return before + helper + lhs + b"," + between + b" " + rhs + b", " + leaves + b")" + after
+            # against a literal that is not a number (a string, ...), types alone decide
+            literal = lhs_node.kind in _NOT_NUMBERS or rhs_node.kind in _NOT_NUMBERS
+            if not literal and (self.carries_arithmetic(lhs_node) or self.carries_arithmetic(rhs_node)):
+                return self.emit_comparison(node, str(node.body["op"]), lhs_node, rhs_node)
+        if node.kind == "AssignExpr" and self.arithmetic and node.body.get("op") == "Eq":
+            # `a - b = 0.02` tests equality when neither side can bind a variable
+            lhs_node, rhs_node = _spanned(node.body["lhs"]), _spanned(node.body["rhs"])
+            sides = ((lhs_node, rhs_node), (rhs_node, lhs_node))
+            if any(self.carries_arithmetic(a) and _ground(b) for a, b in sides):
+                return self.emit_comparison(node, "Eq", lhs_node, rhs_node)
+        if node.kind == "Call" and self.arithmetic and _call_name(node) in ROUNDING | AGGREGATES:
+            # computed as OPA computes them (its floor(-0.5) is 0), on OPA's value of the operand
+            name = _call_name(node)
+            self.changed = True
+            fcn = _spanned(node.body["fcn"])
+            prefix = "rounding" if name in ROUNDING else "agg"
+            helper = f"data.{EXACT_PACKAGE}.{prefix}_{name}".encode()
+            rest = self.render_after(node, fcn.end)
+            args = [n for n in map(as_spanned, node.body.get("params") or []) if n is not None]
+            if name in ROUNDING and len(args) == 1 and rest.rstrip().endswith(b")"):
+                rest = rest.rstrip()[:-1] + f", {self.ctx.mode(args[0])})".encode()
+            elif name in ROUNDING:  # pragma: no cover - regorus refuses another arity at load
+                return self.render(node)
+            return self.src[node.start : fcn.start] + helper + rest
         if node.kind == "UnaryExpr" and (self.arithmetic or _spanned(node.body["expr"]).kind != "Number"):
             self.changed = True
-            operand = self.emit(_spanned(node.body["expr"]))
-            return f"data.{EXACT_PACKAGE}.sub(0, ".encode() + operand + b")"
+            operand_node = _spanned(node.body["expr"])
+            operand = self.emit(operand_node)
+            mode = f", 0, {self.ctx.mode(operand_node)})".encode()
+            return f"data.{EXACT_PACKAGE}.sub(0, ".encode() + operand + mode
         if node.kind == "Call":
             name = _call_name(node)
             if name in _REFUSED_CALLS:
@@ -405,15 +390,18 @@ class _Rewriter:
             return self.emit_query(node)
         return self.render(node)
 
-    def emit_leaves(self, lhs: Spanned, rhs: Spanned) -> bytes:
-        """The array of both operands' leaves (on one line), or ``null`` when not known."""
-        left, right = self.leaves(lhs), self.leaves(rhs)
-        if left is None or right is None or self.modified:
-            return b"null"
-        texts = [self.emit(leaf) for leaf in left + right]
-        if any(b"\n" in text for text in texts):
-            return b"null"  # kept off the line so that lines do not move
-        return b"[" + b", ".join(texts) + b"]"
+    def emit_comparison(self, node: Spanned, op: str, lhs_node: Spanned, rhs_node: Spanned) -> bytes:
+        """``lhs op rhs`` through the checking helper, each operand on the line it was on."""
+        self.changed = True
+        helper = f"data.{EXACT_PACKAGE}.cmp_{op.lower()}(".encode()
+        lhs = self.emit_within(lhs_node, rhs_node.start)
+        rhs = self.emit_within(rhs_node, node.end)
+        # the line breaks around and between the operands stay, so lines do not move
+        before = b"\n" * self.src.count(b"\n", node.start, lhs_node.start)
+        between = b"\n" * self.src.count(b"\n", lhs_node.end, rhs_node.start)
+        after = b"\n" * self.src.count(b"\n", min(rhs_node.end, node.end), node.end)
+        rhs += f", {self.ctx.mode(lhs_node)}, {self.ctx.mode(rhs_node)}".encode()
+        return before + helper + lhs + b"," + between + b" " + rhs + b")" + after
 
     def emit_within(self, node: Spanned, limit: int) -> bytes:
         """``emit(node)``, or its raw source up to ``limit`` when its span reaches past it (regorus
@@ -436,22 +424,23 @@ class _Rewriter:
 
     def emit_query(self, query: Spanned) -> bytes:
         """A query; negated calls get their arguments bound first, on the same line."""
-        bound: dict[str, Spanned] = {}
+        bound: dict[str, Spanned | None] = {}
         self.arith_locals.append(bound)
         try:
             return self._emit_query(query, bound)
         finally:
             self.arith_locals.pop()
 
-    def _emit_query(self, query: Spanned, bound: dict[str, Spanned]) -> bytes:
-        for stmt in map(_spanned, query.body.get("stmts") or []):
-            literal = as_spanned(stmt.body.get("literal"))
-            expr = as_spanned(literal.body.get("expr")) if literal is not None else None
-            if expr is None or expr.kind != "AssignExpr":
-                continue
-            lhs, rhs = as_spanned(expr.body.get("lhs")), as_spanned(expr.body.get("rhs"))
-            if lhs is not None and rhs is not None and lhs.kind == "Var" and self.carries_arithmetic(rhs):
-                bound[str(lhs.body.get("value"))] = rhs
+    def _emit_query(self, query: Spanned, bound: dict[str, Spanned | None]) -> bytes:
+        statements = list(map(_spanned, query.body.get("stmts") or []))
+        for _ in range(len(statements) + 1):  # a binding may use one made further down
+            before = dict(bound)
+            for stmt in statements:
+                for name, value in statement_bindings(stmt, self.src):
+                    if bound.get(name) is None:
+                        bound[name] = value if self.carries_arithmetic(value) else None
+            if bound == before:
+                break
         pieces: list[bytes] = []
         pos = query.start
         any_hoist = False
@@ -461,11 +450,7 @@ class _Rewriter:
             pieces.append(self.src[pos : child.start])
             prefix = self.hoist(child) if "literal" in child.body else b""
             any_hoist = any_hoist or bool(prefix)
-            outer, self.modified = self.modified, self.modified or bool(child.body.get("with_mods"))
-            try:
-                pieces.append(prefix + self.emit(child))
-            finally:
-                self.modified = outer
+            pieces.append(prefix + self.emit(child))
             pos = child.end
         pieces.append(self.src[pos : query.end])
         text = b"".join(pieces)
@@ -502,68 +487,36 @@ def _spanned(value: Any) -> Spanned:
     return node
 
 
-def _computes(node: Spanned) -> bool:
-    if node.kind == "ArithExpr":
-        return True
-    return node.kind == "UnaryExpr" and _spanned(node.body["expr"]).kind != "Number"
+def _ground(node: Spanned) -> bool:
+    """A side of ``=`` that can bind no variable: a number, or a plain dotted reference."""
+    return node.kind == "Number" or (node.kind == "RefDot" and ref_name(node) is not None)
 
 
-def _parameters(rule: Spanned) -> set[str]:
-    """The variables of a function's parameters (a caller may pass an arithmetic result)."""
-    head_holder = rule.body.get("head")
-    head = head_holder.get("Func") if isinstance(head_holder, dict) else None
-    if not isinstance(head, dict):
-        return set()
-    return {str(n.body.get("value")) for n in iter_spanned(head.get("args") or []) if n.kind == "Var"}
+def module_package(ast: dict[str, Any]) -> str:
+    package = ast.get("package")
+    return (static_path(package.get("refr")) if isinstance(package, dict) else None) or ""
 
 
-def _find_arithmetic_rules(ast: dict[str, Any], rewriter: _Rewriter) -> None:
-    """The module's functions that may return an arithmetic result (one computes, or calls one
-    that does), and its rules whose value (in the head or a body) may be one."""
-    rules = [node for node in map(as_spanned, ast.get("rules", [])) if node is not None]
-    heads: list[tuple[str, dict[str, Any], Spanned]] = []
-    functions: list[tuple[str, Spanned]] = []
-    for rule in rules:
-        head_holder = rule.body.get("head")
-        if not isinstance(head_holder, dict) or len(head_holder) != 1:
-            continue
-        kind, head = next(iter(head_holder.items()))
-        refr = as_spanned(head.get("refr")) if isinstance(head, dict) else None
-        if refr is None or refr.kind != "Var" or not isinstance(head, dict):
-            continue
-        name = str(refr.body.get("value"))
-        if kind == "Func":
-            functions.append((name, rule))
-        else:
-            heads.append((name, head, rule))
-    changed = True
-    while changed:
-        changed = False
-        for name, rule in functions:
-            if name not in rewriter.functions and any(
-                _computes(node) or (node.kind == "Call" and rewriter.carries_arithmetic(node))
-                for node in iter_spanned(rule.body)
-            ):
-                rewriter.functions.add(name)
-                changed = True
-    for name, head, rule in heads:
-        assigns = [head.get("assign")] + [
-            body.get("assign") for body in rule.body.get("bodies") or [] if isinstance(body, dict)
-        ]
-        for assign in assigns:
-            value = as_spanned(assign.get("value")) if isinstance(assign, dict) else None
-            if value is not None and rewriter.carries_arithmetic(value):
-                rewriter.arith_rules.add(name)
-
-
-def rewrite_module(path: str, text: str, ast: dict[str, Any], *, arithmetic: bool = True) -> str:
+def rewrite_module(
+    path: str,
+    text: str,
+    ast: dict[str, Any],
+    *,
+    arithmetic: bool = True,
+    facts: ArithFacts | None = None,
+) -> str:
     """The module's text as regorus must load it to give OPA's answers (same lines).
 
-    ``arithmetic=False`` keeps ``+ - * / %`` native (negation, built-ins and unary minus on
-    references are still rewritten)."""
+    ``facts`` say which rules, functions and parameters of the whole policy set may hold an
+    arithmetic result (:func:`.arith_flow.arith_facts`); without them, the module alone is
+    analysed. ``arithmetic=False`` keeps ``+ - * / %`` native (negation, built-ins and unary
+    minus on references are still rewritten)."""
     src = text.encode("utf-8")
-    rewriter = _Rewriter(path, src, arithmetic=arithmetic)
-    _find_arithmetic_rules(ast, rewriter)
+    package = module_package(ast)
+    if facts is None:
+        facts = arith_facts([FlowModule(package, text, ast)]) if arithmetic else ArithFacts()
+    ctx = FlowContext(package, module_imports(ast, src), facts)
+    rewriter = _Rewriter(path, src, ctx, arithmetic=arithmetic)
     for assign in iter_spanned(ast.get("rules", [])):
         if assign.kind != "AssignExpr":
             continue
@@ -580,7 +533,7 @@ def rewrite_module(path: str, text: str, ast: dict[str, Any], *, arithmetic: boo
         if node is None or node.start < pos:
             continue
         pieces.append(src[pos : node.start])
-        rewriter.params = _parameters(node)
+        ctx.function, ctx.params = function_scope(node, package)
         pieces.append(rewriter.emit(node))
         pos = node.end
     pieces.append(src[pos:])

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import json
+import math
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -91,18 +92,36 @@ def boundary(draw: st.DrawFn) -> str:
     y = draw(st.sampled_from(["0.91", "0.02", "0.3", "0.7", "3", "0.01", "0.333"]))
     op = draw(st.sampled_from(["+", "-", "*"]))
     exact = {"+": Decimal(x) + Decimal(y), "-": Decimal(x) - Decimal(y), "*": Decimal(x) * Decimal(y)}[op]
-    nudge = draw(st.sampled_from(["", "", "000000000000000001", "-"]))
-    if nudge == "-":
-        comparand = str(exact - Decimal("1e-19"))
-    else:
-        comparand = str(exact) + (nudge if "." in str(exact) and nudge else "")
+    nudge = draw(st.sampled_from(["", "", "up", "down"]))
+    # the comparand as written, or the f64 next to it (17 digits: more are refused at load)
+    comparand = (
+        str(exact)
+        if not nudge
+        else repr(math.nextafter(float(exact), math.inf if nudge == "up" else -math.inf))
+    )
     cmp = draw(st.sampled_from(["<", "<=", ">", ">=", "==", "!="]))
-    form = draw(st.sampled_from(["direct", "local", "reversed", "scaled"]))
-    if form == "scaled":  # an integer computed from fractions: it may not be one in OPA
-        scaled = exact * 1000
-        return (
-            f"({x} {op} {y}) * 1000 {cmp} {scaled.to_integral_value() if scaled == int(scaled) else scaled}"
+    form = draw(
+        st.sampled_from(
+            ["direct", "local", "reversed", "scaled", "array", "object", "some", "function", "sum", "floor"]
         )
+    )
+    if form in ("scaled", "floor"):  # an integer computed from fractions: it may not be one in OPA
+        scaled = exact * 1000
+        integral = scaled.to_integral_value() if scaled == int(scaled) else scaled
+        if form == "floor":
+            return f"floor(({x} {op} {y}) * 1000) {cmp} {scaled.to_integral_value(rounding='ROUND_FLOOR')}"
+        return f"({x} {op} {y}) * 1000 {cmp} {integral}"
+    # the result travels before it is compared: through a collection, a field, `some`, a function
+    if form == "array":
+        return f"v := [{x} {op} {y}][0]; v {cmp} {comparand}"
+    if form == "object":
+        return f'o := {{"k": {x} {op} {y}}}; o.k {cmp} {comparand}'
+    if form == "some":
+        return f"some v in [{x} {op} {y}]; v {cmp} {comparand}"
+    if form == "function":
+        return f"ident({x} {op} {y}) {cmp} {comparand}"
+    if form == "sum" and op == "+":
+        return f"sum([{x}, {y}]) {cmp} {comparand}"
     if form == "local":
         return f"v := {x} {op} {y}; v {cmp} {comparand}"
     if form == "reversed":
@@ -184,7 +203,7 @@ def rule(draw: st.DrawFn, index: int) -> str:
     return f"{name} := 1 if {{\n\t{draw(condition)}\n}} else := 2 if {{\n\t{draw(condition)}\n}} else := 3"
 
 
-PRELUDE = 'package d\n\nf(a) if a.type == "final_exam"\n\ng(xs) if count(xs) > 2\n\n'
+PRELUDE = 'package d\n\nf(a) if a.type == "final_exam"\n\ng(xs) if count(xs) > 2\n\nident(v) := v\n\n'
 inputs = st.fixed_dictionaries(
     {
         "a": st.sampled_from([0.93, 0.91, 1, 2.5, -3, 0]),
