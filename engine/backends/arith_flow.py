@@ -543,23 +543,21 @@ def arith_facts(modules: list[FlowModule]) -> ArithFacts:
         src = module.text.encode("utf-8")
         entries = list(_rules(module.ast, module.package))
         functions.update(e.path for e in entries if e.kind == "Func")
-        walked = [_walk(entry, src) for entry in entries]
-        prepared.append((module, module_imports(module.ast, src), walked))
+        prepared.append((module, module_imports(module.ast, src), [_walk(entry, src) for entry in entries]))
     for _ in range(_MAX_ROUNDS):
         carrying, params = set(facts.carrying), set(facts.params)
         defined: dict[str, bool] = {}  # path → every definition so far certainly a result
         passed: dict[tuple[str, int], bool] = {}  # parameter → every call site so far passes one
         for module, imports, walked_rules in prepared:
             base = FlowContext(module.package, imports, facts)
-            for walked in walked_rules:
-                entry = walked.entry
-                ctx = _rule_context(base, walked)
-                if any(ctx.carries(value) for value in walked.values):
+            for rule in walked_rules:
+                entry, values = rule.entry, rule.values
+                ctx = _rule_context(base, rule)
+                if any(ctx.carries(value) for value in values):
                     carrying.add(entry.path)
-                values = walked.values
                 sure = entry.kind != "Set" and bool(values) and all(ctx.certain(v) for v in values)
                 defined[entry.path] = defined.get(entry.path, True) and sure
-                for name, args in walked.calls:
+                for name, args in rule.calls:
                     if ctx.local(name.split(".", 1)[0]) is not None:
                         continue
                     path = ctx.qualify(name)
