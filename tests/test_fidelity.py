@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -250,6 +251,10 @@ r_abs if { abs(input.a - input.b) < 0.02 }
 r_unify if { 0.02 = input.a - input.b }
 r_every if { every v in [input.a - input.b] { v < 0.02 } }
 r_set_rule if { some d in drops; d < 0.02 }
+r_member if { drop in [0.02] }
+r_array_eq if { [drop] == [0.02] }
+r_object_eq if { {"d": drop} == {"d": 0.02} }
+r_dynamic if { data[input.pkg].drop < 0.02 }
 
 ok_sum_int if { sum([1, 2]) == 3 }
 ok_sum_input if { sum(input.xs) == 6 }
@@ -268,13 +273,13 @@ ok_int_function_eq if { not scaled(4) > 4000 }
 scaled(x) := x * 1000
 """,
 }
-ROUTES_INPUT = {"a": 0.93, "b": 0.91, "xs": [1, 2, 3]}
+ROUTES_INPUT = {"a": 0.93, "b": 0.91, "xs": [1, 2, 3], "pkg": "q"}
 ROUTES_NAMES = [
     line.split(" if")[0] for line in ROUTES["b.rego"].splitlines() if line.startswith(("r_", "ok_"))
 ]
 #: where an operand may be a number written in the policy (0.02) or an arithmetic result with that
 #: f64, and the two give different answers: refused, never guessed
-ROUTES_REFUSED = ["r_arg", "r_compr", "r_set_rule"]
+ROUTES_REFUSED = ["r_arg", "r_compr", "r_set_rule", "r_dynamic"]
 
 
 def test_arithmetic_results_are_followed_across_files_packages_functions_and_collections(
@@ -284,9 +289,10 @@ def test_arithmetic_results_are_followed_across_files_packages_functions_and_col
     a rule of another file or package (by path or import), a collection, an object field,
     `some`/`every`, `abs`, `sum`, unification; so do the same routes away from the boundary,
     integers computed through a function, and `floor`/`ceil` as OPA computes them (its
-    `ceil(-0.5)` is 1). An operand that may be either a number written in the policy (0.02) or
-    a result with the same f64, where the two answer differently (a function argument passed
-    both, a comprehension, a set rule), is refused."""
+    `ceil(-0.5)` is 1), membership and whole-collection equality. An operand that may be either
+    a number written in the policy (0.02) or a result with the same f64, where the two answer
+    differently (a function argument passed both, a comprehension, a set rule, a computed path
+    `data[x]`), is refused."""
     embedded = values(EmbeddedBackend(), ROUTES, ROUTES_INPUT, ROUTES_NAMES)
     opa_values = values(opa_backend, ROUTES, ROUTES_INPUT, ROUTES_NAMES)
     assert "error" not in opa_values.values()
@@ -660,3 +666,13 @@ def test_a_number_literal_regorus_cannot_hold_is_refused_at_load() -> None:
     # as many digits as an f64 holds, and trailing zeros, load
     fine = "package p\n\nr if { 0.93 + 0.91 < 1.8400000000000003 }\n\ns := 1.840\n"
     EmbeddedBackend().load(make_policy_set(modules({"fine.rego": fine})), {})
+
+
+def test_with_an_arithmetic_result_and_key_value_membership_are_refused_at_load() -> None:
+    for rule, construct in [
+        ("r if { input.x > 0 with input.x as input.a - input.b }", "`with ... as` an arithmetic result"),
+        ("r if { 0, input.a - input.b in [0.02] }", "`k, v in xs` over arithmetic results"),
+    ]:
+        text = f"package p\n\n{rule}\n"
+        with pytest.raises(PolicyLoadError, match=re.escape(construct) + r".*--backend opa"):
+            EmbeddedBackend().load(make_policy_set(modules({"w.rego": text})), {})

@@ -57,6 +57,8 @@ _ADD_DATE_EXT: Final = "govern_time_add_date"
 _CMP_EXT: Final = "govern_exact_cmp"
 _ROUND_EXT: Final = "govern_exact_round"
 _TOTAL_EXT: Final = "govern_exact_total"
+_EQUAL_EXT: Final = "govern_exact_equal"
+_MEMBER_EXT: Final = "govern_exact_member"
 #: 2^53: beyond it regorus holds big integers the extension cannot receive; they stay native.
 _EXACT_LIMIT: Final = 9_007_199_254_740_992
 _OPS: Final = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/", "Mod": "%"}
@@ -75,9 +77,16 @@ def _exact_module() -> str:
         f"cmp_{name.lower()}(a, b, ma, mb) := {_CMP_EXT}({json.dumps(name)}, a, b, ma, mb) if {{\n"
         "\tis_number(a)\n\tis_number(b)\n"
         f"\tabs(a) < {_EXACT_LIMIT}\n\tabs(b) < {_EXACT_LIMIT}\n"
-        f"}} else := a {symbol} b\n"
+        + (
+            f"}} else := {_EQUAL_EXT}(a, b, ma, mb){'' if name == 'Eq' else ' == false'} if {{\n"
+            "\tnot is_number(a)\n\tnot is_number(b)\n"
+            if name in ("Eq", "Ne")
+            else ""
+        )
+        + f"}} else := a {symbol} b\n"
         for name, symbol in _CMPS.items()
     ]
+    functions.append(f"member(x, xs, mx, mxs) := {_MEMBER_EXT}(x, xs, mx, mxs)\n")
     functions += [
         f"rounding_{name}(x, m) := {_ROUND_EXT}({json.dumps(name)}, x, m) if {{\n"
         f"\tis_number(x)\n\tabs(x) < {_EXACT_LIMIT}\n"
@@ -136,6 +145,16 @@ def exact_total(op: str, xs: Any) -> int | float:
     return opa_numbers.total(op, xs)
 
 
+def exact_equal(a: Any, b: Any, a_mode: Any = 1, b_mode: Any = 1) -> bool:
+    """OPA's equality of two collections (:func:`.opa_numbers.equal`)."""
+    return opa_numbers.equal(a, b, _mode(a_mode), _mode(b_mode))
+
+
+def exact_member(value: Any, collection: Any, value_mode: Any = 1, items_mode: Any = 1) -> bool:
+    """``value in collection`` as OPA decides it (:func:`.opa_numbers.member`)."""
+    return opa_numbers.member(value, collection, _mode(value_mode), _mode(items_mode))
+
+
 def exact_cmp(op: str, a: Any, b: Any, a_mode: Any = 1, b_mode: Any = 1) -> bool:
     """``a op b`` for two numbers, one of which may be an arithmetic result: OPA's answer
     (:func:`.opa_numbers.compare`), or an error when the embedded engine cannot tell it."""
@@ -167,6 +186,8 @@ def extensions() -> dict[str, tuple[int, Callable[..., Any]]]:
         _CMP_EXT: (5, exact_cmp),
         _ROUND_EXT: (3, exact_round),
         _TOTAL_EXT: (2, exact_total),
+        _EQUAL_EXT: (4, exact_equal),
+        _MEMBER_EXT: (4, exact_member),
         _ADD_DATE_EXT: (4, add_date),
         NONSTRICT_EXT: (2, nonstrict_call),
     }
@@ -298,6 +319,18 @@ class _Rewriter:
         pieces.append(self.src[pos : node.end])
         return b"".join(pieces)
 
+    def check_with(self, stmt: Spanned) -> None:
+        """`with ... as <arithmetic result>` is refused: the replaced value is read where the
+        analysis cannot follow it."""
+        for modifier in stmt.body.get("with_mods") or []:
+            value = as_spanned(modifier.get("as")) if isinstance(modifier, dict) else None
+            if self.arithmetic and value is not None and self.carries_arithmetic(value):
+                raise self.refuse(
+                    value,
+                    "`with ... as` an arithmetic result",
+                    "bind the result to a rule or a local and read it there, or run it with --backend opa",
+                )
+
     def check_literal(self, node: Spanned) -> None:
         """A number literal regorus cannot hold as written (more digits than its binary float
         keeps, out of range) is refused: OPA would compare the digits regorus drops."""
@@ -348,6 +381,10 @@ class _Rewriter:
             sides = ((lhs_node, rhs_node), (rhs_node, lhs_node))
             if any(self.carries_arithmetic(a) and _ground(b) for a, b in sides):
                 return self.emit_comparison(node, "Eq", lhs_node, rhs_node)
+        if node.kind == "Membership" and self.arithmetic:
+            membership = self.emit_membership(node)
+            if membership is not None:
+                return membership
         if node.kind == "Call" and self.arithmetic and _call_name(node) in ROUNDING | AGGREGATES:
             # computed as OPA computes them (its floor(-0.5) is 0), on OPA's value of the operand
             name = _call_name(node)
@@ -389,6 +426,28 @@ class _Rewriter:
         if node.kind == "" and "stmts" in node.body:
             return self.emit_query(node)
         return self.render(node)
+
+    def emit_membership(self, node: Spanned) -> bytes | None:
+        """``v in xs`` through the helper that compares numbers as OPA does, when an arithmetic
+        result may be in it (None: left as it is)."""
+        value, collection = _spanned(node.body["value"]), _spanned(node.body["collection"])
+        if not (self.carries_arithmetic(value) or self.carries_arithmetic(collection)):
+            return None
+        if as_spanned(node.body.get("key")) is not None:
+            raise self.refuse(
+                node,
+                "`k, v in xs` over arithmetic results",
+                "compare the element with `==` (xs[k] == v), or run it with --backend opa",
+            )
+        self.changed = True
+        helper = f"data.{EXACT_PACKAGE}.member(".encode()
+        before = b"\n" * self.src.count(b"\n", node.start, value.start)
+        between = b"\n" * self.src.count(b"\n", value.end, collection.start)
+        after = b"\n" * self.src.count(b"\n", min(collection.end, node.end), node.end)
+        element = self.emit_within(value, collection.start)
+        rest = self.emit_within(collection, node.end)
+        modes = f", {self.ctx.mode(value)}, {self.ctx.mode(collection)}".encode()
+        return before + helper + element + b"," + between + b" " + rest + modes + b")" + after
 
     def emit_comparison(self, node: Spanned, op: str, lhs_node: Spanned, rhs_node: Spanned) -> bytes:
         """``lhs op rhs`` through the checking helper, each operand on the line it was on."""
@@ -448,6 +507,7 @@ class _Rewriter:
             if child.start < pos or child.end > query.end or child.end <= child.start:
                 continue
             pieces.append(self.src[pos : child.start])
+            self.check_with(child)
             prefix = self.hoist(child) if "literal" in child.body else b""
             any_hoist = any_hoist or bool(prefix)
             pieces.append(prefix + self.emit(child))

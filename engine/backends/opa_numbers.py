@@ -31,7 +31,9 @@ __all__ = [
     "PrecisionLimit",
     "arith",
     "compare",
+    "equal",
     "ledger",
+    "member",
     "round64",
     "rounding",
     "shortest_text",
@@ -379,3 +381,33 @@ def _decide(op: str, x: Fraction, y: Fraction) -> bool:
     if op == "Eq":
         return x == y
     return x != y
+
+
+def equal(a: Any, b: Any, a_mode: int = MAYBE, b_mode: int = MAYBE) -> bool:
+    """OPA's equality of two values, numbers anywhere inside compared as :func:`compare` does,
+    each side's numbers read as its mode says."""
+    if _is_number(a) and _is_number(b):
+        return compare("Eq", a, b, a_mode, b_mode)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(equal(x, y, a_mode, b_mode) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(equal(a[key], b[key], a_mode, b_mode) for key in a)
+    if isinstance(a, (set, frozenset)) and isinstance(b, (set, frozenset)):
+        return len(a) == len(b) and all(any(equal(x, y, a_mode, b_mode) for y in b) for x in a)
+    return type(a) is type(b) and bool(a == b)
+
+
+def member(value: Any, collection: Any, value_mode: int = MAYBE, items_mode: int = MAYBE) -> bool:
+    """``value in collection`` as OPA decides it (an object's values, an array's or set's
+    elements), numbers compared as :func:`compare` does."""
+    if isinstance(collection, dict):
+        items: Any = collection.values()
+    elif isinstance(collection, (list, set, frozenset)):
+        items = collection
+    else:
+        return False
+    return any(equal(value, item, value_mode, items_mode) for item in items)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

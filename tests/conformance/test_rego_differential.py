@@ -102,7 +102,20 @@ def boundary(draw: st.DrawFn) -> str:
     cmp = draw(st.sampled_from(["<", "<=", ">", ">=", "==", "!="]))
     form = draw(
         st.sampled_from(
-            ["direct", "local", "reversed", "scaled", "array", "object", "some", "function", "sum", "floor"]
+            [
+                "direct",
+                "local",
+                "reversed",
+                "scaled",
+                "array",
+                "object",
+                "some",
+                "function",
+                "sum",
+                "floor",
+                "member",
+                "whole",
+            ]
         )
     )
     if form in ("scaled", "floor"):  # an integer computed from fractions: it may not be one in OPA
@@ -120,6 +133,10 @@ def boundary(draw: st.DrawFn) -> str:
         return f"some v in [{x} {op} {y}]; v {cmp} {comparand}"
     if form == "function":
         return f"ident({x} {op} {y}) {cmp} {comparand}"
+    if form == "member":
+        return f"({x} {op} {y}) in [{comparand}, 7]"
+    if form == "whole":  # a whole collection compared at once
+        return f"[{x} {op} {y}] {'==' if cmp in ('==', '<', '<=') else '!='} [{comparand}]"
     if form == "sum" and op == "+":
         return f"sum([{x}, {y}]) {cmp} {comparand}"
     if form == "local":
