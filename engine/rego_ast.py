@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 from .errors import BackendError, Location, PolicyLoadError
@@ -50,10 +50,12 @@ def import_regorus() -> Any:
 _DIST = "gordon_to_regorus"
 
 
+@cache
 def regorus_version() -> str:
     """regorus' version (``regorus 0.13.0``), from the ``<name>-<version>.dist-info`` folder beside
     the package, which a wheel installation names so; ``importlib.metadata`` (slow to import)
-    only when that folder is not there or not alone."""
+    only when that folder is not there or not alone. Read once per process (every decision
+    records it)."""
     import os
     import sys
 

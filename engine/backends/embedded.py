@@ -24,7 +24,7 @@ from typing import Any, ClassVar, NoReturn, TypeVar
 
 from ..errors import BackendError, Location, PolicyLoadError
 from ..policyset import PolicyModule, PolicySet
-from ..rego_ast import ParsedModule, import_regorus, iter_spanned, parse_rego
+from ..rego_ast import ParsedModule, import_regorus, iter_spanned, parse_rego, regorus_version
 from ..spec import RegoVersion, Stage
 from .base import UNDEFINED, Backend, PackageValues, split_engine_error
 from .derived import builtin_names, engine_text, module_facts, once_clean, set_facts
@@ -47,15 +47,6 @@ _V0_HINT = (
 
 
 @cache
-def _regorus_version() -> str:
-    from importlib import metadata
-
-    try:
-        return f"regorus {metadata.version('gordon-to-regorus')}"
-    except metadata.PackageNotFoundError:  # pragma: no cover - installed some other way
-        return "regorus (unknown version)"
-
-
 def _crash(exc: BaseException, doing: str) -> NoReturn:
     """A Rust panic (``pyo3_runtime.PanicException``, a BaseException) as an evaluation error."""
     first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
@@ -105,7 +96,7 @@ class EmbeddedBackend(Backend):
         self._queries: dict[tuple[tuple[str, ...], str | None], tuple[str, list[tuple[str, str, bool]]]] = {}
 
     def version(self) -> str:
-        return _regorus_version()
+        return regorus_version()
 
     #: Evaluate every rule once on an empty input at load, to report what regorus finds only
     #: when it evaluates (an unbound variable) as a load error. The bounded backend turns it off
