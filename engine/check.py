@@ -24,6 +24,7 @@ from .errors import BackendError, ConfigError, EvidenceError, Location
 from .evidence.document import EvidenceDocument, canonical_digest
 from .params import build_params, param_sources
 from .policyset import PolicySet, RuleKind, RuleMeta
+from .rego_numbers import integral_floats_as_integers, rego_json
 from .requirements import VerdictKind, judge_silence, threshold_source
 from .spec import ModelSpec, Stage
 from .typecheck import check_policy_set
@@ -233,7 +234,11 @@ class Checker:
         allowed = list(spec.allow_builtins)
         check_builtins(policy_set.modules, allowed, backend=backend.name, include_builtin=False)
         self.references_checked = check_policy_set(policy_set, include_builtin=False)
-        backend.load(policy_set, {"govern": {"params": self.params}})
+        # where a team's policy formats numbers, both engines read integral floats as integers
+        # (govern.engine.rego_numbers): the one place where 1.0 and 1 can read differently
+        self._integral = any(not m.builtin and "sprintf" in m.text for m in policy_set.modules)
+        data = {"govern": {"params": self.params}}
+        backend.load(policy_set, integral_floats_as_integers(data) if self._integral else data)
 
     @classmethod
     def for_spec(
@@ -279,11 +284,13 @@ class Checker:
     def _evaluate(
         self, value: Mapping[str, Any], stage: Stage, text: str = ""
     ) -> tuple[list[RuleResult], list[str]]:
+        engine_value = integral_floats_as_integers(value) if self._integral else value
         try:
             if text:
-                values = self.backend.evaluate_json(text, stage.value, self._packages, value)
+                engine_text = rego_json(text) if self._integral else text
+                values = self.backend.evaluate_json(engine_text, stage.value, self._packages, engine_value)
             else:
-                values = self.backend.evaluate(value, self._packages)
+                values = self.backend.evaluate(engine_value, self._packages)
         except BackendError as exc:
             return self._evaluate_each(value, stage, str(exc))
         rules = self.policy_set.rules
@@ -301,7 +308,8 @@ class Checker:
                 results.append(_skipped(rule, stage))
                 continue
             try:
-                rule_value = self.backend.evaluate_rule(value, rule.path)
+                engine_value = integral_floats_as_integers(value) if self._integral else value
+                rule_value = self.backend.evaluate_rule(engine_value, rule.path)
             except BackendError as exc:
                 results.append(_errored(rule, str(exc)))
                 continue

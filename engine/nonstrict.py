@@ -7,8 +7,9 @@
 built-in's value, or undefined when it fails) and runs the test again. Decisions never load this
 rewrite: there an erroring built-in is an error.
 
-``sprintf`` with fewer arguments than verbs is not an error in OPA (Go writes ``%!v(MISSING)``),
-so the extension writes that too.
+``sprintf`` never fails in OPA on a string and an array (Go writes ``%!v(MISSING)`` for a
+missing argument): the extension writes Go's text, and where that text cannot be reproduced
+(how a number was written is unknown here) the call stays an error.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ __all__ = ["NONSTRICT_EXT", "call_at", "enabled", "error_place", "nonstrict_call
 NONSTRICT_EXT: Final = "govern_nonstrict_call"
 
 _LOCATION_RE = re.compile(r":(?P<line>\d+): .*\(column (?P<col>\d+)\)", re.S)
-_VERB_RE = re.compile(r"%(?:%|[-+# 0]*(?:\d+|\*)?(?:\.(?:\d+|\*)?)?(?P<verb>[a-zA-Z]))")
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _local = threading.local()
 
@@ -48,21 +48,25 @@ def _engine() -> Any:
     return engine
 
 
-def _go_missing(args: list[Any]) -> list[Any]:
-    """``sprintf``'s arguments with each verb beyond the values written as Go does."""
+class _Unknown:
+    """Nothing is known here of how the numbers were written: any integer may be a float."""
+
+    def ambiguous(self, value: int) -> bool:
+        return True
+
+    def opa_float(self, value: float) -> float:
+        return value
+
+
+def _sprintf(args: list[Any]) -> list[Any]:
+    """``sprintf`` as OPA writes it (Go never fails on a string and an array; a missing argument
+    is ``%!v(MISSING)``); a text that cannot be reproduced stays an error; other operands are
+    OPA's type error: undefined."""
+    from .backends.gofmt import go_sprintf  # only govern test's reruns need it
+
     if len(args) != 2 or not isinstance(args[0], str) or not isinstance(args[1], list):
-        return args
-    values = len(args[1])
-    seen = 0
-
-    def verb(match: re.Match[str]) -> str:
-        nonlocal seen
-        if match.group(0) == "%%":
-            return "%%"
-        seen += 1
-        return match.group(0) if seen <= values else f"%%!{match.group('verb')}(MISSING)"
-
-    return [_VERB_RE.sub(verb, args[0]), args[1]]
+        return []
+    return [go_sprintf(args[0], args[1], _Unknown())]
 
 
 def nonstrict_call(name: Any, args: Any) -> list[Any]:
@@ -72,7 +76,7 @@ def nonstrict_call(name: Any, args: Any) -> list[Any]:
     if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or not isinstance(args, list):
         return []
     if name == "sprintf":
-        args = _go_missing(args)
+        return _sprintf(args)
     engine = _engine()
     try:
         engine.set_input(args)

@@ -190,8 +190,8 @@ def _bomb_module(body: str) -> str:
     )
 
 
-def _policy_set(text: str) -> object:
-    return make_policy_set([parse_module("bomb.rego", text, RegoVersion.V1, builtin=False)])
+def _policy_set(text: str, *, builtin: bool = False) -> object:
+    return make_policy_set([parse_module("bomb.rego", text, RegoVersion.V1, builtin=builtin)])
 
 
 @pytest.mark.parametrize("start", ["fork", "spawn"])
@@ -199,7 +199,9 @@ def _policy_set(text: str) -> object:
 def test_a_runaway_rule_is_a_backend_error_and_the_worker_recovers(bomb: str, start: str) -> None:
     limits = EvalLimits(timeout=3, memory=512 << 20)
     with BoundedBackend(limits, start=start) as backend:  # type: ignore[arg-type]
-        backend.load(_policy_set(_bomb_module(BOMBS[bomb])), {})  # type: ignore[arg-type]
+        # a team's sprintf is Go's formatter, which refuses a width above 10000 before writing
+        # anything (test below); regorus' own sprintf, which the built-in library keeps, allocates
+        backend.load(_policy_set(_bomb_module(BOMBS[bomb]), builtin=bomb == "sprintf"), {})  # type: ignore[arg-type]
         assert backend.started_by == start
         started = time.monotonic()
         with pytest.raises(BackendError, match=r"data\.team\.bomb\.deny") as caught:
@@ -207,6 +209,16 @@ def test_a_runaway_rule_is_a_backend_error_and_the_worker_recovers(bomb: str, st
         assert time.monotonic() - started < limits.timeout + 5
         assert "deadline" in caught.value.message or "memory" in caught.value.message
         # a fresh worker, with the same policy set, answers the next call
+        assert backend.evaluate_rule({}, "data.team.bomb.ok") == 42
+
+
+def test_a_huge_sprintf_width_in_a_team_policy_is_refused_at_once() -> None:
+    with BoundedBackend(EvalLimits(timeout=3, memory=512 << 20)) as backend:
+        backend.load(_policy_set(_bomb_module(BOMBS["sprintf"])), {})  # type: ignore[arg-type]
+        started = time.monotonic()
+        with pytest.raises(BackendError, match=r"data\.team\.bomb\.deny.*width or precision above 10000"):
+            backend.evaluate_rule({}, "data.team.bomb.deny")
+        assert time.monotonic() - started < 2
         assert backend.evaluate_rule({}, "data.team.bomb.ok") == 42
 
 

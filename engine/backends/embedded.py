@@ -29,7 +29,7 @@ from ..spec import RegoVersion, Stage
 from .base import UNDEFINED, Backend, PackageValues, split_engine_error
 from .derived import builtin_names, engine_text, module_facts, once_clean, set_facts
 from .fidelity import EXACT_MODULE, EXACT_MODULE_PATH, extensions
-from .opa_numbers import ledger, written_numbers
+from .opa_numbers import integral_spellings, ledger, written_numbers
 
 __all__ = ["EmbeddedBackend", "import_regorus"]
 
@@ -47,6 +47,12 @@ _V0_HINT = (
 
 
 @cache
+def _number_texts(policy_set: PolicySet, data_json: str) -> None:
+    """Tell the arithmetic helpers which numbers the policies and data write, and how."""
+    texts = [data_json, *(module.text for module in policy_set.modules)]
+    ledger.load(written_numbers(texts), integral_spellings("\n".join(texts)))
+
+
 def _crash(exc: BaseException, doing: str) -> NoReturn:
     """A Rust panic (``pyo3_runtime.PanicException``, a BaseException) as an evaluation error."""
     first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
@@ -142,7 +148,7 @@ class EmbeddedBackend(Backend):
             parsed.append((module, source))
         engine.set_rego_v0(False)
         data_json = json.dumps(data)
-        ledger.load(written_numbers([data_json, *(module.text for module in policy_set.modules)]))
+        _number_texts(policy_set, data_json)
         try:
             guarded("loading the policy data", lambda: engine.add_data_json(data_json))
         except BackendError:

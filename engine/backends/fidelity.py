@@ -47,6 +47,7 @@ from .arith_flow import (
     statement_bindings,
     static_path,
 )
+from .gofmt import go_sprintf
 
 __all__ = ["EXACT_MODULE", "EXACT_MODULE_PATH", "extensions", "rewrite_module"]
 
@@ -58,6 +59,7 @@ _CMP_EXT: Final = "govern_exact_cmp"
 _ROUND_EXT: Final = "govern_exact_round"
 _TOTAL_EXT: Final = "govern_exact_total"
 _EQUAL_EXT: Final = "govern_exact_equal"
+_SPRINTF_EXT: Final = "govern_sprintf"
 _MEMBER_EXT: Final = "govern_exact_member"
 #: 2^53: beyond it regorus holds big integers the extension cannot receive; they stay native.
 _EXACT_LIMIT: Final = 9_007_199_254_740_992
@@ -155,6 +157,16 @@ def exact_member(value: Any, collection: Any, value_mode: Any = 1, items_mode: A
     return opa_numbers.member(value, collection, _mode(value_mode), _mode(items_mode))
 
 
+def sprintf(fmt: Any, values: Any) -> str:
+    """``sprintf`` as OPA computes it (Go's ``fmt.Sprintf`` over OPA's argument conversion,
+    :mod:`.gofmt`); what cannot be reproduced raises."""
+    if not isinstance(fmt, str):
+        raise TypeError("sprintf: operand 1 must be string")
+    if not isinstance(values, list):
+        raise TypeError("sprintf: operand 2 must be array")
+    return go_sprintf(fmt, values, opa_numbers.ledger)
+
+
 def exact_cmp(op: str, a: Any, b: Any, a_mode: Any = 1, b_mode: Any = 1) -> bool:
     """``a op b`` for two numbers, one of which may be an arithmetic result: OPA's answer
     (:func:`.opa_numbers.compare`), or an error when the embedded engine cannot tell it."""
@@ -187,6 +199,7 @@ def extensions() -> dict[str, tuple[int, Callable[..., Any]]]:
         _ROUND_EXT: (3, exact_round),
         _TOTAL_EXT: (2, exact_total),
         _EQUAL_EXT: (4, exact_equal),
+        _SPRINTF_EXT: (2, sprintf),
         _MEMBER_EXT: (4, exact_member),
         _ADD_DATE_EXT: (4, add_date),
         NONSTRICT_EXT: (2, nonstrict_call),
@@ -415,6 +428,9 @@ class _Rewriter:
                     f"{name}'s error list (it differs in shape from OPA's)",
                     f"destructure it as `[ok, _] := {name}(...)`, or run it with --backend opa",
                 )
+            params = node.body.get("params") or []
+            if name == "sprintf" and self.arithmetic and len(params) in (2, 3):
+                return self.emit_sprintf(node, [_spanned(p) for p in params])
             if name in _REPLACED_CALLS:
                 self.changed = True
                 fcn = _spanned(node.body["fcn"])
@@ -469,16 +485,34 @@ class _Rewriter:
             return self.emit(node)
         return self.src[node.start : limit]
 
-    def render_after(self, node: Spanned, start: int) -> bytes:
+    def emit_sprintf(self, node: Spanned, params: list[Spanned]) -> bytes:
+        """``sprintf(f, a)`` → ``govern_sprintf(f, a)``; the output form ``sprintf(f, a, x)`` →
+        ``govern_sprintf(f, a) = x`` (an extension has no output argument). Lines stay put."""
+        self.changed = True
+        fcn = _spanned(node.body["fcn"])
+        head = self.src[node.start : fcn.start] + _SPRINTF_EXT.encode()
+        if len(params) == 2:
+            return head + self.render_after(node, fcn.end)
+        rest = self.src[params[1].end : node.end]
+        return (
+            head
+            + self.render_after(node, fcn.end, stop=params[1].end)
+            + b"\n" * rest.count(b"\n")
+            + b") = "
+            + self.emit(params[2])
+        )
+
+    def render_after(self, node: Spanned, start: int, stop: int | None = None) -> bytes:
+        end = node.end if stop is None else stop
         pieces: list[bytes] = []
         pos = start
         for child in self.children(node.body):
-            if child.start < pos or child.end > node.end or child.end <= child.start:
+            if child.start < pos or child.end > end or child.end <= child.start:
                 continue
             pieces.append(self.src[pos : child.start])
             pieces.append(self.emit(child))
             pos = child.end
-        pieces.append(self.src[pos : node.end])
+        pieces.append(self.src[pos:end])
         return b"".join(pieces)
 
     def emit_query(self, query: Spanned) -> bytes:

@@ -108,12 +108,16 @@ class Ledger:
         #: results given out as the f64 whose shortest text is OPA's (nothing remembered)
         self.shorts: set[float] = set()
         self.static_written: frozenset[float] = frozenset()
+        self.static_integral: frozenset[int] = frozenset()
         self.input_text: str | None = None
         self._input_written: set[float] | None = None
+        self._input_integral: frozenset[int] | None = None
 
-    def load(self, written: frozenset[float]) -> None:
-        """A policy set is loaded: the numbers written in its texts and data."""
+    def load(self, written: frozenset[float], integral: frozenset[int] = frozenset()) -> None:
+        """A policy set is loaded: the numbers written in its texts and data (non-integers, and
+        integers spelled with a fraction or an exponent)."""
         self.static_written = written
+        self.static_integral = integral
         self.start(None)
 
     def start(self, input_text: str | None) -> None:
@@ -123,6 +127,7 @@ class Ledger:
         if input_text is not None:
             self.input_text = input_text
             self._input_written = None
+            self._input_integral = None
 
     def written(self, value: float) -> bool:
         """Whether ``value`` is a number written in the input, the data or a policy text."""
@@ -134,6 +139,31 @@ class Ledger:
                 json.loads(self.input_text, parse_float=lambda text: found.add(float(text)))
             self._input_written = found
         return value in self._input_written
+
+    def ambiguous(self, value: int) -> bool:
+        """Whether an integer regorus holds may be a number OPA reads as a float (spelled ``1.0``
+        or ``1e6`` in the input, the data or a policy text), or beyond what it holds exactly."""
+        if abs(value) >= EXACT_LIMIT or value in self.static_integral:
+            return True
+        if self._input_integral is None:
+            self._input_integral = integral_spellings(self.input_text or "")
+        return value in self._input_integral
+
+    def opa_float(self, value: float) -> float:
+        """The ``float64`` OPA's ``sprintf`` formats for ``value``: an arithmetic result's text
+        parsed as a float64 (``1.99999999999999999983`` is ``2.0``), else the number itself."""
+        found = self.values.get(value)
+        if not found:
+            return value
+        options = {float(shortest_text(v)) for v in found}
+        if value in self.shorts or self.written(value):
+            options.add(value)
+        if len(options) > 1:
+            raise PrecisionLimit(
+                f"{value!r} is both a number written and an arithmetic result that OPA prints"
+                " differently; run it with --backend opa"
+            )
+        return options.pop()
 
     def readings(self, value: int | float, mode: int = MAYBE) -> list[tuple[Fraction, bool]]:
         """OPA's possible values of an operand, each with whether it is an arithmetic result (a
@@ -179,6 +209,24 @@ class Ledger:
 
 
 _NUMBER = re.compile(r"(?<![\w.])(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?(?![\w.])")
+
+
+_FLOAT_SPELLING = re.compile(r"(?<![\w.])-?\d+(?:\.\d+(?:[eE][-+]?\d+)?|[eE][-+]?\d+)(?![\w.])")
+
+
+def integral_spellings(text: str) -> frozenset[int]:
+    """The integers spelled with a fraction or an exponent in ``text`` (``1.0``, ``1e6``): OPA
+    formats such a number as a float, regorus holds an integer. Strings and comments count too,
+    which can only make ``sprintf`` more cautious."""
+    out: set[int] = set()
+    for match in _FLOAT_SPELLING.finditer(text):
+        try:
+            number = Decimal(match.group(0))
+        except ArithmeticError:  # pragma: no cover - the pattern spells numbers
+            continue
+        if number.is_finite() and number == number.to_integral_value() and abs(number) < 2**64:
+            out.update((int(number), -int(number)))
+    return frozenset(out)
 
 
 def written_numbers(texts: list[str]) -> frozenset[float]:

@@ -40,3 +40,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"{sum(tally.values())} cases, {tally['agree']} agree, {tally['refused']} refused, "
             f"{tally['disagree']} disagree ({tally['both refuse']} more in modules OPA refuses as well)"
         )
+        calls = getattr(module, "SPRINTF_TALLY", None)
+        if calls:
+            terminalreporter.write_line(
+                f"of which sprintf: {sum(calls.values())} cases, {calls['agree']} agree, "
+                f"{calls['refused']} refused, {calls['disagree']} disagree"
+            )

@@ -10,7 +10,8 @@ for). Every rule is evaluated on both engines; the outcome of each is one of
 * **disagree**: any other difference — a silent wrong answer. The test fails on the first one.
 
 The tally is printed at the end of the session (``-s`` shows it), e.g.
-``rego differential: 1800 cases, 1790 agree, 10 refused, 0 disagree``.
+``rego differential: 1800 cases, 1790 agree, 10 refused, 0 disagree``, and the same for the
+rules that call ``sprintf``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import collections
 import json
 import math
+import os
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -35,8 +37,11 @@ from govern.engine.spec import RegoVersion
 from .harness import canonical
 from .opa_server import OpaServer, shared_server
 
-EXAMPLES = 300
+#: Examples per test; GOVERN_DIFFERENTIAL_EXAMPLES raises it for a longer run.
+EXAMPLES = int(os.environ.get("GOVERN_DIFFERENTIAL_EXAMPLES", "300"))
 TALLY: collections.Counter[str] = collections.Counter()
+#: The same outcomes for the rules that call sprintf (also counted in TALLY).
+SPRINTF_TALLY: collections.Counter[str] = collections.Counter()
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +53,9 @@ def opa() -> Iterator[Backend]:
     print(
         f"\nrego differential: {sum(TALLY.values())} cases, {TALLY['agree']} agree, "
         f"{TALLY['refused']} refused, {TALLY['disagree']} disagree "
-        f"({TALLY['both refuse']} more in modules OPA refuses as well)"
+        f"({TALLY['both refuse']} more in modules OPA refuses as well); sprintf: "
+        f"{SPRINTF_TALLY['agree']} agree, {SPRINTF_TALLY['refused']} refused, "
+        f"{SPRINTF_TALLY['disagree']} disagree"
     )
 
 
@@ -68,6 +75,44 @@ num_array = st.lists(st.one_of(ints, decimals), min_size=0, max_size=4).map(
 array = st.one_of(num_array, st.just("input.xs"), st.just('["a", "b"]'))
 obj = st.sampled_from(['{"a": 1, "b": 2}', "input.o", '{"k": [1, 2]}', "{}"])
 set_ = st.sampled_from(["{1, 2, 3}", '{"a"}', "{x | some x in input.xs}", "set()"])
+
+
+# sprintf: OPA's text (Go's fmt) or a refusal; the numbers regorus used to print differently
+sprintf_format = st.sampled_from(
+    ["%v", "%d", "%s", "%f", "%.2f", "%.0f", "%e", "%E", "%g", "%G", "%x", "%X", "%o", "%b", "%t",
+     "%q", "%%", "%8.3f", "%-6v|", "%+d", "% d", "%05d", "%#x", "%.3g", "%+.1e", "%v %v", "%c",
+     "n=%v", "%5s|", "%.1s"]
+).map(json.dumps)  # fmt: skip
+sprintf_number = st.one_of(
+    ints,
+    decimals,
+    st.sampled_from(
+        ["1e21", "1e-7", "2.675", "123456789.123", "-2.5", "-0.001", "1234.5", "0.00001234", "1e6",
+         "1000000", "123456789012345678901234", "9007199254740993", "-7", "1.0", "100000.5"]
+    ),
+    st.floats(min_value=-1e25, max_value=1e25, allow_nan=False).map(repr),
+)  # fmt: skip
+sprintf_arg = st.one_of(
+    sprintf_number,
+    string,
+    array,
+    obj,
+    set_,
+    st.sampled_from(["true", "null", "input.a", "input.b", "input.xs", "input.o"]),
+    # arithmetic on operands beyond 2^53 stays native in regorus (a known limit of the exact
+    # arithmetic, docs/fidelity.md), so computed numbers start from operands below it
+    st.tuples(
+        sprintf_number.filter(lambda n: abs(float(n)) < 2**53),
+        st.sampled_from(["+", "-", "*", "/"]),
+        st.one_of(ints, decimals),
+    ).map(
+        lambda t: f"{t[0]} {t[1]} {t[2]}"  # computed numbers, alone and inside an array
+    ),
+    st.tuples(number, st.sampled_from(["+", "*"]), decimals).map(lambda t: f"[{t[0]} {t[1]} {t[2]}]"),
+)
+sprintf_call = st.tuples(sprintf_format, st.lists(sprintf_arg, min_size=0, max_size=3)).map(
+    lambda t: f"sprintf({t[0]}, [{', '.join(t[1])}])"
+)
 
 
 def binary(
@@ -232,17 +277,21 @@ inputs = st.fixed_dictionaries(
 )
 
 
-def outcome(backend: Backend, path: str, input_doc: dict[str, Any]) -> tuple[str, Any]:
+def outcome(
+    backend: Backend, path: str, input_doc: dict[str, Any], *, exact: bool = False
+) -> tuple[str, Any]:
+    """The rule's outcome; its value canonical (numbers inside text read as numbers) unless
+    ``exact`` (sprintf's text must be OPA's, character for character)."""
     try:
         got = backend.evaluate_rule(input_doc, path)
     except BackendError as exc:
         return "error", str(exc)
     if got is UNDEFINED:
         return "undefined", None
-    return "value", canonical(got)
+    return "value", got if exact else canonical(got)
 
 
-@settings(
+SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,
     derandomize=True,
@@ -252,12 +301,11 @@ def outcome(backend: Backend, path: str, input_doc: dict[str, Any]) -> tuple[str
         HealthCheck.data_too_large,
     ],
 )
-@given(data=st.data(), input_doc=inputs)
-def test_generated_rego_agrees_with_opa_or_is_refused(
-    data: st.DataObject, input_doc: dict[str, Any], opa: Backend
-) -> None:
-    count = data.draw(st.integers(min_value=1, max_value=6))
-    rules = [data.draw(rule(i)) for i in range(count)]
+
+
+def compare(rules: list[str], input_doc: dict[str, Any], opa: Backend, *, exact: bool = False) -> None:
+    """Evaluate each generated rule on both engines and tally the outcome; fail on a disagreement."""
+    count = len(rules)
     text = PRELUDE + "\n\n".join(rules) + "\n"
     try:
         module = parse_module("gen.rego", text, RegoVersion.V1, builtin=False)
@@ -278,14 +326,37 @@ def test_generated_rego_agrees_with_opa_or_is_refused(
         return
     for i in range(count):
         path = f"data.d.r{i}"
-        ours, theirs = outcome(embedded, path, input_doc), outcome(opa, path, input_doc)
+        ours = outcome(embedded, path, input_doc, exact=exact)
+        theirs = outcome(opa, path, input_doc, exact=exact)
+        tallies = [TALLY, SPRINTF_TALLY] if "sprintf(" in rules[i] else [TALLY]
         if ours[0] == theirs[0] and (ours[0] != "value" or ours[1] == theirs[1]):
-            TALLY["agree"] += 1
+            verdict = "agree"
         elif ours[0] == "error":
-            TALLY["refused"] += 1
+            verdict = "refused"
         else:
-            TALLY["disagree"] += 1
+            verdict = "disagree"
+        for tally in tallies:
+            tally[verdict] += 1
+        if verdict == "disagree":
             pytest.fail(
                 f"silent disagreement on r{i}:\n{text}\ninput: {json.dumps(input_doc)}\n"
                 f"embedded: {ours}\nOPA: {theirs}"
             )
+
+
+@SETTINGS
+@given(data=st.data(), input_doc=inputs)
+def test_generated_rego_agrees_with_opa_or_is_refused(
+    data: st.DataObject, input_doc: dict[str, Any], opa: Backend
+) -> None:
+    count = data.draw(st.integers(min_value=1, max_value=6))
+    compare([data.draw(rule(i)) for i in range(count)], input_doc, opa)
+
+
+@SETTINGS
+@given(data=st.data(), input_doc=inputs)
+def test_generated_sprintf_gives_opas_text_or_is_refused(
+    data: st.DataObject, input_doc: dict[str, Any], opa: Backend
+) -> None:
+    calls = data.draw(st.lists(sprintf_call, min_size=1, max_size=6))
+    compare([f"r{i} := {call}" for i, call in enumerate(calls)], input_doc, opa, exact=True)
