@@ -81,14 +81,23 @@ def _exact_module() -> str:
         f"\tabs(a) < {_EXACT_LIMIT}\n\tabs(b) < {_EXACT_LIMIT}\n"
         + (
             f"}} else := {_EQUAL_EXT}(a, b, ma, mb){'' if name == 'Eq' else ' == false'} if {{\n"
-            "\tnot is_number(a)\n\tnot is_number(b)\n"
+            "\tnot is_number(a)\n\tnot is_number(b)\n\tpassable([a, b])\n"
             if name in ("Eq", "Ne")
             else ""
         )
         + f"}} else := a {symbol} b\n"
         for name, symbol in _CMPS.items()
     ]
-    functions.append(f"member(x, xs, mx, mxs) := {_MEMBER_EXT}(x, xs, mx, mxs)\n")
+    functions.append(
+        f"member(x, xs, mx, mxs) := {_MEMBER_EXT}(x, xs, mx, mxs) if passable([x, xs]) else := x in xs\n"
+    )
+    functions.append(f"format(f, a) := {_SPRINTF_EXT}(f, a) if passable(a) else := sprintf(f, a)\n")
+    # regorus cannot hand an extension a set holding an array, an object or a set
+    functions.append(
+        "passable(x) if not unpassable(x)\n\n"
+        "unpassable(x) if {\n\twalk(x, [_, v])\n\tis_set(v)\n\tsome e in v\n"
+        "\tnot is_string(e)\n\tnot is_number(e)\n\tnot is_boolean(e)\n\tnot is_null(e)\n}\n"
+    )
     functions += [
         f"rounding_{name}(x, m) := {_ROUND_EXT}({json.dumps(name)}, x, m) if {{\n"
         f"\tis_number(x)\n\tabs(x) < {_EXACT_LIMIT}\n"
@@ -486,11 +495,11 @@ class _Rewriter:
         return self.src[node.start : limit]
 
     def emit_sprintf(self, node: Spanned, params: list[Spanned]) -> bytes:
-        """``sprintf(f, a)`` → ``govern_sprintf(f, a)``; the output form ``sprintf(f, a, x)`` →
-        ``govern_sprintf(f, a) = x`` (an extension has no output argument). Lines stay put."""
+        """``sprintf(f, a)`` → ``format(f, a)`` (the helper calling ``govern_sprintf``); the output
+        form ``sprintf(f, a, x)`` → ``format(f, a) = x``. Lines stay put."""
         self.changed = True
         fcn = _spanned(node.body["fcn"])
-        head = self.src[node.start : fcn.start] + _SPRINTF_EXT.encode()
+        head = self.src[node.start : fcn.start] + f"data.{EXACT_PACKAGE}.format".encode()
         if len(params) == 2:
             return head + self.render_after(node, fcn.end)
         rest = self.src[params[1].end : node.end]
