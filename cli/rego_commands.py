@@ -316,6 +316,7 @@ def bundle_build(
     from govern.engine.bundle import build_bundle, write_bundle
     from govern.engine.params import build_params, parse_param_override
     from govern.engine.policyset import load_policy_set
+    from govern.engine.rego_numbers import engine_data
     from govern.engine.spec import PolicySource, RegoVersion, load_spec
 
     model_spec = load_spec(spec)
@@ -323,7 +324,7 @@ def bundle_build(
     extra = [PolicySource(path=p.resolve(), rego_version=version) for p in policies or []]
     policy_set = load_policy_set(model_spec, extra, builtin=not no_builtin)
     params = build_params(model_spec, [parse_param_override(p) for p in param or []])
-    bundle = build_bundle(policy_set, {"govern": {"params": params}})
+    bundle = build_bundle(policy_set, engine_data(policy_set, {"govern": {"params": params}}))
     if output.is_dir():
         raise ConfigError(f"--output {output} is a directory; name the bundle file")
     write_bundle(bundle, output)

@@ -24,7 +24,7 @@ from .errors import BackendError, ConfigError, EvidenceError, Location
 from .evidence.document import EvidenceDocument, canonical_digest
 from .params import build_params, param_sources
 from .policyset import PolicySet, RuleKind, RuleMeta
-from .rego_numbers import integral_floats_as_integers, rego_json
+from .rego_numbers import engine_data, formats_numbers, integral_floats_as_integers, rego_json
 from .requirements import VerdictKind, judge_silence, threshold_source
 from .spec import ModelSpec, Stage
 from .typecheck import check_policy_set
@@ -236,9 +236,8 @@ class Checker:
         self.references_checked = check_policy_set(policy_set, include_builtin=False)
         # where a team's policy formats numbers, both engines read integral floats as integers
         # (govern.engine.rego_numbers): the one place where 1.0 and 1 can read differently
-        self._integral = any(not m.builtin and "sprintf" in m.text for m in policy_set.modules)
-        data = {"govern": {"params": self.params}}
-        backend.load(policy_set, integral_floats_as_integers(data) if self._integral else data)
+        self._integral = formats_numbers(policy_set)
+        backend.load(policy_set, engine_data(policy_set, {"govern": {"params": self.params}}))
 
     @classmethod
     def for_spec(

@@ -61,8 +61,7 @@ _TOTAL_EXT: Final = "govern_exact_total"
 _EQUAL_EXT: Final = "govern_exact_equal"
 _SPRINTF_EXT: Final = "govern_sprintf"
 _MEMBER_EXT: Final = "govern_exact_member"
-#: 2^53: beyond it regorus holds big integers the extension cannot receive; they stay native.
-_EXACT_LIMIT: Final = 9_007_199_254_740_992
+_EXACT_LIMIT: Final = opa_numbers.EXACT_LIMIT
 _OPS: Final = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/", "Mod": "%"}
 _CMPS: Final = {"Lt": "<", "Le": "<=", "Gt": ">", "Ge": ">=", "Eq": "==", "Ne": "!="}
 
