@@ -399,19 +399,19 @@ def test_exact_cmp_compares_numbers_as_written_exactly(op: str, a: float, b: flo
 
 
 def test_exact_cmp_reads_a_result_as_opa_holds_it() -> None:
-    ledger.load(frozenset())
+    ledger.load([])
     drop = exact_arith("Sub", 0.93, 0.91, 0, 0)
     assert drop == 0.02  # the f64 regorus holds; OPA holds 0.019999999999999999983
     assert exact_cmp("Lt", drop, 0.02, 2, 0) is True
     assert exact_cmp("Eq", drop, 0.02, 2, 0) is False
     assert exact_cmp("Eq", drop, 0.02, 0, 0) is True  # read as the number 0.02 written
     # maybe a result, maybe the number 0.02 written in a policy: the answers differ, refused
-    ledger.load(frozenset({0.02}))
+    ledger.load(["x := 0.02"])
     drop = exact_arith("Sub", 0.93, 0.91, 0, 0)
     with pytest.raises(ValueError, match="precision limit"):
         exact_cmp("Lt", drop, 0.02, 1, 0)
     assert exact_cmp("Lt", drop, 0.02, 2, 0) is True
-    ledger.load(frozenset())
+    ledger.load([])
 
 
 def test_opa_rounding_quirks_and_integer_results() -> None:

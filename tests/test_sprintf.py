@@ -17,7 +17,7 @@ from govern.engine.backends import Backend, create_backend
 from govern.engine.backends.embedded import EmbeddedBackend
 from govern.engine.backends.fidelity import rewrite_module
 from govern.engine.backends.gofmt import SprintfUnsupported, go_sprintf
-from govern.engine.backends.opa_numbers import integral_spellings, ledger
+from govern.engine.backends.opa_numbers import ledger
 from govern.engine.check import Checker
 from govern.engine.errors import BackendError
 from govern.engine.evidence import evidence_from_value
@@ -218,7 +218,7 @@ def test_what_cannot_be_reproduced_raises(fmt: str, values: list[Any]) -> None:
 
 
 def test_numbers_are_printed_as_written_or_refused() -> None:
-    ledger.load(frozenset(), integral_spellings("x := 1.0\ny := 1e6\nz := [0.93, 0.5, 5e-1, 0.250]"))
+    ledger.load(["x := 1.0\ny := 1e6\nz := [0.93, 0.5, 5e-1, 0.250]"])
     ledger.start('{"k": 0.75}')
     assert go_sprintf("%v %v", [1, 1000000 - 1], ledger) == "1 999999"  # 1 and 1.0 print alike
     assert go_sprintf("%v", [[2, "a"]], ledger) == '[2, "a"]'
@@ -232,7 +232,7 @@ def test_numbers_are_printed_as_written_or_refused() -> None:
     for fmt, values in refused:
         with pytest.raises(SprintfUnsupported):
             go_sprintf(fmt, values, ledger)
-    ledger.load(frozenset())
+    ledger.load([])
 
 
 def test_an_arithmetic_result_is_printed_from_opas_text() -> None:

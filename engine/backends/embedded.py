@@ -29,7 +29,7 @@ from ..spec import RegoVersion, Stage
 from .base import UNDEFINED, Backend, PackageValues, split_engine_error
 from .derived import builtin_names, engine_text, module_facts, once_clean, set_facts
 from .fidelity import EXACT_MODULE, EXACT_MODULE_PATH, extensions
-from .opa_numbers import integral_spellings, ledger, written_numbers
+from .opa_numbers import ledger
 
 __all__ = ["EmbeddedBackend", "import_regorus"]
 
@@ -49,8 +49,7 @@ _V0_HINT = (
 @cache
 def _number_texts(policy_set: PolicySet, data_json: str) -> None:
     """Tell the arithmetic helpers which numbers the policies and data write, and how."""
-    texts = [data_json, *(module.text for module in policy_set.modules)]
-    ledger.load(written_numbers(texts), integral_spellings("\n".join(texts)))
+    ledger.load([data_json, *(module.text for module in policy_set.modules)])
 
 
 def _crash(exc: BaseException, doing: str) -> NoReturn:

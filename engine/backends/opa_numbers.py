@@ -107,18 +107,33 @@ class Ledger:
         self.values: dict[float, set[Fraction]] = {}
         #: results given out as the f64 whose shortest text is OPA's (nothing remembered)
         self.shorts: set[float] = set()
-        self.static_written: frozenset[float] = frozenset()
-        self.static_integral: frozenset[int] = frozenset()
+        self.texts: tuple[str, ...] = ()  # the policy set's texts and data, scanned on need
+        self._static: tuple[frozenset[float], frozenset[int]] | None = None
         self.input_text: str | None = None
         self._input_written: set[float] | None = None
         self._input_integral: frozenset[int] | None = None
 
-    def load(self, written: frozenset[float], integral: frozenset[int] = frozenset()) -> None:
-        """A policy set is loaded: the numbers written in its texts and data (non-integers, and
-        integers spelled with a fraction or an exponent)."""
-        self.static_written = written
-        self.static_integral = integral
+    def load(self, texts: list[str]) -> None:
+        """A policy set is loaded: the texts (policies, data) whose numbers are read as written.
+        They are scanned only when a number needs it (a collision, an integer in ``sprintf``)."""
+        self.texts = tuple(texts)
+        self._static = None
         self.start(None)
+
+    def _scanned(self) -> tuple[frozenset[float], frozenset[int]]:
+        if self._static is None:
+            self._static = (written_numbers(list(self.texts)), integral_spellings("\n".join(self.texts)))
+        return self._static
+
+    @property
+    def static_written(self) -> frozenset[float]:
+        """The non-integers written in the policy set's texts and data."""
+        return self._scanned()[0]
+
+    @property
+    def static_integral(self) -> frozenset[int]:
+        """The integers spelled with a fraction or an exponent there."""
+        return self._scanned()[1]
 
     def start(self, input_text: str | None) -> None:
         """An evaluation starts (on this input's JSON text, or the one before)."""
