@@ -29,6 +29,7 @@ computed (``data[x]``).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -44,6 +45,8 @@ __all__ = [
     "arith_facts",
     "computes",
     "function_scope",
+    "has_seeds",
+    "mentions",
     "module_imports",
     "statement_bindings",
     "static_path",
@@ -515,8 +518,16 @@ def _rule_context(base: FlowContext, walked: _Walked) -> FlowContext:
     return ctx
 
 
-def _seeds(ast: dict[str, Any]) -> bool:
-    """Whether a module computes at all (arithmetic, unary minus on a value, sum, product)."""
+_QUOTED: Final = re.compile(r'"(?:[^"\\\n]|\\.)*"|`[^`]*`|#[^\n]*')
+_OPERATOR: Final = re.compile(r"[-+*/%]|\b(?:sum|product)\s*\(")
+
+
+def has_seeds(ast: dict[str, Any], text: str | None = None) -> bool:
+    """Whether a module computes at all (arithmetic, unary minus on a value, sum, product).
+    Given its text, a module with no operator outside its strings and comments is answered
+    without walking the tree."""
+    if text is not None and not _OPERATOR.search(_QUOTED.sub("", text)):
+        return False
     for node in iter_spanned(ast.get("rules") or []):
         if computes(node) or (node.kind == "Call" and ref_name(node.body.get("fcn")) in AGGREGATES):
             return True
@@ -532,11 +543,41 @@ class FlowModule:
     ast: dict[str, Any]
 
 
+def mentions(text: str, package: str, facts: ArithFacts) -> bool:
+    """Whether a module's text may name anything that may carry arithmetic: a rule or function
+    the facts list, by its name within its own package, by its package's path elsewhere (an
+    import or a ``data.`` reference), or through a computed path (``data[``). A module that
+    neither computes nor names one has nothing to follow."""
+    if facts.carrying and "data[" in text:
+        return True
+    own = f"data.{package}."
+    for path in facts.carrying:
+        if path.startswith(own):
+            if path[len(own) :].split(".", 1)[0] in text:
+                return True
+        elif path[len("data.") :].rpartition(".")[0] in text:
+            return True
+    return False
+
+
 def arith_facts(modules: list[FlowModule]) -> ArithFacts:
-    """The facts of a set of user modules: a fixed point over all of them."""
+    """The facts of a set of user modules: a fixed point over the modules that compute, and
+    those that name what they compute (found again after each round, by name in the text)."""
     facts = ArithFacts()
-    if not any(_seeds(module.ast) for module in modules):
+    active = [module for module in modules if has_seeds(module.ast, module.text)]
+    if not active:
         return facts  # nothing computes: no value can carry arithmetic
+    taken = {id(module) for module in active}
+    while True:
+        facts = _fixed_point(active, facts)
+        joining = [m for m in modules if id(m) not in taken and mentions(m.text, m.package, facts)]
+        if not joining:
+            return facts
+        active += joining
+        taken.update(id(module) for module in joining)
+
+
+def _fixed_point(modules: list[FlowModule], facts: ArithFacts) -> ArithFacts:
     prepared = []
     functions: set[str] = set()
     for module in modules:

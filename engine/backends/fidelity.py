@@ -43,6 +43,8 @@ from .arith_flow import (
     FlowModule,
     arith_facts,
     function_scope,
+    has_seeds,
+    mentions,
     module_imports,
     statement_bindings,
     static_path,
@@ -271,6 +273,8 @@ class _Rewriter:
     src: bytes
     ctx: FlowContext
     arithmetic: bool = True
+    #: whether anything in the module may carry arithmetic (it computes, or names what does)
+    follow: bool = True
     counter: int = 0
     changed: bool = False
     discarded: set[int] = field(default_factory=set)  # calls whose error list is thrown away
@@ -300,7 +304,7 @@ class _Rewriter:
 
     def carries_arithmetic(self, node: Spanned) -> bool:
         """Whether the operand may hold an arithmetic result (see :mod:`.arith_flow`)."""
-        return self.ctx.carries(node)
+        return self.follow and self.ctx.carries(node)
 
     def children(self, value: Any) -> list[Spanned]:
         """The outermost spanned elements under ``value`` (not ``value`` itself), by position."""
@@ -618,7 +622,8 @@ def rewrite_module(
     if facts is None:
         facts = arith_facts([FlowModule(package, text, ast)]) if arithmetic else ArithFacts()
     ctx = FlowContext(package, module_imports(ast, src), facts)
-    rewriter = _Rewriter(path, src, ctx, arithmetic=arithmetic)
+    follow = arithmetic and (has_seeds(ast, text) or mentions(text, package, facts))
+    rewriter = _Rewriter(path, src, ctx, arithmetic=arithmetic, follow=follow)
     for assign in iter_spanned(ast.get("rules", [])):
         if assign.kind != "AssignExpr":
             continue
