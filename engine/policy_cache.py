@@ -40,6 +40,7 @@ _DERIVING = (
     "backends/fidelity",
     "backends/embedded",
     "backends/derived",
+    "schemas",
 )
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import difflib
+import hashlib
 import json
+import os
 from collections.abc import Callable
 from enum import Enum
 from functools import cache
@@ -74,8 +75,98 @@ def _fast_errors(value: Any, schema: Schema) -> list[tuple[FieldPath, str]]:
     return found or [((), "the document does not conform to its schema")]
 
 
+#: A document with more nodes than this is validated without the verdict cache: writing its
+#: canonical form to look it up would cost about what validating it does.
+VERDICT_CACHE_NODES = 20_000
+_SCALARS = (str, int, float, bool)
+
+
+def _plain_json(value: Any, budget: int = VERDICT_CACHE_NODES) -> bool:
+    """Whether ``value`` is JSON data and nothing else (dicts with string keys, lists, strings,
+    numbers, booleans, null; no subclasses), within ``budget`` nodes: then its canonical JSON text
+    says exactly what a validator sees."""
+    stack = [value]
+    while stack:
+        budget -= 1
+        if budget < 0:
+            return False
+        node = stack.pop()
+        kind = type(node)
+        if kind is dict:
+            for key, item in node.items():
+                if type(key) is not str:
+                    return False
+                stack.append(item)
+        elif kind is list:
+            stack.extend(node)
+        elif kind not in _SCALARS and node is not None:
+            return False
+    return True
+
+
+@cache
+def _schema_digest(schema: Schema) -> str:
+    """The schema as validated (packs' sections added), with the fast validator's identity."""
+    text = json.dumps(load_schema(schema), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{text}\0{_validator_identity()}".encode()).hexdigest()
+
+
+def _validator_identity() -> str:
+    """Which jsonschema-rs is installed (its files' names, sizes and times), without importing it."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec("jsonschema_rs")
+    except (ImportError, ValueError):  # pragma: no cover - a declared dependency
+        found = None
+    if found is None or found.origin is None:  # pragma: no cover - a declared dependency
+        return "jsonschema-rs absent"
+    folder = os.path.dirname(found.origin)
+    parts = []
+    for name in sorted(os.listdir(folder)):
+        if name.endswith((".py", ".so", ".pyd")):
+            info = os.stat(os.path.join(folder, name))
+            parts.append(f"{name}:{info.st_size}:{info.st_mtime_ns}")
+    return ";".join(parts)
+
+
+def _known_verdict(value: Any, schema: Schema) -> bool:
+    """Whether ``value`` conforms to ``schema``, remembered in the policy cache for documents
+    found valid before (by the sha256 of their canonical JSON and of the schema): a valid spec,
+    evidence document or parameter set checked again costs a digest, not a validator. Only
+    "valid" is remembered; a document that is not plain JSON, or is large, is validated as usual.
+    """
+    from .policy_cache import cache_dir, cached
+
+    if cache_dir() is None or not _plain_json(value):
+        return _validate_value(value, schema)
+    try:
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError):
+        return _validate_value(value, schema)
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def only_valid(verdict: bool) -> bool:
+        if verdict is not True:
+            raise ValueError("only a valid verdict is remembered")
+        return True
+
+    verdict: bool = cached(
+        "valid",
+        (schema.value, _schema_digest(schema), digest),
+        lambda: _validate_value(value, schema),
+        only_valid,
+        only_valid,
+    )
+    return verdict
+
+
 def is_valid(value: Any, schema: Schema) -> bool:
     """Whether ``value`` conforms to ``schema`` (fast; no description of what is wrong)."""
+    return _known_verdict(value, schema)
+
+
+def _validate_value(value: Any, schema: Schema) -> bool:
     fast = _fast_validator(schema)
     if fast is not None:
         try:
@@ -100,6 +191,8 @@ def _describe(error: Any) -> tuple[FieldPath, str]:
         allowed = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
         if extra:
+            import difflib
+
             close = difflib.get_close_matches(extra[0], allowed, n=1)
             hint = (
                 f" (did you mean '{close[0]}'?)"
