@@ -46,13 +46,18 @@ _DERIVING = (
 
 def cache_dir() -> Path | None:
     """Where entries are kept, or None when the cache is off."""
-    configured = os.environ.get(CACHE_ENV)
+    return _cache_dir(os.environ.get(CACHE_ENV), os.environ.get("XDG_CACHE_HOME"), os.environ.get("HOME"))
+
+
+@cache
+def _cache_dir(configured: str | None, xdg: str | None, home: str | None) -> Path | None:
+    """:func:`cache_dir` for these values of the environment (looked up once per process)."""
     if configured is not None:
         configured = configured.strip()
         if not configured or configured.lower() == "off":
             return None
         return Path(configured)
-    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    xdg = (xdg or "").strip()
     base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
     return base / "govern" / "policies"
 
@@ -87,7 +92,7 @@ def _value_digest(value: Any) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _read(path: Path, key: str) -> Any:
+def _read(path: str, key: str) -> Any:
     """The value stored under ``key``, or raises (missing, unreadable, corrupt, mismatched)."""
     with open(path, encoding="utf-8") as fh:
         entry = json.load(fh)
@@ -99,7 +104,7 @@ def _read(path: Path, key: str) -> Any:
     return value
 
 
-def _write(folder: Path, path: Path, key: str, value: Any) -> None:
+def _write(folder: Path, path: str, key: str, value: Any) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         entry = {"key": key, "sha256": _value_digest(value), "value": value}
@@ -131,7 +136,7 @@ def cached(
     if folder is None:
         return compute()
     key = _key(kind, parts)
-    path = folder / f"{key}.json"
+    path = os.path.join(folder, f"{key}.json")
     try:
         return decode(_read(path, key))
     except Exception:  # missing or unusable: recompute

@@ -347,7 +347,12 @@ class BoundedBackend(Backend):
         parent_write: int,
         initial: tuple[str, tuple[Any, ...], str] | None,
     ) -> int:
-        from . import embedded  # imported before the fork: every later worker inherits it
+        # imported before the fork: every later worker inherits them instead of importing them
+        import pickle  # noqa: F401 - the worker's replies
+        import resource  # noqa: F401 - the worker's ceiling
+        import struct  # noqa: F401 - the worker's replies
+
+        from . import embedded
 
         assert self._stderr is not None
         stderr_fd = self._stderr.fileno()
