@@ -16,8 +16,6 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
 from .errors import ConfigError
 from .stage import Stage
 
@@ -164,11 +162,17 @@ def _pack(raw: Any, index: int) -> Pack:
 
 def parse_manifest(text: str) -> tuple[Pack, ...]:
     """The packs a manifest declares, checked strictly (unknown fields, duplicates)."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        loaded = yaml.load(text, Loader=loader)
-    except yaml.YAMLError as exc:
-        raise _problem("packs.yaml", f"not valid YAML: {exc}") from None
+    from .documents import load_yaml_value
+
+    def load(body: str) -> Any:
+        import yaml
+
+        try:
+            return yaml.load(body, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        except yaml.YAMLError as exc:
+            raise _problem("packs.yaml", f"not valid YAML: {exc}") from None
+
+    loaded = load_yaml_value(text, "safe", load)
     if not isinstance(loaded, dict) or not isinstance(loaded.get("packs"), list):
         raise _problem("packs.yaml", "must hold a 'packs' list")
     out = tuple(_pack(raw, i) for i, raw in enumerate(loaded["packs"]))

@@ -18,8 +18,6 @@ from importlib import resources
 from importlib.abc import Traversable
 from typing import Any
 
-import yaml
-
 from .errors import ConfigError
 from .spec import ModelSpec
 
@@ -27,8 +25,14 @@ __all__ = ["build_params", "deep_merge", "defaults", "parse_param_override"]
 
 
 def _read_defaults(node: Traversable, where: str) -> dict[str, Any]:
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    loaded = yaml.load(node.read_text(encoding="utf-8"), Loader=loader)
+    from .documents import load_yaml_value
+
+    def load(text: str) -> Any:
+        import yaml
+
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+    loaded = load_yaml_value(node.read_text(encoding="utf-8"), "safe", load)
     if not isinstance(loaded, dict) or not isinstance(loaded.get("params"), dict):
         raise ConfigError(f"{where} must hold a 'params' mapping")
     tiers = loaded.get("tiers", {})

@@ -26,7 +26,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["CACHE_ENV", "cache_dir", "cached", "fingerprint"]
+__all__ = ["CACHE_ENV", "cache_dir", "cached", "fingerprint", "package_identity"]
 
 CACHE_ENV = "GOVERN_CACHE_DIR"
 _FORMAT = "govern-policy-cache/1"
@@ -41,6 +41,8 @@ _DERIVING = (
     "backends/embedded",
     "backends/derived",
     "schemas",
+    "documents",
+    "yaml_document",
 )
 
 
@@ -76,6 +78,31 @@ def fingerprint() -> str:
         except OSError:  # pragma: no cover - no source (a zip): the version must do
             h.update(name.encode())
     return h.hexdigest()
+
+
+@cache
+def package_identity(name: str) -> str:
+    """Which version of an installed package is here (its files' names, sizes and modification
+    times), found without importing it: part of the key of what that package computes."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        found = None
+    if found is None or found.origin is None:
+        return f"{name} absent"
+    folder = os.path.dirname(found.origin)
+    parts = [name]
+    try:
+        names = sorted(os.listdir(folder))
+        for entry in names:
+            if entry.endswith((".py", ".so", ".pyd")):
+                info = os.stat(os.path.join(folder, entry))
+                parts.append(f"{entry}:{info.st_size}:{info.st_mtime_ns}")
+    except OSError:
+        parts.append(found.origin)
+    return ";".join(parts)
 
 
 def _key(kind: str, parts: tuple[str, ...]) -> str:

@@ -14,12 +14,11 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cache
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from .documents import read_input
 from .errors import ConfigError, Location, PolicyLoadError
@@ -58,30 +57,35 @@ _ID_RE = re.compile(r"[A-Za-z0-9_.:-]+")
 CUSTOM_KEYS = ("id", "severity", "stages", "controls", "requires", "configured_by", "skip_without")
 
 
-class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """A YAML loader that refuses duplicate keys (OPA rejects them; PyYAML keeps the last one)."""
+@cache
+def _loaders() -> tuple[Any, Any]:
+    """YAML loaders that refuse duplicate keys (OPA rejects them; PyYAML keeps the last one):
+    libyaml's where installed, and the same in pure Python, which only re-reads a block libyaml
+    refused, so that the error names the same line whichever loader this installation has.
+    Built on first use: a policy set read before comes from the policy cache without YAML."""
+    import yaml
 
+    def construct_mapping(loader: Any, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        mapping: dict[Any, Any] = loader.construct_mapping(node, deep=deep)
+        return mapping
 
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    mapping: dict[Any, Any] = loader.construct_mapping(node, deep=deep)
-    return mapping
+    class StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+        pass
 
+    class PureStrictLoader(yaml.SafeLoader):
+        pass
 
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-class _PureStrictLoader(yaml.SafeLoader):
-    """The same, in pure Python: it only re-reads a block libyaml refused, so that the error
-    names the same line whichever loader this installation has."""
-
-
-_PureStrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    for loader in (StrictLoader, PureStrictLoader):
+        loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    return StrictLoader, PureStrictLoader
 
 
 class Severity(StrEnum):
@@ -180,13 +184,16 @@ def _annotation_blocks(lines: list[str]) -> Iterator[tuple[int, dict[str, Any], 
 
 
 def _parse_annotation(body: str, file: str, line: int) -> dict[str, Any]:
+    import yaml
+
+    strict, pure = _loaders()
     try:
-        value = yaml.load(body, Loader=_StrictLoader) if body.strip() else {}
+        value = yaml.load(body, Loader=strict) if body.strip() else {}
     except yaml.YAMLError:
         value = None  # read again below for the error's wording and line
     try:
         if value is None and body.strip():
-            value = yaml.load(body, Loader=_PureStrictLoader)
+            value = yaml.load(body, Loader=pure)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = line + 1 + mark.line if mark is not None else line

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from enum import Enum
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from .documents import Document, FieldPath, format_path
+from .documents import PLAIN_JSON_NODES, Document, FieldPath, format_path, is_plain_json
 from .errors import InputError
 
 if TYPE_CHECKING:
@@ -77,57 +76,16 @@ def _fast_errors(value: Any, schema: Schema) -> list[tuple[FieldPath, str]]:
 
 #: A document with more nodes than this is validated without the verdict cache: writing its
 #: canonical form to look it up would cost about what validating it does.
-VERDICT_CACHE_NODES = 20_000
-_SCALARS = (str, int, float, bool)
-
-
-def _plain_json(value: Any, budget: int = VERDICT_CACHE_NODES) -> bool:
-    """Whether ``value`` is JSON data and nothing else (dicts with string keys, lists, strings,
-    numbers, booleans, null; no subclasses), within ``budget`` nodes: then its canonical JSON text
-    says exactly what a validator sees."""
-    stack = [value]
-    while stack:
-        budget -= 1
-        if budget < 0:
-            return False
-        node = stack.pop()
-        kind = type(node)
-        if kind is dict:
-            for key, item in node.items():
-                if type(key) is not str:
-                    return False
-                stack.append(item)
-        elif kind is list:
-            stack.extend(node)
-        elif kind not in _SCALARS and node is not None:
-            return False
-    return True
+VERDICT_CACHE_NODES = PLAIN_JSON_NODES
 
 
 @cache
 def _schema_digest(schema: Schema) -> str:
     """The schema as validated (packs' sections added), with the fast validator's identity."""
     text = json.dumps(load_schema(schema), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(f"{text}\0{_validator_identity()}".encode()).hexdigest()
+    from .policy_cache import package_identity
 
-
-def _validator_identity() -> str:
-    """Which jsonschema-rs is installed (its files' names, sizes and times), without importing it."""
-    import importlib.util
-
-    try:
-        found = importlib.util.find_spec("jsonschema_rs")
-    except (ImportError, ValueError):  # pragma: no cover - a declared dependency
-        found = None
-    if found is None or found.origin is None:  # pragma: no cover - a declared dependency
-        return "jsonschema-rs absent"
-    folder = os.path.dirname(found.origin)
-    parts = []
-    for name in sorted(os.listdir(folder)):
-        if name.endswith((".py", ".so", ".pyd")):
-            info = os.stat(os.path.join(folder, name))
-            parts.append(f"{name}:{info.st_size}:{info.st_mtime_ns}")
-    return ";".join(parts)
+    return hashlib.sha256(f"{text}\0{package_identity('jsonschema_rs')}".encode()).hexdigest()
 
 
 def _known_verdict(value: Any, schema: Schema) -> bool:
@@ -138,7 +96,7 @@ def _known_verdict(value: Any, schema: Schema) -> bool:
     """
     from .policy_cache import cache_dir, cached
 
-    if cache_dir() is None or not _plain_json(value):
+    if cache_dir() is None or not is_plain_json(value, VERDICT_CACHE_NODES):
         return _validate_value(value, schema)
     try:
         text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)

@@ -188,6 +188,8 @@ _PROBE = (
     "except SystemExit as exc:\n"
     "    code = exc.code\n"
     "print('RESULT', code, 'typer' in sys.modules, file=sys.stderr)\n"
+    "print('LOADED', sorted(m for m in ('yaml', 'jsonschema_rs', 'click', 'rich') if m in sys.modules), "
+    "file=sys.stderr)\n"
 )
 
 
@@ -204,8 +206,9 @@ def _console(args: list[str], cache: Path) -> tuple[str, str, str]:
         env=env,
     )
     result = next(ln for ln in proc.stderr.splitlines() if ln.startswith("RESULT"))
-    stderr = "\n".join(ln for ln in proc.stderr.splitlines() if not ln.startswith("RESULT"))
-    return result, _ID.sub("<id>", proc.stdout), stderr
+    loaded = next(ln for ln in proc.stderr.splitlines() if ln.startswith("LOADED"))
+    stderr = "\n".join(ln for ln in proc.stderr.splitlines() if not ln.startswith(("RESULT", "LOADED")))
+    return f"{result} {loaded}", _ID.sub("<id>", proc.stdout), stderr
 
 
 @pytest.mark.parametrize(
@@ -222,6 +225,9 @@ def test_the_console_script_decides_without_typer_as_with_it(
 ) -> None:
     first = _console(args, tmp_path)  # no table yet: typer reads the line, the table is kept
     second = _console(args, tmp_path)
-    assert first[0] == f"RESULT {code} True"
-    assert second[0] == f"RESULT {code} False"
+    assert first[0].startswith(f"RESULT {code} True")
     assert second[1:] == first[1:]
+    if code != 2:  # a warm check: no typer, no YAML parser, no validator
+        assert second[0] == f"RESULT {code} False LOADED []"
+    else:  # an error message is printed with rich
+        assert second[0] == f"RESULT {code} False LOADED ['rich']"
