@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
 from .errors import ConfigError
+from .package_files import package_files
 from .stage import Stage
 
 __all__ = ["MANIFEST", "Pack", "pack_by_name", "pack_by_package", "packs", "parse_manifest"]
@@ -187,7 +187,7 @@ def parse_manifest(text: str) -> tuple[Pack, ...]:
 @cache
 def packs() -> tuple[Pack, ...]:
     """The built-in packs, in manifest order."""
-    text = resources.files("govern.policies").joinpath(MANIFEST).read_text(encoding="utf-8")
+    text = package_files("govern.policies").joinpath(MANIFEST).read_text(encoding="utf-8")
     return parse_manifest(text)
 
 
@@ -203,7 +203,7 @@ def _pack_schema(pack: Pack) -> Mapping[str, Any]:
     """``policies/<pack>/schema.json``: the JSON Schemas of the pack's spec and evidence sections."""
     import json
 
-    node = resources.files("govern.policies").joinpath(pack.name).joinpath("schema.json")
+    node = package_files("govern.policies").joinpath(pack.name).joinpath("schema.json")
     if not node.is_file():
         return {}
     loaded = json.loads(node.read_text(encoding="utf-8"))

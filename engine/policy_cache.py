@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -132,6 +131,8 @@ def _read(path: str, key: str) -> Any:
 
 
 def _write(folder: Path, path: str, key: str, value: Any) -> None:
+    import tempfile
+
     try:
         folder.mkdir(parents=True, exist_ok=True)
         entry = {"key": key, "sha256": _value_digest(value), "value": value}

@@ -15,17 +15,19 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
-from importlib import resources
-from importlib.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .documents import read_input
 from .errors import ConfigError, Location, PolicyLoadError
+from .package_files import package_files
 from .policy_cache import cached
 from .rego_ast import parse_rego
 from .requirements import Requirement, parse_config_path, parse_evidence_path
 from .spec import ModelSpec, PolicySource, RegoVersion, Stage
+
+if TYPE_CHECKING:
+    from importlib.abc import Traversable
 
 __all__ = [
     "PolicyModule",
@@ -413,7 +415,7 @@ def builtin_modules(packs: Iterable[str] | None = None, *, include_tests: bool =
     unknown = [p for p in wanted if p not in known]
     if unknown:
         raise ConfigError(f"unknown policy pack {unknown[0]!r}; the packs are {', '.join(known)}")
-    root = resources.files("govern.policies")
+    root = package_files("govern.policies")
     modules = []
     for pack in (*_ALWAYS, *wanted):
         folder = root.joinpath(pack)

@@ -7,11 +7,11 @@ import json
 from collections.abc import Callable
 from enum import Enum
 from functools import cache
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from .documents import PLAIN_JSON_NODES, Document, FieldPath, format_path, is_plain_json
 from .errors import InputError
+from .package_files import package_files
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
@@ -32,7 +32,7 @@ class Schema(Enum):
 
 @cache
 def load_schema(schema: Schema) -> dict[str, Any]:
-    text = resources.files("govern.schemas").joinpath(schema.value).read_text(encoding="utf-8")
+    text = package_files("govern.schemas").joinpath(schema.value).read_text(encoding="utf-8")
     loaded: dict[str, Any] = json.loads(text)
     from .packs import extend_schema  # packs name their own spec and evidence sections
 

@@ -27,7 +27,6 @@ import os
 import re
 import signal
 import sys
-import tempfile
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -190,6 +189,21 @@ class _ForkedWorker:
         return self.returncode
 
 
+def _scratch_file() -> Any:
+    """An anonymous read-write file for the worker's stderr (closed in ``_stderr_tail``): a
+    memory file where Linux has them, else a temporary file."""
+    if hasattr(os, "memfd_create"):
+        try:
+            fd = os.memfd_create("govern-worker-stderr", os.MFD_CLOEXEC)
+        except OSError:
+            pass
+        else:
+            return open(fd, "w+b")
+    import tempfile
+
+    return tempfile.TemporaryFile()
+
+
 def fork_is_safe() -> bool:
     """Forking without exec is safe here: Linux, and this process runs a single thread (native
     threads included, as counted by the kernel)."""
@@ -295,7 +309,7 @@ class BoundedBackend(Backend):
             return None if first is None else self._exchange(*first)
         parent_read, child_write = os.pipe()
         child_read, parent_write = os.pipe()
-        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in _stderr_tail
+        self._stderr = _scratch_file()
         reload = None
         if self._loaded is not None:
             reload = (self._load_op, self._loaded, "reloading the policy set")
