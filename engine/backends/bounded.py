@@ -27,7 +27,6 @@ import os
 import re
 import signal
 import sys
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol
@@ -209,7 +208,8 @@ def fork_is_safe() -> bool:
     threads included, as counted by the kernel)."""
     if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
         return False
-    if threading.active_count() != 1:
+    threading = sys.modules.get("threading")  # not imported: no thread of its making runs
+    if threading is not None and threading.active_count() != 1:
         return False
     try:
         return len(os.listdir("/proc/self/task")) == 1
