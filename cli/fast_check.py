@@ -15,6 +15,7 @@ so ``--help``, every error message and every exit code are typer's own.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import importlib
 import os
@@ -373,6 +374,11 @@ def run(args: list[str]) -> bool:
     from .check_run import run_check
     from .common import error_exit_code
 
+    # A check with its evidence at hand is short and makes little garbage: the collections its
+    # imports and objects would trigger are skipped (collecting from MLflow keeps them).
+    threshold = gc.get_threshold()
+    if kwargs.get("evidence") is not None:
+        gc.set_threshold(max(threshold[0], 100_000), *threshold[1:])
     try:
         code = run_check(**kwargs)
     except KeyboardInterrupt:
@@ -382,4 +388,9 @@ def run(args: list[str]) -> bool:
         if mapped is None:
             raise
         code = mapped
+    finally:
+        gc.set_threshold(*threshold)
+    # The process ends here: what is alive now is never collected again, so the interpreter's
+    # last collection at exit does not walk every object of the engine (a tenth of a check).
+    gc.freeze()
     raise SystemExit(code)
