@@ -8,9 +8,10 @@ misses the cache rather than reusing a stale entry.
 
 Entries live in ``$GOVERN_CACHE_DIR`` (``off`` or an empty value turns the cache off), else
 ``$XDG_CACHE_HOME/govern/policies``, else ``~/.cache/govern/policies``. Each is one JSON file
-named by its key, holding the key again and the sha256 of its value: an entry whose key or
-digest does not match, that does not parse, or whose value has the wrong shape is ignored (and
-rewritten). The digest catches damage, not forgery: the folder is trusted like the installed
+named by its key, holding the key again, the sha256 of its value's canonical JSON and of its
+value's text as written (checked on reading without serializing the value again): an entry
+whose key or digest does not match, that does not parse, or whose value has the wrong shape is
+ignored (and rewritten). The digest catches damage, not forgery: the folder is trusted like the installed
 code. Writes are atomic (a temporary file renamed into place); a cache
 that cannot be read or written is the same as no cache. Errors are never cached.
 """
@@ -28,7 +29,7 @@ from typing import Any, TypeVar
 __all__ = ["CACHE_ENV", "cache_dir", "cached", "fingerprint", "package_identity"]
 
 CACHE_ENV = "GOVERN_CACHE_DIR"
-_FORMAT = "govern-policy-cache/1"
+_FORMAT = "govern-policy-cache/2"
 _T = TypeVar("_T")
 
 #: The modules whose code decides what a cached value is (their source is part of every key).
@@ -118,10 +119,19 @@ def _value_digest(value: Any) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+_SHA_LEN = 64
+_MIDDLE = '","text_sha256":"'
+_VALUE = '","value":'
+
+
 def _read(path: str, key: str) -> Any:
     """The value stored under ``key``, or raises (missing, unreadable, corrupt, mismatched)."""
     with open(path, encoding="utf-8") as fh:
-        entry = json.load(fh)
+        text = fh.read()
+    fast = _read_as_written(text, key)
+    if fast is not _NOT_AS_WRITTEN:
+        return fast
+    entry = json.loads(text)
     if not isinstance(entry, dict) or entry.get("key") != key or "value" not in entry:
         raise ValueError("not this entry")
     value = entry["value"]
@@ -130,16 +140,45 @@ def _read(path: str, key: str) -> Any:
     return value
 
 
+_NOT_AS_WRITTEN = object()
+
+
+def _read_as_written(text: str, key: str) -> Any:
+    """The value of an entry laid out exactly as :func:`_write` writes it, checked against the
+    sha256 of its value's text (no re-serialization); anything else is read the general way."""
+    head = f'{{"key":"{key}","sha256":"'
+    start = len(head) + _SHA_LEN
+    digest_at = start + len(_MIDDLE)
+    value_at = digest_at + _SHA_LEN + len(_VALUE)
+    if (
+        not text.startswith(head)
+        or text[start:digest_at] != _MIDDLE
+        or text[digest_at + _SHA_LEN : value_at] != _VALUE
+        or not text.endswith("}")
+    ):
+        return _NOT_AS_WRITTEN
+    body = text[value_at:-1]
+    if (
+        hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
+        != text[digest_at : digest_at + _SHA_LEN]
+    ):
+        raise ValueError("digest mismatch")
+    return json.loads(body)
+
+
 def _write(folder: Path, path: str, key: str, value: Any) -> None:
     import tempfile
 
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        entry = {"key": key, "sha256": _value_digest(value), "value": value}
+        body = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        text_digest = hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
+        # one JSON object, the value last, so that a read can check the value's own text
+        entry = f'{{"key":"{key}","sha256":"{_value_digest(value)}{_MIDDLE}{text_digest}{_VALUE}{body}}}'
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(entry, fh, ensure_ascii=False, separators=(",", ":"))
+                fh.write(entry)
             os.replace(tmp, path)
         except BaseException:
             os.unlink(tmp)
