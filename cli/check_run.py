@@ -86,6 +86,77 @@ def run_check(
     eval_memory: str | None,
 ) -> int:
     """``govern check``: decide, write the output and the reports; the exit code."""
+    from govern.engine.backends import bounded
+
+    if backend is BackendName.EMBEDDED:
+        _prestart_worker(eval_memory)
+    try:
+        return _run_check(
+            spec=spec,
+            evidence=evidence,
+            stage=stage,
+            output_format=output_format,
+            output=output,
+            report=report,
+            fail_on_warn=fail_on_warn,
+            no_fail=no_fail,
+            policies=policies,
+            v0_compatible=v0_compatible,
+            no_builtin=no_builtin,
+            param=param,
+            allow_empty=allow_empty,
+            tracking_uri=tracking_uri,
+            as_of=as_of,
+            backend=backend,
+            opa_url=opa_url,
+            color=color,
+            decision_log=decision_log,
+            allow_root=allow_root,
+            eval_timeout=eval_timeout,
+            eval_memory=eval_memory,
+        )
+    finally:
+        bounded.discard_prestarted()
+
+
+def _prestart_worker(eval_memory: str | None) -> None:
+    """Start the embedded engine's worker now, so that it imports the engine while the spec and
+    the policies are read (a bad --eval-memory is left for the pipeline options to report)."""
+    from govern.engine.backends import bounded
+    from govern.engine.errors import ConfigError as BadOption
+
+    try:
+        memory = bounded.parse_memory(eval_memory, "--eval-memory") if eval_memory else bounded.DEFAULT_MEMORY
+    except BadOption:
+        return
+    bounded.prestart(memory)
+
+
+def _run_check(
+    *,
+    spec: Path,
+    evidence: Path | None,
+    stage: StageOption | None,
+    output_format: Format,
+    output: Path | None,
+    report: list[str] | None,
+    fail_on_warn: bool,
+    no_fail: bool,
+    policies: list[Path] | None,
+    v0_compatible: bool,
+    no_builtin: bool,
+    param: list[str] | None,
+    allow_empty: bool,
+    tracking_uri: str | None,
+    as_of: str | None,
+    backend: BackendName,
+    opa_url: str | None,
+    color: bool | None,
+    decision_log: Path | None,
+    allow_root: list[Path] | None,
+    eval_timeout: str | None,
+    eval_memory: str | None,
+) -> int:
     from govern.engine.evidence import load_evidence
     from govern.engine.formats import RenderOptions, render
     from govern.engine.pipeline import Pipeline
