@@ -153,12 +153,14 @@ from govern.cli import main as cli_main
 t = mark("import govern.cli.main", t)
 out = io.StringIO()
 code = None
-sys.argv = ["govern", *sys.argv[6:]]
+probe_argv = sys.argv
+sys.argv = ["govern", *probe_argv[6:]]
 with contextlib.redirect_stdout(out):
     try:
         cli_main.main()  # what the console script runs
     except SystemExit as exc:
         code = exc.code
+sys.argv = probe_argv
 t = mark("govern check in process (incl. its lazy imports)", t)
 after_cli = set(sys.modules)
 
