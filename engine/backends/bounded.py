@@ -36,15 +36,7 @@ from ..policyset import PolicySet
 from ..rego_ast import regorus_version
 from .base import Backend, PackageValues
 
-__all__ = [
-    "DEFAULT_MEMORY",
-    "DEFAULT_TIMEOUT",
-    "BoundedBackend",
-    "EvalLimits",
-    "discard_prestarted",
-    "parse_memory",
-    "prestart",
-]
+__all__ = ["DEFAULT_MEMORY", "DEFAULT_TIMEOUT", "BoundedBackend", "EvalLimits", "parse_memory"]
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_MEMORY = 1 << 30
@@ -315,14 +307,12 @@ class BoundedBackend(Backend):
         takes the arguments from memory rather than through the pipe. Without it, ``None``."""
         if self._conn is not None:
             return None if first is None else self._exchange(*first)
-        reload = (
-            (self._load_op, self._loaded, "reloading the policy set") if self._loaded is not None else None
-        )
-        if reload is None and self.start_method != "spawn" and _adopt(self):
-            return None if first is None else self._exchange(*first)
         parent_read, child_write = os.pipe()
         child_read, parent_write = os.pipe()
         self._stderr = _scratch_file()
+        reload = None
+        if self._loaded is not None:
+            reload = (self._load_op, self._loaded, "reloading the policy set")
         initial = reload or first
         if self.start_method != "spawn" and (self.start_method == "fork" or fork_is_safe()):
             pid = self._fork(child_read, child_write, parent_read, parent_write, initial)
@@ -394,7 +384,15 @@ class BoundedBackend(Backend):
         if pid == 0:  # pragma: no cover - in the worker (measured by the tests through the parent)
             code = 70
             try:
-                _enter_worker(child_read, child_write, stderr_fd)
+                null = os.open(os.devnull, os.O_RDWR)
+                os.dup2(null, 0)
+                os.dup2(null, 1)
+                os.dup2(stderr_fd, 2)
+                keep = sorted({child_read, child_write})
+                os.closerange(3, keep[0])
+                os.closerange(keep[0] + 1, keep[1])
+                os.closerange(keep[1] + 1, os.sysconf("SC_OPEN_MAX"))
+                signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C stops it, even inside the engine
                 _serve(child_read, child_write, ceiling, initial[:2] if initial else None)
                 code = 0
             finally:
@@ -475,109 +473,6 @@ class BoundedBackend(Backend):
             )
         error = PolicyLoadError if kind == "load" else BackendError
         raise error(message, location, hint)
-
-
-def _enter_worker(child_read: int, child_write: int, stderr_fd: int) -> None:  # pragma: no cover
-    """In a freshly forked worker: stdin and stdout to /dev/null, stderr to the scratch file,
-    every other descriptor but the two pipe ends closed, Ctrl-C back to its default."""
-    null = os.open(os.devnull, os.O_RDWR)
-    os.dup2(null, 0)
-    os.dup2(null, 1)
-    os.dup2(stderr_fd, 2)
-    keep = sorted({child_read, child_write})
-    os.closerange(3, keep[0])
-    os.closerange(keep[0] + 1, keep[1])
-    os.closerange(keep[1] + 1, os.sysconf("SC_OPEN_MAX"))
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C stops it, even inside the engine
-
-
-# ---------------------------------------------------------------------- a worker started early
-
-#: (worker, replies, requests, stderr file, memory limit) of a worker forked by :func:`prestart`
-#: and not yet adopted by a backend.
-_prestarted: tuple[_ForkedWorker, _Channel, _Channel, Any, int] | None = None
-
-
-def prestart(memory: int = DEFAULT_MEMORY) -> bool:
-    """Fork the evaluation worker now, before the policy set is read: it imports the engine
-    while this process reads the spec and the policies, and the first :class:`BoundedBackend`
-    with the same memory limit to start a worker adopts it (and sends it the policy set through
-    the pipe). Its ceiling is the address space it has once the engine is imported plus
-    ``memory``. Only where forking is safe and the worker is not to be spawned; returns whether
-    a worker was started. :func:`discard_prestarted` stops one that was never adopted."""
-    global _prestarted
-    if _prestarted is not None or os.environ.get(WORKER_ENV, "").strip().lower() == "spawn":
-        return False
-    if not fork_is_safe():
-        return False
-    import pickle  # noqa: F401 - the worker's replies
-    import resource  # noqa: F401 - the worker's ceiling
-    import struct  # noqa: F401 - the worker's replies
-
-    parent_read, child_write = os.pipe()
-    child_read, parent_write = os.pipe()
-    stderr = _scratch_file()
-    os.environ.setdefault("RUST_BACKTRACE", "0")
-    sys.stdout.flush()
-    sys.stderr.flush()
-    try:
-        pid = os.fork()
-    except OSError:
-        for fd in (parent_read, child_write, child_read, parent_write):
-            os.close(fd)
-        stderr.close()
-        return False
-    if pid == 0:  # pragma: no cover - in the worker (measured by the tests through the parent)
-        code = 70
-        try:
-            _enter_worker(child_read, child_write, stderr.fileno())
-            from . import embedded
-
-            embedded.import_regorus()
-            _serve(child_read, child_write, memory + _mapped_bytes())
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(child_read)
-    os.close(child_write)
-    _prestarted = (_ForkedWorker(pid), _Channel(parent_read), _Channel(parent_write), stderr, memory)
-    return True
-
-
-def discard_prestarted() -> None:
-    """Stop the worker :func:`prestart` started, if no backend adopted it."""
-    global _prestarted
-    found, _prestarted = _prestarted, None
-    if found is None:
-        return
-    process, conn, send, stderr, _ = found
-    for channel in (conn, send):
-        channel.close()
-    if process.poll() is None:
-        process.kill()
-    process.wait()
-    stderr.close()
-
-
-def _adopt(backend: BoundedBackend) -> bool:
-    """Give ``backend`` the prestarted worker, if there is one for its memory limit and it still
-    runs (a worker that is gone is discarded: the backend starts its own)."""
-    global _prestarted
-    found = _prestarted
-    if found is None or found[4] != backend.limits.memory:
-        return False
-    _prestarted = None
-    process, conn, send, stderr, _ = found
-    if process.poll() is not None:
-        for channel in (conn, send):
-            channel.close()
-        process.wait()
-        stderr.close()
-        return False
-    backend._process, backend._conn, backend._send, backend._stderr = process, conn, send, stderr
-    backend.started_by = "fork"
-    backend._last_input = None
-    return True
 
 
 # ---------------------------------------------------------------------- the worker process
