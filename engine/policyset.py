@@ -18,6 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .dataclass_methods import shared_methods
 from .documents import read_input
 from .errors import ConfigError, Location, PolicyLoadError
 from .package_files import package_files
@@ -103,7 +104,8 @@ class RuleKind(StrEnum):
     WARN = "warn"
 
 
-@dataclass(frozen=True)
+@shared_methods
+@dataclass(frozen=True, eq=False, repr=False)
 class RuleMeta:
     """One rule: where it is and what its annotation says."""
 
@@ -126,7 +128,8 @@ class RuleMeta:
         return f"data.{self.package}.{self.name}"
 
 
-@dataclass(frozen=True)
+@shared_methods
+@dataclass(frozen=True, eq=False, repr=False)
 class PolicyModule:
     """One Rego file."""
 
@@ -152,7 +155,8 @@ class PolicyModule:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True)
+@shared_methods
+@dataclass(frozen=True, eq=False, repr=False)
 class PolicySet:
     """The modules that apply to a decision, their rules, and the digest of both."""
 

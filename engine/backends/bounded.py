@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol
 
+from ..dataclass_methods import shared_methods
 from ..errors import BackendError, ConfigError, GovernError, Location, PolicyLoadError
 from ..policyset import PolicySet
 from ..rego_ast import regorus_version
@@ -82,7 +83,8 @@ def parse_timeout(text: str, option: str = TIMEOUT_ENV) -> float:
     return value
 
 
-@dataclass(frozen=True)
+@shared_methods
+@dataclass(frozen=True, eq=False, repr=False)
 class EvalLimits:
     """How long one embedded call may take (seconds) and how much memory its worker may map."""
 
