@@ -372,9 +372,11 @@ class BoundedBackend(Backend):
 
         assert self._stderr is not None
         stderr_fd = self._stderr.fileno()
-        ceiling = self.limits.memory + _mapped_bytes()
         os.environ.setdefault("RUST_BACKTRACE", "0")
         embedded.import_regorus()
+        # after the import: regorus' allocator reserves its address space (1 GiB) when imported,
+        # and the worker's ceiling is what it inherits plus the limit
+        ceiling = self.limits.memory + _mapped_bytes()
         sys.stdout.flush()
         sys.stderr.flush()
         try:
