@@ -105,7 +105,19 @@ def sanitize_value(value: T) -> T:
     return _walk(value)  # type: ignore[no-any-return]
 
 
+_KEPT = (int, float, bool, type(None))
+
+
 def _walk(value: Any) -> Any:
+    kind = type(value)
+    if kind is str:
+        return clean(value)
+    if kind in _KEPT:
+        return value
+    if kind is dict:
+        return {_walk(k): _walk(v) for k, v in value.items()}
+    if kind is list:
+        return [_walk(v) for v in value]
     if isinstance(value, Enum):
         return value
     if isinstance(value, str):
