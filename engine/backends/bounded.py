@@ -23,6 +23,7 @@ address space it inherited plus the memory limit. Anywhere else (or with
 from __future__ import annotations
 
 import contextlib
+import marshal
 import os
 import re
 import signal
@@ -106,7 +107,9 @@ class EvalLimits:
 
 
 class _Channel:
-    """One direction of a pipe carrying pickled values, each behind its 8-byte length."""
+    """One direction of a pipe carrying values, each behind its 8-byte length: marshalled when
+    they are plain data (every request and reply of a decision), pickled otherwise (a policy set
+    sent to a spawned worker, an error with its location)."""
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
@@ -117,11 +120,13 @@ class _Channel:
             os.close(fd)
 
     def send(self, value: Any) -> None:
-        import pickle
-        import struct
+        try:
+            data = b"m" + marshal.dumps(value)
+        except ValueError:  # not plain data
+            import pickle
 
-        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-        for part in (struct.pack("!Q", len(data)), data):
+            data = b"p" + pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        for part in (len(data).to_bytes(8, "big"), data):
             view = memoryview(part)
             while view:
                 view = view[os.write(self.fd, view) :]
@@ -135,11 +140,13 @@ class _Channel:
         return bool(poller.poll(max(0, int(timeout * 1000))))
 
     def recv(self) -> Any:
+        size = int.from_bytes(self._read(8), "big")
+        data = memoryview(self._read(size))
+        if data[:1] == b"m":
+            return marshal.loads(data[1:])  # our own worker, through our own pipe
         import pickle
-        import struct
 
-        (size,) = struct.unpack("!Q", self._read(8))
-        return pickle.loads(self._read(size))  # our own worker, through our own pipe
+        return pickle.loads(data[1:])
 
     def _read(self, size: int) -> bytes:
         chunks = []
@@ -363,10 +370,7 @@ class BoundedBackend(Backend):
         parent_write: int,
         initial: tuple[str, tuple[Any, ...], str] | None,
     ) -> int:
-        # imported before the fork: every later worker inherits them instead of importing them
-        import pickle  # noqa: F401 - the worker's replies
-        import resource  # noqa: F401 - the worker's ceiling
-        import struct  # noqa: F401 - the worker's replies
+        import resource  # noqa: F401 - the worker's ceiling, imported once before the fork
 
         from . import embedded
 
