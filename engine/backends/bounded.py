@@ -142,7 +142,7 @@ class _Channel:
     def recv(self) -> Any:
         size = int.from_bytes(self._read(8), "big")
         data = memoryview(self._read(size))
-        if data[:1] == b"m":
+        if data[0] == ord("m"):
             return marshal.loads(data[1:])  # our own worker, through our own pipe
         import pickle
 
