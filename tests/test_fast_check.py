@@ -231,3 +231,44 @@ def test_the_console_script_decides_without_typer_as_with_it(
         assert second[0] == f"RESULT {code} False LOADED []"
     else:  # an error message is printed with rich
         assert second[0] == f"RESULT {code} False LOADED ['rich']"
+
+
+GOVERN = Path(sys.executable).parent / "govern"
+
+
+@pytest.mark.skipif(not GOVERN.is_file(), reason="the console script is not installed here")
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["check", str(SPEC), "-e", str(EVIDENCE), "--as-of", "2026-11-27"], 0),
+        (["check", str(SPEC), "-e", str(EVIDENCE), "--as-of", "2028-01-01", "-f", "json"], 1),
+        (["check", str(SPEC), "-e", "nowhere.json"], 2),
+    ],
+    ids=["pass", "denied", "bad input"],
+)
+def test_the_installed_script_ends_as_the_typer_path_does(args: list[str], code: int, tmp_path: Path) -> None:
+    """Through the console script, the fast path ends the process itself: same output, errors
+    and exit code as the typer path (the first run, before the table exists)."""
+    env = {k: v for k, v in os.environ.items() if k not in _ENV}
+    env["GOVERN_CACHE_DIR"] = str(tmp_path)
+    runs = []
+    for _ in range(2):
+        proc = subprocess.run(
+            [sys.executable, "-X", "importtime", str(GOVERN), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            cwd=ROOT,
+            env=env,
+        )
+        imported = {
+            ln.split("|")[-1].strip() for ln in proc.stderr.splitlines() if ln.startswith("import time:")
+        }
+        stderr = "\n".join(ln for ln in proc.stderr.splitlines() if not ln.startswith("import time:"))
+        runs.append((proc.returncode, _ID.sub("<id>", proc.stdout), stderr, "typer" in imported))
+    (first_code, first_out, first_err, first_typer), (code2, out2, err2, typer2) = runs
+    assert first_typer
+    assert not typer2
+    assert (code2, out2, err2) == (first_code, first_out, first_err)
+    assert code2 == code
