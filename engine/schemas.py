@@ -81,11 +81,34 @@ VERDICT_CACHE_NODES = PLAIN_JSON_NODES
 
 @cache
 def _schema_digest(schema: Schema) -> str:
-    """The schema as validated (packs' sections added), with the fast validator's identity."""
-    text = json.dumps(load_schema(schema), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """What the schema as validated is made of, and the fast validator's identity: the schema
+    file, and for a spec or evidence schema what :func:`load_schema` adds the packs' sections
+    from (the pack manifest, each pack's ``schema.json``, the code of ``packs``), as read from
+    disk, without building the schema."""
+    from . import packs as packs_module
     from .policy_cache import package_identity
 
-    return hashlib.sha256(f"{text}\0{package_identity('jsonschema_rs')}".encode()).hexdigest()
+    h = hashlib.sha256(f"{schema.value}\0{package_identity('jsonschema_rs')}\0".encode())
+    parts = [package_files("govern.schemas").joinpath(schema.value)]
+    if schema in (Schema.MODEL_SPEC, Schema.EVIDENCE):
+        policies = package_files("govern.policies")
+        parts.append(policies.joinpath(packs_module.MANIFEST))
+        parts += [policies.joinpath(p.name).joinpath("schema.json") for p in packs_module.packs()]
+        h.update(_source(packs_module.__file__))
+    for node in parts:
+        data = node.read_bytes() if node.is_file() else b"(absent)"
+        h.update(f"\0{node.name}\0{len(data)}\0".encode())
+        h.update(data)
+    return h.hexdigest()
+
+
+def _source(path: str | None) -> bytes:
+    """The bytes of a module's source (its path when it has none: a zip holds no changes)."""
+    try:
+        with open(path or "", "rb") as fh:
+            return fh.read()
+    except OSError:
+        return str(path).encode()
 
 
 def _known_verdict(value: Any, schema: Schema) -> bool:

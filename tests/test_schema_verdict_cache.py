@@ -42,6 +42,8 @@ class _Counter:
 
 @pytest.fixture
 def counted(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> _Counter:
+    for schema in Schema:  # what the digests read (the pack manifest) is read once per process
+        schemas._schema_digest(schema)
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     counter = _Counter()
     monkeypatch.setattr(schemas, "_validate_value", counter)
@@ -121,3 +123,31 @@ def test_the_cache_off_validates_every_time(counted: _Counter, monkeypatch: pyte
     assert is_valid(value, Schema.EVIDENCE)
     assert is_valid(value, Schema.EVIDENCE)
     assert counted.calls == 2
+
+
+def test_the_schema_digest_follows_the_files_the_schema_is_built_from(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import shutil
+
+    from govern.engine.package_files import package_files
+
+    folders = {name: tmp_path / name.split(".")[-1] for name in ("govern.schemas", "govern.policies")}
+    for name, folder in folders.items():
+        shutil.copytree(str(package_files(name)), folder)
+    monkeypatch.setattr(schemas, "package_files", lambda name: folders[name])
+    digest = schemas._schema_digest.__wrapped__  # not the per-process memo
+    first = digest(Schema.EVIDENCE)
+    assert digest(Schema.EVIDENCE) == first  # the same files: the same digest
+    from govern.engine.packs import packs
+
+    pack_schema = folders["govern.policies"] / packs()[0].name / "schema.json"
+    pack_schema.write_text('{"evidence": {"type": "object"}}', encoding="utf-8")  # a pack's own schema
+    second = digest(Schema.EVIDENCE)
+    assert second != first
+    main = folders["govern.schemas"] / Schema.EVIDENCE.value
+    main.write_text(main.read_text(encoding="utf-8") + " ", encoding="utf-8")
+    assert digest(Schema.EVIDENCE) not in (first, second)
+    params_before = digest(Schema.PARAMS)
+    pack_schema.write_text(pack_schema.read_text(encoding="utf-8") + " ", encoding="utf-8")
+    assert digest(Schema.PARAMS) == params_before  # the parameter schema has no pack sections
