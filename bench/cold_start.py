@@ -128,12 +128,12 @@ def summary(values: list[float]) -> dict[str, float]:
 
 # Runs in a fresh interpreter under -X importtime. Argument: path for the JSON report.
 PROBE = r"""
-import importlib.abc, json, sys, time
+import json, sys, time
 t_start = time.perf_counter()
 WATCH = set(sys.argv[2].split(","))
 attempts = []
 
-class Watcher(importlib.abc.MetaPathFinder):
+class Watcher:  # a meta-path finder (importlib.abc would import importlib.resources, tempfile, ...)
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in WATCH:
             attempts.append(name)
