@@ -12,8 +12,6 @@ from functools import wraps
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
-import typer
-
 from govern.engine.errors import ConfigError, GovernError
 
 __all__ = [
@@ -21,6 +19,7 @@ __all__ = [
     "check_alias",
     "check_output_path",
     "check_version",
+    "error_exit_code",
     "handle_errors",
     "stderr",
     "write_atomic",
@@ -103,27 +102,38 @@ def allowed_roots(option: list[Path] | None = None) -> tuple[Path, ...]:
     return tuple(roots)
 
 
+def error_exit_code(exc: Exception) -> int | None:
+    """Say on stderr, in one paragraph, what went wrong, and give the exit code: the error's own
+    for a govern error, 3 for anything else. None with ``GOVERN_DEBUG`` set: re-raise it."""
+    if isinstance(exc, GovernError):
+        kind = "error" if exc.exit_code == 2 else "evaluation error"
+        stderr(f"{kind}: {exc}")
+        return exc.exit_code
+    if os.environ.get("GOVERN_DEBUG"):
+        return None
+    stderr(
+        f"internal error: {type(exc).__name__}: {exc}. No decision was made (exit 3). "
+        "Re-run with GOVERN_DEBUG=1 for a traceback and report it."
+    )
+    return 3
+
+
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Map engine errors to exit codes with a one-paragraph message; no tracebacks."""
 
     @wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        import typer
+
         try:
             return func(*args, **kwargs)
-        except GovernError as exc:
-            kind = "error" if exc.exit_code == 2 else "evaluation error"
-            stderr(f"{kind}: {exc}")
-            raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except Exception as exc:
-            if os.environ.get("GOVERN_DEBUG"):
+            code = error_exit_code(exc)
+            if code is None:
                 raise
-            stderr(
-                f"internal error: {type(exc).__name__}: {exc}. No decision was made (exit 3). "
-                "Re-run with GOVERN_DEBUG=1 for a traceback and report it."
-            )
-            raise typer.Exit(3) from None
+            raise typer.Exit(code) from None
 
     return wrapper
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from .dataclass_methods import shared_methods
 from .policyset import Severity
 from .spec import Stage
 
@@ -67,7 +68,8 @@ class WaiverStatus(StrEnum):
     REFUSED = "refused"  # the rule errored: an error is never waived
 
 
-@dataclass(frozen=True)
+@shared_methods
+@dataclass(frozen=True, eq=False, repr=False)
 class WaiverUse:
     rule: str
     approver: str
@@ -101,7 +103,8 @@ class WaiverUse:
         }
 
 
-@dataclass(frozen=True)
+@shared_methods
+@dataclass(frozen=True, eq=False, repr=False)
 class Violation:
     """One object a rule produced: its message and the evidence values that decided it."""
 
@@ -116,7 +119,8 @@ class Violation:
         return cls(str(value["msg"]), {k: v for k, v in value.items() if k != "msg"})
 
 
-@dataclass(frozen=True)
+@shared_methods
+@dataclass(frozen=True, eq=False, repr=False)
 class RuleResult:
     rule_id: str
     package: str
@@ -163,7 +167,8 @@ class RuleResult:
         }
 
 
-@dataclass(frozen=True)
+@shared_methods
+@dataclass(frozen=True, eq=False, repr=False)
 class Summary:
     total: int
     passed: int
@@ -206,7 +211,8 @@ class Summary:
         }
 
 
-@dataclass(frozen=True)
+@shared_methods
+@dataclass(frozen=True, eq=False, repr=False)
 class Decision:
     decision_id: str
     timestamp: str

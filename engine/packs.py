@@ -12,13 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
 from .errors import ConfigError
+from .package_files import package_files
 from .stage import Stage
 
 __all__ = ["MANIFEST", "Pack", "pack_by_name", "pack_by_package", "packs", "parse_manifest"]
@@ -164,11 +162,17 @@ def _pack(raw: Any, index: int) -> Pack:
 
 def parse_manifest(text: str) -> tuple[Pack, ...]:
     """The packs a manifest declares, checked strictly (unknown fields, duplicates)."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        loaded = yaml.load(text, Loader=loader)
-    except yaml.YAMLError as exc:
-        raise _problem("packs.yaml", f"not valid YAML: {exc}") from None
+    from .documents import load_yaml_value
+
+    def load(body: str) -> Any:
+        import yaml
+
+        try:
+            return yaml.load(body, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        except yaml.YAMLError as exc:
+            raise _problem("packs.yaml", f"not valid YAML: {exc}") from None
+
+    loaded = load_yaml_value(text, "safe", load)
     if not isinstance(loaded, dict) or not isinstance(loaded.get("packs"), list):
         raise _problem("packs.yaml", "must hold a 'packs' list")
     out = tuple(_pack(raw, i) for i, raw in enumerate(loaded["packs"]))
@@ -183,7 +187,7 @@ def parse_manifest(text: str) -> tuple[Pack, ...]:
 @cache
 def packs() -> tuple[Pack, ...]:
     """The built-in packs, in manifest order."""
-    text = resources.files("govern.policies").joinpath(MANIFEST).read_text(encoding="utf-8")
+    text = package_files("govern.policies").joinpath(MANIFEST).read_text(encoding="utf-8")
     return parse_manifest(text)
 
 
@@ -199,7 +203,7 @@ def _pack_schema(pack: Pack) -> Mapping[str, Any]:
     """``policies/<pack>/schema.json``: the JSON Schemas of the pack's spec and evidence sections."""
     import json
 
-    node = resources.files("govern.policies").joinpath(pack.name).joinpath("schema.json")
+    node = package_files("govern.policies").joinpath(pack.name).joinpath("schema.json")
     if not node.is_file():
         return {}
     loaded = json.loads(node.read_text(encoding="utf-8"))

@@ -14,21 +14,27 @@ from __future__ import annotations
 import copy
 import json
 from functools import cache
-from importlib import resources
-from importlib.abc import Traversable
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
+from .package_files import package_files
 from .spec import ModelSpec
+
+if TYPE_CHECKING:
+    from importlib.abc import Traversable
 
 __all__ = ["build_params", "deep_merge", "defaults", "parse_param_override"]
 
 
 def _read_defaults(node: Traversable, where: str) -> dict[str, Any]:
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    loaded = yaml.load(node.read_text(encoding="utf-8"), Loader=loader)
+    from .documents import load_yaml_value
+
+    def load(text: str) -> Any:
+        import yaml
+
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+    loaded = load_yaml_value(node.read_text(encoding="utf-8"), "safe", load)
     if not isinstance(loaded, dict) or not isinstance(loaded.get("params"), dict):
         raise ConfigError(f"{where} must hold a 'params' mapping")
     tiers = loaded.get("tiers", {})
@@ -42,7 +48,7 @@ def _defaults_file() -> dict[str, Any]:
     """``policies/defaults.yaml`` merged with each pack's own ``policies/<pack>/defaults.yaml``."""
     from .packs import packs
 
-    root = resources.files("govern.policies")
+    root = package_files("govern.policies")
     merged = _read_defaults(root.joinpath("defaults.yaml"), "policies/defaults.yaml")
     for pack in packs():
         node = root.joinpath(pack.name).joinpath("defaults.yaml")

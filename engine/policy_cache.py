@@ -8,9 +8,10 @@ misses the cache rather than reusing a stale entry.
 
 Entries live in ``$GOVERN_CACHE_DIR`` (``off`` or an empty value turns the cache off), else
 ``$XDG_CACHE_HOME/govern/policies``, else ``~/.cache/govern/policies``. Each is one JSON file
-named by its key, holding the key again and the sha256 of its value: an entry whose key or
-digest does not match, that does not parse, or whose value has the wrong shape is ignored (and
-rewritten). The digest catches damage, not forgery: the folder is trusted like the installed
+named by its key, holding the key again, the sha256 of its value's canonical JSON and of its
+value's text as written (checked on reading without serializing the value again): an entry
+whose key or digest does not match, that does not parse, or whose value has the wrong shape is
+ignored (and rewritten). The digest catches damage, not forgery: the folder is trusted like the installed
 code. Writes are atomic (a temporary file renamed into place); a cache
 that cannot be read or written is the same as no cache. Errors are never cached.
 """
@@ -20,16 +21,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["CACHE_ENV", "cache_dir", "cached", "fingerprint"]
+__all__ = ["CACHE_ENV", "cache_dir", "cached", "fingerprint", "package_identity"]
 
 CACHE_ENV = "GOVERN_CACHE_DIR"
-_FORMAT = "govern-policy-cache/1"
+_FORMAT = "govern-policy-cache/2"
 _T = TypeVar("_T")
 
 #: The modules whose code decides what a cached value is (their source is part of every key).
@@ -41,18 +41,26 @@ _DERIVING = (
     "backends/arith_flow",
     "backends/embedded",
     "backends/derived",
+    "schemas",
+    "documents",
+    "yaml_document",
 )
 
 
 def cache_dir() -> Path | None:
     """Where entries are kept, or None when the cache is off."""
-    configured = os.environ.get(CACHE_ENV)
+    return _cache_dir(os.environ.get(CACHE_ENV), os.environ.get("XDG_CACHE_HOME"), os.environ.get("HOME"))
+
+
+@cache
+def _cache_dir(configured: str | None, xdg: str | None, home: str | None) -> Path | None:
+    """:func:`cache_dir` for these values of the environment (looked up once per process)."""
     if configured is not None:
         configured = configured.strip()
         if not configured or configured.lower() == "off":
             return None
         return Path(configured)
-    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    xdg = (xdg or "").strip()
     base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
     return base / "govern" / "policies"
 
@@ -73,6 +81,31 @@ def fingerprint() -> str:
     return h.hexdigest()
 
 
+@cache
+def package_identity(name: str) -> str:
+    """Which version of an installed package is here (its files' names, sizes and modification
+    times), found without importing it: part of the key of what that package computes."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        found = None
+    if found is None or found.origin is None:
+        return f"{name} absent"
+    folder = os.path.dirname(found.origin)
+    parts = [name]
+    try:
+        names = sorted(os.listdir(folder))
+        for entry in names:
+            if entry.endswith((".py", ".so", ".pyd")):
+                info = os.stat(os.path.join(folder, entry))
+                parts.append(f"{entry}:{info.st_size}:{info.st_mtime_ns}")
+    except OSError:
+        parts.append(found.origin)
+    return ";".join(parts)
+
+
 def _key(kind: str, parts: tuple[str, ...]) -> str:
     h = hashlib.sha256(f"{fingerprint()}\0{kind}".encode())
     for part in parts:
@@ -87,10 +120,19 @@ def _value_digest(value: Any) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _read(path: Path, key: str) -> Any:
+_SHA_LEN = 64
+_MIDDLE = '","text_sha256":"'
+_VALUE = '","value":'
+
+
+def _read(path: str, key: str) -> Any:
     """The value stored under ``key``, or raises (missing, unreadable, corrupt, mismatched)."""
     with open(path, encoding="utf-8") as fh:
-        entry = json.load(fh)
+        text = fh.read()
+    fast = _read_as_written(text, key)
+    if fast is not _NOT_AS_WRITTEN:
+        return fast
+    entry = json.loads(text)
     if not isinstance(entry, dict) or entry.get("key") != key or "value" not in entry:
         raise ValueError("not this entry")
     value = entry["value"]
@@ -99,14 +141,45 @@ def _read(path: Path, key: str) -> Any:
     return value
 
 
-def _write(folder: Path, path: Path, key: str, value: Any) -> None:
+_NOT_AS_WRITTEN = object()
+
+
+def _read_as_written(text: str, key: str) -> Any:
+    """The value of an entry laid out exactly as :func:`_write` writes it, checked against the
+    sha256 of its value's text (no re-serialization); anything else is read the general way."""
+    head = f'{{"key":"{key}","sha256":"'
+    start = len(head) + _SHA_LEN
+    digest_at = start + len(_MIDDLE)
+    value_at = digest_at + _SHA_LEN + len(_VALUE)
+    if (
+        not text.startswith(head)
+        or text[start:digest_at] != _MIDDLE
+        or text[digest_at + _SHA_LEN : value_at] != _VALUE
+        or not text.endswith("}")
+    ):
+        return _NOT_AS_WRITTEN
+    body = text[value_at:-1]
+    if (
+        hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
+        != text[digest_at : digest_at + _SHA_LEN]
+    ):
+        raise ValueError("digest mismatch")
+    return json.loads(body)
+
+
+def _write(folder: Path, path: str, key: str, value: Any) -> None:
+    import tempfile
+
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        entry = {"key": key, "sha256": _value_digest(value), "value": value}
+        body = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        text_digest = hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
+        # one JSON object, the value last, so that a read can check the value's own text
+        entry = f'{{"key":"{key}","sha256":"{_value_digest(value)}{_MIDDLE}{text_digest}{_VALUE}{body}}}'
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(entry, fh, ensure_ascii=False, separators=(",", ":"))
+                fh.write(entry)
             os.replace(tmp, path)
         except BaseException:
             os.unlink(tmp)
@@ -131,7 +204,7 @@ def cached(
     if folder is None:
         return compute()
     key = _key(kind, parts)
-    path = folder / f"{key}.json"
+    path = os.path.join(folder, f"{key}.json")
     try:
         return decode(_read(path, key))
     except Exception:  # missing or unusable: recompute

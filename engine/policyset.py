@@ -14,19 +14,21 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from importlib import resources
-from importlib.abc import Traversable
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from .dataclass_methods import shared_methods
 from .documents import read_input
 from .errors import ConfigError, Location, PolicyLoadError
+from .package_files import package_files
 from .policy_cache import cached
 from .rego_ast import parse_rego
 from .requirements import Requirement, parse_config_path, parse_evidence_path
 from .spec import ModelSpec, PolicySource, RegoVersion, Stage
+
+if TYPE_CHECKING:
+    from importlib.abc import Traversable
 
 __all__ = [
     "PolicyModule",
@@ -58,30 +60,35 @@ _ID_RE = re.compile(r"[A-Za-z0-9_.:-]+")
 CUSTOM_KEYS = ("id", "severity", "stages", "controls", "requires", "configured_by", "skip_without")
 
 
-class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """A YAML loader that refuses duplicate keys (OPA rejects them; PyYAML keeps the last one)."""
+@cache
+def _loaders() -> tuple[Any, Any]:
+    """YAML loaders that refuse duplicate keys (OPA rejects them; PyYAML keeps the last one):
+    libyaml's where installed, and the same in pure Python, which only re-reads a block libyaml
+    refused, so that the error names the same line whichever loader this installation has.
+    Built on first use: a policy set read before comes from the policy cache without YAML."""
+    import yaml
 
+    def construct_mapping(loader: Any, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        mapping: dict[Any, Any] = loader.construct_mapping(node, deep=deep)
+        return mapping
 
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    mapping: dict[Any, Any] = loader.construct_mapping(node, deep=deep)
-    return mapping
+    class StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+        pass
 
+    class PureStrictLoader(yaml.SafeLoader):
+        pass
 
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-class _PureStrictLoader(yaml.SafeLoader):
-    """The same, in pure Python: it only re-reads a block libyaml refused, so that the error
-    names the same line whichever loader this installation has."""
-
-
-_PureStrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    for loader in (StrictLoader, PureStrictLoader):
+        loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    return StrictLoader, PureStrictLoader
 
 
 class Severity(StrEnum):
@@ -97,7 +104,8 @@ class RuleKind(StrEnum):
     WARN = "warn"
 
 
-@dataclass(frozen=True)
+@shared_methods
+@dataclass(frozen=True, eq=False, repr=False)
 class RuleMeta:
     """One rule: where it is and what its annotation says."""
 
@@ -120,7 +128,8 @@ class RuleMeta:
         return f"data.{self.package}.{self.name}"
 
 
-@dataclass(frozen=True)
+@shared_methods
+@dataclass(frozen=True, eq=False, repr=False)
 class PolicyModule:
     """One Rego file."""
 
@@ -146,7 +155,8 @@ class PolicyModule:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True)
+@shared_methods
+@dataclass(frozen=True, eq=False, repr=False)
 class PolicySet:
     """The modules that apply to a decision, their rules, and the digest of both."""
 
@@ -180,13 +190,16 @@ def _annotation_blocks(lines: list[str]) -> Iterator[tuple[int, dict[str, Any], 
 
 
 def _parse_annotation(body: str, file: str, line: int) -> dict[str, Any]:
+    import yaml
+
+    strict, pure = _loaders()
     try:
-        value = yaml.load(body, Loader=_StrictLoader) if body.strip() else {}
+        value = yaml.load(body, Loader=strict) if body.strip() else {}
     except yaml.YAMLError:
         value = None  # read again below for the error's wording and line
     try:
         if value is None and body.strip():
-            value = yaml.load(body, Loader=_PureStrictLoader)
+            value = yaml.load(body, Loader=pure)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = line + 1 + mark.line if mark is not None else line
@@ -406,7 +419,7 @@ def builtin_modules(packs: Iterable[str] | None = None, *, include_tests: bool =
     unknown = [p for p in wanted if p not in known]
     if unknown:
         raise ConfigError(f"unknown policy pack {unknown[0]!r}; the packs are {', '.join(known)}")
-    root = resources.files("govern.policies")
+    root = package_files("govern.policies")
     modules = []
     for pack in (*_ALWAYS, *wanted):
         folder = root.joinpath(pack)

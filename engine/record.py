@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .dataclass_methods import shared_methods
 from .decision import Decision
 from .documents import load_document, parse_document
 from .errors import EvidenceError, Location
@@ -44,7 +45,8 @@ __all__ = [
 RECORD_KIND = "DecisionRecord"
 
 
-@dataclass(frozen=True)
+@shared_methods
+@dataclass(frozen=True, eq=False, repr=False)
 class SpecRef:
     """The spec a decision was taken under: where it was, its digest and its text."""
 
@@ -61,7 +63,8 @@ class SpecRef:
         return cls(str(value["name"]), str(value["path"]), str(value["sha256"]), value.get("text"))
 
 
-@dataclass(frozen=True)
+@shared_methods
+@dataclass(frozen=True, eq=False, repr=False)
 class EvidenceRef:
     """The evidence judged: the digest of the bytes read, of its canonical JSON, and where it is.
 
@@ -82,7 +85,8 @@ class EvidenceRef:
         return cls(str(value["sha256"]), str(value["canonical"]), str(value["source"]), value.get("uri"))
 
 
-@dataclass(frozen=True)
+@shared_methods
+@dataclass(frozen=True, eq=False, repr=False)
 class PolicyRef:
     """The policy set: digest, whether the built-in library applied, and where the rest came from."""
 
@@ -113,7 +117,8 @@ class PolicyRef:
         )
 
 
-@dataclass(frozen=True)
+@shared_methods
+@dataclass(frozen=True, eq=False, repr=False)
 class DecisionRecord:
     """A decision with its parameters, spec, evidence and policy set."""
 

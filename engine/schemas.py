@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import difflib
+import hashlib
 import json
 from collections.abc import Callable
 from enum import Enum
 from functools import cache
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from .documents import Document, FieldPath, format_path
+from .documents import PLAIN_JSON_NODES, Document, FieldPath, format_path, is_plain_json
 from .errors import InputError
+from .package_files import package_files
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
@@ -32,7 +32,7 @@ class Schema(Enum):
 
 @cache
 def load_schema(schema: Schema) -> dict[str, Any]:
-    text = resources.files("govern.schemas").joinpath(schema.value).read_text(encoding="utf-8")
+    text = package_files("govern.schemas").joinpath(schema.value).read_text(encoding="utf-8")
     loaded: dict[str, Any] = json.loads(text)
     from .packs import extend_schema  # packs name their own spec and evidence sections
 
@@ -74,8 +74,80 @@ def _fast_errors(value: Any, schema: Schema) -> list[tuple[FieldPath, str]]:
     return found or [((), "the document does not conform to its schema")]
 
 
+#: A document with more nodes than this is validated without the verdict cache: writing its
+#: canonical form to look it up would cost about what validating it does.
+VERDICT_CACHE_NODES = PLAIN_JSON_NODES
+
+
+@cache
+def _schema_digest(schema: Schema) -> str:
+    """What the schema as validated is made of, and the fast validator's identity: the schema
+    file, and for a spec or evidence schema what :func:`load_schema` adds the packs' sections
+    from (the pack manifest, each pack's ``schema.json``, the code of ``packs``), as read from
+    disk, without building the schema."""
+    from . import packs as packs_module
+    from .policy_cache import package_identity
+
+    h = hashlib.sha256(f"{schema.value}\0{package_identity('jsonschema_rs')}\0".encode())
+    parts = [package_files("govern.schemas").joinpath(schema.value)]
+    if schema in (Schema.MODEL_SPEC, Schema.EVIDENCE):
+        policies = package_files("govern.policies")
+        parts.append(policies.joinpath(packs_module.MANIFEST))
+        parts += [policies.joinpath(p.name).joinpath("schema.json") for p in packs_module.packs()]
+        h.update(_source(packs_module.__file__))
+    for node in parts:
+        data = node.read_bytes() if node.is_file() else b"(absent)"
+        h.update(f"\0{node.name}\0{len(data)}\0".encode())
+        h.update(data)
+    return h.hexdigest()
+
+
+def _source(path: str | None) -> bytes:
+    """The bytes of a module's source (its path when it has none: a zip holds no changes)."""
+    try:
+        with open(path or "", "rb") as fh:
+            return fh.read()
+    except OSError:
+        return str(path).encode()
+
+
+def _known_verdict(value: Any, schema: Schema) -> bool:
+    """Whether ``value`` conforms to ``schema``, remembered in the policy cache for documents
+    found valid before (by the sha256 of their canonical JSON and of the schema): a valid spec,
+    evidence document or parameter set checked again costs a digest, not a validator. Only
+    "valid" is remembered; a document that is not plain JSON, or is large, is validated as usual.
+    """
+    from .policy_cache import cache_dir, cached
+
+    if cache_dir() is None or not is_plain_json(value, VERDICT_CACHE_NODES):
+        return _validate_value(value, schema)
+    try:
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError):
+        return _validate_value(value, schema)
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def only_valid(verdict: bool) -> bool:
+        if verdict is not True:
+            raise ValueError("only a valid verdict is remembered")
+        return True
+
+    verdict: bool = cached(
+        "valid",
+        (schema.value, _schema_digest(schema), digest),
+        lambda: _validate_value(value, schema),
+        only_valid,
+        only_valid,
+    )
+    return verdict
+
+
 def is_valid(value: Any, schema: Schema) -> bool:
     """Whether ``value`` conforms to ``schema`` (fast; no description of what is wrong)."""
+    return _known_verdict(value, schema)
+
+
+def _validate_value(value: Any, schema: Schema) -> bool:
     fast = _fast_validator(schema)
     if fast is not None:
         try:
@@ -100,6 +172,8 @@ def _describe(error: Any) -> tuple[FieldPath, str]:
         allowed = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
         if extra:
+            import difflib
+
             close = difflib.get_close_matches(extra[0], allowed, n=1)
             hint = (
                 f" (did you mean '{close[0]}'?)"

@@ -12,6 +12,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from .dataclass_methods import shared_methods
 from .documents import Document, FieldPath, format_path, load_document, parse_document
 from .errors import Location, SpecError
 from .schemas import Schema, validate
@@ -57,7 +58,8 @@ class RegoVersion(StrEnum):
     V1 = "v1"
 
 
-@dataclass(frozen=True)
+@shared_methods
+@dataclass(frozen=True, eq=False, repr=False)
 class Waiver:
     """An approved, time-boxed exception to one rule."""
 
@@ -78,7 +80,8 @@ class Waiver:
         return today > self.expires
 
 
-@dataclass(frozen=True)
+@shared_methods
+@dataclass(frozen=True, eq=False, repr=False)
 class PolicySource:
     """An extra policy folder or file named by the spec."""
 
@@ -98,7 +101,8 @@ def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-@dataclass(frozen=True)
+@shared_methods
+@dataclass(frozen=True, eq=False, repr=False)
 class Metadata:
     name: str
     owner: str
@@ -111,21 +115,24 @@ class Metadata:
     labels: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@shared_methods
+@dataclass(frozen=True, eq=False, repr=False)
 class RegisteredModelRef:
     name: str
     version: str | None = None
     alias: str | None = None
 
 
-@dataclass(frozen=True)
+@shared_methods
+@dataclass(frozen=True, eq=False, repr=False)
 class RunRef:
     run_id: str
     artifact_path: str = "model"
     experiment: str | None = None
 
 
-@dataclass(frozen=True)
+@shared_methods
+@dataclass(frozen=True, eq=False, repr=False)
 class ModelLocation:
     """Where the model lives in MLflow: a registered model (version or alias) and/or a run."""
 
@@ -134,14 +141,16 @@ class ModelLocation:
     run: RunRef | None = None
 
 
-@dataclass(frozen=True)
+@shared_methods
+@dataclass(frozen=True, eq=False, repr=False)
 class IntendedUse:
     primary_uses: tuple[str, ...]
     primary_users: tuple[str, ...] = ()
     out_of_scope: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@shared_methods
+@dataclass(frozen=True, eq=False, repr=False)
 class Dataset:
     """An evaluation, reference or training dataset. ``raw`` keeps every field as written."""
 
@@ -156,7 +165,8 @@ class Dataset:
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@shared_methods
+@dataclass(frozen=True, eq=False, repr=False)
 class DataSpec:
     evaluation: Dataset | None = None
     reference: Dataset | None = None
@@ -170,7 +180,8 @@ class DataSpec:
         return found
 
 
-@dataclass(frozen=True)
+@shared_methods
+@dataclass(frozen=True, eq=False, repr=False)
 class FairnessSpec:
     sensitive_features: tuple[str, ...]
     intersections: tuple[tuple[str, ...], ...] = ()
@@ -180,7 +191,8 @@ class FairnessSpec:
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@shared_methods
+@dataclass(frozen=True, eq=False, repr=False)
 class ExplainabilitySpec:
     sample_size: int | None = None
     top_k: int | None = None
@@ -191,7 +203,8 @@ class ExplainabilitySpec:
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@shared_methods
+@dataclass(frozen=True, eq=False, repr=False)
 class ChampionSpec:
     metric: str
     alias: str = "champion"
@@ -200,7 +213,8 @@ class ChampionSpec:
     raw: Mapping[str, Any] = field(default_factory=dict)  # test, margin, alpha, compare
 
 
-@dataclass(frozen=True)
+@shared_methods
+@dataclass(frozen=True, eq=False, repr=False)
 class Requirements:
     metrics: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     champion: ChampionSpec | None = None
@@ -209,7 +223,8 @@ class Requirements:
     live: Mapping[str, Any] | None = None
 
 
-@dataclass(frozen=True)
+@shared_methods
+@dataclass(frozen=True, eq=False, repr=False)
 class ModelSpec:
     """A validated model spec, typed. ``data`` is the normalized document: it becomes
     ``input.spec`` for the policies, and nothing outside this module reads it field by field."""

@@ -83,7 +83,9 @@ def test_a_warm_cache_gives_the_same_policy_set_and_decision(
     assert warm.modules[0].parsed.ast == uncached.modules[0].parsed.ast
 
 
-@pytest.mark.parametrize("damage", ["truncate", "value", "key", "garbage", "shape"])
+@pytest.mark.parametrize(
+    "damage", ["truncate", "value", "key", "garbage", "shape", "value in place", "digest in place"]
+)
 def test_a_damaged_entry_is_ignored_and_rewritten(
     damage: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -105,6 +107,15 @@ def test_a_damaged_entry_is_ignored_and_rewritten(
         entry.write_text(json.dumps(stored))
     elif damage == "garbage":
         entry.write_bytes(b"\xff\x00 not json")
+    elif damage == "value in place":  # the layout as written, one character of the value changed
+        written = entry.read_text()
+        assert written.startswith('{"key":"')
+        assert '","text_sha256":"' in written
+        entry.write_text(written.replace('"team.x"', '"team.y"', 1))
+    elif damage == "digest in place":
+        written = entry.read_text()
+        at = written.index('"text_sha256":"') + len('"text_sha256":"')
+        entry.write_text(written[:at] + ("0" if written[at] != "0" else "1") + written[at + 1 :])
     else:  # right digest, wrong shape
         stored["value"]["heads"] = [["deny", "five", False, False]]
         stored["sha256"] = policy_cache._value_digest(stored["value"])
@@ -166,3 +177,24 @@ def test_annotations_that_json_cannot_hold_are_read_every_time(
     stored = [json.loads(p.read_text())["value"] for p in tmp_path.glob("*.json")]
     # no annotations entry (a list of [line, line, YAML] triples)
     assert not any(isinstance(v, list) and v and isinstance(v[0], list) for v in stored)
+
+
+def test_an_entry_is_read_back_from_its_text_as_written(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    value = {"b": [1, 2.5, None, True], "a": "é\u2028", "z": {"y": 1, "x": 2}}
+    got = policy_cache.cached("test", ("one",), lambda: value, lambda v: v, lambda v: v)
+    assert got is value
+    (entry,) = tmp_path.glob("*.json")
+    stored = json.loads(entry.read_text(encoding="utf-8"))
+    assert stored["sha256"] == policy_cache._value_digest(value)
+    assert list(stored) == ["key", "sha256", "text_sha256", "value"]
+
+    def refuse() -> Any:
+        raise AssertionError("computed again")
+
+    again = policy_cache.cached("test", ("one",), refuse, lambda v: v, lambda v: v)
+    assert again == value
+    assert list(again) == ["b", "a", "z"]  # the order as computed, not sorted
+    assert list(again["z"]) == ["y", "x"]

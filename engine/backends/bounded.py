@@ -23,16 +23,16 @@ address space it inherited plus the memory limit. Anywhere else (or with
 from __future__ import annotations
 
 import contextlib
+import marshal
 import os
 import re
 import signal
 import sys
-import tempfile
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol
 
+from ..dataclass_methods import shared_methods
 from ..errors import BackendError, ConfigError, GovernError, Location, PolicyLoadError
 from ..policyset import PolicySet
 from ..rego_ast import regorus_version
@@ -84,7 +84,8 @@ def parse_timeout(text: str, option: str = TIMEOUT_ENV) -> float:
     return value
 
 
-@dataclass(frozen=True)
+@shared_methods
+@dataclass(frozen=True, eq=False, repr=False)
 class EvalLimits:
     """How long one embedded call may take (seconds) and how much memory its worker may map."""
 
@@ -106,7 +107,9 @@ class EvalLimits:
 
 
 class _Channel:
-    """One direction of a pipe carrying pickled values, each behind its 8-byte length."""
+    """One direction of a pipe carrying values, each behind its 8-byte length: marshalled when
+    they are plain data (every request and reply of a decision), pickled otherwise (a policy set
+    sent to a spawned worker, an error with its location)."""
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
@@ -117,11 +120,13 @@ class _Channel:
             os.close(fd)
 
     def send(self, value: Any) -> None:
-        import pickle
-        import struct
+        try:
+            data = b"m" + marshal.dumps(value)
+        except ValueError:  # not plain data
+            import pickle
 
-        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-        for part in (struct.pack("!Q", len(data)), data):
+            data = b"p" + pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        for part in (len(data).to_bytes(8, "big"), data):
             view = memoryview(part)
             while view:
                 view = view[os.write(self.fd, view) :]
@@ -135,11 +140,13 @@ class _Channel:
         return bool(poller.poll(max(0, int(timeout * 1000))))
 
     def recv(self) -> Any:
+        size = int.from_bytes(self._read(8), "big")
+        data = memoryview(self._read(size))
+        if data[0] == ord("m"):
+            return marshal.loads(data[1:])  # our own worker, through our own pipe
         import pickle
-        import struct
 
-        (size,) = struct.unpack("!Q", self._read(8))
-        return pickle.loads(self._read(size))  # our own worker, through our own pipe
+        return pickle.loads(data[1:])
 
     def _read(self, size: int) -> bytes:
         chunks = []
@@ -190,12 +197,28 @@ class _ForkedWorker:
         return self.returncode
 
 
+def _scratch_file() -> Any:
+    """An anonymous read-write file for the worker's stderr (closed in ``_stderr_tail``): a
+    memory file where Linux has them, else a temporary file."""
+    if hasattr(os, "memfd_create"):
+        try:
+            fd = os.memfd_create("govern-worker-stderr", os.MFD_CLOEXEC)
+        except OSError:
+            pass
+        else:
+            return open(fd, "w+b")
+    import tempfile
+
+    return tempfile.TemporaryFile()
+
+
 def fork_is_safe() -> bool:
     """Forking without exec is safe here: Linux, and this process runs a single thread (native
     threads included, as counted by the kernel)."""
     if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
         return False
-    if threading.active_count() != 1:
+    threading = sys.modules.get("threading")  # not imported: no thread of its making runs
+    if threading is not None and threading.active_count() != 1:
         return False
     try:
         return len(os.listdir("/proc/self/task")) == 1
@@ -295,7 +318,7 @@ class BoundedBackend(Backend):
             return None if first is None else self._exchange(*first)
         parent_read, child_write = os.pipe()
         child_read, parent_write = os.pipe()
-        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in _stderr_tail
+        self._stderr = _scratch_file()
         reload = None
         if self._loaded is not None:
             reload = (self._load_op, self._loaded, "reloading the policy set")
@@ -347,13 +370,17 @@ class BoundedBackend(Backend):
         parent_write: int,
         initial: tuple[str, tuple[Any, ...], str] | None,
     ) -> int:
-        from . import embedded  # imported before the fork: every later worker inherits it
+        import resource  # noqa: F401 - the worker's ceiling, imported once before the fork
+
+        from . import embedded
 
         assert self._stderr is not None
         stderr_fd = self._stderr.fileno()
-        ceiling = self.limits.memory + _mapped_bytes()
         os.environ.setdefault("RUST_BACKTRACE", "0")
         embedded.import_regorus()
+        # after the import: regorus' allocator reserves its address space (1 GiB) when imported,
+        # and the worker's ceiling is what it inherits plus the limit
+        ceiling = self.limits.memory + _mapped_bytes()
         sys.stdout.flush()
         sys.stderr.flush()
         try:

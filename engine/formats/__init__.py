@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import assert_never
 
+from ..dataclass_methods import shared_methods
 from ..decision import Decision
 from ..errors import ConfigError
 from ..record import DecisionRecord
@@ -29,7 +30,8 @@ class Format(StrEnum):
     MARKDOWN = "markdown"
 
 
-@dataclass(frozen=True)
+@shared_methods
+@dataclass(frozen=True, eq=False, repr=False)
 class RenderOptions:
     color: bool = False
     width: int = 120

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from ..dataclass_methods import shared_methods
 from ..decision import RuleResult
 from ..documents import Document, FieldPath
 
@@ -32,7 +33,8 @@ def _empty() -> Mapping[str, int]:
     return MappingProxyType({})
 
 
-@dataclass(frozen=True)
+@shared_methods
+@dataclass(frozen=True, eq=False, repr=False)
 class SpecLocations:
     """Lines in the spec: of each rule's waiver, and of the section each package reads."""
 
