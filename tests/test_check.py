@@ -192,3 +192,15 @@ def test_a_spec_waiver_can_name_the_features_it_covers(tmp_path: Path) -> None:
     assert {v.details["feature"] for v in result.violations} == {"race"}
     assert result.waiver is not None
     assert result.waiver.status.value == "partial"
+
+
+def test_decision_ids_are_random_version_4_uuids() -> None:
+    import uuid
+
+    from govern.engine.check import _uuid4
+
+    ids = [_uuid4() for _ in range(200)]
+    assert len(set(ids)) == 200
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)

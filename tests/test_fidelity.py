@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from govern.engine.backends import UNDEFINED, Backend, create_backend
 from govern.engine.backends.embedded import EmbeddedBackend
-from govern.engine.backends.fidelity import add_date, exact_arith, exact_cmp, exact_round, rewrite_module
-from govern.engine.backends.opa_numbers import ledger
+from govern.engine.backends.exact import add_date, context, exact_arith, exact_cmp, exact_round
+from govern.engine.backends.fidelity import rewrite_module
 from govern.engine.errors import BackendError, PolicyLoadError
 from govern.engine.policyset import PolicyModule, make_policy_set, parse_module
 from govern.engine.rego_ast import parse_rego
@@ -394,28 +394,28 @@ def test_a_rewritten_comparison_with_an_empty_set_keeps_the_module_valid() -> No
      ("Eq", 0.02, 0.02, True), ("Gt", 4000, 4000, False)],
 )  # fmt: skip
 def test_exact_cmp_compares_numbers_as_written_exactly(op: str, a: float, b: float, expected: bool) -> None:
-    ledger.start(None)
+    context.start(None)
     assert exact_cmp(op, a, b, 0, 0) is expected
 
 
 def test_exact_cmp_reads_a_result_as_opa_holds_it() -> None:
-    ledger.load([])
+    context.load([])
     drop = exact_arith("Sub", 0.93, 0.91, 0, 0)
     assert drop == 0.02  # the f64 regorus holds; OPA holds 0.019999999999999999983
     assert exact_cmp("Lt", drop, 0.02, 2, 0) is True
     assert exact_cmp("Eq", drop, 0.02, 2, 0) is False
     assert exact_cmp("Eq", drop, 0.02, 0, 0) is True  # read as the number 0.02 written
     # maybe a result, maybe the number 0.02 written in a policy: the answers differ, refused
-    ledger.load(["x := 0.02"])
+    context.load(["x := 0.02"])
     drop = exact_arith("Sub", 0.93, 0.91, 0, 0)
     with pytest.raises(ValueError, match="precision limit"):
         exact_cmp("Lt", drop, 0.02, 1, 0)
     assert exact_cmp("Lt", drop, 0.02, 2, 0) is True
-    ledger.load([])
+    context.load([])
 
 
 def test_opa_rounding_quirks_and_integer_results() -> None:
-    ledger.start(None)
+    context.start(None)
     assert [exact_round("ceil", -0.5), exact_round("floor", -0.5)] == [1, 0]  # OPA 1.22's answers
     assert [exact_round("floor", -1.5), exact_round("round", -0.5), exact_round("round", 2.5)] == [-2, -1, 3]
     near_two = exact_arith("Mul", exact_arith("Sub", 0.93, 0.91, 0, 0), 100, 2, 0)
@@ -676,3 +676,11 @@ def test_with_an_arithmetic_result_and_key_value_membership_are_refused_at_load(
         text = f"package p\n\n{rule}\n"
         with pytest.raises(PolicyLoadError, match=re.escape(construct) + r".*--backend opa"):
             EmbeddedBackend().load(make_policy_set(modules({"w.rego": text})), {})
+
+
+def test_the_facts_of_no_user_module_are_the_empty_facts() -> None:
+    from govern.engine.backends.arith_flow import ArithFacts
+    from govern.engine.backends.derived import NO_FACTS
+
+    assert ArithFacts().key() == NO_FACTS
+    assert ArithFacts.from_key(NO_FACTS) == ArithFacts()

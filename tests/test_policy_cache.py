@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from govern.engine import policy_cache, policyset, rego_ast
-from govern.engine.backends import derived
+from govern.engine.backends import arith_flow, derived, fidelity
 from govern.engine.backends.embedded import EmbeddedBackend
 from govern.engine.check import Checker
 from govern.engine.errors import PolicyLoadError
@@ -73,7 +73,8 @@ def test_a_warm_cache_gives_the_same_policy_set_and_decision(
 
     monkeypatch.setattr(rego_ast, "_parse", refuse)
     monkeypatch.setattr(policyset, "_read_annotations", refuse)
-    monkeypatch.setattr(derived, "rewrite_module", refuse)
+    monkeypatch.setattr(fidelity, "rewrite_module", refuse)
+    monkeypatch.setattr(arith_flow, "arith_facts", refuse)
     monkeypatch.setattr(derived, "_compute", refuse)
     warm = load_policy_set(spec)
     assert _summary(warm) == _summary(uncached)

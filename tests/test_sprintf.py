@@ -15,6 +15,7 @@ import pytest
 
 from govern.engine.backends import Backend, create_backend
 from govern.engine.backends.embedded import EmbeddedBackend
+from govern.engine.backends.exact import context
 from govern.engine.backends.fidelity import rewrite_module
 from govern.engine.backends.gofmt import SprintfUnsupported, go_sprintf
 from govern.engine.backends.opa_numbers import ledger
@@ -218,8 +219,8 @@ def test_what_cannot_be_reproduced_raises(fmt: str, values: list[Any]) -> None:
 
 
 def test_numbers_are_printed_as_written_or_refused() -> None:
-    ledger.load(["x := 1.0\ny := 1e6\nz := [0.93, 0.5, 5e-1, 0.250]"])
-    ledger.start('{"k": 0.75}')
+    context.load(["x := 1.0\ny := 1e6\nz := [0.93, 0.5, 5e-1, 0.250]"])
+    context.start('{"k": 0.75}')
     assert go_sprintf("%v %v", [1, 1000000 - 1], ledger) == "1 999999"  # 1 and 1.0 print alike
     assert go_sprintf("%v", [[2, "a"]], ledger) == '[2, "a"]'
     refused = [
@@ -232,7 +233,7 @@ def test_numbers_are_printed_as_written_or_refused() -> None:
     for fmt, values in refused:
         with pytest.raises(SprintfUnsupported):
             go_sprintf(fmt, values, ledger)
-    ledger.load([])
+    context.load([])
 
 
 def test_an_arithmetic_result_is_printed_from_opas_text() -> None:

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ..rego_ast import Spanned, as_spanned, iter_spanned, ref_name
+from .exact import AGGREGATES, ROUNDING
 
 __all__ = [
     "AGGREGATES",
@@ -52,10 +53,6 @@ __all__ = [
     "static_path",
 ]
 
-#: Built-ins that compute on numbers themselves (OPA adds with ``big.Float``).
-AGGREGATES: Final = frozenset({"sum", "product"})
-#: Built-ins whose integer result is checked at its rounding boundary (fidelity's helpers).
-ROUNDING: Final = frozenset({"floor", "ceil", "round"})
 #: Built-ins whose result never holds a number taken from their arguments.
 OPAQUE: Final = frozenset(
     {

@@ -10,14 +10,13 @@ module that fails is rewritten again, and fails again, with the same message.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ..policy_cache import cached
 from ..rego_ast import ParsedModule, as_spanned, iter_spanned, ref_name
-from .arith_flow import ArithFacts, FlowModule, arith_facts
-from .fidelity import rewrite_module
 
 __all__ = ["ModuleFacts", "builtin_names", "engine_text", "module_facts", "once_clean", "set_facts"]
 
@@ -32,33 +31,54 @@ def _as_str(value: Any) -> str:
     return value
 
 
-def engine_text(path: str, source: ParsedModule, *, arithmetic: bool, facts: ArithFacts) -> str:
+def engine_text(path: str, source: ParsedModule, *, arithmetic: bool, facts: str) -> str:
     """The module's text as regorus loads it (``rewrite_module``), cached by its text and the
-    facts of the policy set it is loaded with."""
+    facts of the policy set it is loaded with (:func:`set_facts`). The rewrite and its analysis
+    are imported only when the cache misses."""
+
+    def rewrite() -> str:
+        from .arith_flow import ArithFacts
+        from .fidelity import rewrite_module
+
+        return rewrite_module(
+            path, source.text, source.ast, arithmetic=arithmetic, facts=ArithFacts.from_key(facts)
+        )
+
     text: str = cached(
         "engine-text",
-        (source.text, _version(source), "exact" if arithmetic else "native", facts.key()),
-        lambda: rewrite_module(path, source.text, source.ast, arithmetic=arithmetic, facts=facts),
+        (source.text, _version(source), "exact" if arithmetic else "native", facts),
+        rewrite,
         _as_str,
         _as_str,
     )
     return text
 
 
-def set_facts(sources: list[ParsedModule]) -> ArithFacts:
+#: The facts of a policy set with no user module (``ArithFacts().key()``).
+NO_FACTS = json.dumps([[], [], [], []])
+
+
+def set_facts(sources: list[ParsedModule]) -> str:
     """Which rules, functions and parameters of these (user) modules may hold an arithmetic
-    result (:func:`~govern.engine.backends.arith_flow.arith_facts`), cached by their texts."""
+    result (:func:`~govern.engine.backends.arith_flow.arith_facts`), as the facts' canonical
+    text, cached by the modules' texts."""
     if not sources:
-        return ArithFacts()
+        return NO_FACTS
+
+    def compute() -> str:
+        from .arith_flow import FlowModule, arith_facts
+
+        return arith_facts([FlowModule(s.package, s.text, s.ast) for s in sources]).key()
+
+    def decode(value: Any) -> str:
+        parsed = json.loads(_as_str(value))
+        if not (isinstance(parsed, list) and len(parsed) == 4 and all(isinstance(p, list) for p in parsed)):
+            raise TypeError("not arithmetic facts")
+        return str(value)
+
     parts = sorted(f"{_version(source)}\n{source.text}" for source in sources)
-    facts_key: str = cached(
-        "arith-facts",
-        tuple(parts),
-        lambda: arith_facts([FlowModule(s.package, s.text, s.ast) for s in sources]).key(),
-        _as_str,
-        lambda value: ArithFacts.from_key(value).key(),
-    )
-    return ArithFacts.from_key(facts_key)
+    facts: str = cached("arith-facts", tuple(parts), compute, _as_str, decode)
+    return facts
 
 
 def builtin_names(names: list[str], check: Callable[[str], bool]) -> dict[str, bool]:

@@ -28,8 +28,7 @@ from ..rego_ast import ParsedModule, import_regorus, iter_spanned, parse_rego, r
 from ..spec import RegoVersion, Stage
 from .base import UNDEFINED, Backend, PackageValues, split_engine_error
 from .derived import builtin_names, engine_text, module_facts, once_clean, set_facts
-from .fidelity import EXACT_MODULE, EXACT_MODULE_PATH, extensions
-from .opa_numbers import ledger
+from .exact import EXACT_MODULE, EXACT_MODULE_PATH, context, extensions
 
 __all__ = ["EmbeddedBackend", "import_regorus"]
 
@@ -49,7 +48,7 @@ _V0_HINT = (
 @cache
 def _number_texts(policy_set: PolicySet, data_json: str) -> None:
     """Tell the arithmetic helpers which numbers the policies and data write, and how."""
-    ledger.load([data_json, *(module.text for module in policy_set.modules)])
+    context.load([data_json, *(module.text for module in policy_set.modules)])
 
 
 def _crash(exc: BaseException, doing: str) -> NoReturn:
@@ -262,7 +261,7 @@ class EmbeddedBackend(Backend):
         self._set_input_text(engine, json.dumps(input_doc))
 
     def _set_input_text(self, engine: Any, text: str) -> None:
-        ledger.start(text)  # a new evaluation: OPA's values of results are remembered afresh
+        context.start(text)  # a new evaluation: OPA's values of results are remembered afresh
         try:
             guarded("reading the input", lambda: engine.set_input_json(text))
         except BackendError:
@@ -277,7 +276,7 @@ class EmbeddedBackend(Backend):
         if input_doc is not None:
             self._set_input(engine, input_doc)
         else:
-            ledger.start(None)
+            context.start(None)
         try:
             raw = guarded(f"evaluating {path}", lambda: engine.eval_rule_as_json(path))
         except BackendError:

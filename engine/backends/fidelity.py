@@ -24,8 +24,6 @@ user's file and line:
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,10 +32,7 @@ from typing import Any, Final
 
 from ..errors import Location, PolicyLoadError
 from ..rego_ast import Spanned, as_spanned, iter_spanned, ref_name
-from . import opa_numbers
 from .arith_flow import (
-    AGGREGATES,
-    ROUNDING,
     ArithFacts,
     FlowContext,
     FlowModule,
@@ -49,73 +44,9 @@ from .arith_flow import (
     statement_bindings,
     static_path,
 )
-from .gofmt import go_sprintf
+from .exact import ADD_DATE_EXT, AGGREGATES, COMPARISONS, EXACT_PACKAGE, ROUNDING
 
-__all__ = ["EXACT_MODULE", "EXACT_MODULE_PATH", "extensions", "rewrite_module"]
-
-EXACT_PACKAGE: Final = "govern_exact_internal"
-EXACT_MODULE_PATH: Final = "govern/internal/exact.rego"
-_ARITH_EXT: Final = "govern_exact_arith"
-_ADD_DATE_EXT: Final = "govern_time_add_date"
-_CMP_EXT: Final = "govern_exact_cmp"
-_ROUND_EXT: Final = "govern_exact_round"
-_TOTAL_EXT: Final = "govern_exact_total"
-_EQUAL_EXT: Final = "govern_exact_equal"
-_SPRINTF_EXT: Final = "govern_sprintf"
-_MEMBER_EXT: Final = "govern_exact_member"
-_EXACT_LIMIT: Final = opa_numbers.EXACT_LIMIT
-_OPS: Final = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/", "Mod": "%"}
-_CMPS: Final = {"Lt": "<", "Le": "<=", "Gt": ">", "Ge": ">=", "Eq": "==", "Ne": "!="}
-
-
-def _exact_module() -> str:
-    functions = [
-        f"{name.lower()}(a, b, ma, mb) := {_ARITH_EXT}({json.dumps(name)}, a, b, ma, mb) if {{\n"
-        "\tis_number(a)\n\tis_number(b)\n"
-        f"\tabs(a) < {_EXACT_LIMIT}\n\tabs(b) < {_EXACT_LIMIT}\n"
-        f"}} else := a {symbol} b\n"
-        for name, symbol in _OPS.items()
-    ]
-    functions += [
-        f"cmp_{name.lower()}(a, b, ma, mb) := {_CMP_EXT}({json.dumps(name)}, a, b, ma, mb) if {{\n"
-        "\tis_number(a)\n\tis_number(b)\n"
-        f"\tabs(a) < {_EXACT_LIMIT}\n\tabs(b) < {_EXACT_LIMIT}\n"
-        + (
-            f"}} else := {_EQUAL_EXT}(a, b, ma, mb){'' if name == 'Eq' else ' == false'} if {{\n"
-            "\tnot is_number(a)\n\tnot is_number(b)\n\tpassable([a, b])\n"
-            if name in ("Eq", "Ne")
-            else ""
-        )
-        + f"}} else := a {symbol} b\n"
-        for name, symbol in _CMPS.items()
-    ]
-    functions.append(
-        f"member(x, xs, mx, mxs) := {_MEMBER_EXT}(x, xs, mx, mxs) if passable([x, xs]) else := x in xs\n"
-    )
-    functions.append(f"format(f, a) := {_SPRINTF_EXT}(f, a) if passable(a) else := sprintf(f, a)\n")
-    # regorus cannot hand an extension a set holding an array, an object or a set
-    functions.append(
-        "passable(x) if not unpassable(x)\n\n"
-        "unpassable(x) if {\n\twalk(x, [_, v])\n\tis_set(v)\n\tsome e in v\n"
-        "\tnot is_string(e)\n\tnot is_number(e)\n\tnot is_boolean(e)\n\tnot is_null(e)\n}\n"
-    )
-    functions += [
-        f"rounding_{name}(x, m) := {_ROUND_EXT}({json.dumps(name)}, x, m) if {{\n"
-        f"\tis_number(x)\n\tabs(x) < {_EXACT_LIMIT}\n"
-        f"}} else := {name}(x)\n"
-        for name in sorted(ROUNDING)
-    ]
-    functions += [
-        f"agg_{name}(xs) := {_TOTAL_EXT}({json.dumps(name)}, xs) if {{\n"
-        f"\tis_array(xs)\n\tevery x in xs {{ is_number(x); abs(x) < {_EXACT_LIMIT} }}\n"
-        f"}} else := {name}(xs)\n"
-        for name in sorted(AGGREGATES)
-    ]
-    return f"package {EXACT_PACKAGE}\n\n" + "\n".join(functions)
-
-
-#: The helpers rewritten arithmetic calls: decimal for two numbers, the native operator otherwise.
-EXACT_MODULE: Final = _exact_module()
+__all__ = ["rewrite_module"]
 
 #: Built-ins regorus knows by name but evaluates to undefined: refused at load.
 _REFUSED_CALLS: Final = {
@@ -127,93 +58,12 @@ _REFUSED_CALLS: Final = {
 #: that result is discarded (``[ok, _] := json.match_schema(...)``).
 _ERRORS_DIFFER: Final = {"json.match_schema"}
 #: Built-ins replaced by an extension that computes OPA's answer.
-_REPLACED_CALLS: Final = {"time.add_date": _ADD_DATE_EXT}
+_REPLACED_CALLS: Final = {"time.add_date": ADD_DATE_EXT}
 _HOIST_ALWAYS: Final = {"RefDot", "RefBrack", "Call", "ArithExpr", "BinExpr", "UnaryExpr"}
 _HOIST_IF_DYNAMIC: Final = {"Array", "Object", "Set"}
 _EQUALITY: Final = {"Eq"}
 #: Literals that are never numbers: a comparison with one is decided by types alone.
 _NOT_NUMBERS: Final = {"String", "RawString", "Bool", "Null"}
-
-
-def _mode(value: Any) -> int:
-    """An operand's mode as the rewrite wrote it (0, 1, 2: see :mod:`.opa_numbers`)."""
-    if value in (opa_numbers.WRITTEN, opa_numbers.MAYBE, opa_numbers.RESULT) and not isinstance(value, bool):
-        return int(value)
-    raise ValueError(f"unknown operand mode {value!r}")
-
-
-def exact_arith(op: str, a: Any, b: Any, a_mode: Any = 1, b_mode: Any = 1) -> int | float:
-    """``a op b`` as OPA computes it (:func:`.opa_numbers.arith`)."""
-    return opa_numbers.arith(op, a, b, _mode(a_mode), _mode(b_mode))
-
-
-def exact_round(op: str, x: Any, mode: Any = 1) -> int:
-    """``floor``/``ceil``/``round`` as OPA computes them (:func:`.opa_numbers.rounding`)."""
-    return opa_numbers.rounding(op, x, _mode(mode))
-
-
-def exact_total(op: str, xs: Any) -> int | float:
-    """``sum``/``product`` as OPA computes them (:func:`.opa_numbers.total`)."""
-    return opa_numbers.total(op, xs)
-
-
-def exact_equal(a: Any, b: Any, a_mode: Any = 1, b_mode: Any = 1) -> bool:
-    """OPA's equality of two collections (:func:`.opa_numbers.equal`)."""
-    return opa_numbers.equal(a, b, _mode(a_mode), _mode(b_mode))
-
-
-def exact_member(value: Any, collection: Any, value_mode: Any = 1, items_mode: Any = 1) -> bool:
-    """``value in collection`` as OPA decides it (:func:`.opa_numbers.member`)."""
-    return opa_numbers.member(value, collection, _mode(value_mode), _mode(items_mode))
-
-
-def sprintf(fmt: Any, values: Any) -> str:
-    """``sprintf`` as OPA computes it (Go's ``fmt.Sprintf`` over OPA's argument conversion,
-    :mod:`.gofmt`); what cannot be reproduced raises."""
-    if not isinstance(fmt, str):
-        raise TypeError("sprintf: operand 1 must be string")
-    if not isinstance(values, list):
-        raise TypeError("sprintf: operand 2 must be array")
-    return go_sprintf(fmt, values, opa_numbers.ledger)
-
-
-def exact_cmp(op: str, a: Any, b: Any, a_mode: Any = 1, b_mode: Any = 1) -> bool:
-    """``a op b`` for two numbers, one of which may be an arithmetic result: OPA's answer
-    (:func:`.opa_numbers.compare`), or an error when the embedded engine cannot tell it."""
-    return opa_numbers.compare(op, a, b, _mode(a_mode), _mode(b_mode))
-
-
-def add_date(ns: Any, years: Any, months: Any, days: Any) -> int:
-    """``time.add_date`` with Go's ``Time.AddDate`` normalisation (day overflow rolls forward)."""
-    for value in (ns, years, months, days):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError("time.add_date takes integers")
-    seconds, nanos = divmod(ns, 1_000_000_000)
-    base = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=seconds)
-    month_index = base.month - 1 + months
-    year = base.year + years + month_index // 12
-    month = month_index % 12 + 1
-    first = dt.datetime(year, month, 1, base.hour, base.minute, base.second, tzinfo=dt.UTC)
-    moved = first + dt.timedelta(days=base.day - 1 + days)
-    delta = moved - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-    return int((delta.days * 86_400 + delta.seconds) * 1_000_000_000 + nanos)
-
-
-def extensions() -> dict[str, tuple[int, Callable[..., Any]]]:
-    """The Python extensions the rewritten modules call: name → (arity, function)."""
-    from ..nonstrict import NONSTRICT_EXT, nonstrict_call  # loaded only by govern test's rewrite
-
-    return {
-        _ARITH_EXT: (5, exact_arith),
-        _CMP_EXT: (5, exact_cmp),
-        _ROUND_EXT: (3, exact_round),
-        _TOTAL_EXT: (2, exact_total),
-        _EQUAL_EXT: (4, exact_equal),
-        _SPRINTF_EXT: (2, sprintf),
-        _MEMBER_EXT: (4, exact_member),
-        _ADD_DATE_EXT: (4, add_date),
-        NONSTRICT_EXT: (2, nonstrict_call),
-    }
 
 
 def _call_name(node: Spanned) -> str | None:
@@ -394,7 +244,7 @@ class _Rewriter:
             lhs, rhs = self.emit(lhs_node), self.emit(rhs_node)
             modes = f", {self.ctx.mode(lhs_node)}, {self.ctx.mode(rhs_node)})".encode()
             return f"data.{EXACT_PACKAGE}.{op.lower()}(".encode() + lhs + b", " + rhs + modes
-        if node.kind == "BoolExpr" and self.arithmetic and str(node.body.get("op")) in _CMPS:
+        if node.kind == "BoolExpr" and self.arithmetic and str(node.body.get("op")) in COMPARISONS:
             lhs_node, rhs_node = _spanned(node.body["lhs"]), _spanned(node.body["rhs"])
             # against a literal that is not a number (a string, ...), types alone decide
             literal = lhs_node.kind in _NOT_NUMBERS or rhs_node.kind in _NOT_NUMBERS

@@ -107,22 +107,32 @@ class Ledger:
         self.values: dict[float, set[Fraction]] = {}
         #: results given out as the f64 whose shortest text is OPA's (nothing remembered)
         self.shorts: set[float] = set()
-        self.texts: tuple[str, ...] = ()  # the policy set's texts and data, scanned on need
+        self._seen = (-1, -1)  # the (load, evaluation) of :data:`.exact.context` last seen
         self._static: tuple[frozenset[float], frozenset[int]] | None = None
-        self.input_text: str | None = None
         self._input_written: set[float] | None = None
         self._input_integral: frozenset[int] | None = None
 
-    def load(self, texts: list[str]) -> None:
-        """A policy set is loaded: the texts (policies, data) whose numbers are read as written.
-        They are scanned only when a number needs it (a collision, an integer in ``sprintf``)."""
-        self.texts = tuple(texts)
-        self._static = None
-        self.start(None)
+    def _sync(self) -> None:
+        """Start afresh when the engine has loaded a policy set or started an evaluation since."""
+        from .exact import context
+
+        now = (context.loads, context.evaluations)
+        if now == self._seen:
+            return
+        if now[0] != self._seen[0]:
+            self._static = None
+        self._seen = now
+        self.values.clear()
+        self.shorts.clear()
+        self._input_written = None
+        self._input_integral = None
 
     def _scanned(self) -> tuple[frozenset[float], frozenset[int]]:
+        from .exact import context
+
         if self._static is None:
-            self._static = (written_numbers(list(self.texts)), integral_spellings("\n".join(self.texts)))
+            texts = list(context.texts)
+            self._static = (written_numbers(texts), integral_spellings("\n".join(texts)))
         return self._static
 
     @property
@@ -135,17 +145,15 @@ class Ledger:
         """The integers spelled with a fraction or an exponent there."""
         return self._scanned()[1]
 
-    def start(self, input_text: str | None) -> None:
-        """An evaluation starts (on this input's JSON text, or the one before)."""
-        self.values.clear()
-        self.shorts.clear()
-        if input_text is not None:
-            self.input_text = input_text
-            self._input_written = None
-            self._input_integral = None
+    @property
+    def input_text(self) -> str:
+        from .exact import context
+
+        return context.input_text or ""
 
     def written(self, value: float) -> bool:
         """Whether ``value`` is a number written in the input, the data or a policy text."""
+        self._sync()
         if value in self.static_written:
             return True
         if self._input_written is None:  # read only when a result and a number collide
@@ -158,15 +166,17 @@ class Ledger:
     def ambiguous(self, value: int) -> bool:
         """Whether an integer regorus holds may be a number OPA reads as a float (spelled ``1.0``
         or ``1e6`` in the input, the data or a policy text), or beyond what it holds exactly."""
+        self._sync()
         if abs(value) >= EXACT_LIMIT or value in self.static_integral:
             return True
         if self._input_integral is None:
-            self._input_integral = integral_spellings(self.input_text or "")
+            self._input_integral = integral_spellings(self.input_text)
         return value in self._input_integral
 
     def opa_float(self, value: float) -> float:
         """The ``float64`` OPA's ``sprintf`` formats for ``value``: an arithmetic result's text
         parsed as a float64 (``1.99999999999999999983`` is ``2.0``), else the number itself."""
+        self._sync()
         found = self.values.get(value)
         if not found:
             return value
@@ -205,6 +215,7 @@ class Ledger:
         anyone writes (``0.019999999999999997``, not ``0.02``), so a number written is rarely
         mistaken for the result, and never an integer, so floor, ceil and integers see OPA's
         side of it."""
+        self._sync()
         if v.denominator == 1 and abs(v) < 2**63:
             return int(v)
         f = float(v)
