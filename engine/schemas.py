@@ -111,7 +111,7 @@ def _source(path: str | None) -> bytes:
         return str(path).encode()
 
 
-def _known_verdict(value: Any, schema: Schema) -> bool:
+def _known_verdict(value: Any, schema: Schema, remember: bool = True) -> bool:
     """Whether ``value`` conforms to ``schema``, remembered in the policy cache for documents
     found valid before (by the sha256 of their canonical JSON and of the schema): a valid spec,
     evidence document or parameter set checked again costs a digest, not a validator. Only
@@ -119,7 +119,7 @@ def _known_verdict(value: Any, schema: Schema) -> bool:
     """
     from .policy_cache import cache_dir, cached
 
-    if cache_dir() is None or not is_plain_json(value, VERDICT_CACHE_NODES):
+    if not remember or cache_dir() is None or not is_plain_json(value, VERDICT_CACHE_NODES):
         return _validate_value(value, schema)
     try:
         text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
@@ -142,9 +142,13 @@ def _known_verdict(value: Any, schema: Schema) -> bool:
     return verdict
 
 
-def is_valid(value: Any, schema: Schema) -> bool:
-    """Whether ``value`` conforms to ``schema`` (fast; no description of what is wrong)."""
-    return _known_verdict(value, schema)
+def is_valid(value: Any, schema: Schema, *, remember: bool = True) -> bool:
+    """Whether ``value`` conforms to ``schema`` (fast; no description of what is wrong).
+
+    ``remember``: look the verdict up in, and keep a valid one in, the policy cache. A document
+    built in memory for one decision (a collector's evidence) is not seen again: remembering it
+    would cost a write per document for nothing."""
+    return _known_verdict(value, schema, remember)
 
 
 def _validate_value(value: Any, schema: Schema) -> bool:
@@ -203,13 +207,13 @@ def _describe(error: Any) -> tuple[FieldPath, str]:
     return path, error.message[:300]
 
 
-def validation_errors(doc: Document, schema: Schema) -> list[tuple[FieldPath, str]]:
+def validation_errors(doc: Document, schema: Schema, *, remember: bool = True) -> list[tuple[FieldPath, str]]:
     """Every problem with ``doc`` against ``schema``, in document order.
 
     A valid document is recognised by the fast validator alone; jsonschema (slower, but with
     the error details the messages are built from) runs only to describe an invalid one.
     """
-    if is_valid(doc.value, schema):
+    if is_valid(doc.value, schema, remember=remember):
         return []
     errors = list(_validator(schema).iter_errors(doc.value))
     described = [_describe(e) for e in errors] or _fast_errors(doc.value, schema)
@@ -228,9 +232,12 @@ def validate(
     schema: Schema,
     error: Callable[..., InputError],
     relocate: Callable[[Document], Document] | None = None,
+    *,
+    remember: bool = True,
 ) -> None:
-    """Raise ``error`` naming the first problem (and counting the rest) if ``doc`` is invalid."""
-    problems = validation_errors(doc, schema)
+    """Raise ``error`` naming the first problem (and counting the rest) if ``doc`` is invalid
+    (``remember``: see :func:`is_valid`)."""
+    problems = validation_errors(doc, schema, remember=remember)
     if not problems:
         return
     if relocate is not None:

@@ -151,3 +151,19 @@ def test_the_schema_digest_follows_the_files_the_schema_is_built_from(
     params_before = digest(Schema.PARAMS)
     pack_schema.write_text(pack_schema.read_text(encoding="utf-8") + " ", encoding="utf-8")
     assert digest(Schema.PARAMS) == params_before  # the parameter schema has no pack sections
+
+
+def test_evidence_built_in_memory_is_not_remembered(counted: _Counter, tmp_path: Path) -> None:
+    """A collector's evidence is validated for one decision: no cache entry is written for it,
+    while the same document read from a file is remembered."""
+    from govern.engine.evidence import evidence_from_value
+    from govern.engine.evidence.document import load_evidence
+
+    evidence_from_value(_evidence())
+    evidence_from_value(_evidence())
+    assert counted.calls == 2
+    assert _entries(tmp_path / "cache") == []
+    load_evidence(Path(EVIDENCE))
+    load_evidence(Path(EVIDENCE))
+    assert counted.calls == 3
+    assert len(_entries(tmp_path / "cache")) == 1

@@ -57,11 +57,13 @@ class EvidenceDocument:
         return str(name) if name is not None else None
 
 
-def _validated(doc: Document, raw: bytes | None, text: str = "") -> EvidenceDocument:
+def _validated(
+    doc: Document, raw: bytes | None, text: str = "", *, remember: bool = True
+) -> EvidenceDocument:
     if not isinstance(doc.value, dict):
         raise EvidenceError("an evidence document must be a JSON object", doc.location(()))
     relocate = (lambda d: with_lines(d, raw, EvidenceError)) if raw is not None else None
-    validate(doc, Schema.EVIDENCE, EvidenceError, relocate=relocate)
+    validate(doc, Schema.EVIDENCE, EvidenceError, relocate=relocate, remember=remember)
     return EvidenceDocument(value=doc.value, source=doc.source, sha256=doc.sha256, text=text)
 
 
@@ -78,4 +80,4 @@ def evidence_from_value(value: Any, source: str = "<evidence>") -> EvidenceDocum
     text = json.dumps(value)
     raw = text.encode("utf-8")
     doc = parse_document(raw, source, EvidenceError, json_fast_path=True)
-    return _validated(doc, raw, text)
+    return _validated(doc, raw, text, remember=False)  # built for one decision: not seen again
