@@ -13,11 +13,14 @@ value's text as written (checked on reading without serializing the value again)
 whose key or digest does not match, that does not parse, or whose value has the wrong shape is
 ignored (and rewritten). The digest catches damage, not forgery: the folder is trusted like the installed
 code. Writes are atomic (a temporary file renamed into place); a cache
-that cannot be read or written is the same as no cache. Errors are never cached.
+that cannot be read or written is the same as no cache. Errors are never cached. The folder
+holds at most :data:`MAX_ENTRIES` entries: about one write in 64 removes the oldest written
+beyond it (and a killed writer's temporary files), so the cache does not grow without end.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -186,6 +189,34 @@ def _write(folder: Path, path: str, key: str, value: Any) -> None:
             raise
     except (OSError, TypeError, ValueError):
         return  # a cache that cannot be written is no cache
+    if int(key[:4], 16) % _PRUNE_EVERY == 0:  # about one write in _PRUNE_EVERY, deterministically
+        _prune(folder)
+
+
+#: The cache holds at most this many entries; beyond it the least recently written go first.
+MAX_ENTRIES = 20_000
+_PRUNE_EVERY = 64
+
+
+def _prune(folder: Path, limit: int | None = None) -> None:
+    """Remove the oldest entries (by the time they were written) beyond ``limit``, down to
+    three quarters of it, and temporary files a killed writer left behind an hour ago."""
+    import time
+
+    limit = MAX_ENTRIES if limit is None else limit
+    try:
+        with os.scandir(folder) as listing:
+            found = [(entry.stat().st_mtime, entry.path, entry.name) for entry in listing if entry.is_file()]
+    except OSError:
+        return
+    stale = time.time() - 3600
+    entries = sorted((m, path) for m, path, name in found if not name.startswith(".tmp-"))
+    leftovers = [path for m, path, name in found if name.startswith(".tmp-") and m < stale]
+    excess = entries[: len(entries) - limit * 3 // 4] if len(entries) > limit else []
+    for path in leftovers + [path for _, path in excess]:
+        # another process may have removed or replaced it: either way it is not ours to keep
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 def cached(

@@ -199,3 +199,33 @@ def test_an_entry_is_read_back_from_its_text_as_written(
     assert again == value
     assert list(again) == ["b", "a", "z"]  # the order as computed, not sorted
     assert list(again["z"]) == ["y", "x"]
+
+
+def test_the_cache_is_bounded_oldest_written_go_first(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from govern.engine import policy_cache
+
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    now = time.time()
+    for i in range(40):
+        entry = folder / f"{i:064x}.json"
+        entry.write_text("{}")
+        os.utime(entry, (now - 1000 + i, now - 1000 + i))  # entry 0 written first
+    leftover = folder / ".tmp-dead.json"
+    leftover.write_text("")
+    os.utime(leftover, (now - 7200, now - 7200))
+    fresh = folder / ".tmp-writing.json"
+    fresh.write_text("")
+    policy_cache._prune(folder, limit=20)
+    kept = sorted(p.name for p in folder.iterdir())
+    assert [n for n in kept if not n.startswith(".tmp-")] == [f"{i:064x}.json" for i in range(25, 40)]
+    assert len([n for n in kept if not n.startswith(".tmp-")]) == 15  # three quarters of the limit
+    assert f"{39:064x}.json" in kept  # the newest stay
+    assert f"{0:064x}.json" not in kept  # the oldest go
+    assert ".tmp-dead.json" not in kept  # a killed writer's leftover
+    assert ".tmp-writing.json" in kept  # a write under way is left alone
+    policy_cache._prune(folder, limit=20)  # within the limit: nothing more goes
+    assert len([p for p in folder.iterdir() if not p.name.startswith(".tmp-")]) == 15
