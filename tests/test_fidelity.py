@@ -684,3 +684,23 @@ def test_the_facts_of_no_user_module_are_the_empty_facts() -> None:
 
     assert ArithFacts().key() == NO_FACTS
     assert ArithFacts.from_key(NO_FACTS) == ArithFacts()
+
+
+AGGREGATE_RULES = """package p
+
+p_set := product({1.1, 3})
+p_arr := product([0.1, 0.2, 0.3])
+p_eq if { product([1.1, 1.1]) == 1.21 }
+s_set := sum({0.7, 0.2, 0.1})
+s_eq if { sum([0.1, 0.2]) == 0.3 }
+s_int := sum([1, 2, 3])
+"""
+
+
+def test_sum_and_product_as_opa_computes_them(opa_backend: Backend) -> None:
+    """OPA sums on 64 bits but multiplies on 53 (its product starts from big.NewFloat(1)), and
+    goes through a set in its sorted order: `product({1.1, 3})` is 3.3000000000000003 there."""
+    names = ["p_set", "p_arr", "p_eq", "s_set", "s_eq", "s_int"]
+    embedded = values(EmbeddedBackend(), {"agg.rego": AGGREGATE_RULES}, {}, names)
+    assert embedded == values(opa_backend, {"agg.rego": AGGREGATE_RULES}, {}, names)
+    assert embedded["p_set"] == 3.3000000000000003

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ..rego_ast import Spanned, as_spanned, iter_spanned, ref_name
-from .exact import AGGREGATES, ROUNDING
+from .exact import AGGREGATES, MAYBE, RESULT, ROUNDING, WRITTEN
 
 __all__ = [
     "AGGREGATES",
@@ -313,7 +313,7 @@ class FlowContext:
 
     def mode(self, node: Spanned) -> int:
         """What an arithmetic helper is told of an operand (see :mod:`.opa_numbers`)."""
-        return 2 if self.certain(node) else 1 if self.carries(node) else 0
+        return RESULT if self.certain(node) else MAYBE if self.carries(node) else WRITTEN
 
     def carries(self, node: Spanned) -> bool:
         """Whether the value of ``node`` may hold an arithmetic result."""

@@ -21,7 +21,10 @@ __all__ = [
     "EXACT_MODULE",
     "EXACT_MODULE_PATH",
     "EXACT_PACKAGE",
+    "MAYBE",
+    "RESULT",
     "ROUNDING",
+    "WRITTEN",
     "EvaluationContext",
     "add_date",
     "context",
@@ -69,6 +72,11 @@ AGGREGATES: Final = frozenset({"sum", "product"})
 ROUNDING: Final = frozenset({"floor", "ceil", "round"})
 #: 2^53: beyond it regorus holds big integers the helpers cannot receive; they stay native.
 EXACT_LIMIT: Final = 9_007_199_254_740_992
+#: What the load-time analysis tells a helper of an operand: a number as written (a literal, an
+#: input reference), maybe an arithmetic result, certainly one.
+WRITTEN: Final = 0
+MAYBE: Final = 1
+RESULT: Final = 2
 EXACT_PACKAGE: Final = "govern_exact_internal"
 EXACT_MODULE_PATH: Final = "govern/internal/exact.rego"
 _ARITH_EXT: Final = "govern_exact_arith"
@@ -123,7 +131,7 @@ def _exact_module() -> str:
     ]
     functions += [
         f"agg_{name}(xs) := {_TOTAL_EXT}({json.dumps(name)}, xs) if {{\n"
-        f"\tis_array(xs)\n\tevery x in xs {{ is_number(x); abs(x) < {_EXACT_LIMIT} }}\n"
+        f"\tnot is_object(xs)\n\tevery x in xs {{ is_number(x); abs(x) < {_EXACT_LIMIT} }}\n"
         f"}} else := {name}(xs)\n"
         for name in sorted(AGGREGATES)
     ]
@@ -136,8 +144,8 @@ EXACT_MODULE: Final = _exact_module()
 
 
 def _mode(value: Any) -> int:
-    """An operand's mode as the rewrite wrote it (0, 1, 2: see :mod:`.opa_numbers`)."""
-    if value in (0, 1, 2) and not isinstance(value, bool):
+    """An operand's mode as the rewrite wrote it (:data:`WRITTEN`, :data:`MAYBE`, :data:`RESULT`)."""
+    if value in (WRITTEN, MAYBE, RESULT) and not isinstance(value, bool):
         return int(value)
     raise ValueError(f"unknown operand mode {value!r}")
 

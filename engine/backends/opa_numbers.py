@@ -26,6 +26,8 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Final
 
+from .exact import EXACT_LIMIT, MAYBE, RESULT, WRITTEN, context
+
 __all__ = [
     "Ledger",
     "PrecisionLimit",
@@ -41,35 +43,27 @@ __all__ = [
 ]
 
 _BITS: Final = 64
+_PRODUCT_BITS: Final = 53
 #: How many inexact results one evaluation may remember before it fails (closed).
 _LEDGER_LIMIT: Final = 200_000
-#: 2^53: beyond it regorus holds big integers the helpers cannot receive; they stay native.
-EXACT_LIMIT: Final = 9_007_199_254_740_992
-
-
-#: What the load-time analysis knows of an operand: a number as written (a literal, an input
-#: reference), maybe an arithmetic result, certainly one.
-WRITTEN: Final = 0
-MAYBE: Final = 1
-RESULT: Final = 2
 
 
 class PrecisionLimit(ValueError):
     """OPA's answer cannot be told from what the embedded engine holds."""
 
 
-def _split64(x: Fraction) -> tuple[int, int]:
-    """``(m, e)`` with ``x`` rounded to 64 bits = ``m * 2**e``, ``2**63 <= |m| <= 2**64``
-    (half to even, ``big.Float``'s default); ``x`` is not zero."""
+def _split64(x: Fraction, bits: int = _BITS) -> tuple[int, int]:
+    """``(m, e)`` with ``x`` rounded to ``bits`` bits = ``m * 2**e``, ``2**(bits-1) <= |m| <=
+    2**bits`` (half to even, ``big.Float``'s default); ``x`` is not zero."""
     p, q = abs(x.numerator), x.denominator
-    e = p.bit_length() - q.bit_length() - _BITS
+    e = p.bit_length() - q.bit_length() - bits
     num, den = (p, q << e) if e >= 0 else (p << -e, q)
     m, r = divmod(num, den)
-    if m >= 1 << _BITS:  # one bit too many: the estimate of e was low by one
+    if m >= 1 << bits:  # one bit too many: the estimate of e was low by one
         e += 1
         num, den = (p, q << e) if e >= 0 else (p << -e, q)
         m, r = divmod(num, den)
-    elif m < 1 << (_BITS - 1):
+    elif m < 1 << (bits - 1):
         e -= 1
         num, den = (p, q << e) if e >= 0 else (p << -e, q)
         m, r = divmod(num, den)
@@ -78,11 +72,12 @@ def _split64(x: Fraction) -> tuple[int, int]:
     return (m if x > 0 else -m), e
 
 
-def round64(x: Fraction) -> Fraction:
-    """``x`` rounded to a 64-bit binary mantissa, half to even (``big.Float``'s default)."""
+def round64(x: Fraction, bits: int = _BITS) -> Fraction:
+    """``x`` rounded to a 64-bit (or ``bits``-bit) binary mantissa, half to even
+    (``big.Float``'s default)."""
     if x == 0:
         return x
-    m, e = _split64(x)
+    m, e = _split64(x, bits)
     return Fraction(m << e) if e >= 0 else Fraction(m, 1 << -e)
 
 
@@ -114,8 +109,6 @@ class Ledger:
 
     def _sync(self) -> None:
         """Start afresh when the engine has loaded a policy set or started an evaluation since."""
-        from .exact import context
-
         now = (context.loads, context.evaluations)
         if now == self._seen:
             return
@@ -128,8 +121,6 @@ class Ledger:
         self._input_integral = None
 
     def _scanned(self) -> tuple[frozenset[float], frozenset[int]]:
-        from .exact import context
-
         if self._static is None:
             texts = list(context.texts)
             self._static = (written_numbers(texts), integral_spellings("\n".join(texts)))
@@ -147,8 +138,6 @@ class Ledger:
 
     @property
     def input_text(self) -> str:
-        from .exact import context
-
         return context.input_text or ""
 
     def written(self, value: float) -> bool:
@@ -336,19 +325,23 @@ def _one(results: set[Fraction], what: str) -> Fraction:
 def total(op: str, values: Any) -> int | float:
     """``sum`` / ``product`` of numbers as OPA computes them (exact on integers, else each step on
     64 bits)."""
-    items = list(values.values()) if isinstance(values, dict) else list(values)
+    # OPA sums a set in its sorted order (each step rounds, so the order matters)
+    items = sorted(values) if isinstance(values, (set, frozenset)) else list(values)
     for item in items:
         _check(item)
     if all(_is_int(item) for item in items):
         integers = [int(item) for item in items]
         return math.prod(integers) if op == "product" else sum(integers)
     results = set()
+    # OPA's sum starts from a big.Float of no precision (it takes the operands' 64 bits); its
+    # product from big.NewFloat(1), whose 53 bits every step then keeps
+    bits = _PRODUCT_BITS if op == "product" else _BITS
     for choice in range(2):  # remembered results first, then every colliding number as written
         acc = Fraction(1 if op == "product" else 0)
         for item in items:
             options = ledger.readings(item)
             x = _parsed(options[min(choice, len(options) - 1)])
-            acc = round64(acc * x if op == "product" else acc + x)
+            acc = round64(acc * x if op == "product" else acc + x, bits)
         results.add(acc)
     return ledger.give_out(_one(results, f"{op} of {len(items)} numbers"))
 

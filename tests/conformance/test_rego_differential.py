@@ -195,8 +195,12 @@ calls = st.one_of(
     st.tuples(st.sampled_from(["round", "ceil", "floor", "abs"]), st.one_of(number, arith)).map(
         lambda t: f"{t[0]}({t[1]})"
     ),
-    st.tuples(st.sampled_from(["count", "sum", "max", "min", "sort"]), num_array).map(
+    st.tuples(st.sampled_from(["count", "sum", "product", "max", "min", "sort"]), num_array).map(
         lambda t: f"{t[0]}({t[1]})"
+    ),
+    # a set: OPA sums and multiplies it in its sorted order, a product on 53 bits
+    st.tuples(st.sampled_from(["sum", "product"]), num_array).map(
+        lambda t: f"{t[0]}({{x | some x in {t[1]}}})"
     ),
     st.tuples(st.sampled_from(["count", "lower", "upper", "trim_space"]), string).map(
         lambda t: f"{t[0]}({t[1]})"
