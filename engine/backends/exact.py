@@ -16,6 +16,7 @@ from typing import Any, Final
 __all__ = [
     "ADD_DATE_EXT",
     "AGGREGATES",
+    "ARITHMETIC",
     "COMPARISONS",
     "EXACT_LIMIT",
     "EXACT_MODULE",
@@ -88,7 +89,7 @@ _EQUAL_EXT: Final = "govern_exact_equal"
 _SPRINTF_EXT: Final = "govern_sprintf"
 _MEMBER_EXT: Final = "govern_exact_member"
 _EXACT_LIMIT: Final = EXACT_LIMIT
-_OPS: Final = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/", "Mod": "%"}
+ARITHMETIC: Final = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/", "Mod": "%"}
 COMPARISONS: Final = {"Lt": "<", "Le": "<=", "Gt": ">", "Ge": ">=", "Eq": "==", "Ne": "!="}
 
 
@@ -98,7 +99,7 @@ def _exact_module() -> str:
         "\tis_number(a)\n\tis_number(b)\n"
         f"\tabs(a) < {_EXACT_LIMIT}\n\tabs(b) < {_EXACT_LIMIT}\n"
         f"}} else := a {symbol} b\n"
-        for name, symbol in _OPS.items()
+        for name, symbol in ARITHMETIC.items()
     ]
     functions += [
         f"cmp_{name.lower()}(a, b, ma, mb) := {_CMP_EXT}({json.dumps(name)}, a, b, ma, mb) if {{\n"

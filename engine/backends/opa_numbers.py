@@ -26,7 +26,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Final
 
-from .exact import EXACT_LIMIT, MAYBE, RESULT, WRITTEN, context
+from .exact import ARITHMETIC, COMPARISONS, EXACT_LIMIT, MAYBE, RESULT, WRITTEN, context
 
 __all__ = [
     "Ledger",
@@ -370,8 +370,7 @@ def _round_one(op: str, v: Fraction) -> int:
     raise ValueError(f"unknown rounding {op}")
 
 
-_SYMBOLS: Final = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/", "Lt": "<", "Le": "<=", "Gt": ">",
-                   "Ge": ">=", "Eq": "==", "Ne": "!="}  # fmt: skip
+_SYMBOLS: Final = {**ARITHMETIC, **COMPARISONS}
 
 
 @functools.lru_cache(maxsize=4096)
@@ -414,7 +413,7 @@ def compare(op: str, a: Any, b: Any, a_mode: int = MAYBE, b_mode: int = MAYBE) -
     when it has two readings and they give different answers, that is an error."""
     _check(a)
     _check(b)
-    if op not in _SYMBOLS or op in ("Add", "Sub", "Mul", "Div"):
+    if op not in COMPARISONS:
         raise ValueError(f"unknown comparison operator {op}")
     answers = {
         _decide(op, _text(x), _text(y))
