@@ -148,8 +148,7 @@ class ParsedModule:
         except Exception as exc:  # pragma: no cover - this text parsed before
             message, location = split_engine_error(str(exc))
             raise PolicyLoadError(message, location or Location(self.path)) from None
-        tree: dict[str, Any] = json.loads(engine.get_ast_as_json())[0]["ast"]
-        return tree
+        return syntax_tree(engine, self.text)
 
 
 @dataclass(frozen=True)
@@ -387,7 +386,7 @@ def _parse(path: str, text: str, *, v0: bool) -> ParsedModule:
                 raise PolicyLoadError(message, location or Location(path), hint) from None
             current = repaired
             continue
-        ast = json.loads(engine.get_ast_as_json())[0]["ast"]
+        ast = syntax_tree(engine, current)
         split = (
             _split_calls_across_lines(current, ast)
             or _split_chained_definitions(current, ast)
@@ -401,6 +400,54 @@ def _parse(path: str, text: str, *, v0: bool) -> ParsedModule:
             text=current, package=_package(ast), heads=_heads(ast), path=path, v0=v0, tree=ast
         )
     raise PolicyLoadError("too many bodiless function heads", Location(path))  # pragma: no cover
+
+
+def syntax_tree(engine: Any, text: str) -> dict[str, Any]:
+    """The tree of the one module ``engine`` holds (parsed from ``text``), with regorus' object
+    spans repaired.
+
+    regorus 0.13.0 starts the span of an object literal of two or more fields at its last key
+    (``{"a": 1 + 2, "b": 3}`` spans ``b": 3}``): whatever rewrites the module by spans would copy
+    the fields before it as written, their arithmetic, calls and comparisons included. Each such
+    span (with its line and column) is moved back to the object's opening brace."""
+    tree: dict[str, Any] = json.loads(engine.get_ast_as_json())[0]["ast"]
+    data = text.encode("utf-8")
+    for node in iter_spanned(tree.get("rules") or []):
+        if node.kind != "Object":
+            continue
+        starts = [
+            int(entry[0]["start"])
+            for entry in node.body.get("fields") or []
+            if isinstance(entry, list) and entry and isinstance(entry[0], dict) and "start" in entry[0]
+        ]
+        if not starts or min(starts) >= node.start:
+            continue
+        brace = _opening_brace(data, min(starts))
+        if brace is not None:
+            line = data.count(b"\n", 0, brace) + 1
+            col = brace - (data.rfind(b"\n", 0, brace) + 1) + 1
+            node.body["span"].update(start=brace, line=line, col=col)
+    return tree
+
+
+def _opening_brace(data: bytes, first_key: int) -> int | None:
+    """Where the ``{`` before an object's first key is: back over blanks, comments and at most
+    one quote (a string key's span starts after its quote); None if something else is there."""
+    i = first_key - 1
+    quote_seen = False
+    while i >= 0:
+        c = data[i]
+        if c == ord("{"):
+            return i
+        if c in b"\"`" and not quote_seen:
+            quote_seen = True
+        elif c not in b" \t\r\n":
+            comment = data.find(b"#", data.rfind(b"\n", 0, i) + 1, i)
+            if comment < 0:
+                return None  # not a comment: not an object's opening as expected
+            i = comment  # a comment: go on before it
+        i -= 1
+    return None
 
 
 def _split_calls_across_lines(text: str, ast: dict[str, Any]) -> str | None:

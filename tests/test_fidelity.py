@@ -24,7 +24,7 @@ from govern.engine.backends.exact import add_date, context, exact_arith, exact_c
 from govern.engine.backends.fidelity import rewrite_module
 from govern.engine.errors import BackendError, PolicyLoadError
 from govern.engine.policyset import PolicyModule, make_policy_set, parse_module
-from govern.engine.rego_ast import parse_rego
+from govern.engine.rego_ast import iter_spanned, parse_rego
 from govern.engine.spec import RegoVersion
 
 from .conformance.opa_server import OpaServer, shared_server, stop_shared
@@ -160,13 +160,11 @@ def test_arithmetic_gives_opas_answer(opa_backend: Backend) -> None:
     opa_values = values(opa_backend, files, input_doc, ARITH_RULES)
     # 0.93 - 0.91 is 0.019999999999999999983 on OPA (not above 0.02), 0.1 + 0.2 prints as 0.3
     assert (opa_values["regressed"], opa_values["sum_eq"]) == ("undefined", True)
-    # OPA's `nested` is 1.99999999999999999983: the embedded engine keeps it below 2 (its floor
-    # is 1 on both), where the JSON OPA writes reads back as 2.0
-    assert embedded["nested"] == math.nextafter(2, 0)
+    # OPA's `nested` is 1.99999999999999999983, which the JSON OPA writes reads back as 2.0: the
+    # embedded engine holds it below 2 while it evaluates (its floor is 1 on both) and returns it
+    # as OPA's output reads
     assert opa_values["nested"] == 2.0
-    assert {k: v for k, v in embedded.items() if k != "nested"} == {
-        k: v for k, v in opa_values.items() if k != "nested"
-    }
+    assert embedded == opa_values
     assert embedded["drop"] == 0.02
 
 
@@ -704,3 +702,89 @@ def test_sum_and_product_as_opa_computes_them(opa_backend: Backend) -> None:
     embedded = values(EmbeddedBackend(), {"agg.rego": AGGREGATE_RULES}, {}, names)
     assert embedded == values(opa_backend, {"agg.rego": AGGREGATE_RULES}, {}, names)
     assert embedded["p_set"] == 3.3000000000000003
+
+
+KEYED = """package p
+
+a := 0.1 * 3
+b := 0.3 * 1
+same_set := {a, b}
+same_compr := {x | some x in [0.93 - 0.91, 0.95 - 0.93]}
+same_count := count(same_compr)
+apart_compr := {x | some x in [0.1 * 3, 0.7 - 0.4]}
+apart_count := count(apart_compr)
+apart_rule contains x if { some x in [0.1 * 3, 0.7 - 0.4] }
+apart_object[x] := 1 if { some x in [0.93 - 0.91, 0.5 - 0.48] }
+apart_keys := {x: 1 | some x in [0.93 - 0.91, 0.5 - 0.48]}
+written_and_result := {x | some x in [input.w, 0.93 - 0.91]}
+result_key := {0.93 - 0.91: "k"}
+far_apart := {0.5 * 3, 0.25 * 2, 1.1 + 2.2}
+nested := {"drop": (0.93 - 0.91) * 100, "drops": [(0.93 - 0.91) * 100]}
+"""
+KEYED_ANSWERED = ["a", "b", "same_set", "same_compr", "same_count", "far_apart", "nested"]
+KEYED_REFUSED = ["apart_compr", "apart_count", "apart_rule", "apart_object", "apart_keys",
+                 "written_and_result", "result_key"]  # fmt: skip
+
+
+def test_sets_and_object_keys_of_results_give_opas_answer_or_are_refused(opa_backend: Backend) -> None:
+    """Two results OPA holds apart but regorus as one float (0.1 * 3 and 0.7 - 0.4), or a result
+    and a number written with the same float, would be one set element or object key embedded
+    and two on OPA (a count, a deny set): that is refused when the element is made. Results OPA
+    holds equal too, or far apart, are answered; a result returned in a value reads as OPA's JSON
+    of it does (1.99999999999999999983 is 2.0); a result as an object key is refused (OPA writes
+    it with all its digits)."""
+    names = KEYED_ANSWERED + KEYED_REFUSED
+    files = {"keyed.rego": KEYED}
+    embedded = values(EmbeddedBackend(), files, {}, names)
+    opa_values = values(opa_backend, files, {}, names)
+    # a result beside the same float written in the input, on an input of its own (that written
+    # 0.02 would make the sets of results equal to it above refuse too)
+    with_input = {"w": 0.02}
+    embedded["written_and_result"] = values(EmbeddedBackend(), files, with_input, ["written_and_result"])[
+        "written_and_result"
+    ]
+    opa_values["written_and_result"] = values(opa_backend, files, with_input, ["written_and_result"])[
+        "written_and_result"
+    ]
+    assert "error" not in opa_values.values()
+    assert {n: embedded[n] for n in KEYED_ANSWERED} == {n: opa_values[n] for n in KEYED_ANSWERED}
+    assert {n: embedded[n] for n in KEYED_REFUSED} == dict.fromkeys(KEYED_REFUSED, "error")
+    # OPA's own answers, which the embedded engine would otherwise get wrong silently
+    assert (opa_values["same_count"], opa_values["apart_count"]) == (1, 2)
+    assert len(opa_values["written_and_result"]) == 2
+    assert opa_values["nested"] == {"drop": 2.0, "drops": [2.0]}
+
+
+def test_a_refused_set_element_names_the_fix() -> None:
+    backend = EmbeddedBackend()
+    backend.load(make_policy_set(modules({"keyed.rego": KEYED})), {})
+    with pytest.raises(BackendError, match=r"set element or an object key .* --backend opa"):
+        backend.evaluate_rule({}, "data.p.apart_count")
+    with pytest.raises(BackendError, match=r"object key 0\.02 may be an inexact arithmetic result"):
+        backend.evaluate_rule({}, "data.p.result_key")
+
+
+FIELDS = """package p
+
+floored if {
+	o := {"drop": (0.93 - 0.91) * 100, "other": 1}
+	floor(o.drop) == 1
+}
+message := {"msg": sprintf("%v and %.2f", [1e-7, 2.675]), "n": 1}
+nested := {"a": {"b": (0.93 - 0.91) * 100, "c": 2}, "d": 3}
+"""
+
+
+def test_every_field_of_an_object_literal_is_rewritten(opa_backend: Backend) -> None:
+    """regorus starts an object literal's span at its last field: a rewrite by spans used to
+    copy the fields before it as written, so their arithmetic, rounding and sprintf kept
+    regorus' answers (`floored` false: its floor was 2)."""
+    names = ["floored", "message", "nested"]
+    embedded = values(EmbeddedBackend(), {"fields.rego": FIELDS}, {}, names)
+    assert embedded == values(opa_backend, {"fields.rego": FIELDS}, {}, names)
+    assert embedded["floored"] is True
+    assert embedded["message"] == {"msg": "1e-07 and 2.67", "n": 1}
+    tree = parse_rego("f.rego", FIELDS, v0=False).ast
+    objects = [node for node in iter_spanned(tree["rules"]) if node.kind == "Object"]
+    assert len(objects) == 4
+    assert all(FIELDS.encode()[o.start : o.start + 1] == b"{" for o in objects)

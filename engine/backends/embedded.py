@@ -28,7 +28,7 @@ from ..rego_ast import ParsedModule, import_regorus, iter_spanned, parse_rego, r
 from ..spec import RegoVersion, Stage
 from .base import UNDEFINED, Backend, PackageValues, split_engine_error
 from .derived import builtin_names, engine_text, module_facts, once_clean, set_facts
-from .exact import EXACT_MODULE, EXACT_MODULE_PATH, context, extensions
+from .exact import EXACT_MODULE, EXACT_MODULE_PATH, context, extensions, opa_values
 
 __all__ = ["EmbeddedBackend", "import_regorus"]
 
@@ -244,7 +244,7 @@ class EmbeddedBackend(Backend):
         results = json.loads(raw).get("result") or []
         if not results:
             raise BackendError("evaluation returned no result for the rule values")
-        values = results[0]["expressions"][0]["value"]
+        values = _as_opa_reads(results[0]["expressions"][0]["value"], "evaluation failed")
         for package, name, direct in keys:
             key = f"{package}.{name}"
             if direct:
@@ -286,12 +286,21 @@ class EmbeddedBackend(Backend):
             where = f" at {location}" if location else ""
             raise BackendError(f"{path} failed{where}: {message}") from None
         value = json.loads(raw)
-        return UNDEFINED if value == "<undefined>" else value
+        return UNDEFINED if value == "<undefined>" else _as_opa_reads(value, f"{path} failed")
 
     @property
     def engine(self) -> Any:
         """The loaded regorus engine (``govern test`` uses it for coverage and prints)."""
         return self._require()
+
+
+def _as_opa_reads(value: Any, failed: str) -> Any:
+    """The engine's value with its arithmetic results as OPA's output reads them
+    (:func:`.exact.opa_values`); where that cannot be told, the evaluation failed."""
+    try:
+        return opa_values(value)
+    except ValueError as exc:  # PrecisionLimit
+        raise BackendError(f"{failed}: {exc}") from None
 
 
 def _eval_rule(engine: Any, path: str) -> None:

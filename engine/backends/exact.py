@@ -10,6 +10,7 @@ cached policy texts or not, so it imports the computing modules only when an ext
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -88,6 +89,7 @@ _TOTAL_EXT: Final = "govern_exact_total"
 _EQUAL_EXT: Final = "govern_exact_equal"
 _SPRINTF_EXT: Final = "govern_sprintf"
 _MEMBER_EXT: Final = "govern_exact_member"
+_KEY_EXT: Final = "govern_exact_key"
 _EXACT_LIMIT: Final = EXACT_LIMIT
 ARITHMETIC: Final = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/", "Mod": "%"}
 COMPARISONS: Final = {"Lt": "<", "Le": "<=", "Gt": ">", "Ge": ">=", "Eq": "==", "Ne": "!="}
@@ -118,6 +120,9 @@ def _exact_module() -> str:
         f"member(x, xs, mx, mxs) := {_MEMBER_EXT}(x, xs, mx, mxs) if passable([x, xs]) else := x in xs\n"
     )
     functions.append(f"format(f, a) := {_SPRINTF_EXT}(f, a) if passable(a) else := sprintf(f, a)\n")
+    functions.append(
+        f"key(x) := x if {{\n\tpassable([x])\n\t{_KEY_EXT}(x)\n}} else := x if {{\n\tnot passable([x])\n}}\n"
+    )
     # regorus cannot hand an extension a set holding an array, an object or a set
     functions.append(
         "passable(x) if not unpassable(x)\n\n"
@@ -149,6 +154,16 @@ def _mode(value: Any) -> int:
     if value in (WRITTEN, MAYBE, RESULT) and not isinstance(value, bool):
         return int(value)
     raise ValueError(f"unknown operand mode {value!r}")
+
+
+def opa_values(value: Any) -> Any:
+    """A value the engine returned, with each inexact arithmetic result of this evaluation as
+    OPA's JSON output reads it (:meth:`.opa_numbers.Ledger.as_opa_json`). Without a result (the
+    number code never ran in this process) the value itself, at the cost of a lookup."""
+    numbers = sys.modules.get(f"{__package__}.opa_numbers")
+    if numbers is None:
+        return value
+    return numbers.ledger.as_opa_json(value)
 
 
 def exact_arith(op: str, a: Any, b: Any, a_mode: Any = 1, b_mode: Any = 1) -> int | float:
@@ -207,6 +222,14 @@ def exact_cmp(op: str, a: Any, b: Any, a_mode: Any = 1, b_mode: Any = 1) -> bool
     return opa_numbers.compare(op, a, b, _mode(a_mode), _mode(b_mode))
 
 
+def exact_key(value: Any) -> bool:
+    """Whether ``value`` can be a set element or object key here as on OPA
+    (:func:`.opa_numbers.key`); raises when OPA would hold it apart from another number."""
+    from . import opa_numbers
+
+    return opa_numbers.key(value)
+
+
 def add_date(ns: Any, years: Any, months: Any, days: Any) -> int:
     """``time.add_date`` with Go's ``Time.AddDate`` normalisation (day overflow rolls forward)."""
     for value in (ns, years, months, days):
@@ -237,6 +260,7 @@ def extensions() -> dict[str, tuple[int, Callable[..., Any]]]:
         _EQUAL_EXT: (4, exact_equal),
         _SPRINTF_EXT: (2, sprintf),
         _MEMBER_EXT: (4, exact_member),
+        _KEY_EXT: (1, exact_key),
         ADD_DATE_EXT: (4, add_date),
         NONSTRICT_EXT: (2, nonstrict_call),
     }

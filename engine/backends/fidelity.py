@@ -64,6 +64,8 @@ _HOIST_IF_DYNAMIC: Final = {"Array", "Object", "Set"}
 _EQUALITY: Final = {"Eq"}
 #: Literals that are never numbers: a comparison with one is decided by types alone.
 _NOT_NUMBERS: Final = {"String", "RawString", "Bool", "Null"}
+#: Nodes that make set elements or object keys (literals, comprehensions, rule heads).
+_KEYED: Final = {"Set", "Object", "SetCompr", "ObjectCompr", "Spec"}
 
 
 def _call_name(node: Spanned) -> str | None:
@@ -132,6 +134,8 @@ class _Rewriter:
     #: per enclosing query: its locals → the value each is bound from when that value may be an
     #: arithmetic result, else None
     arith_locals: list[dict[str, Spanned | None]] = field(default_factory=list)
+    #: set elements and object keys that may be an arithmetic result: checked as they are made
+    keyed: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.ctx.local = self.local
@@ -233,8 +237,9 @@ class _Rewriter:
         )
 
     def emit(self, node: Spanned) -> bytes:
-        if id(node.body) in self.hoisted:
-            return self.hoisted[id(node.body)]
+        first = self.emit_first(node)
+        if first is not None:
+            return first
         if node.kind == "Number" and self.arithmetic:
             self.check_literal(node)
         if node.kind == "ArithExpr" and self.arithmetic:
@@ -304,6 +309,81 @@ class _Rewriter:
         if node.kind == "" and "stmts" in node.body:
             return self.emit_query(node)
         return self.render(node)
+
+    def emit_first(self, node: Spanned) -> bytes | None:
+        """What replaces ``node`` whatever it is: the variable a negation's operand was bound to,
+        a set element or key through the helper; else None (after marking the keys it makes)."""
+        if id(node.body) in self.hoisted:
+            return self.hoisted[id(node.body)]
+        if id(node.body) in self.keyed:
+            return self.emit_key(node)
+        if self.arithmetic and self.follow and node.kind in _KEYED:
+            self.mark_keys(node)
+        return None
+
+    def emit_key(self, node: Spanned) -> bytes:
+        """A set element or object key made through the helper (:meth:`mark_keys`)."""
+        self.keyed.discard(id(node.body))
+        self.changed = True
+        return f"data.{EXACT_PACKAGE}.key(".encode() + self.emit(node) + b")"
+
+    def mark_keys(self, node: Spanned) -> None:
+        """Mark the set elements and object keys under ``node`` that may hold an arithmetic
+        result, to be made through the helper that refuses two numbers OPA holds apart and
+        regorus as one float (a set would count them once, an object keep one key)."""
+        keys: list[Spanned] = []
+        scopes: list[Spanned] = []  # the queries that bind the keys' variables
+        if node.kind == "Set" and "items" in node.body:  # a set literal
+            keys = [n for n in map(as_spanned, node.body["items"] or []) if n is not None]
+        elif node.kind == "Object" and "fields" in node.body:  # an object literal
+            for entry in node.body["fields"] or []:
+                key = as_spanned(entry[1]) if isinstance(entry, list) and len(entry) == 3 else None
+                if key is not None:
+                    keys.append(key)
+        elif node.kind in ("SetCompr", "ObjectCompr"):
+            key = as_spanned(node.body.get("term" if node.kind == "SetCompr" else "key"))
+            query = as_spanned(node.body.get("query"))
+            keys = [key] if key is not None else []
+            scopes = [query] if query is not None else []
+        elif node.kind == "Spec":  # a rule: `s contains x`, `o[x] := v`, `p[x]` (v0)
+            head = as_spanned(node.body.get("head"))
+            if head is not None and head.kind == "Set":
+                key = as_spanned(head.body.get("key"))
+                keys = [key] if key is not None else []
+            elif head is not None and head.kind == "Compr":
+                ref = as_spanned(head.body.get("refr"))
+                while ref is not None and ref.kind in ("RefBrack", "RefDot"):
+                    index = as_spanned(ref.body.get("index")) if ref.kind == "RefBrack" else None
+                    if index is not None:
+                        keys.append(index)
+                    ref = as_spanned(ref.body.get("refr"))
+            for body in node.body.get("bodies") or []:
+                query = as_spanned(body.get("query")) if isinstance(body, dict) else None
+                if query is not None:
+                    scopes.append(query)
+        if not keys:
+            return
+        scope: dict[str, Spanned | None] = {}
+        for query in scopes:
+            self.bind(query, scope)
+        self.arith_locals.append(scope)
+        try:
+            self.keyed.update(id(key.body) for key in keys if self.carries_arithmetic(key))
+        finally:
+            self.arith_locals.pop()
+
+    def bind(self, query: Spanned, bound: dict[str, Spanned | None]) -> None:
+        """Add the locals the query binds to ``bound``, each with the value it is bound from
+        when that value may be an arithmetic result (else None)."""
+        statements = list(map(_spanned, query.body.get("stmts") or []))
+        for _ in range(len(statements) + 1):  # a binding may use one made further down
+            before = dict(bound)
+            for stmt in statements:
+                for name, value in statement_bindings(stmt, self.src):
+                    if bound.get(name) is None:
+                        bound[name] = value if self.carries_arithmetic(value) else None
+            if bound == before:
+                break
 
     def emit_membership(self, node: Spanned) -> bytes | None:
         """``v in xs`` through the helper that compares numbers as OPA does, when an arithmetic
@@ -387,15 +467,7 @@ class _Rewriter:
             self.arith_locals.pop()
 
     def _emit_query(self, query: Spanned, bound: dict[str, Spanned | None]) -> bytes:
-        statements = list(map(_spanned, query.body.get("stmts") or []))
-        for _ in range(len(statements) + 1):  # a binding may use one made further down
-            before = dict(bound)
-            for stmt in statements:
-                for name, value in statement_bindings(stmt, self.src):
-                    if bound.get(name) is None:
-                        bound[name] = value if self.carries_arithmetic(value) else None
-            if bound == before:
-                break
+        self.bind(query, bound)
         pieces: list[bytes] = []
         pos = query.start
         any_hoist = False

@@ -179,6 +179,32 @@ class Ledger:
             )
         return options.pop()
 
+    def as_opa_json(self, value: Any) -> Any:
+        """A value the engine returned, as OPA's JSON output of it reads: an arithmetic result
+        as its own text parses (``(0.93 - 0.91) * 100`` is ``1.99999999999999999983`` on OPA,
+        which reads ``2.0``; regorus holds ``1.9999999999999998``). Raises where that cannot be
+        told (a number both written and a result that OPA writes differently), and for an object
+        key that is a result (OPA writes the key with its 20 digits; regorus with 17)."""
+        self._sync()
+        if not self.values:
+            return value
+        return self._as_opa_json(value)
+
+    def _as_opa_json(self, value: Any) -> Any:
+        if isinstance(value, float):
+            return self.opa_float(value)
+        if isinstance(value, list):
+            return [self._as_opa_json(item) for item in value]
+        if isinstance(value, dict):
+            for key in value:
+                if _NUMERIC_KEY.fullmatch(key) and float(key) in self.values:
+                    raise PrecisionLimit(
+                        f"the object key {key} may be an inexact arithmetic result, which OPA writes"
+                        " with more digits; run it with --backend opa"
+                    )
+            return {key: self._as_opa_json(item) for key, item in value.items()}
+        return value
+
     def readings(self, value: int | float, mode: int = MAYBE) -> list[tuple[Fraction, bool]]:
         """OPA's possible values of an operand, each with whether it is an arithmetic result (a
         64-bit value) or a number as written (its exact decimal). A number as written
@@ -222,6 +248,9 @@ class Ledger:
         self.values.setdefault(-f, set()).add(-v)
         return f
 
+
+#: An object key regorus wrote from a number (JSON keys are strings).
+_NUMERIC_KEY = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 _NUMBER = re.compile(r"(?<![\w.])(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?(?![\w.])")
 
@@ -473,6 +502,34 @@ def member(value: Any, collection: Any, value_mode: int = MAYBE, items_mode: int
     else:
         return False
     return any(equal(value, item, value_mode, items_mode) for item in items)
+
+
+def key(value: Any) -> bool:
+    """True when every number in ``value`` (a set element or an object key being made) is one
+    OPA tells apart from every other exactly as regorus does. A float under which two
+    different results are remembered, or a result and a number written (in the input, the
+    data or a policy), is one ``f64`` here and two numbers on OPA: a set would count it once and
+    an object keep one key, so that raises."""
+    ledger._sync()
+    if not ledger.values:
+        return True
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float):
+            found = ledger.values.get(item)
+            if found and (len(found) > 1 or item in ledger.shorts or ledger.written(item)):
+                raise PrecisionLimit(
+                    f"{item!r} as a set element or an object key stands for numbers OPA holds apart"
+                    " (arithmetic results, or a result and a number written, that differ only"
+                    " beyond a binary float); run it with --backend opa"
+                )
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, set, frozenset, tuple)):
+            stack.extend(item)
+    return True
 
 
 def _is_number(value: Any) -> bool:
