@@ -439,7 +439,7 @@ def _opening_brace(data: bytes, first_key: int) -> int | None:
         c = data[i]
         if c == ord("{"):
             return i
-        if c in b"\"`" and not quote_seen:
+        if c in b'"`' and not quote_seen:
             quote_seen = True
         elif c not in b" \t\r\n":
             comment = data.find(b"#", data.rfind(b"\n", 0, i) + 1, i)

@@ -788,3 +788,51 @@ def test_every_field_of_an_object_literal_is_rewritten(opa_backend: Backend) -> 
     objects = [node for node in iter_spanned(tree["rules"]) if node.kind == "Object"]
     assert len(objects) == 4
     assert all(FIELDS.encode()[o.start : o.start + 1] == b"{" for o in objects)
+
+
+LIBRARY_CALLER = """package team
+
+import rego.v1
+
+import data.govern.lib
+
+drop := input.champion - input.run
+
+fixed_drop := lib.fixed(drop)
+
+regressed if lib.fixed(input.champion - input.run) > 4
+"""
+RULES_OF_CALLER = ("fixed_drop", "regressed")
+
+
+def test_a_result_passed_to_the_builtin_library_is_computed_as_opa_does(opa_backend: Backend) -> None:
+    """`lib.fixed` rounds millionths natively, which is exact for numbers as written; a result
+    passed to it is OPA's value, which its native product may round to the other side: with
+    `0.010004499999 - 0.01`, OPA's `fixed` is 4 and the native one 5. The library is rewritten
+    through the helpers when a team policy passes it a result."""
+    library = (Path(__file__).resolve().parent.parent / "policies" / "lib" / "lib.rego").read_text("utf-8")
+    modules_ = [
+        parse_module("govern/lib/lib.rego", library, RegoVersion.V1, builtin=True),
+        parse_module("team.rego", LIBRARY_CALLER, RegoVersion.V1, builtin=False),
+    ]
+    input_doc = {"champion": 0.010004499999, "run": 0.01}
+    answers = []
+    for backend in (EmbeddedBackend(), opa_backend):
+        backend.load(make_policy_set(modules_), {})
+        answers.append([backend.evaluate_rule(input_doc, f"data.team.{n}") for n in RULES_OF_CALLER])
+    assert answers[0] == answers[1] == [4, UNDEFINED]
+
+
+FROM_TEXT = """package p
+
+n := count([v | some v in [0.93 - 0.91, to_number(input.s)]; v * 100 < 2])
+"""
+
+
+def test_a_number_made_from_text_is_not_taken_for_a_result(opa_backend: Backend) -> None:
+    """`to_number("0.02")` is the float the result `0.93 - 0.91` is remembered under: read as the
+    result, both elements counted (2, where OPA counts 1). A number in an input string, or any
+    number once a policy makes numbers from text, is read both ways: here that is refused."""
+    input_doc = {"s": "0.02"}
+    assert values(opa_backend, {"t.rego": FROM_TEXT}, input_doc, ["n"]) == {"n": 1}
+    assert values(EmbeddedBackend(), {"t.rego": FROM_TEXT}, input_doc, ["n"]) == {"n": "error"}

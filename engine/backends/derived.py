@@ -18,7 +18,16 @@ from typing import Any
 from ..policy_cache import cached
 from ..rego_ast import ParsedModule, as_spanned, iter_spanned, ref_name
 
-__all__ = ["ModuleFacts", "builtin_names", "engine_text", "module_facts", "once_clean", "set_facts"]
+__all__ = [
+    "LIBRARY_PACKAGE",
+    "ModuleFacts",
+    "builtin_names",
+    "engine_text",
+    "library_takes_results",
+    "module_facts",
+    "once_clean",
+    "set_facts",
+]
 
 
 def _version(source: ParsedModule) -> str:
@@ -58,17 +67,29 @@ def engine_text(path: str, source: ParsedModule, *, arithmetic: bool, facts: str
 NO_FACTS = json.dumps([[], [], [], []])
 
 
-def set_facts(sources: list[ParsedModule]) -> str:
+#: The package of the built-in library's shared helpers, which team policies may call.
+LIBRARY_PACKAGE = "govern.lib"
+
+
+def set_facts(sources: list[ParsedModule], library: list[ParsedModule] | None = None) -> str:
     """Which rules, functions and parameters of these (user) modules may hold an arithmetic
     result (:func:`~govern.engine.backends.arith_flow.arith_facts`), as the facts' canonical
-    text, cached by the modules' texts."""
+    text, cached by the modules' texts.
+
+    ``library`` (the built-in ``govern.lib`` module) joins the analysis when a user module that
+    computes names it: its functions' parameters are then followed like a user function's
+    (:func:`library_takes_results`)."""
     if not sources:
         return NO_FACTS
+    helpers = [s for s in library or () if any(f"{LIBRARY_PACKAGE}" in u.text for u in sources)]
 
     def compute() -> str:
-        from .arith_flow import FlowModule, arith_facts
+        from .arith_flow import FlowModule, arith_facts, has_seeds
 
-        return arith_facts([FlowModule(s.package, s.text, s.ast) for s in sources]).key()
+        analysed = list(sources)
+        if helpers and any(has_seeds(s.ast, s.text) for s in sources):
+            analysed += helpers
+        return arith_facts([FlowModule(s.package, s.text, s.ast) for s in analysed]).key()
 
     def decode(value: Any) -> str:
         parsed = json.loads(_as_str(value))
@@ -77,8 +98,19 @@ def set_facts(sources: list[ParsedModule]) -> str:
         return str(value)
 
     parts = sorted(f"{_version(source)}\n{source.text}" for source in sources)
+    parts += [f"library\n{source.text}" for source in helpers]
     facts: str = cached("arith-facts", tuple(parts), compute, _as_str, decode)
     return facts
+
+
+def library_takes_results(facts: str) -> bool:
+    """Whether a parameter of a ``govern.lib`` function may receive an arithmetic result: the
+    library's native arithmetic would then read the result's float, not OPA's value."""
+    if facts == NO_FACTS:
+        return False
+    params = json.loads(facts)[1]
+    prefix = f"data.{LIBRARY_PACKAGE}."
+    return any(isinstance(p, list) and str(p[0]).startswith(prefix) for p in params)
 
 
 def builtin_names(names: list[str], check: Callable[[str], bool]) -> dict[str, bool]:

@@ -27,7 +27,15 @@ from ..policyset import PolicyModule, PolicySet
 from ..rego_ast import ParsedModule, import_regorus, iter_spanned, parse_rego, regorus_version
 from ..spec import RegoVersion, Stage
 from .base import UNDEFINED, Backend, PackageValues, split_engine_error
-from .derived import builtin_names, engine_text, module_facts, once_clean, set_facts
+from .derived import (
+    LIBRARY_PACKAGE,
+    builtin_names,
+    engine_text,
+    library_takes_results,
+    module_facts,
+    once_clean,
+    set_facts,
+)
 from .exact import EXACT_MODULE, EXACT_MODULE_PATH, context, extensions, opa_values
 
 __all__ = ["EmbeddedBackend", "import_regorus"]
@@ -129,12 +137,10 @@ class EmbeddedBackend(Backend):
             )
             for module in policy_set.modules
         ]
-        # The built-in library's arithmetic is exact by construction (its fixed-point helpers),
-        # pinned on both engines by the conformance suite: only user policies are rewritten.
-        facts = set_facts([source for module, source in sources if not module.builtin])
-        for module, source in sources:
+        facts, exact = _rewrite_plan(sources)
+        for (module, source), arithmetic in zip(sources, exact, strict=True):
             v0 = module.rego_version is RegoVersion.V0
-            text = engine_text(module.path, source, arithmetic=not module.builtin, facts=facts)
+            text = engine_text(module.path, source, arithmetic=arithmetic, facts=facts)
             loaded += [module.path, module.rego_version.value, text]
             engine.set_rego_v0(v0)
             try:
@@ -292,6 +298,21 @@ class EmbeddedBackend(Backend):
     def engine(self) -> Any:
         """The loaded regorus engine (``govern test`` uses it for coverage and prints)."""
         return self._require()
+
+
+def _rewrite_plan(sources: list[tuple[PolicyModule, ParsedModule]]) -> tuple[str, list[bool]]:
+    """The facts of the policy set, and which modules compute as OPA does (else natively).
+
+    The built-in library's arithmetic is exact by construction (its fixed-point helpers), pinned
+    on both engines by the conformance suite: only user policies are rewritten, and the shared
+    helpers (``govern.lib``) too when a user policy may pass them a result."""
+    facts = set_facts(
+        [source for module, source in sources if not module.builtin],
+        [source for module, source in sources if module.builtin and source.package == LIBRARY_PACKAGE],
+    )
+    exact_library = library_takes_results(facts)
+    exact = [not m.builtin or (exact_library and s.package == LIBRARY_PACKAGE) for m, s in sources]
+    return facts, exact
 
 
 def _as_opa_reads(value: Any, failed: str) -> Any:

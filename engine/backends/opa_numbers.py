@@ -19,7 +19,6 @@ answers, the answer is an error naming ``--backend opa``, never a guess.
 from __future__ import annotations
 
 import functools
-import json
 import math
 import re
 from decimal import Decimal
@@ -104,6 +103,8 @@ class Ledger:
         self.shorts: set[float] = set()
         self._seen = (-1, -1)  # the (load, evaluation) of :data:`.exact.context` last seen
         self._static: tuple[frozenset[float], frozenset[int]] | None = None
+        #: whether a policy makes numbers from text other than by writing them (set with _static)
+        self._from_text = False
         self._input_written: set[float] | None = None
         self._input_integral: frozenset[int] | None = None
 
@@ -124,6 +125,7 @@ class Ledger:
         if self._static is None:
             texts = list(context.texts)
             self._static = (written_numbers(texts), integral_spellings("\n".join(texts)))
+            self._from_text = any(call in text for text in texts for call in _NUMBERS_FROM_TEXT)
         return self._static
 
     @property
@@ -141,15 +143,14 @@ class Ledger:
         return context.input_text or ""
 
     def written(self, value: float) -> bool:
-        """Whether ``value`` is a number written in the input, the data or a policy text."""
+        """Whether ``value`` may be a number written in the input, the data or a policy text (in
+        a string too), or any number at all when a policy makes numbers from text
+        (``to_number``, ``units.parse``, ``json.unmarshal`` …: the text may be built)."""
         self._sync()
-        if value in self.static_written:
+        if value in self.static_written or self._from_text:
             return True
         if self._input_written is None:  # read only when a result and a number collide
-            found: set[float] = set()
-            if self.input_text:
-                json.loads(self.input_text, parse_float=lambda text: found.add(float(text)))
-            self._input_written = found
+            self._input_written = set(written_numbers([self.input_text]))
         return value in self._input_written
 
     def ambiguous(self, value: int) -> bool:
@@ -248,6 +249,9 @@ class Ledger:
         self.values.setdefault(-f, set()).add(-v)
         return f
 
+
+#: Built-ins that make a number from a text other than the number written in it.
+_NUMBERS_FROM_TEXT: Final = ("to_number(", "units.parse(", "json.unmarshal(", "yaml.unmarshal(")
 
 #: An object key regorus wrote from a number (JSON keys are strings).
 _NUMERIC_KEY = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
