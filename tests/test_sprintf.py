@@ -15,7 +15,7 @@ import pytest
 
 from govern.engine.backends import Backend, create_backend
 from govern.engine.backends.embedded import EmbeddedBackend
-from govern.engine.backends.exact import context
+from govern.engine.backends.exact import context, message
 from govern.engine.backends.fidelity import rewrite_module
 from govern.engine.backends.gofmt import SprintfUnsupported, go_sprintf
 from govern.engine.backends.opa_numbers import ledger
@@ -171,10 +171,17 @@ def test_the_output_argument_form_and_multiline_calls(opa: Backend) -> None:
     assert rewritten.splitlines()[-1].startswith("late := data.govern_exact_internal.format(")
 
 
-def test_the_builtin_library_keeps_the_native_sprintf() -> None:
+def test_the_builtin_library_writes_opas_text_where_it_can_be_told() -> None:
+    """The built-in library's sprintf goes through `message`: OPA's text where regorus' own
+    differs, regorus' own where they agree or where OPA's cannot be told (never an error)."""
     text = 'package s\n\nm := sprintf("%v", [0.5])\n'
     source = parse_rego("s.rego", text, v0=False)
-    assert rewrite_module("s.rego", text, source.ast, arithmetic=False) == text
+    rewritten = rewrite_module("s.rego", text, source.ast, arithmetic=False)
+    assert rewritten == 'package s\n\nm := data.govern_exact_internal.message("%v", [0.5])\n'
+    assert message("%v and %s", [0.5, "x"]) is None  # the same text on both engines
+    assert message("%v", [0.00005]) == "5e-05"
+    assert message("%v of %v", [2345678.5, 3]) == "2.3456785e+06 of 3"
+    assert message("%v", [[0.00005]]) is None  # a number inside a composite: regorus' text
 
 
 @pytest.mark.parametrize(

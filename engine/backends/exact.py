@@ -90,6 +90,7 @@ _EQUAL_EXT: Final = "govern_exact_equal"
 _SPRINTF_EXT: Final = "govern_sprintf"
 _MEMBER_EXT: Final = "govern_exact_member"
 _KEY_EXT: Final = "govern_exact_key"
+_MESSAGE_EXT: Final = "govern_message"
 _EXACT_LIMIT: Final = EXACT_LIMIT
 ARITHMETIC: Final = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/", "Mod": "%"}
 COMPARISONS: Final = {"Lt": "<", "Le": "<=", "Gt": ">", "Ge": ">=", "Eq": "==", "Ne": "!="}
@@ -120,6 +121,15 @@ def _exact_module() -> str:
         f"member(x, xs, mx, mxs) := {_MEMBER_EXT}(x, xs, mx, mxs) if passable([x, xs]) else := x in xs\n"
     )
     functions.append(f"format(f, a) := {_SPRINTF_EXT}(f, a) if passable(a) else := sprintf(f, a)\n")
+    # regorus' own sprintf unless a number in the arguments may read otherwise on OPA (the test
+    # in Rego spares the extension call for the usual message; :func:`_same_text` is the same)
+    functions.append(
+        "message(f, a) := s if {\n\tsome v in a\n\tis_number(v)\n\tnot same_text(v)\n"
+        f"\tpassable(a)\n\ts := {_MESSAGE_EXT}(f, a)\n\tis_string(s)\n"
+        "} else := sprintf(f, a)\n\n"
+        "same_text(v) if v == 0\n\n"
+        "same_text(v) if {\n\tabs(v) >= 0.0001\n\tabs(v) < 1000000\n}\n"
+    )
     functions.append(
         f"key(x) := x if {{\n\tpassable([x])\n\t{_KEY_EXT}(x)\n}} else := x if {{\n\tnot passable([x])\n}}\n"
     )
@@ -214,6 +224,32 @@ def sprintf(fmt: Any, values: Any) -> str:
     return go_sprintf(fmt, values, ledger)
 
 
+def message(fmt: Any, values: Any) -> str | None:
+    """A built-in library message as OPA writes it, or None where regorus' own ``sprintf``
+    writes the same text (strings, integers below 10^6, non-integers from 10^-4 to 10^6, whose
+    ``%v`` is the same shortest text on both) or where OPA's cannot be told (an integer that may
+    have been written ``1.0e6``, a non-integer inside a composite): then regorus' text is used."""
+    if not isinstance(fmt, str) or not isinstance(values, list) or all(map(_same_text, values)):
+        return None
+    from .gofmt import go_sprintf
+    from .opa_numbers import ledger
+
+    try:
+        return go_sprintf(fmt, values, ledger)
+    except (ValueError, TypeError):  # SprintfUnsupported, PrecisionLimit: regorus' own text
+        return None
+
+
+def _same_text(value: Any) -> bool:
+    """Whether regorus' ``sprintf`` writes ``value`` as OPA does (composites: as regorus does,
+    which is its own text; see :func:`message`)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return True
+    if isinstance(value, int):
+        return abs(value) < 1_000_000
+    return value == 0 or 0.0001 <= abs(value) < 1_000_000
+
+
 def exact_cmp(op: str, a: Any, b: Any, a_mode: Any = 1, b_mode: Any = 1) -> bool:
     """``a op b`` for two numbers, one of which may be an arithmetic result: OPA's answer
     (:func:`.opa_numbers.compare`), or an error when the embedded engine cannot tell it."""
@@ -261,6 +297,7 @@ def extensions() -> dict[str, tuple[int, Callable[..., Any]]]:
         _SPRINTF_EXT: (2, sprintf),
         _MEMBER_EXT: (4, exact_member),
         _KEY_EXT: (1, exact_key),
+        _MESSAGE_EXT: (2, message),
         ADD_DATE_EXT: (4, add_date),
         NONSTRICT_EXT: (2, nonstrict_call),
     }

@@ -296,7 +296,7 @@ class _Rewriter:
                     f"destructure it as `[ok, _] := {name}(...)`, or run it with --backend opa",
                 )
             params = node.body.get("params") or []
-            if name == "sprintf" and self.arithmetic and len(params) in (2, 3):
+            if name == "sprintf" and len(params) in (2, 3):
                 return self.emit_sprintf(node, [_spanned(p) for p in params])
             if name in _REPLACED_CALLS:
                 self.changed = True
@@ -429,10 +429,15 @@ class _Rewriter:
 
     def emit_sprintf(self, node: Spanned, params: list[Spanned]) -> bytes:
         """``sprintf(f, a)`` → ``format(f, a)`` (the helper calling ``govern_sprintf``); the output
-        form ``sprintf(f, a, x)`` → ``format(f, a) = x``. Lines stay put."""
+        form ``sprintf(f, a, x)`` → ``format(f, a) = x``. Lines stay put.
+
+        The built-in library (``arithmetic=False``) calls ``message`` instead, which gives OPA's
+        text where regorus' differs and can be told, and regorus' own text otherwise: a refusal
+        there would make every decision that states that message an error."""
         self.changed = True
         fcn = _spanned(node.body["fcn"])
-        head = self.src[node.start : fcn.start] + f"data.{EXACT_PACKAGE}.format".encode()
+        helper = "format" if self.arithmetic else "message"
+        head = self.src[node.start : fcn.start] + f"data.{EXACT_PACKAGE}.{helper}".encode()
         if len(params) == 2:
             return head + self.render_after(node, fcn.end)
         rest = self.src[params[1].end : node.end]
