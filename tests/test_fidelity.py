@@ -836,3 +836,22 @@ def test_a_number_made_from_text_is_not_taken_for_a_result(opa_backend: Backend)
     input_doc = {"s": "0.02"}
     assert values(opa_backend, {"t.rego": FROM_TEXT}, input_doc, ["n"]) == {"n": 1}
     assert values(EmbeddedBackend(), {"t.rego": FROM_TEXT}, input_doc, ["n"]) == {"n": "error"}
+
+
+UNPASSABLE = """package p
+
+with_result if [0.93 - 0.91] in {[0.02], {"a": 1}}
+whole_with_result if {[0.93 - 0.91], {"a": 1}} == {[0.02], {"a": 1}}
+written_only if [1] in {[1], {"a": 1}}
+"""
+
+
+def test_a_set_of_composites_beside_a_result_is_refused(opa_backend: Backend) -> None:
+    """regorus cannot hand the helpers a set holding arrays, objects or sets: natively, `[r] in
+    {[0.02], …}` holds where OPA's result is not 0.02. That is refused when the evaluation holds
+    a result as a float other than OPA's value; numbers as written compare natively as on OPA."""
+    names = ["with_result", "whole_with_result", "written_only"]
+    theirs = values(opa_backend, {"u.rego": UNPASSABLE}, {}, names)
+    assert theirs == {"with_result": "undefined", "whole_with_result": "undefined", "written_only": True}
+    ours = values(EmbeddedBackend(), {"u.rego": UNPASSABLE}, {}, names)
+    assert ours == {"with_result": "error", "whole_with_result": "error", "written_only": True}

@@ -91,6 +91,10 @@ _SPRINTF_EXT: Final = "govern_sprintf"
 _MEMBER_EXT: Final = "govern_exact_member"
 _KEY_EXT: Final = "govern_exact_key"
 _MESSAGE_EXT: Final = "govern_message"
+_RESULTS_EXT: Final = "govern_exact_results"
+_SPRINTF_TEXT_EXT: Final = "govern_sprintf_text"
+_REFUSE_EXT: Final = "govern_refuse"
+_UNPASSABLE: Final = "a set holding arrays, objects or sets (which the embedded engine cannot check) is"
 _EXACT_LIMIT: Final = EXACT_LIMIT
 ARITHMETIC: Final = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/", "Mod": "%"}
 COMPARISONS: Final = {"Lt": "<", "Le": "<=", "Gt": ">", "Ge": ">=", "Eq": "==", "Ne": "!="}
@@ -111,16 +115,27 @@ def _exact_module() -> str:
         + (
             f"}} else := {_EQUAL_EXT}(a, b, ma, mb){'' if name == 'Eq' else ' == false'} if {{\n"
             "\tnot is_number(a)\n\tnot is_number(b)\n\tpassable([a, b])\n"
+            f"}} else := {_REFUSE_EXT}({json.dumps(_UNPASSABLE + ' compared')}) if {{\n"
+            f"\tnot is_number(a)\n\tnot is_number(b)\n\t{_RESULTS_EXT}(0)\n"
             if name in ("Eq", "Ne")
             else ""
         )
         + f"}} else := a {symbol} b\n"
         for name, symbol in COMPARISONS.items()
     ]
+    # Where regorus cannot hand the helper its operands (a set holding an array, an object or a
+    # set), the native answer is OPA's for numbers as written; with an arithmetic result in
+    # this evaluation it may not be, and that is refused. sprintf reads such arguments back from
+    # regorus' own text of them (whose order of objects and sets differs from OPA's).
     functions.append(
-        f"member(x, xs, mx, mxs) := {_MEMBER_EXT}(x, xs, mx, mxs) if passable([x, xs]) else := x in xs\n"
+        f"member(x, xs, mx, mxs) := {_MEMBER_EXT}(x, xs, mx, mxs) if passable([x, xs])"
+        f" else := x in xs if not {_RESULTS_EXT}(0)"
+        f" else := {_REFUSE_EXT}({json.dumps(_UNPASSABLE + ' searched')})\n"
     )
-    functions.append(f"format(f, a) := {_SPRINTF_EXT}(f, a) if passable(a) else := sprintf(f, a)\n")
+    functions.append(
+        f"format(f, a) := {_SPRINTF_EXT}(f, a) if passable(a)"
+        f' else := {_SPRINTF_TEXT_EXT}(f, sprintf("%v", [a]))\n'
+    )
     # regorus' own sprintf unless a number in the arguments may read otherwise on OPA (the test
     # in Rego spares the extension call for the usual message; :func:`_same_text` is the same)
     functions.append(
@@ -130,8 +145,10 @@ def _exact_module() -> str:
         "same_text(v) if v == 0\n\n"
         "same_text(v) if {\n\tabs(v) >= 0.0001\n\tabs(v) < 1000000\n}\n"
     )
+    refused_key = json.dumps(_UNPASSABLE + " made a set element or an object key")
     functions.append(
-        f"key(x) := x if {{\n\tpassable([x])\n\t{_KEY_EXT}(x)\n}} else := x if {{\n\tnot passable([x])\n}}\n"
+        f"key(x) := x if {{\n\tpassable([x])\n\t{_KEY_EXT}(x)\n}} else := x if {{\n\tnot passable([x])\n"
+        f"\tnot {_RESULTS_EXT}(0)\n}} else := {_REFUSE_EXT}({refused_key})\n"
     )
     # regorus cannot hand an extension a set holding an array, an object or a set
     functions.append(
@@ -240,6 +257,22 @@ def message(fmt: Any, values: Any) -> str | None:
         return None
 
 
+class Unreproducible(ValueError):
+    """What the embedded engine cannot evaluate as OPA does, found while evaluating."""
+
+
+def refuse(what: Any) -> bool:
+    """Raise: ``what`` cannot be evaluated here as OPA would (the Rego helpers call it)."""
+    raise Unreproducible(f"{what}; run it with --backend opa")
+
+
+def results_pending(_: Any) -> bool:
+    """Whether this evaluation has given out an arithmetic result held as a float that is not
+    OPA's value (:class:`.opa_numbers.Ledger`); none before the number code is loaded."""
+    numbers = sys.modules.get(f"{__package__}.opa_numbers")
+    return numbers is not None and numbers.ledger.pending()
+
+
 def _same_text(value: Any) -> bool:
     """Whether regorus' ``sprintf`` writes ``value`` as OPA does (composites: as regorus does,
     which is its own text; see :func:`message`)."""
@@ -248,6 +281,17 @@ def _same_text(value: Any) -> bool:
     if isinstance(value, int):
         return abs(value) < 1_000_000
     return value == 0 or 0.0001 <= abs(value) < 1_000_000
+
+
+def sprintf_text(fmt: Any, text: Any) -> str:
+    """:func:`sprintf` of arguments regorus cannot hand over, read back from its text of them
+    (:func:`.gofmt.parse_rego_text`)."""
+    from .gofmt import SprintfUnsupported, parse_rego_text
+
+    values = parse_rego_text(text) if isinstance(text, str) else None
+    if not isinstance(values, list):
+        raise SprintfUnsupported("sprintf: operand 2 must be array")
+    return sprintf(fmt, values)
 
 
 def exact_cmp(op: str, a: Any, b: Any, a_mode: Any = 1, b_mode: Any = 1) -> bool:
@@ -295,9 +339,12 @@ def extensions() -> dict[str, tuple[int, Callable[..., Any]]]:
         _TOTAL_EXT: (2, exact_total),
         _EQUAL_EXT: (4, exact_equal),
         _SPRINTF_EXT: (2, sprintf),
+        _SPRINTF_TEXT_EXT: (2, sprintf_text),
         _MEMBER_EXT: (4, exact_member),
         _KEY_EXT: (1, exact_key),
         _MESSAGE_EXT: (2, message),
+        _RESULTS_EXT: (1, results_pending),
+        _REFUSE_EXT: (1, refuse),
         ADD_DATE_EXT: (4, add_date),
         NONSTRICT_EXT: (2, nonstrict_call),
     }

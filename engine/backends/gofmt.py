@@ -20,11 +20,13 @@ caller's evaluation is an error, never a different text:
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Final, Protocol
 
-__all__ = ["SprintfUnsupported", "go_sprintf", "rego_text"]
+__all__ = ["RegoObject", "RegoSet", "SprintfUnsupported", "go_sprintf", "parse_rego_text", "rego_text"]
 
 _MAX_WIDTH: Final = 10_000
 _INT_VERBS: Final = frozenset("bcdoOqxXUv")
@@ -88,21 +90,34 @@ def _go_quote(text: str, quote: str = '"', *, ascii_only: bool = False) -> str:
 _ESCAPES: Final = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
 
 
-def _rank(value: Any) -> int:
-    """OPA's type order for sorting set elements and object keys."""
+class RegoSet(tuple[Any, ...]):
+    """A set whose elements may be arrays, objects or sets (a Python set holds only scalars)."""
+
+
+class RegoObject(tuple[tuple[Any, Any], ...]):
+    """An object as ``(key, value)`` pairs, whose keys may be arrays, objects or sets."""
+
+
+def _order(value: Any) -> tuple[Any, ...]:
+    """OPA's order of Rego values (``ast.Compare``): null, booleans, numbers, strings, arrays,
+    objects, sets; arrays element by element, objects by their sorted keys and each key's value
+    in turn, sets by their sorted elements, a shorter prefix first."""
     if value is None:
-        return 0
+        return (0,)
     if isinstance(value, bool):
-        return 1
+        return (1, value)
     if isinstance(value, (int, float)):
-        return 2
+        return (2, value)
     if isinstance(value, str):
-        return 3
-    raise SprintfUnsupported("a set or object keyed by composite values")
-
-
-def _scalar_key(value: Any) -> tuple[int, Any]:
-    return (_rank(value), value)
+        return (3, value)
+    if isinstance(value, list):
+        return (6, tuple(_order(item) for item in value))
+    if isinstance(value, (dict, RegoObject)):
+        pairs = value.items() if isinstance(value, dict) else value
+        return (7, tuple(sorted((_order(k), _order(v)) for k, v in pairs)))
+    if isinstance(value, (set, frozenset, RegoSet)):
+        return (8, tuple(sorted(_order(item) for item in value)))
+    raise SprintfUnsupported(f"a value of type {type(value).__name__}")
 
 
 def rego_text(value: Any, numbers: NumberTexts | None = None) -> str:
@@ -131,21 +146,99 @@ def rego_text(value: Any, numbers: NumberTexts | None = None) -> str:
         return _go_quote(value)
     if isinstance(value, list):
         return "[" + ", ".join(text(item) for item in value) + "]"
-    if isinstance(value, dict):
-        keys = sorted(value, key=_scalar_key)
-        return "{" + ", ".join(f"{text(k)}: {text(value[k])}" for k in keys) + "}"
-    if isinstance(value, (set, frozenset)):
+    if isinstance(value, (dict, RegoObject)):
+        pairs = sorted(value.items() if isinstance(value, dict) else value, key=lambda kv: _order(kv[0]))
+        return "{" + ", ".join(f"{text(k)}: {text(v)}" for k, v in pairs) + "}"
+    if isinstance(value, (set, frozenset, RegoSet)):
         if not value:
             return "set()"
-        return "{" + ", ".join(text(item) for item in sorted(value, key=_scalar_key)) + "}"
+        return "{" + ", ".join(text(item) for item in sorted(value, key=_order)) + "}"
     raise SprintfUnsupported(f"a value of type {type(value).__name__}")
+
+
+_TOKEN: Final = re.compile(
+    r'\s*(?:(?P<string>"(?:[^"\\]|\\.)*")|(?P<number>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)'
+    r"|(?P<word>null|true|false|set\(\))|(?P<punct>[\[\]{},:]))"
+)
+
+
+def parse_rego_text(text: str) -> Any:
+    """A value read back from regorus' own text of it (``sprintf("%v", [x])``): how a set holding
+    arrays, objects or sets reaches Python, since regorus cannot hand one to an extension. An
+    empty ``{}`` inside a composite (regorus writes an empty set and an empty object alike)
+    raises."""
+    tokens: list[tuple[str, str]] = []
+    pos = 0
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if match is None or match.end() == pos:
+            if text[pos:].strip() == "":
+                break
+            raise SprintfUnsupported("a value the embedded engine wrote in a form govern cannot read")
+        kind = match.lastgroup or ""
+        tokens.append((kind, match.group(kind)))
+        pos = match.end()
+    try:
+        value, end = _parse_value(tokens, 0)
+    except SprintfUnsupported:
+        raise
+    except (IndexError, RecursionError, ValueError) as exc:
+        raise SprintfUnsupported("a value the embedded engine wrote in a form govern cannot read") from exc
+    if end != len(tokens):
+        raise SprintfUnsupported("a value the embedded engine wrote in a form govern cannot read")
+    return value
+
+
+def _parse_value(tokens: list[tuple[str, str]], i: int) -> tuple[Any, int]:
+    kind, token = tokens[i]
+    if kind == "string":
+        return json.loads(token), i + 1
+    if kind == "number":
+        return (float(token) if any(c in token for c in ".eE") else int(token)), i + 1
+    if kind == "word":
+        return {"null": None, "true": True, "false": False, "set()": RegoSet()}[token], i + 1
+    if token == "[":
+        items: list[Any] = []
+        i += 1
+        while tokens[i][1] != "]":
+            item, i = _parse_value(tokens, i)
+            items.append(item)
+            if tokens[i][1] == ",":
+                i += 1
+        return items, i + 1
+    if token == "{":
+        if tokens[i + 1][1] == "}":
+            raise SprintfUnsupported("an empty set or object inside a composite (regorus writes both {})")
+        first, j = _parse_value(tokens, i + 1)
+        if tokens[j][1] == ":":  # an object
+            pairs: list[tuple[Any, Any]] = []
+            key, i = first, j
+            while True:
+                value, i = _parse_value(tokens, i + 1)
+                pairs.append((key, value))
+                if tokens[i][1] == "}":
+                    break
+                key, i = _parse_value(tokens, i + 1)  # past the comma
+                if tokens[i][1] != ":":
+                    raise ValueError("expected a colon")
+            scalar_keys = all(k is None or isinstance(k, (bool, int, float, str)) for k, _ in pairs)
+            return (dict(pairs) if scalar_keys else RegoObject(pairs)), i + 1
+        elements = [first]
+        i = j
+        while tokens[i][1] == ",":
+            element, i = _parse_value(tokens, i + 1)
+            elements.append(element)
+        if tokens[i][1] != "}":
+            raise ValueError("expected a closing brace")
+        return RegoSet(elements), i + 1
+    raise ValueError(f"unexpected {token!r}")
 
 
 def _go_arg(value: Any, numbers: NumberTexts | None) -> int | float | str:
     """The Go value OPA hands to fmt.Sprintf for one array element."""
     if isinstance(value, bool) or value is None:
         return rego_text(value)
-    if isinstance(value, (list, dict, set, frozenset)):
+    if isinstance(value, (list, dict, set, frozenset, RegoSet, RegoObject)):
         return rego_text(value, numbers)
     if isinstance(value, int):
         if not -(2**63) <= value < 2**63:

@@ -180,6 +180,11 @@ class Ledger:
             )
         return options.pop()
 
+    def pending(self) -> bool:
+        """Whether a result of this evaluation is held as a float other than OPA's value."""
+        self._sync()
+        return bool(self.values)
+
     def as_opa_json(self, value: Any) -> Any:
         """A value the engine returned, as OPA's JSON output of it reads: an arithmetic result
         as its own text parses (``(0.93 - 0.91) * 100`` is ``1.99999999999999999983`` on OPA,
