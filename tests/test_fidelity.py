@@ -855,3 +855,27 @@ def test_a_set_of_composites_beside_a_result_is_refused(opa_backend: Backend) ->
     assert theirs == {"with_result": "undefined", "whole_with_result": "undefined", "written_only": True}
     ours = values(EmbeddedBackend(), {"u.rego": UNPASSABLE}, {}, names)
     assert ours == {"with_result": "error", "whole_with_result": "error", "written_only": True}
+
+
+SHADOWING = """package p
+
+f(x) := [x | some x in [1]]
+
+param := f(7)
+
+object_compr if { x := 1; y := {k: x | some k, x in {"a": 2}}; y.a == 2 }
+
+outer_kept if { x := 1; y := [x | some x in [2]]; y == [2]; x == 1 }
+
+set_rule contains x if { some x in [0.2]; count({x | some x in [0.1, 0.3]}) == 2 }
+"""
+
+
+def test_some_in_a_comprehension_declares_a_new_variable(opa_backend: Backend) -> None:
+    """`[x | some x in xs]` where `x` is bound around it declares a new `x` in OPA; regorus
+    refused such a module ("var `x` used before definition below"). The comprehension's own
+    variable is renamed throughout it."""
+    names = ["param", "object_compr", "outer_kept", "set_rule"]
+    ours = values(EmbeddedBackend(), {"s.rego": SHADOWING}, {}, names)
+    assert ours == values(opa_backend, {"s.rego": SHADOWING}, {}, names)
+    assert ours == {"param": [1], "object_compr": True, "outer_kept": True, "set_rule": [0.2]}

@@ -64,6 +64,8 @@ _HOIST_IF_DYNAMIC: Final = {"Array", "Object", "Set"}
 _EQUALITY: Final = {"Eq"}
 #: Literals that are never numbers: a comparison with one is decided by types alone.
 _NOT_NUMBERS: Final = {"String", "RawString", "Bool", "Null"}
+#: Comprehensions (their `some … in` may declare a variable anew).
+_COMPREHENSIONS: Final = {"ArrayCompr", "SetCompr", "ObjectCompr"}
 #: Nodes that make set elements or object keys (literals, comprehensions, rule heads).
 _KEYED: Final = {"Set", "Object", "SetCompr", "ObjectCompr", "Spec"}
 
@@ -136,6 +138,8 @@ class _Rewriter:
     arith_locals: list[dict[str, Spanned | None]] = field(default_factory=list)
     #: set elements and object keys that may be an arithmetic result: checked as they are made
     keyed: set[int] = field(default_factory=set)
+    #: per enclosing comprehension: the variables its `some … in` declares anew, and their names
+    renamed: list[dict[str, bytes]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.ctx.local = self.local
@@ -317,9 +321,47 @@ class _Rewriter:
             return self.hoisted[id(node.body)]
         if id(node.body) in self.keyed:
             return self.emit_key(node)
+        if node.kind == "Var" and self.renamed:
+            name = str(node.body.get("value"))
+            for scope in reversed(self.renamed):
+                if name in scope:
+                    return scope[name]
         if self.arithmetic and self.follow and node.kind in _KEYED:
             self.mark_keys(node)
+        if node.kind in _COMPREHENSIONS:
+            return self.emit_shadowing(node)
         return None
+
+    def emit_shadowing(self, node: Spanned) -> bytes | None:
+        """A comprehension whose `some x in xs` declares a variable already bound around it.
+
+        OPA reads a new variable, local to the comprehension; regorus refuses the module ("var `x`
+        used before definition below"). The comprehension's own variable is renamed throughout
+        it (None: nothing to rename)."""
+        query = as_spanned(node.body.get("query"))
+        declared: set[str] = set()
+        for stmt in map(_spanned, (query.body.get("stmts") or []) if query is not None else []):
+            literal = as_spanned(stmt.body.get("literal"))
+            if literal is not None and literal.kind == "SomeIn":
+                for part in ("key", "value"):
+                    declared.update(
+                        str(var.body.get("value"))
+                        for var in iter_spanned(literal.body.get(part))
+                        if var.kind == "Var"
+                    )
+        outer = {n for n in declared if n != "_" and (self.local(n) is not None or self.ctx.is_param(n))}
+        if not outer:
+            return None
+        scope: dict[str, bytes] = {}
+        for name in sorted(outer):
+            scope[name] = f"__govern_{name}{self.counter}__".encode()
+            self.counter += 1
+        self.changed = True
+        self.renamed.append(scope)
+        try:
+            return self.render(node)
+        finally:
+            self.renamed.pop()
 
     def emit_key(self, node: Spanned) -> bytes:
         """A set element or object key made through the helper (:meth:`mark_keys`)."""
