@@ -44,6 +44,7 @@ _DERIVING = (
     "backends/arith_flow",
     "backends/embedded",
     "backends/derived",
+    "rego_tests",
     "schemas",
     "documents",
     "yaml_document",

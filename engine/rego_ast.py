@@ -148,7 +148,8 @@ class ParsedModule:
         except Exception as exc:  # pragma: no cover - this text parsed before
             message, location = split_engine_error(str(exc))
             raise PolicyLoadError(message, location or Location(self.path)) from None
-        return syntax_tree(engine, self.text)
+        tree: dict[str, Any] = json.loads(engine.get_ast_as_json())[0]["ast"]
+        return tree  # object spans as regorus gives them: a rewrite repairs them first
 
 
 @dataclass(frozen=True)
@@ -403,31 +404,50 @@ def _parse(path: str, text: str, *, v0: bool) -> ParsedModule:
 
 
 def syntax_tree(engine: Any, text: str) -> dict[str, Any]:
-    """The tree of the one module ``engine`` holds (parsed from ``text``), with regorus' object
-    spans repaired.
+    """The tree of the one module ``engine`` holds (parsed from ``text``), its object spans
+    repaired (:func:`repair_object_spans`)."""
+    tree: dict[str, Any] = json.loads(engine.get_ast_as_json())[0]["ast"]
+    return repair_object_spans(tree, text)
+
+
+def repair_object_spans(tree: dict[str, Any], text: str) -> dict[str, Any]:
+    """``tree`` (of ``text``) with regorus' object spans repaired, in place; idempotent.
 
     regorus 0.13.0 starts the span of an object literal of two or more fields at its last key
     (``{"a": 1 + 2, "b": 3}`` spans ``b": 3}``): whatever rewrites the module by spans would copy
     the fields before it as written, their arithmetic, calls and comparisons included. Each such
-    span (with its line and column) is moved back to the object's opening brace."""
-    tree: dict[str, Any] = json.loads(engine.get_ast_as_json())[0]["ast"]
+    span (with its line and column) is moved back to the object's opening brace. Whatever edits
+    a module's text by spans repairs its tree first (the parse's own repairs, the rewrite)."""
     data = text.encode("utf-8")
-    for node in iter_spanned(tree.get("rules") or []):
-        if node.kind != "Object":
+    stack: list[Any] = [tree.get("rules") or []]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
             continue
-        starts = [
-            int(entry[0]["start"])
-            for entry in node.body.get("fields") or []
-            if isinstance(entry, list) and entry and isinstance(entry[0], dict) and "start" in entry[0]
-        ]
-        if not starts or min(starts) >= node.start:
+        if not isinstance(item, dict):
             continue
-        brace = _opening_brace(data, min(starts))
-        if brace is not None:
-            line = data.count(b"\n", 0, brace) + 1
-            col = brace - (data.rfind(b"\n", 0, brace) + 1) + 1
-            node.body["span"].update(start=brace, line=line, col=col)
+        body = item.get("Object")
+        if isinstance(body, dict) and len(body.get("fields") or ()) > 1 and "span" in body:
+            _repair_object(body, data)  # one field: regorus' span is right
+        stack.extend(value for value in item.values() if isinstance(value, (dict, list)))
     return tree
+
+
+def _repair_object(body: dict[str, Any], data: bytes) -> None:
+    span = body["span"]
+    starts = [
+        int(entry[0]["start"])
+        for entry in body["fields"]
+        if isinstance(entry, list) and entry and isinstance(entry[0], dict) and "start" in entry[0]
+    ]
+    if not starts or min(starts) >= int(span["start"]):
+        return
+    brace = _opening_brace(data, min(starts))
+    if brace is not None:
+        line = data.count(b"\n", 0, brace) + 1
+        col = brace - (data.rfind(b"\n", 0, brace) + 1) + 1
+        span.update(start=brace, line=line, col=col)
 
 
 def _opening_brace(data: bytes, first_key: int) -> int | None:

@@ -17,13 +17,16 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from .backends import UNDEFINED, Backend
 from .errors import BackendError, ConfigError, Location, PolicyLoadError
 from .policyset import PolicyModule, make_policy_set
+
+if TYPE_CHECKING:
+    from .rego_ast import ParsedModule
 
 __all__ = [
     "TestOutcome",
@@ -393,8 +396,6 @@ def _drop_identical_function_copies(modules: list[PolicyModule]) -> list[PolicyM
     with "binding plan not found" when one function's definitions are spread over files."""
     from dataclasses import replace
 
-    from .rego_ast import as_spanned
-
     seen: set[tuple[str, bytes]] = set()
     out: list[PolicyModule] = []
     for module in modules:
@@ -404,14 +405,10 @@ def _drop_identical_function_copies(modules: list[PolicyModule]) -> list[PolicyM
             continue
         data = parsed.text.encode("utf-8")
         cuts: list[tuple[int, int]] = []
-        for rule in parsed.ast.get("rules", []):
-            node = as_spanned(rule)
-            head = as_spanned(node.body.get("head")) if node is not None and node.kind == "Spec" else None
-            if node is None or head is None or head.kind != "Func":
-                continue
-            key = (module.package, data[node.start : node.end])
+        for start, end in _function_spans(parsed):
+            key = (module.package, data[start:end])
             if key in seen:
-                cuts.append((node.start, node.end))
+                cuts.append((start, end))
             seen.add(key)
         if not cuts:
             out.append(module)
@@ -504,22 +501,68 @@ class _NonStrict:
 
 
 def _test_heads(module: PolicyModule) -> list[tuple[str, int, int]]:
-    """Every ``test_*`` rule definition of a module: (name, line, column of the name)."""
+    """Every ``test_*`` rule definition of a module: (name, line, column of the name), cached by
+    the module's text (the syntax tree is parsed only when the cache misses)."""
+    from .policy_cache import cached
     from .rego_ast import as_spanned
 
     parsed = module.parsed
     if parsed is None:
         return [(name, line, 0) for name, line in module.tests]
     names = {n for n, _ in module.tests}
+
+    def compute() -> list[tuple[str, int, int]]:
+        out: list[tuple[str, int, int]] = []
+        for rule in parsed.ast.get("rules", []):
+            node = as_spanned(rule)
+            head = as_spanned(node.body.get("head")) if node is not None and node.kind == "Spec" else None
+            ref = as_spanned(head.body.get("refr")) if head is not None else None
+            name = ref.body.get("value") if ref is not None and ref.kind == "Var" else None
+            if ref is not None and isinstance(name, str) and name in names:
+                out.append((name, ref.line, ref.col))
+        return out
+
+    parts = (parsed.text, "v0" if parsed.v0 else "v1", *sorted(names))
+    return cached("test-heads", parts, compute, _as_json_rows, _heads_from_json)
+
+
+def _as_json_rows(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
+    return [list(row) for row in rows]
+
+
+def _heads_from_json(value: Any) -> list[tuple[str, int, int]]:
+    if not isinstance(value, list):
+        raise TypeError("not a list of test heads")
     out: list[tuple[str, int, int]] = []
-    for rule in parsed.ast.get("rules", []):
-        node = as_spanned(rule)
-        head = as_spanned(node.body.get("head")) if node is not None and node.kind == "Spec" else None
-        ref = as_spanned(head.body.get("refr")) if head is not None else None
-        name = ref.body.get("value") if ref is not None and ref.kind == "Var" else None
-        if ref is not None and isinstance(name, str) and name in names:
-            out.append((name, ref.line, ref.col))
+    for row in value:
+        name, line, col = row
+        if not (isinstance(name, str) and isinstance(line, int) and isinstance(col, int)):
+            raise TypeError("not a test head")
+        out.append((name, line, col))
     return out
+
+
+def _function_spans(parsed: ParsedModule) -> list[tuple[int, int]]:
+    """The source spans of a parsed module's function definitions, cached by its text."""
+    from .policy_cache import cached
+    from .rego_ast import as_spanned
+
+    def compute() -> list[tuple[int, int]]:
+        out: list[tuple[int, int]] = []
+        for rule in parsed.ast.get("rules", []):
+            node = as_spanned(rule)
+            head = as_spanned(node.body.get("head")) if node is not None and node.kind == "Spec" else None
+            if node is not None and head is not None and head.kind == "Func":
+                out.append((node.start, node.end))
+        return out
+
+    def decode(value: Any) -> list[tuple[int, int]]:
+        if not (isinstance(value, list) and all(isinstance(v, list) and len(v) == 2 for v in value)):
+            raise TypeError("not a list of spans")
+        return [(int(a), int(b)) for a, b in value]
+
+    parts = (parsed.text, "v0" if parsed.v0 else "v1")
+    return cached("function-spans", parts, compute, _as_json_rows, decode)
 
 
 def _separate_duplicate_tests(

@@ -24,7 +24,7 @@ from govern.engine.backends.exact import add_date, context, exact_arith, exact_c
 from govern.engine.backends.fidelity import rewrite_module
 from govern.engine.errors import BackendError, PolicyLoadError
 from govern.engine.policyset import PolicyModule, make_policy_set, parse_module
-from govern.engine.rego_ast import iter_spanned, parse_rego
+from govern.engine.rego_ast import iter_spanned, parse_rego, repair_object_spans
 from govern.engine.spec import RegoVersion
 
 from .conformance.opa_server import OpaServer, shared_server, stop_shared
@@ -784,7 +784,7 @@ def test_every_field_of_an_object_literal_is_rewritten(opa_backend: Backend) -> 
     assert embedded == values(opa_backend, {"fields.rego": FIELDS}, {}, names)
     assert embedded["floored"] is True
     assert embedded["message"] == {"msg": "1e-07 and 2.67", "n": 1}
-    tree = parse_rego("f.rego", FIELDS, v0=False).ast
+    tree = repair_object_spans(parse_rego("f.rego", FIELDS, v0=False).ast, FIELDS)
     objects = [node for node in iter_spanned(tree["rules"]) if node.kind == "Object"]
     assert len(objects) == 4
     assert all(FIELDS.encode()[o.start : o.start + 1] == b"{" for o in objects)
