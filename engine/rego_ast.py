@@ -406,7 +406,10 @@ def _parse(path: str, text: str, *, v0: bool) -> ParsedModule:
 def syntax_tree(engine: Any, text: str) -> dict[str, Any]:
     """The tree of the one module ``engine`` holds (parsed from ``text``), its object spans
     repaired (:func:`repair_object_spans`)."""
-    tree: dict[str, Any] = json.loads(engine.get_ast_as_json())[0]["ast"]
+    raw = engine.get_ast_as_json()
+    tree: dict[str, Any] = json.loads(raw)[0]["ast"]
+    if '"Object"' not in raw:  # nothing to repair
+        tree[_REPAIRED] = True
     return repair_object_spans(tree, text)
 
 
@@ -418,20 +421,25 @@ def repair_object_spans(tree: dict[str, Any], text: str) -> dict[str, Any]:
     the fields before it as written, their arithmetic, calls and comparisons included. Each such
     span (with its line and column) is moved back to the object's opening brace. Whatever edits
     a module's text by spans repairs its tree first (the parse's own repairs, the rewrite)."""
+    if tree.get(_REPAIRED):
+        return tree
     data = text.encode("utf-8")
     stack: list[Any] = [tree.get("rules") or []]
     while stack:
         item = stack.pop()
-        if isinstance(item, list):
+        if type(item) is list:
             stack.extend(item)
-            continue
-        if not isinstance(item, dict):
-            continue
-        body = item.get("Object")
-        if isinstance(body, dict) and len(body.get("fields") or ()) > 1 and "span" in body:
-            _repair_object(body, data)  # one field: regorus' span is right
-        stack.extend(value for value in item.values() if isinstance(value, (dict, list)))
+        elif type(item) is dict:
+            body = item.get("Object")
+            if type(body) is dict and len(body.get("fields") or ()) > 1 and "span" in body:
+                _repair_object(body, data)  # one field: regorus' span is right
+            stack.extend(item.values())
+    tree[_REPAIRED] = True
     return tree
+
+
+#: Set on a tree whose object spans are repaired (or need none).
+_REPAIRED = "govern_object_spans_repaired"
 
 
 def _repair_object(body: dict[str, Any], data: bytes) -> None:
