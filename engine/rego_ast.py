@@ -148,8 +148,7 @@ class ParsedModule:
         except Exception as exc:  # pragma: no cover - this text parsed before
             message, location = split_engine_error(str(exc))
             raise PolicyLoadError(message, location or Location(self.path)) from None
-        tree: dict[str, Any] = json.loads(engine.get_ast_as_json())[0]["ast"]
-        return tree  # object spans as regorus gives them: a rewrite repairs them first
+        return syntax_tree(engine, self.text)
 
 
 @dataclass(frozen=True)
@@ -408,9 +407,7 @@ def syntax_tree(engine: Any, text: str) -> dict[str, Any]:
     repaired (:func:`repair_object_spans`)."""
     raw = engine.get_ast_as_json()
     tree: dict[str, Any] = json.loads(raw)[0]["ast"]
-    if '"Object"' not in raw:  # nothing to repair
-        tree[_REPAIRED] = True
-    return repair_object_spans(tree, text)
+    return repair_object_spans(tree, text) if '"Object"' in raw else tree
 
 
 def repair_object_spans(tree: dict[str, Any], text: str) -> dict[str, Any]:
@@ -419,10 +416,8 @@ def repair_object_spans(tree: dict[str, Any], text: str) -> dict[str, Any]:
     regorus 0.13.0 starts the span of an object literal of two or more fields at its last key
     (``{"a": 1 + 2, "b": 3}`` spans ``b": 3}``): whatever rewrites the module by spans would copy
     the fields before it as written, their arithmetic, calls and comparisons included. Each such
-    span (with its line and column) is moved back to the object's opening brace. Whatever edits
-    a module's text by spans repairs its tree first (the parse's own repairs, the rewrite)."""
-    if tree.get(_REPAIRED):
-        return tree
+    span (with its line and column) is moved back to the object's opening brace. Every tree
+    govern reads is repaired when regorus gives it (:func:`syntax_tree`)."""
     data = text.encode("utf-8")
     stack: list[Any] = [tree.get("rules") or []]
     while stack:
@@ -434,12 +429,7 @@ def repair_object_spans(tree: dict[str, Any], text: str) -> dict[str, Any]:
             if type(body) is dict and len(body.get("fields") or ()) > 1 and "span" in body:
                 _repair_object(body, data)  # one field: regorus' span is right
             stack.extend(item.values())
-    tree[_REPAIRED] = True
     return tree
-
-
-#: Set on a tree whose object spans are repaired (or need none).
-_REPAIRED = "govern_object_spans_repaired"
 
 
 def _repair_object(body: dict[str, Any], data: bytes) -> None:

@@ -31,7 +31,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from ..errors import Location, PolicyLoadError
-from ..rego_ast import Spanned, as_spanned, iter_spanned, ref_name, repair_object_spans
+from ..rego_ast import Spanned, as_spanned, iter_spanned, ref_name
 from .arith_flow import (
     ArithFacts,
     FlowContext,
@@ -587,7 +587,6 @@ def rewrite_module(
     analysed. ``arithmetic=False`` keeps ``+ - * / %`` native (negation, built-ins and unary
     minus on references are still rewritten)."""
     src = text.encode("utf-8")
-    repair_object_spans(ast, text)
     package = module_package(ast)
     if facts is None:
         facts = arith_facts([FlowModule(package, text, ast)]) if arithmetic else ArithFacts()
