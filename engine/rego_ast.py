@@ -449,8 +449,9 @@ def _repair_object(body: dict[str, Any], data: bytes) -> None:
 
 
 def _opening_brace(data: bytes, first_key: int) -> int | None:
-    """Where the ``{`` before an object's first key is: back over blanks, comments and at most
-    one quote (a string key's span starts after its quote); None if something else is there."""
+    """Where the ``{`` before an object's first key is: back over blanks, comments, opening
+    parentheses and at most one quote (a string key's span starts after its quote); None if
+    something else is there."""
     i = first_key - 1
     quote_seen = False
     while i >= 0:
@@ -459,7 +460,7 @@ def _opening_brace(data: bytes, first_key: int) -> int | None:
             return i
         if c in b'"`' and not quote_seen:
             quote_seen = True
-        elif c not in b" \t\r\n":
+        elif c not in b" \t\r\n(":
             comment = data.find(b"#", data.rfind(b"\n", 0, i) + 1, i)
             if comment < 0:
                 return None  # not a comment: not an object's opening as expected

@@ -879,3 +879,19 @@ def test_some_in_a_comprehension_declares_a_new_variable(opa_backend: Backend) -
     ours = values(EmbeddedBackend(), {"s.rego": SHADOWING}, {}, names)
     assert ours == values(opa_backend, {"s.rego": SHADOWING}, {}, names)
     assert ours == {"param": [1], "object_compr": True, "outer_kept": True, "set_rule": [0.2]}
+
+
+@pytest.mark.parametrize(
+    "literal",
+    [
+        '{"a": 1 + 2, "b": 3}',
+        '{  # a comment\n  "a": 1 + 2,\n  `b`: 3}',
+        '{(1 + 2): 1, "b": 3}',
+        "{input.k: 1, 2: 3}",
+    ],
+)
+def test_an_object_span_starts_at_its_brace(literal: str) -> None:
+    text = f"package p\n\nx := {literal}\n"
+    tree = parse_rego("o.rego", text, v0=False).ast
+    objects = [node for node in iter_spanned(tree["rules"]) if node.kind == "Object"]
+    assert [text.encode()[o.start : o.end].decode() for o in objects] == [literal]

@@ -81,7 +81,7 @@ def set_facts(sources: list[ParsedModule], library: list[ParsedModule] | None = 
     (:func:`library_takes_results`)."""
     if not sources:
         return NO_FACTS
-    helpers = [s for s in library or () if any(f"{LIBRARY_PACKAGE}" in u.text for u in sources)]
+    helpers = [s for s in library or () if any(LIBRARY_PACKAGE in u.text for u in sources)]
 
     def compute() -> str:
         from .arith_flow import FlowModule, arith_facts, has_seeds

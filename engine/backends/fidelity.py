@@ -315,8 +315,9 @@ class _Rewriter:
         return self.render(node)
 
     def emit_first(self, node: Spanned) -> bytes | None:
-        """What replaces ``node`` whatever it is: the variable a negation's operand was bound to,
-        a set element or key through the helper; else None (after marking the keys it makes)."""
+        """What replaces ``node`` whatever its kind: the variable a negation's operand was bound
+        to, a set element or key through the helper, a variable a comprehension declares anew
+        under its new name, such a comprehension; else None (after marking the keys it makes)."""
         if id(node.body) in self.hoisted:
             return self.hoisted[id(node.body)]
         if id(node.body) in self.keyed:
