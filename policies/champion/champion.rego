@@ -210,8 +210,8 @@ deny_not_proven contains result if {
 	not name in significant
 	result := {
 		"msg": sprintf(
-			"Metric %s: the challenger (%v) is not %s the %s (%v, version %v) on the same %v rows: %s p = %v (alpha %v), improvement %v, %v%% interval %v",
-			[name, c.challenger, hypothesis[c.mode], object.get(paired, "alias", alias), c.champion, object.get(paired, "version", "?"), object.get(paired, "rows", "?"), c.test, c.p_value, c.alpha, c.improvement, object.get(c, "confidence", "?"), c.ci],
+			"Metric %s: the challenger (%v) is not %s the %s (%v, version %v) on the same %v rows: %s p = %v (alpha %v), improvement %v, %v%% interval %s",
+			[name, c.challenger, hypothesis[c.mode], object.get(paired, "alias", alias), c.champion, object.get(paired, "version", "?"), object.get(paired, "rows", "?"), c.test, c.p_value, c.alpha, c.improvement, lib.percent(object.get(c, "confidence", "?")), lib.interval_text(c.ci)],
 		),
 		"metric": name,
 		"value": c.challenger,
@@ -231,8 +231,8 @@ deny_not_proven contains result if {
 	c.regression > object.get(c, "margin", 0)
 	result := {
 		"msg": sprintf(
-			"Metric %s regressed from %v (%s, measured) to %v on the same %v rows: worse by %v, more than the allowed %v (%s p = %v, %v%% interval of the improvement %v)",
-			[name, c.champion, object.get(paired, "alias", alias), c.challenger, object.get(paired, "rows", "?"), c.regression, object.get(c, "margin", 0), c.test, object.get(c, "p_value_two_sided", null), object.get(c, "confidence", "?"), c.ci],
+			"Metric %s regressed from %v (%s, measured) to %v on the same %v rows: worse by %v, more than the allowed %v (%s p = %v, %v%% interval of the improvement %s)",
+			[name, c.champion, object.get(paired, "alias", alias), c.challenger, object.get(paired, "rows", "?"), c.regression, object.get(c, "margin", 0), c.test, object.get(c, "p_value_two_sided", null), lib.percent(object.get(c, "confidence", "?")), lib.interval_text(c.ci)],
 		),
 		"metric": name,
 		"value": c.challenger,

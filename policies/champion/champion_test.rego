@@ -126,7 +126,7 @@ test_superiority_not_significant_fails if {
 	r.metric == "roc_auc"
 	r.p_value == 0.1
 	r.threshold == 0.05
-	r.msg == "Metric roc_auc: the challenger (0.91) is not significantly better than the champion (0.9, version 1) on the same 16281 rows: DeLong (Sun & Xu fast algorithm) p = 0.1 (alpha 0.05), improvement 0.01, 0.95% interval [-0.005, 0.025]"
+	r.msg == "Metric roc_auc: the challenger (0.91) is not significantly better than the champion (0.9, version 1) on the same 16281 rows: DeLong (Sun & Xu fast algorithm) p = 0.1 (alpha 0.05), improvement 0.01, 95% interval [-0.005, 0.025]"
 }
 
 test_superiority_significant_passes if proven(comparison("superiority", 0.01, {})) == set()

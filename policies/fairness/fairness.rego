@@ -203,9 +203,9 @@ max_bound := {"interval_must_clear": 1, "fail_beyond": 0}
 min_bound := {"interval_must_clear": 0, "fail_beyond": 1}
 
 # how(feature, row) says how an interval was judged, for the message.
-how(feature, row) := sprintf(" (%v%% interval %v, judged by %s)", [
-	object.get(object.get(feature_intervals, feature, {}), "confidence", "?"),
-	row.interval, row.mode,
+how(feature, row) := sprintf(" (%v%% interval %s, judged by %s)", [
+	lib.percent(object.get(object.get(feature_intervals, feature, {}), "confidence", "?")),
+	lib.interval_text(row.interval), row.mode,
 ])
 
 # exceeds(key, label) is the set of results for features whose value of key is above their

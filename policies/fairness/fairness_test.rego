@@ -145,7 +145,7 @@ test_interval_must_clear_fails_when_the_upper_bound_is_above if {
 	[r] := [x | some x in f.dpd]
 	r.value == 0.09
 	r.uncertainty == "interval_must_clear"
-	r.msg == "Demographic parity difference for sex is 0.09 (0.95% interval [0.05, 0.13], judged by interval_must_clear), above the maximum of 0.1"
+	r.msg == "Demographic parity difference for sex is 0.09 (95% interval [0.05, 0.13], judged by interval_must_clear), above the maximum of 0.1"
 	findings(intervals([0.05, 0.13]), params).dpd == set() # the point estimate clears it
 }
 

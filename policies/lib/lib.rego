@@ -17,7 +17,8 @@ import rego.v1
 # goes through these helpers, which work in integer millionths:
 #   fixed(x)    x in millionths, rounded to an integer; undefined unless x is a number
 #   unfixed(n)  millionths back to a number, for display (exact on both engines)
-# These two names are the library's whole arithmetic surface; nothing here shadows a built-in.
+#   percent(x)  a fraction as a percentage (0.95 is 95), through the two above
+# These are the library's whole arithmetic surface; nothing here shadows a built-in.
 
 # The nudge of a millionth of a millionth moves the rounding boundary off the half-millionth:
 # for a value such as 0.0079765 the binary product is 7976.4999999..., the exact one 7976.5,
@@ -25,6 +26,17 @@ import rego.v1
 fixed(x) := round((x * 1000000) + 0.000001) if is_number(x)
 
 unfixed(n) := n / 1000000
+
+percent(x) := unfixed(fixed(x) * 100) if {
+	is_number(x)
+} else := x
+
+# interval_text(i): a two-bound interval written bound by bound ("[0.05, 0.13]"), so that each
+# bound is formatted as a number (an array's numbers are written as their text on OPA).
+interval_text(i) := sprintf("[%v, %v]", [i[0], i[1]]) if {
+	is_array(i)
+	count(i) == 2
+} else := sprintf("%v", [i])
 
 # Type-safe accessors: the value when it has the type, else an empty value of that type.
 obj(x) := x if {

@@ -193,8 +193,8 @@ deny_not_proven contains result if {
 	not significant(c)
 	result := {
 		"msg": sprintf(
-			"Metric %s: the challenger (%v) is not %s the %s (%v, version %v) on the same %v rows: %s p = %v (alpha %v), improvement %v, %v%% interval %v",
-			[name, c.challenger, hypothesis[c.mode], lib.get(paired, "alias", alias), c.champion, lib.get(paired, "version", "?"), lib.get(paired, "rows", "?"), c.test, c.p_value, c.alpha, c.improvement, lib.get(c, "confidence", "?"), c.ci],
+			"Metric %s: the challenger (%v) is not %s the %s (%v, version %v) on the same %v rows: %s p = %v (alpha %v), improvement %v, %v%% interval %s",
+			[name, c.challenger, hypothesis[c.mode], lib.get(paired, "alias", alias), c.champion, lib.get(paired, "version", "?"), lib.get(paired, "rows", "?"), c.test, c.p_value, c.alpha, c.improvement, lib.percent(lib.get(c, "confidence", "?")), lib.interval_text(c.ci)],
 		),
 		"metric": name,
 		"value": c.challenger,
@@ -214,8 +214,8 @@ deny_not_proven contains result if {
 	c.regression > lib.get(c, "margin", 0)
 	result := {
 		"msg": sprintf(
-			"Metric %s regressed from %v (%s, measured) to %v on the same %v rows: worse by %v, more than the allowed %v (%s p = %v, %v%% interval of the improvement %v)",
-			[name, c.champion, lib.get(paired, "alias", alias), c.challenger, lib.get(paired, "rows", "?"), c.regression, lib.get(c, "margin", 0), c.test, lib.get(c, "p_value_two_sided", null), lib.get(c, "confidence", "?"), c.ci],
+			"Metric %s regressed from %v (%s, measured) to %v on the same %v rows: worse by %v, more than the allowed %v (%s p = %v, %v%% interval of the improvement %s)",
+			[name, c.champion, lib.get(paired, "alias", alias), c.challenger, lib.get(paired, "rows", "?"), c.regression, lib.get(c, "margin", 0), c.test, lib.get(c, "p_value_two_sided", null), lib.percent(lib.get(c, "confidence", "?")), lib.interval_text(c.ci)],
 		),
 		"metric": name,
 		"value": c.challenger,

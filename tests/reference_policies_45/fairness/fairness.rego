@@ -218,7 +218,7 @@ judged_min(evidence, key, "fail_beyond") := interval(evidence, key)[1]
 
 how(_, _, "point") := ""
 
-how(evidence, key, mode) := sprintf(" (%v%% interval %v, judged by %s)", [lib.get(lib.get(evidence, "intervals", {}), "confidence", "?"), interval(evidence, key), mode]) if {
+how(evidence, key, mode) := sprintf(" (%v%% interval %s, judged by %s)", [lib.percent(lib.get(lib.get(evidence, "intervals", {}), "confidence", "?")), lib.interval_text(interval(evidence, key)), mode]) if {
 	mode != "point"
 }
 

@@ -26,6 +26,17 @@ fixed(x) := round((x * 1000000) + 0.000001) if is_number(x)
 
 unfixed(n) := n / 1000000
 
+# Applied here as in policies/lib (a message fix after the speed rewrite, kept out of the
+# comparison): the confidence as a percentage, an interval's bounds formatted one by one.
+percent(x) := unfixed(fixed(x) * 100) if {
+	is_number(x)
+} else := x
+
+interval_text(i) := sprintf("[%v, %v]", [i[0], i[1]]) if {
+	is_array(i)
+	count(i) == 2
+} else := sprintf("%v", [i])
+
 # Type-safe accessors: the value when it has the type, else an empty value of that type.
 obj(x) := x if {
 	is_object(x)
