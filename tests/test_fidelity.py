@@ -895,3 +895,23 @@ def test_an_object_span_starts_at_its_brace(literal: str) -> None:
     tree = parse_rego("o.rego", text, v0=False).ast
     objects = [node for node in iter_spanned(tree["rules"]) if node.kind == "Object"]
     assert [text.encode()[o.start : o.end].decode() for o in objects] == [literal]
+
+
+BEYOND_2_52 = """package p
+
+below if 4503599627370496.0 + 0.02 < 4503599627370497
+integral := 4503599627370496.0 + 2
+"""
+
+
+def test_an_inexact_result_beyond_2_52_is_refused(opa_backend: Backend) -> None:
+    """From 2^52 on every binary float is an integer: OPA's 4503599627370496.02 has no float, and
+    the one next to it (4503599627370497) answered `<` the other way. Refused; an integral
+    result there is exact."""
+    names = ["below", "integral"]
+    theirs = values(opa_backend, {"b.rego": BEYOND_2_52}, {}, names)
+    assert theirs == {"below": True, "integral": 4503599627370498}
+    assert values(EmbeddedBackend(), {"b.rego": BEYOND_2_52}, {}, names) == {
+        "below": "error",
+        "integral": 4503599627370498,
+    }

@@ -248,12 +248,20 @@ class Ledger:
         if not f.is_integer() and round64(_written(f)) == v:
             self.shorts.update((f, -f))  # abs() keeps what a result is, whatever its sign
             return f
+        if abs(f) >= _EVERY_FLOAT_INTEGRAL:
+            raise PrecisionLimit(
+                f"{float(v)!r} is an inexact arithmetic result beyond 2^52, where every binary float"
+                " is an integer and regorus cannot hold OPA's value; run it with --backend opa"
+            )
         if f.is_integer():  # regorus would hold it as an integer: keep OPA's side of it
             f = math.nextafter(f, math.inf if v > f else -math.inf)
         self.values.setdefault(f, set()).add(v)
         self.values.setdefault(-f, set()).add(-v)
         return f
 
+
+#: 2^52: from there on every binary float is an integer (a non-integral result has no float).
+_EVERY_FLOAT_INTEGRAL: Final = 2.0**52
 
 #: Built-ins that make a number from a text other than the number written in it.
 _NUMBERS_FROM_TEXT: Final = ("to_number(", "units.parse(", "json.unmarshal(", "yaml.unmarshal(")
