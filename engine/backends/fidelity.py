@@ -556,6 +556,34 @@ class _Rewriter:
         return b"".join(prefix)
 
 
+def _check_bodies(rule: Spanned, src: bytes, path: str) -> None:
+    """Refuse a rule body ``{ a | … }``: OPA reads it as a set comprehension, a term that is
+    always defined, so the rule holds whatever its conditions (regorus reads the union)."""
+    if rule.kind != "Spec":
+        return
+    for body in rule.body.get("bodies") or []:
+        query = as_spanned(body.get("query")) if isinstance(body, dict) else None
+        stmts = (query.body.get("stmts") or []) if query is not None else []
+        if query is None or not stmts or src[query.start : query.start + 1] != b"{":
+            continue
+        literal = as_spanned(_spanned(stmts[0]).body.get("literal"))
+        is_expr = literal is not None and literal.kind == "Expr"
+        expr = as_spanned(literal.body.get("expr")) if literal is not None and is_expr else None
+        leaf = expr
+        while leaf is not None and isinstance(leaf.body.get("lhs"), dict):
+            leaf = as_spanned(leaf.body["lhs"])
+        if expr is None or leaf is None or leaf is expr or src[query.start + 1 : leaf.start].strip():
+            continue  # not a term first in the braces (`({1} | {2}) == …` is a body)
+        after = src[leaf.end :].lstrip(b" \t\r\n")
+        if after.startswith(b"|") and not after.startswith(b"||"):
+            raise PolicyLoadError(
+                f"a rule body that starts with `{src[leaf.start : leaf.end].decode('utf-8', 'replace')} |` "
+                f"(column {leaf.col}) is a set comprehension to OPA, which holds whatever its conditions; "
+                "put the union in parentheses or move it after another expression",
+                Location(path, leaf.line),
+            )
+
+
 def _spanned(value: Any) -> Spanned:
     node = as_spanned(value)
     if node is None:  # pragma: no cover - the parser always gives operands a span
@@ -612,6 +640,7 @@ def rewrite_module(
         if node is None or node.start < pos:
             continue
         pieces.append(src[pos : node.start])
+        _check_bodies(node, src, path)
         ctx.function, ctx.params = function_scope(node, package)
         pieces.append(rewriter.emit(node))
         pos = node.end
