@@ -934,3 +934,10 @@ def test_a_body_that_reads_as_a_set_comprehension_is_refused(opa_backend: Backen
     with pytest.raises(PolicyLoadError, match=r"c\.rego:4: .*set comprehension to OPA") as info:
         EmbeddedBackend().load(make_policy_set(modules({"c.rego": COMPREHENSION_BODY})), {})
     assert "(column " in str(info.value)
+
+
+def test_a_body_starting_with_an_empty_set_union_is_refused() -> None:
+    """`set() | …` too (regorus' span of `set()` takes in the `|` after it)."""
+    text = "package p\n\nr if {\n\tset() | {1} == {1}\n\tnot count([]) == count([])\n}\n"
+    with pytest.raises(PolicyLoadError, match=r"starts with `set\(\) \|`"):
+        EmbeddedBackend().load(make_policy_set(modules({"e.rego": text})), {})

@@ -569,15 +569,15 @@ def _check_bodies(rule: Spanned, src: bytes, path: str) -> None:
         literal = as_spanned(_spanned(stmts[0]).body.get("literal"))
         is_expr = literal is not None and literal.kind == "Expr"
         expr = as_spanned(literal.body.get("expr")) if literal is not None and is_expr else None
-        leaf = expr
+        parent, leaf = None, expr
         while leaf is not None and isinstance(leaf.body.get("lhs"), dict):
-            leaf = as_spanned(leaf.body["lhs"])
-        if expr is None or leaf is None or leaf is expr or src[query.start + 1 : leaf.start].strip():
+            parent, leaf = leaf, as_spanned(leaf.body["lhs"])
+        if parent is None or leaf is None or src[query.start + 1 : leaf.start].strip():
             continue  # not a term first in the braces (`({1} | {2}) == …` is a body)
-        after = src[leaf.end :].lstrip(b" \t\r\n")
-        if after.startswith(b"|") and not after.startswith(b"||"):
+        if parent.kind == "BinExpr" and parent.body.get("op") == "Union":
+            term = src[leaf.start : leaf.end].decode("utf-8", "replace").rstrip(" \t|")  # set() spans its |
             raise PolicyLoadError(
-                f"a rule body that starts with `{src[leaf.start : leaf.end].decode('utf-8', 'replace')} |` "
+                f"a rule body that starts with `{term} |` "
                 f"(column {leaf.col}) is a set comprehension to OPA, which holds whatever its conditions; "
                 "put the union in parentheses or move it after another expression",
                 Location(path, leaf.line),
