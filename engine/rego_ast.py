@@ -361,7 +361,49 @@ def parse_rego(path: str, text: str, *, v0: bool) -> ParsedModule:
     )
 
 
+#: The deepest nesting of ``[`` and ``{`` a module may have: regorus' parser takes time that
+#: doubles with each level (measured: 14 levels 0.4-0.7 s, 20 levels 31 s, 22 levels 133 s).
+MAX_NESTING = 16
+
+
+def _check_nesting(path: str, text: str) -> None:
+    """Refuse a module whose brackets nest deeper than :data:`MAX_NESTING` (outside strings and
+    comments), before regorus would hang on it."""
+    depth, line, i, n = 0, 1, 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\n":
+            line += 1
+        elif c == "#":
+            i = text.find("\n", i)
+            if i < 0:
+                return
+            continue
+        elif c == '"':
+            i += 1
+            while i < n and text[i] != '"' and text[i] != "\n":
+                i += 2 if text[i] == "\\" else 1
+        elif c == "`":
+            end = text.find("`", i + 1)
+            if end < 0:
+                return
+            line += text.count("\n", i, end)
+            i = end
+        elif c in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                raise PolicyLoadError(
+                    f"brackets nested more than {MAX_NESTING} deep (the embedded parser's time doubles"
+                    " with each level); split the value into rules or locals",
+                    Location(path, line),
+                )
+        elif c in "]}":
+            depth = max(depth - 1, 0)
+        i += 1
+
+
 def _parse(path: str, text: str, *, v0: bool) -> ParsedModule:
+    _check_nesting(path, text)
     regorus = import_regorus()
     current = text
     for _ in range(_MAX_REPAIRS):

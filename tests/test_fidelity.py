@@ -941,3 +941,12 @@ def test_a_body_starting_with_an_empty_set_union_is_refused() -> None:
     text = "package p\n\nr if {\n\tset() | {1} == {1}\n\tnot count([]) == count([])\n}\n"
     with pytest.raises(PolicyLoadError, match=r"starts with `set\(\) \|`"):
         EmbeddedBackend().load(make_policy_set(modules({"e.rego": text})), {})
+
+
+def test_brackets_nested_too_deep_are_refused_before_the_parser_hangs() -> None:
+    """regorus' parse time doubles with each level of `[`/`{` (22 levels: over two minutes)."""
+    deep = "[" * 40 + "1" + "]" * 40
+    text = f'package p\n\n# {"[" * 40} in a comment and "{"{" * 40}" in a string do not count\nx := {deep}\n'
+    with pytest.raises(PolicyLoadError, match=r"n\.rego:4: brackets nested more than 16 deep"):
+        parse_rego("n.rego", text, v0=False)
+    assert parse_rego("ok.rego", "package p\n\nx := " + "[" * 8 + "1" + "]" * 8 + "\n", v0=False)
